@@ -1,0 +1,252 @@
+"""The solver interface every back-end implements.
+
+Modelled on cvxpy's ``Solver`` (a name, capability flags, ``is_installed``
+that catches a missing optional package, lazy imports) and Pyomo's contrib
+results (termination status, incumbent, bound, timing). A back-end writes one
+method, :meth:`Solver.solve_slot`, that returns decisions for one slot; the
+shared :meth:`Solver.solve` loops over slots, enforces the time limit,
+re-scores everything with :mod:`uara.evaluator` and assembles the
+:class:`uara.solution.Solution`. So every back-end is scored identically and a
+time-limited run is never reported as optimal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from uara.errors import MissingDependencyError, SolverError
+from uara.formulation import SlotData, slot_data
+from uara.instance import Instance
+from uara.solution import SlotDecision, Solution, Status, relative_gap
+
+#: A solve reports "optimal" only if its proven gap is at most this.
+OPTIMALITY_TOL = 1e-6
+
+
+@dataclass
+class SolveContext:
+    """What a back-end may use while solving one slot.
+
+    ``rng`` is seeded from (seed, slot index), so results do not depend on the
+    order slots are solved in. ``deadline`` is a ``time.perf_counter`` value or None.
+    """
+
+    seed: int
+    slot: int
+    rng: np.random.Generator
+    deadline: float | None
+    threads: int
+    instance: Instance
+    slots_left: int = 1
+    log: Callable[[str], None] | None = None
+    trace: list[dict[str, float]] = field(default_factory=list)
+
+    def remaining_s(self) -> float | None:
+        """Seconds left for this slot: the remaining time split over the slots left."""
+        if self.deadline is None:
+            return None
+        return max(0.0, (self.deadline - time.perf_counter()) / max(1, self.slots_left))
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
+
+    def record(self, incumbent: float, bound: float | None = None) -> None:
+        """Anytime trace (benchopt style): incumbent and bound against time."""
+        self.trace.append({"time_s": time.perf_counter(), "incumbent": incumbent, "bound": bound if bound is not None else float("nan")})
+
+
+@dataclass
+class SlotResult:
+    """Decisions for one slot as a back-end returns them (shapes (M,))."""
+
+    association: np.ndarray
+    bandwidth_share: np.ndarray
+    compute_share: np.ndarray
+    status: Status = Status.FEASIBLE
+    lower_bound: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NoOptions:
+    """A solver without options."""
+
+
+class Solver:
+    """Base class of all back-ends.
+
+    Class attributes (capability flags):
+        name: registry name, e.g. ``"max-sinr"``.
+        description: one line for ``uara solvers``.
+        requires: importable module names the back-end needs (optional extras).
+        extra: the pip extra that installs them (``pip install 'uara[extra]'``).
+        EXACT: can prove optimality.
+        PROVIDES_BOUND: returns a proven lower bound.
+        STOCHASTIC: the result depends on the seed.
+        Options: a dataclass of the back-end's options with defaults.
+    """
+
+    name: ClassVar[str] = "?"
+    description: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
+    EXACT: ClassVar[bool] = False
+    PROVIDES_BOUND: ClassVar[bool] = False
+    STOCHASTIC: ClassVar[bool] = False
+    Options: ClassVar[type] = NoOptions
+
+    def __init__(self, **options: Any):
+        self.options = parse_options(self.Options, options, self.name)
+        self.check_options()
+
+    # ---------------------------------------------------------------- plugins
+    @classmethod
+    def is_installed(cls) -> bool:
+        """True if every optional module in :attr:`requires` can be imported."""
+        return all(importlib.util.find_spec(mod) is not None for mod in cls.requires)
+
+    @classmethod
+    def missing(cls) -> list[str]:
+        return [mod for mod in cls.requires if importlib.util.find_spec(mod) is None]
+
+    def check_options(self) -> None:
+        """Validate option values; override to add checks (raise SolverError)."""
+
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- driver
+    def solve(
+        self,
+        instance: Instance,
+        *,
+        time_limit: float | None = None,
+        seed: int = 0,
+        threads: int = 1,
+        slots: list[int] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> Solution:
+        """Solve every slot (or the given ones) of ``instance`` and return a re-scored :class:`Solution`."""
+        missing = self.missing()
+        if missing:
+            raise MissingDependencyError(missing[0], self.extra or "all", feature=f"solver '{self.name}'")
+        if time_limit is not None and not (time_limit > 0):
+            raise SolverError(f"--time-limit must be positive seconds, got {time_limit}")
+        indices = list(range(instance.num_slots)) if slots is None else list(slots)
+        start = time.perf_counter()
+        deadline = None if time_limit is None else start + float(time_limit)
+        decisions: list[SlotDecision] = []
+        evaluations = []
+        statuses: list[Status] = []
+        traces: list[list[dict[str, float]]] = []
+        for pos, t in enumerate(indices):
+            sd = slot_data(instance, t)
+            ctx = SolveContext(
+                seed=seed,
+                slot=t,
+                rng=np.random.default_rng([seed, t]),
+                deadline=deadline,
+                threads=threads,
+                instance=instance,
+                slots_left=len(indices) - pos,
+                log=log,
+            )
+            t0 = time.perf_counter()
+            res = self.solve_slot(sd, ctx)
+            dec = SlotDecision(res.association, res.bandwidth_share, res.compute_share, res.lower_bound, dict(res.info))
+            dec.info.setdefault("wall_time_s", time.perf_counter() - t0)
+            ev = dec.evaluate(sd)
+            status = res.status
+            if ev.violations:
+                status = Status.ERROR
+                dec.info["error"] = f"solver returned infeasible decisions: {ev.violations[0]}"
+            elif dec.lower_bound is not None and dec.lower_bound > ev.objective * (1 + 1e-9) + 1e-9:
+                dec.info["warning"] = f"claimed bound {dec.lower_bound} exceeds the incumbent {ev.objective}; bound dropped"
+                dec.lower_bound = None
+            if status == Status.OPTIMAL:
+                gap = relative_gap(ev.objective, dec.lower_bound, ev.constant)
+                if gap is None or gap > OPTIMALITY_TOL:
+                    status = Status.FEASIBLE
+                    dec.info["note"] = "optimality claimed without a matching bound; reported as feasible"
+            if ctx.trace:
+                traces.append([{**p, "time_s": p["time_s"] - start} for p in ctx.trace])
+            decisions.append(dec)
+            evaluations.append(ev)
+            statuses.append(status)
+        wall = time.perf_counter() - start
+        sub = instance if slots is None else instance.slot_subset(indices)
+        info: dict[str, Any] = {"capabilities": capabilities(type(self))}
+        if traces:
+            info["trace"] = traces
+        return Solution(
+            instance=instance.name,
+            solver=self.display_name,
+            status=_aggregate(statuses),
+            slots=decisions,
+            evaluations=evaluations,
+            wall_time_s=wall,
+            options=dataclasses.asdict(self.options),
+            seed=seed,
+            instance_fingerprint=sub.fingerprint(),
+            info=info,
+        )
+
+    @property
+    def display_name(self) -> str:
+        return self.name
+
+
+def capabilities(cls: type[Solver]) -> dict[str, bool]:
+    return {"exact": cls.EXACT, "provides_bound": cls.PROVIDES_BOUND, "stochastic": cls.STOCHASTIC}
+
+
+def _aggregate(statuses: list[Status]) -> Status:
+    for worst in (Status.ERROR, Status.INFEASIBLE, Status.TIME_LIMIT, Status.ITERATION_LIMIT):
+        if worst in statuses:
+            return worst
+    if statuses and all(s == Status.OPTIMAL for s in statuses):
+        return Status.OPTIMAL
+    return Status.FEASIBLE
+
+
+def parse_options(options_cls: type, raw: dict[str, Any], solver_name: str) -> Any:
+    """Build the options dataclass from keyword values, converting strings
+    (from ``--option key=value``) to the declared field types."""
+    known = {f.name: f for f in dataclasses.fields(options_cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        key_n = key.replace("-", "_")
+        if key_n not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise SolverError(f"solver '{solver_name}' has no option '{key}' (options: {names})")
+        values[key_n] = _convert(value, known[key_n], solver_name)
+    return options_cls(**values)
+
+
+def _convert(value: Any, f: dataclasses.Field, solver_name: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if "None" in typ and value.lower() == "none":
+        return None
+    try:
+        if typ.startswith("bool"):
+            low = value.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if typ.startswith("int"):
+            return int(value)
+        if typ.startswith("float"):
+            return float(value)
+    except ValueError:
+        raise SolverError(f"solver '{solver_name}': option '{f.name}' expects {typ}, got {value!r}") from None
+    return value

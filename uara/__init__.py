@@ -1,0 +1,40 @@
+"""uara: user association and resource allocation for collaborative LLM inference.
+
+The problem P1 of Koh & Yang (arXiv 2511.01695) stated once
+(:mod:`uara.formulation`), its instances (:mod:`uara.instance`), the shared
+evaluator (:mod:`uara.evaluator`), the exact allocation
+(:mod:`uara.allocation`) and interchangeable solvers (:mod:`uara.solvers`).
+Importing ``uara`` loads numpy only; optional back-ends load when used.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from uara.allocation import exact_allocation, uniform_allocation
+from uara.errors import InstanceError, MissingDependencyError, SolutionError, SolverError, UaraError
+from uara.evaluator import Evaluation, evaluate, evaluate_batch
+from uara.formulation import SlotData, slot_data
+from uara.instance import Device, Instance, Params, Server, Slot, Task
+from uara.solution import Solution, SlotDecision, Status
+
+
+def solve(instance: Instance, solver: str = "tma", **kwargs):
+    """Solve ``instance`` with the back-end named ``solver``.
+
+    Keyword arguments ``time_limit``, ``seed``, ``threads`` go to
+    :meth:`uara.solvers.base.Solver.solve`; the others are solver options.
+    """
+    from uara.solvers import get_solver
+
+    run_keys = {"time_limit", "seed", "threads", "slots", "log"}
+    run = {k: v for k, v in kwargs.items() if k in run_keys}
+    opts = {k: v for k, v in kwargs.items() if k not in run_keys}
+    return get_solver(solver, **opts).solve(instance, **run)
+
+
+__all__ = [
+    "Device", "Evaluation", "Instance", "InstanceError", "MissingDependencyError", "Params", "Server", "Slot",
+    "SlotData", "SlotDecision", "Solution", "SolutionError", "SolverError", "Status", "Task", "UaraError",
+    "evaluate", "evaluate_batch", "exact_allocation", "slot_data", "solve", "uniform_allocation", "__version__",
+]

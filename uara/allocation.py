@@ -1,0 +1,177 @@
+"""Resource allocation for a fixed association.
+
+Given which server each device uses, P1 separates into one convex problem per
+server (docs/model.md, "Structure"):
+
+Compute (eq. 6):  min sum_i s_i / z_i  s.t. sum_i z_i <= 1
+    =>  z_i = sqrt(s_i) / sum_k sqrt(s_k),  value (sum_i sqrt(s_i))^2.
+
+Bandwidth (eqs. 5, 8, 9):  min sum_i phi_i(y_i)  s.t. sum_i y_i <= 1, with
+    phi_i(y) = lambda (a_i - b_i / y)^2 + c_i y.
+    With t = b_i / y (uplink time) the stationarity condition is
+        2 lambda (t - a_i) t^2 / b_i = c_i + mu,   t >= a_i,
+    a cubic t^3 - a t^2 - k = 0 with k = (c_i + mu) b_i / (2 lambda), whose
+    root above a_i is, by Cardano with u v = a^2 / 9 (no cancellation),
+        t = a/3 + u + a^2 / (9 u),  u = cbrt(h + sqrt((k/2)(2 a^3/27 + k/2))),
+        h = a^3/27 + k/2.
+    mu >= 0 is the price of the server's band: mu = 0 if the unconstrained
+    shares fit, else the root of sum_i b_i / t_i(mu) = 1, found by Newton's
+    method (sum y(mu) is convex and decreasing) with bisection safeguards.
+
+Everything is vectorised over *groups*: a group is one server's device set.
+For a plain association the groups are the servers; brute force and local
+search pass many (candidate, server) groups at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from uara.formulation import SlotData
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Shares for each device, shape (M,), and the multiplier of each group's band."""
+
+    bandwidth_share: np.ndarray
+    compute_share: np.ndarray
+    band_price: np.ndarray  # mu per group, (G,)
+    iterations: int
+
+
+def uplink_time(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, mu: np.ndarray) -> np.ndarray:
+    """t_i(mu): the root t >= a_i of t^3 - a t^2 - (c + mu) b / (2 lambda) = 0 (closed form + one Newton polish)."""
+    k = (c + mu) * b / (2.0 * lam)
+    a3 = a**3 / 27.0
+    h = a3 + 0.5 * k
+    u = np.cbrt(h + np.sqrt(0.5 * k * (2.0 * a3 + 0.5 * k)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = a / 3.0 + u + np.where(u > 0, a * a / (9.0 * np.where(u > 0, u, 1.0)), 0.0)
+        # One Newton step on f(t) = t^2 (t - a) - k removes the rounding of the cube roots.
+        f = t * t * (t - a) - k
+        fp = t * (3.0 * t - 2.0 * a)
+        step = np.where(fp > 0, f / np.where(fp > 0, fp, 1.0), 0.0)
+    return np.maximum(t - step, a)
+
+
+def compute_shares(work_s: np.ndarray, groups: np.ndarray, num_groups: int) -> np.ndarray:
+    """z_i = sqrt(s_i) / sum_{k in group(i)} sqrt(s_k): optimal compute shares (eq. 6)."""
+    root = np.sqrt(work_s)
+    total = np.bincount(groups, weights=root, minlength=num_groups)
+    return root / total[groups]
+
+
+def bandwidth_shares(
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    lam: float,
+    groups: np.ndarray,
+    num_groups: int,
+    *,
+    rtol: float = 1e-13,
+    max_iter: int = 200,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Optimal bandwidth shares for each group's devices (see module docstring).
+
+    Args:
+        a: draft times a_i (s), (N,).  b: full-share uplink times b_i (s), (N,).
+        c: energy cost per unit share c_i, (N,).  groups: group id of each entry, (N,).
+    Returns:
+        (y (N,), mu (G,), iterations).
+    """
+    mu = np.zeros(num_groups)
+    t = uplink_time(a, b, c, lam, mu[groups])
+    y = b / t
+    load = np.bincount(groups, weights=y, minlength=num_groups)
+    active = load > 1.0  # groups whose band binds
+    if not active.any():
+        return y, mu, 0
+    lo = np.zeros(num_groups)
+    hi = np.full(num_groups, np.inf)
+    it = 0
+    for it in range(1, max_iter + 1):
+        mg = mu[groups]
+        t = uplink_time(a, b, c, lam, mg)
+        y = b / t
+        g = np.bincount(groups, weights=y, minlength=num_groups) - 1.0
+        # d y / d mu = -(b / t^2) * b / (2 lambda t (3 t - 2 a))
+        dy = -(b / (t * t)) * b / (2.0 * lam * t * (3.0 * t - 2.0 * a))
+        dg = np.bincount(groups, weights=dy, minlength=num_groups)
+        pos = g > 0
+        lo = np.where(active & pos, np.maximum(lo, mu), lo)
+        hi = np.where(active & ~pos, np.minimum(hi, mu), hi)
+        done = ~active | (np.abs(g) <= rtol)
+        if done.all():
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = mu - g / dg
+        bad = ~np.isfinite(newton) | (newton <= lo) | (newton >= hi)
+        bisect = np.where(np.isfinite(hi), 0.5 * (lo + hi), np.maximum(2.0 * mu, 1.0))
+        mu = np.where(done, mu, np.where(bad, bisect, newton))
+    else:  # pragma: no cover - convergence is fast in practice; keep the budget feasible
+        pass
+    # Rounding can leave a group's sum a hair above 1: scale back into the budget.
+    load = np.bincount(groups, weights=y, minlength=num_groups)
+    scale = np.where(load > 1.0, 1.0 / load, 1.0)
+    return y * scale[groups], mu, it
+
+
+def exact_allocation(sd: SlotData, association: np.ndarray) -> Allocation:
+    """Optimal (y, z) for a fixed association: per-server convex problems solved
+    to machine precision (compute in closed form, bandwidth by the cubic + multiplier)."""
+    assoc = np.asarray(association, dtype=np.intp)
+    rows = np.arange(sd.num_devices)
+    e = sd.num_servers
+    z = compute_shares(sd.server_work_s[rows, assoc], assoc, e)
+    y, mu, it = bandwidth_shares(
+        sd.device_s, sd.uplink_s_full[rows, assoc], sd.energy_cost[rows, assoc], sd.lam, assoc, e
+    )
+    return Allocation(y, z, mu, it)
+
+
+def uniform_allocation(sd: SlotData, association: np.ndarray) -> Allocation:
+    """The paper's benchmark allocation: y_i = z_i = 1 / n_j on each server."""
+    assoc = np.asarray(association, dtype=np.intp)
+    n = np.bincount(assoc, minlength=sd.num_servers).astype(float)
+    share = 1.0 / n[assoc]
+    return Allocation(share, share.copy(), np.zeros(sd.num_servers), 0)
+
+
+ALLOCATORS = {"exact": exact_allocation, "uniform": uniform_allocation}
+
+
+def allocate(sd: SlotData, association: np.ndarray, method: str = "exact") -> Allocation:
+    """Dispatch to an allocation method by name ('exact' or 'uniform')."""
+    try:
+        fn = ALLOCATORS[method]
+    except KeyError:
+        from uara.errors import SolverError
+
+        raise SolverError(f"unknown allocation {method!r}; choose one of: {', '.join(ALLOCATORS)}") from None
+    return fn(sd, association)
+
+
+def group_values(
+    sd: SlotData, devices: np.ndarray, servers: np.ndarray, groups: np.ndarray, num_groups: int
+) -> np.ndarray:
+    """Optimal value of each group's sub-problem (controllable part only).
+
+    Entry n puts device ``devices[n]`` on server ``servers[n]`` in group
+    ``groups[n]`` (all entries of a group must share one server). Returns, per
+    group, sum_i [q_j + lambda (a_i - t_i)^2 + c_i y_i] + (sum_i sqrt(s_i))^2,
+    i.e. the group's share of I - C under the exact allocation; empty groups give 0.
+    """
+    a = sd.device_s[devices]
+    b = sd.uplink_s_full[devices, servers]
+    c = sd.energy_cost[devices, servers]
+    s = sd.server_work_s[devices, servers]
+    y, _, _ = bandwidth_shares(a, b, c, sd.lam, groups, num_groups)
+    with np.errstate(divide="ignore"):
+        per = sd.lam * (a - b / y) ** 2 + c * y + sd.queue_s[servers]
+    value = np.bincount(groups, weights=per, minlength=num_groups)
+    root = np.bincount(groups, weights=np.sqrt(s), minlength=num_groups)
+    return value + root**2

@@ -1,0 +1,5 @@
+import sys
+
+from uara.cli import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""`uara solve`: solve an instance with one back-end and write the solution JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from uara.cli._common import add_run_arguments, fmt, load_instance, parse_key_values
+from uara.io import dumps_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "solve",
+        help="solve an instance with one back-end",
+        description="Solve every slot of INSTANCE with --solver and print a summary; --output writes the uara-solution/1 JSON.",
+    )
+    p.add_argument("instance", help="instance JSON (uara-instance/1)")
+    p.add_argument("--solver", "-s", default="tma", help="back-end name, e.g. tma, max-sinr+exact, exact, relax, masac (see `uara solvers`)")
+    p.add_argument("--allocation", choices=["uniform", "exact"], default=None, help="allocation for association-only solvers")
+    p.add_argument("--policy", default=None, help="policy checkpoint for --solver masac")
+    add_run_arguments(p)
+    p.add_argument("--output", "-O", default=None, metavar="FILE", help="write the solution JSON here (atomically)")
+    p.add_argument("--json", action="store_true", help="print the solution JSON instead of the summary")
+    p.add_argument("--no-latency", action="store_true", help="skip the PSD end-to-end latency simulation")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from uara.solvers import get_solver
+
+    instance = load_instance(args.instance)
+    options = parse_key_values(args.option)
+    if args.allocation:
+        options["allocation"] = args.allocation
+    if args.policy:
+        options["policy"] = args.policy
+    solver = get_solver(args.solver, **options)
+    solution = solver.solve(instance, time_limit=args.time_limit, seed=args.seed, threads=args.threads)
+    if not args.no_latency:
+        attach_latency(instance, solution)
+    if args.output:
+        solution.save(args.output)
+    if args.json:
+        sys.stdout.write(dumps_json(solution.to_dict()))
+    else:
+        print(summary(instance, solution))
+        if args.output:
+            print(f"wrote {args.output}")
+    if not solution.feasible:
+        for v in solution.violations[:5]:
+            print(f"uara: error: infeasible solution: {v}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def attach_latency(instance, solution) -> None:
+    """Fill ``solution.latency`` from the PSD simulator when it is installed."""
+    try:
+        from uara.psd.latency import solution_latency
+    except ImportError:
+        return
+    solution.latency = solution_latency(instance, solution)
+
+
+def summary(instance, solution) -> str:
+    b = solution.breakdown()
+    lines = [
+        f"instance   {instance.name}  ({instance.num_devices} devices, {instance.num_servers} servers, {instance.num_slots} slot{'s' if instance.num_slots != 1 else ''})",
+        f"solver     {solution.solver}  status {solution.status.value}  time {solution.wall_time_s:.3f} s",
+        f"objective  I = {fmt(solution.objective, 10)}   (constant C = {fmt(solution.constant, 10)}; controllable I - C = {fmt(solution.objective - solution.constant, 8)})",
+        f"  device compute   sum a_i                  {fmt(b.get('device_s'), 8)}",
+        f"  server           sum q_j + f/(z F)        {fmt(b.get('server_s'), 8)}",
+        f"  sync penalty     lambda sum (a_i - T_i)^2 {fmt(b.get('sync_penalty'), 8)}",
+        f"  energy           w sum E/B                {fmt(b.get('energy'), 8)}  (compute {fmt(b.get('energy_compute'), 8)}, comm {fmt(b.get('energy_comm'), 8)})",
+        f"lower bound {fmt(solution.lower_bound, 10)}   gap {('%.4g %%' % (100 * solution.gap)) if solution.gap is not None else 'n/a'} (of the controllable part)",
+    ]
+    lat = solution.latency
+    if lat and lat.get("mean_s") is not None:
+        lines.append(f"latency    PSD end-to-end mean {lat['mean_s']:.3f} s, p95 {lat['p95_s']:.3f} s")
+    return "\n".join(lines)

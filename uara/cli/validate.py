@@ -1,0 +1,32 @@
+"""`uara validate`: re-score a solution file on its instance and check every constraint."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check a solution file against its instance",
+                       description="Recompute the objective of SOLUTION on INSTANCE with the shared evaluator, check every constraint, and compare with the objective the file claims.")
+    p.add_argument("solution", help="solution JSON (uara-solution/1)")
+    p.add_argument("--instance", "-i", required=True, help="the instance the solution is for")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from uara.errors import SolutionError
+    from uara.instance import Instance
+    from uara.io import read_json
+    from uara.solution import Solution, check_claimed_objective
+
+    inst = Instance.load(args.instance)
+    data = read_json(args.solution, what="solution file")
+    sol = Solution.from_dict(data, inst)
+    fp = data.get("instance_fingerprint")
+    if fp and fp != inst.fingerprint():
+        raise SolutionError("instance_fingerprint", f"solution was made for instance {fp}, this one is {inst.fingerprint()}")
+    if sol.violations:
+        raise SolutionError(sol.violations[0].split(":")[0], sol.violations[0].split(":", 1)[1].strip())
+    check_claimed_objective(data, sol)
+    print(f"ok: {args.solution} is feasible for {inst.name}; objective {sol.objective:.12g} recomputed and matches the file")
+    return 0

@@ -1,0 +1,576 @@
+"""Instances of P1: the ``uara-instance/1`` JSON format as typed Python objects.
+
+An :class:`Instance` holds static data (devices, servers, parameters) and one
+:class:`Slot` per time slot (channel, positions, battery, queues, tasks). Each
+slot is one static P1; see ``docs/model.md`` for the symbols:
+
+=========================  ==================  ===========================
+JSON field                 symbol              unit
+=========================  ==================  ===========================
+devices[i].flops           F_i^MD              FLOP/s (effective)
+devices[i].tx_power_dbm    P_i                 dBm
+servers[j].flops           F_j^ES              FLOP/s (effective)
+slots[t].gain_db[i][j]     G_ij                dB (path gain, <= 0)
+slots[t].battery[i]        B_i                 fraction of capacity, (0, 1]
+slots[t].queue_s[j]        k_j * kappa         seconds
+slots[t].tasks[i].bits     d_i                 bit (uplink payload of the task)
+tasks[i].flops_device      f_i^MD              FLOP
+tasks[i].flops_server      f_i^ES              FLOP
+=========================  ==================  ===========================
+
+Loading validates everything and raises :class:`uara.errors.InstanceError`
+naming the JSON path of the first bad value (``slots[3].gain_db[12][4]: NaN``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from uara.errors import InstanceError
+from uara.io import atomic_write_json, dumps_json, read_json
+from uara.validation import (
+    check_array,
+    check_keys,
+    check_list,
+    check_number,
+    check_string,
+)
+
+INSTANCE_FORMAT = "uara-instance/1"
+
+
+@dataclass(frozen=True)
+class Params:
+    """System parameters of P1 (paper's Table I; defaults documented in docs/model.md).
+
+    Attributes:
+        bandwidth_hz: total uplink bandwidth W, split equally: W_j = W / E (eq. 5).
+        noise_dbm_per_hz: noise spectral density N0 (dBm/Hz).
+        lambda_: weight of the draft/uplink synchronisation penalty (eq. 9), JSON key ``lambda``.
+        energy_weight: w, weight of battery-normalised energy (eq. 9).
+        delta_cp_j_per_flop: delta_CP, device compute energy per FLOP (J/FLOP).
+        delta_cm: delta_CM, communication energy coefficient, J per (MHz * W) (eq. 8).
+        slot_s: slot length tau (s), used by the dynamics across slots.
+        gain_floor_db: the gain written for pairs with no propagation path (dB).
+    """
+
+    bandwidth_hz: float = 1e7
+    noise_dbm_per_hz: float = -174.0
+    lambda_: float = 1e-2
+    energy_weight: float = 20.0
+    delta_cp_j_per_flop: float = 1e-9
+    delta_cm: float = 2.6
+    slot_s: float = 1.0
+    gain_floor_db: float = -200.0
+
+    def to_dict(self) -> dict[str, float]:
+        d = {f.name: float(getattr(self, f.name)) for f in fields(self)}
+        d["lambda"] = d.pop("lambda_")
+        return d
+
+
+#: Named parameter sets. ``default`` is the project's reading of Table I
+#: (delta_CP = 1e-9 J/FLOP); ``paper-table1-literal`` keeps the printed value
+#: delta_CP = 1e9 for anyone who wants to see what it does (the compute-energy
+#: constant then dwarfs everything; it changes no decision).
+PARAMETER_SETS: dict[str, Params] = {
+    "default": Params(),
+    "paper-table1-literal": Params(delta_cp_j_per_flop=1e9),
+}
+
+
+@dataclass(frozen=True)
+class Device:
+    """A mobile device running the draft model."""
+
+    name: str
+    kind: str
+    flops: float  # F_i^MD, effective FLOP/s
+    tx_power_dbm: float  # P_i
+    battery_capacity_j: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Server:
+    """An edge server running the target model."""
+
+    name: str
+    kind: str
+    flops: float  # F_j^ES, effective FLOP/s
+    position: tuple[float, float, float] | None = None  # metres
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "kind": self.kind, "flops": self.flops}
+        if self.position is not None:
+            d["position"] = [float(v) for v in self.position]
+        return d
+
+
+@dataclass(frozen=True)
+class Task:
+    """One device's LLM task in one slot.
+
+    ``bits`` is d_i (uplink payload of the whole task, bit), ``flops_device``
+    f_i^MD (draft FLOP), ``flops_server`` f_i^ES (verification FLOP). ``psd``
+    optionally carries the speculative-decoding details the simulator uses
+    (see docs/psd.md); P1 itself needs only the three numbers.
+    """
+
+    type: str
+    bits: float
+    flops_device: float
+    flops_server: float
+    psd: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "type": self.type,
+            "bits": float(self.bits),
+            "flops_device": float(self.flops_device),
+            "flops_server": float(self.flops_server),
+        }
+        if self.psd is not None:
+            d["psd"] = copy.deepcopy(dict(self.psd))
+        return d
+
+
+@dataclass
+class Slot:
+    """The state of one time slot: shapes (M, E), (M, 3), (M,), (E,), M tasks."""
+
+    gain_db: np.ndarray  # (M, E) dB
+    battery: np.ndarray  # (M,) in (0, 1]
+    queue_s: np.ndarray  # (E,) seconds
+    tasks: list[Task]
+    device_positions: np.ndarray | None = None  # (M, 3) metres
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"gain_db": self.gain_db.tolist()}
+        if self.device_positions is not None:
+            d["device_positions"] = self.device_positions.tolist()
+        d["battery"] = self.battery.tolist()
+        d["queue_s"] = self.queue_s.tolist()
+        d["tasks"] = [t.to_dict() for t in self.tasks]
+        return d
+
+
+@dataclass
+class Instance:
+    """A UARA instance: static system plus one P1 per slot.
+
+    Build one from a file (:meth:`load`), from a dict (:meth:`from_dict`), from
+    arrays (:meth:`from_arrays`), or at random (:meth:`random`).
+    """
+
+    name: str
+    params: Params
+    devices: list[Device]
+    servers: list[Server]
+    slots: list[Slot]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def num_devices(self) -> int:
+        """M."""
+        return len(self.devices)
+
+    @property
+    def num_servers(self) -> int:
+        """E."""
+        return len(self.servers)
+
+    @property
+    def num_slots(self) -> int:
+        """T."""
+        return len(self.slots)
+
+    # ------------------------------------------------------------------ arrays
+    @property
+    def device_flops(self) -> np.ndarray:
+        """F_i^MD, shape (M,), FLOP/s."""
+        return np.array([d.flops for d in self.devices], dtype=float)
+
+    @property
+    def server_flops(self) -> np.ndarray:
+        """F_j^ES, shape (E,), FLOP/s."""
+        return np.array([s.flops for s in self.servers], dtype=float)
+
+    @property
+    def tx_power_dbm(self) -> np.ndarray:
+        """P_i, shape (M,), dBm."""
+        return np.array([d.tx_power_dbm for d in self.devices], dtype=float)
+
+    @property
+    def battery_capacity_j(self) -> np.ndarray:
+        """Battery capacity, shape (M,), J."""
+        return np.array([d.battery_capacity_j for d in self.devices], dtype=float)
+
+    # ------------------------------------------------------------------ I/O
+    def to_dict(self) -> dict[str, Any]:
+        """The ``uara-instance/1`` JSON object."""
+        return {
+            "format": INSTANCE_FORMAT,
+            "name": self.name,
+            "params": self.params.to_dict(),
+            "devices": [d.to_dict() for d in self.devices],
+            "servers": [s.to_dict() for s in self.servers],
+            "slots": [s.to_dict() for s in self.slots],
+            "provenance": copy.deepcopy(self.provenance),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the instance as JSON, atomically."""
+        return atomic_write_json(path, self.to_dict(), indent=None)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Instance":
+        """Read and validate an instance file."""
+        data = read_json(path, what="instance file")
+        try:
+            return cls.from_dict(data)
+        except InstanceError as exc:
+            raise InstanceError(exc.field, f"{exc.message} (in {path})") from None
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON of everything P1 reads (provenance excluded).
+
+        Two instances with the same fingerprint pose the same problem; solutions
+        and cached lower bounds record it.
+        """
+        d = self.to_dict()
+        d.pop("provenance", None)
+        text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Instance":
+        """Validate a ``uara-instance/1`` object and build the instance.
+
+        Raises:
+            InstanceError: naming the JSON path of the first bad value.
+        """
+        if not isinstance(data, dict):
+            raise InstanceError("", f"an instance must be a JSON object, got {type(data).__name__}")
+        fmt = data.get("format")
+        if fmt != INSTANCE_FORMAT:
+            raise InstanceError("format", f"expected '{INSTANCE_FORMAT}', got {fmt!r}")
+        name = check_string(data.get("name", "instance"), "name")
+
+        params = _params_from_dict(data.get("params", {}))
+        devices_raw = check_list(data.get("devices"), "devices", min_len=1)
+        devices = [_device_from_dict(d, f"devices[{i}]") for i, d in enumerate(devices_raw)]
+        servers_raw = check_list(data.get("servers"), "servers", min_len=1)
+        servers = [_server_from_dict(s, f"servers[{j}]") for j, s in enumerate(servers_raw)]
+        m, e = len(devices), len(servers)
+        slots_raw = check_list(data.get("slots"), "slots", min_len=1)
+        slots = [_slot_from_dict(s, f"slots[{t}]", m, e) for t, s in enumerate(slots_raw)]
+        provenance = data.get("provenance", {})
+        if not isinstance(provenance, dict):
+            raise InstanceError("provenance", "must be a JSON object")
+        inst = cls(name, params, devices, servers, slots, dict(provenance))
+        inst.validate()
+        return inst
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> "Instance":
+        """Check every value (types, shapes, ranges, finiteness, usable channels).
+
+        Called by :meth:`from_dict`; call it yourself after building an
+        instance by hand. Returns ``self``.
+        """
+        _check_params(self.params)
+        m, e = self.num_devices, self.num_servers
+        if m < 1:
+            raise InstanceError("devices", "needs at least one device (M >= 1)")
+        if e < 1:
+            raise InstanceError("servers", "needs at least one server (E >= 1)")
+        if not self.slots:
+            raise InstanceError("slots", "needs at least one slot")
+        for i, d in enumerate(self.devices):
+            _check_device(d, f"devices[{i}]")
+        for j, s in enumerate(self.servers):
+            _check_server(s, f"servers[{j}]")
+        for t, slot in enumerate(self.slots):
+            _check_slot(slot, f"slots[{t}]", m, e, self.params.gain_floor_db, self.devices)
+        return self
+
+    # ------------------------------------------------------------------ builders
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        gain_db: np.ndarray,
+        device_flops: Sequence[float] | np.ndarray,
+        server_flops: Sequence[float] | np.ndarray,
+        tx_power_dbm: Sequence[float] | np.ndarray | float,
+        bits: Sequence[float] | np.ndarray,
+        flops_device: Sequence[float] | np.ndarray,
+        flops_server: Sequence[float] | np.ndarray,
+        battery: Sequence[float] | np.ndarray | float = 1.0,
+        queue_s: Sequence[float] | np.ndarray | float = 0.0,
+        battery_capacity_j: Sequence[float] | np.ndarray | float = 54000.0,
+        task_types: Sequence[str] | str = "chat",
+        params: Params | None = None,
+        name: str = "custom",
+        provenance: Mapping[str, Any] | None = None,
+    ) -> "Instance":
+        """Build a one-slot instance from arrays (shapes (M, E) for ``gain_db``,
+        (M,) per device, (E,) per server; scalars broadcast). Validated."""
+        gain = np.asarray(gain_db, dtype=float)
+        if gain.ndim != 2:
+            raise InstanceError("gain_db", f"expected a 2-D (M, E) array, got shape {gain.shape}")
+        m, e = gain.shape
+
+        def per(x: Any, n: int, what: str) -> np.ndarray:
+            arr = np.broadcast_to(np.asarray(x, dtype=float), (n,)) if np.ndim(x) == 0 else np.asarray(x, dtype=float)
+            if arr.shape != (n,):
+                raise InstanceError(what, f"expected shape ({n},), got {arr.shape}")
+            return arr
+
+        fd, fs = per(device_flops, m, "device_flops"), per(server_flops, e, "server_flops")
+        p = per(tx_power_dbm, m, "tx_power_dbm")
+        cap = per(battery_capacity_j, m, "battery_capacity_j")
+        types = [task_types] * m if isinstance(task_types, str) else list(task_types)
+        if len(types) != m:
+            raise InstanceError("task_types", f"expected {m} entries, got {len(types)}")
+        tasks = [
+            Task(types[i], float(b), float(f1), float(f2))
+            for i, (b, f1, f2) in enumerate(
+                zip(per(bits, m, "bits"), per(flops_device, m, "flops_device"), per(flops_server, m, "flops_server"))
+            )
+        ]
+        slot = Slot(
+            gain_db=gain.copy(),
+            battery=per(battery, m, "battery").copy(),
+            queue_s=per(queue_s, e, "queue_s").copy(),
+            tasks=tasks,
+        )
+        devices = [Device(f"d{i}", "custom", float(fd[i]), float(p[i]), float(cap[i])) for i in range(m)]
+        servers = [Server(f"s{j}", "custom", float(fs[j])) for j in range(e)]
+        inst = cls(name, params or Params(), devices, servers, [slot], dict(provenance or {"source": "from_arrays"}))
+        return inst.validate()
+
+    @classmethod
+    def random(
+        cls,
+        m: int = 60,
+        e: int = 8,
+        *,
+        slots: int = 1,
+        seed: int = 0,
+        params: Params | None = None,
+        area_m: float = 500.0,
+        name: str | None = None,
+    ) -> "Instance":
+        """A random instance with a log-distance channel (see :mod:`uara.random_instance`)."""
+        from uara.random_instance import random_instance
+
+        return random_instance(m=m, e=e, slots=slots, seed=seed, params=params, area_m=area_m, name=name)
+
+    def with_params(self, **changes: Any) -> "Instance":
+        """A copy with some parameters changed (e.g. ``energy_weight=100``)."""
+        if "lambda" in changes:
+            changes["lambda_"] = changes.pop("lambda")
+        new = replace(self, params=replace(self.params, **changes), slots=list(self.slots))
+        _check_params(new.params)
+        return new
+
+    def slot_subset(self, slot_indices: Sequence[int]) -> "Instance":
+        """A copy holding only the given slots."""
+        return replace(self, slots=[self.slots[t] for t in slot_indices])
+
+
+# ---------------------------------------------------------------------- parsing
+_PARAM_KEYS = {f.name if f.name != "lambda_" else "lambda" for f in fields(Params)}
+
+
+def _params_from_dict(raw: Any) -> Params:
+    if not isinstance(raw, dict):
+        raise InstanceError("params", "must be a JSON object")
+    check_keys(raw, _PARAM_KEYS, "params")
+    values = {}
+    for key, val in raw.items():
+        attr = "lambda_" if key == "lambda" else key
+        values[attr] = check_number(val, f"params.{key}")
+    return Params(**values)
+
+
+def _device_from_dict(raw: Any, path: str) -> Device:
+    if not isinstance(raw, dict):
+        raise InstanceError(path, "must be a JSON object")
+    for key in ("flops", "tx_power_dbm"):
+        if key not in raw:
+            raise InstanceError(f"{path}.{key}", "missing")
+    return Device(
+        name=check_string(raw.get("name", path), f"{path}.name"),
+        kind=check_string(raw.get("kind", "custom"), f"{path}.kind"),
+        flops=check_number(raw["flops"], f"{path}.flops"),
+        tx_power_dbm=check_number(raw["tx_power_dbm"], f"{path}.tx_power_dbm"),
+        battery_capacity_j=check_number(raw.get("battery_capacity_j", 54000.0), f"{path}.battery_capacity_j"),
+    )
+
+
+def _server_from_dict(raw: Any, path: str) -> Server:
+    if not isinstance(raw, dict):
+        raise InstanceError(path, "must be a JSON object")
+    if "flops" not in raw:
+        raise InstanceError(f"{path}.flops", "missing")
+    pos = raw.get("position")
+    position = None
+    if pos is not None:
+        arr = check_array(pos, f"{path}.position", shape=(3,))
+        position = tuple(float(v) for v in arr)
+    return Server(
+        name=check_string(raw.get("name", path), f"{path}.name"),
+        kind=check_string(raw.get("kind", "custom"), f"{path}.kind"),
+        flops=check_number(raw["flops"], f"{path}.flops"),
+        position=position,  # type: ignore[arg-type]
+    )
+
+
+def _task_from_dict(raw: Any, path: str) -> Task:
+    if not isinstance(raw, dict):
+        raise InstanceError(path, "must be a JSON object")
+    for key in ("bits", "flops_device", "flops_server"):
+        if key not in raw:
+            raise InstanceError(f"{path}.{key}", "missing")
+    psd = raw.get("psd")
+    if psd is not None and not isinstance(psd, dict):
+        raise InstanceError(f"{path}.psd", "must be a JSON object or absent")
+    return Task(
+        type=check_string(raw.get("type", "chat"), f"{path}.type"),
+        bits=check_number(raw["bits"], f"{path}.bits"),
+        flops_device=check_number(raw["flops_device"], f"{path}.flops_device"),
+        flops_server=check_number(raw["flops_server"], f"{path}.flops_server"),
+        psd=psd,
+    )
+
+
+def _slot_from_dict(raw: Any, path: str, m: int, e: int) -> Slot:
+    if not isinstance(raw, dict):
+        raise InstanceError(path, "must be a JSON object")
+    for key in ("gain_db", "battery", "queue_s", "tasks"):
+        if key not in raw:
+            raise InstanceError(f"{path}.{key}", "missing")
+    gain = check_array(raw["gain_db"], f"{path}.gain_db", shape=(m, e))
+    battery = check_array(raw["battery"], f"{path}.battery", shape=(m,))
+    queue = check_array(raw["queue_s"], f"{path}.queue_s", shape=(e,))
+    pos = raw.get("device_positions")
+    positions = None if pos is None else check_array(pos, f"{path}.device_positions", shape=(m, 3))
+    tasks_raw = check_list(raw["tasks"], f"{path}.tasks", length=m)
+    tasks = [_task_from_dict(tk, f"{path}.tasks[{i}]") for i, tk in enumerate(tasks_raw)]
+    return Slot(gain_db=gain, battery=battery, queue_s=queue, tasks=tasks, device_positions=positions)
+
+
+# ---------------------------------------------------------------------- ranges
+def _positive(value: float, path: str, unit: str = "") -> None:
+    if not np.isfinite(value) or value <= 0:
+        raise InstanceError(path, f"must be a positive finite number{unit}, got {value!r}")
+
+
+def _check_params(p: Params) -> None:
+    _positive(p.bandwidth_hz, "params.bandwidth_hz", " (Hz)")
+    _positive(p.lambda_, "params.lambda", " (the sync penalty is the only place uplink time enters P1)")
+    _positive(p.slot_s, "params.slot_s", " (s)")
+    for key in ("energy_weight", "delta_cp_j_per_flop", "delta_cm"):
+        v = getattr(p, key)
+        if not np.isfinite(v) or v < 0:
+            raise InstanceError(f"params.{key}", f"must be a finite number >= 0, got {v!r}")
+    for key in ("noise_dbm_per_hz", "gain_floor_db"):
+        v = getattr(p, key)
+        if not np.isfinite(v):
+            raise InstanceError(f"params.{key}", f"must be finite, got {v!r}")
+
+
+def _check_device(d: Device, path: str) -> None:
+    _positive(d.flops, f"{path}.flops", " (FLOP/s)")
+    _positive(d.battery_capacity_j, f"{path}.battery_capacity_j", " (J)")
+    if not np.isfinite(d.tx_power_dbm):
+        raise InstanceError(f"{path}.tx_power_dbm", f"must be finite, got {d.tx_power_dbm!r}")
+    if d.tx_power_dbm < 0:
+        raise InstanceError(
+            f"{path}.tx_power_dbm",
+            f"{d.tx_power_dbm} dBm is negative (below 1 mW); give the transmit power in dBm, phones use 16-24",
+        )
+    if d.tx_power_dbm > 40:
+        raise InstanceError(f"{path}.tx_power_dbm", f"{d.tx_power_dbm} dBm is above 40 dBm (10 W); is it in dBm?")
+
+
+def _check_server(s: Server, path: str) -> None:
+    _positive(s.flops, f"{path}.flops", " (FLOP/s)")
+    if s.position is not None and not np.all(np.isfinite(s.position)):
+        raise InstanceError(f"{path}.position", "must be finite")
+
+
+def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.argwhere(mask)[0])
+
+
+def _index(path: str, idx: tuple[int, ...]) -> str:
+    return path + "".join(f"[{k}]" for k in idx)
+
+
+def _check_slot(slot: Slot, path: str, m: int, e: int, floor_db: float, devices: Sequence[Device]) -> None:
+    gain = np.asarray(slot.gain_db, dtype=float)
+    if gain.shape != (m, e):
+        raise InstanceError(f"{path}.gain_db", f"expected shape ({m}, {e}) (devices x servers), got {gain.shape}")
+    bad = ~np.isfinite(gain)
+    if bad.any():
+        idx = _first_bad(bad)
+        raise InstanceError(_index(f"{path}.gain_db", idx), f"{gain[idx]} is not a finite gain in dB (no path = the floor {floor_db} dB)")
+    above = gain > 0
+    if above.any():
+        idx = _first_bad(above)
+        raise InstanceError(_index(f"{path}.gain_db", idx), f"{gain[idx]} dB is a path gain above 0 dB (a gain, not a loss, is expected: e.g. -100)")
+    dead = np.all(gain <= floor_db, axis=1)
+    if dead.any():
+        i = int(np.argmax(dead))
+        raise InstanceError(
+            f"{path}.gain_db[{i}]",
+            f"device {devices[i].name!r} has no usable channel (every gain at the floor {floor_db} dB); move or drop it",
+        )
+    battery = np.asarray(slot.battery, dtype=float)
+    if battery.shape != (m,):
+        raise InstanceError(f"{path}.battery", f"expected shape ({m},), got {battery.shape}")
+    bad = ~np.isfinite(battery) | (battery <= 0) | (battery > 1)
+    if bad.any():
+        i = _first_bad(bad)[0]
+        raise InstanceError(
+            f"{path}.battery[{i}]",
+            f"{battery[i]} is outside (0, 1]; the battery level is a fraction of capacity and P1 divides by it",
+        )
+    queue = np.asarray(slot.queue_s, dtype=float)
+    if queue.shape != (e,):
+        raise InstanceError(f"{path}.queue_s", f"expected shape ({e},), got {queue.shape}")
+    bad = ~np.isfinite(queue) | (queue < 0)
+    if bad.any():
+        j = _first_bad(bad)[0]
+        raise InstanceError(f"{path}.queue_s[{j}]", f"{queue[j]} must be a finite delay >= 0 (s)")
+    if slot.device_positions is not None:
+        pos = np.asarray(slot.device_positions, dtype=float)
+        if pos.shape != (m, 3):
+            raise InstanceError(f"{path}.device_positions", f"expected shape ({m}, 3), got {pos.shape}")
+        if not np.all(np.isfinite(pos)):
+            idx = _first_bad(~np.isfinite(pos))
+            raise InstanceError(_index(f"{path}.device_positions", idx), "must be finite (metres)")
+    if len(slot.tasks) != m:
+        raise InstanceError(f"{path}.tasks", f"expected {m} tasks (one per device), got {len(slot.tasks)}")
+    for i, task in enumerate(slot.tasks):
+        for key, unit in (("bits", "bit"), ("flops_device", "FLOP"), ("flops_server", "FLOP")):
+            _positive(getattr(task, key), f"{path}.tasks[{i}].{key}", f" ({unit})")
+
+
+def dumps_instance(instance: Instance) -> str:
+    """The instance as a JSON string (compact)."""
+    return dumps_json(instance.to_dict(), indent=None)

@@ -1,0 +1,100 @@
+"""File I/O helpers: atomic writes and JSON reads whose errors name the file."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from uara.errors import UaraError
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same
+    folder, fsync, then ``os.replace``. A crash leaves the old file or none,
+    never half a file."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomic text write (UTF-8); see :func:`atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def _finite_or_null(obj: Any) -> Any:
+    """JSON has no inf/NaN: map them to null (documented in docs/formats.md)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_null(v) for v in obj]
+    return obj
+
+
+def dumps_json(obj: Any, indent: int | None = 1) -> str:
+    """Serialise to strict JSON (numpy converted, non-finite floats as null)."""
+    plain = json.loads(json.dumps(obj, default=_json_default))
+    return json.dumps(_finite_or_null(plain), indent=indent, allow_nan=False) + "\n"
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 1) -> Path:
+    """Atomic JSON write; see :func:`dumps_json`."""
+    return atomic_write_text(path, dumps_json(obj, indent=indent))
+
+
+def read_json(path: str | os.PathLike, what: str = "file") -> Any:
+    """Read a JSON file; a missing file or malformed JSON raises :class:`UaraError`
+    naming the file (and line/column for syntax errors)."""
+    path = Path(path)
+    if not path.exists():
+        raise UaraError(f"{what} not found: {path}")
+    if path.is_dir():
+        raise UaraError(f"{what} is a folder, expected a JSON file: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UaraError(f"cannot read {what} {path}: {exc}") from None
+    if not text.strip():
+        raise UaraError(f"{path}: empty file, expected JSON")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UaraError(
+            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None

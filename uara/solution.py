@@ -1,0 +1,249 @@
+"""Solutions: the ``uara-solution/1`` record every back-end returns.
+
+Like Pyomo's contrib ``Results``: a termination condition, the incumbent
+objective (always re-scored by :mod:`uara.evaluator`, never the solver's own
+claim), an optional proven lower bound, the gap computed one way for every
+back-end, timings and solver-specific extras.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uara.errors import SolutionError
+from uara.evaluator import Evaluation, evaluate
+from uara.formulation import SlotData, slot_data
+from uara.instance import Instance
+from uara.io import atomic_write_json, read_json
+
+SOLUTION_FORMAT = "uara-solution/1"
+
+
+class Status(str, enum.Enum):
+    """How a solve ended (the ``status`` field)."""
+
+    OPTIMAL = "optimal"  # proven optimal (gap within tolerance)
+    FEASIBLE = "feasible"  # a feasible solution, no optimality claim (heuristics)
+    TIME_LIMIT = "time_limit"  # stopped by the time limit; best solution returned
+    ITERATION_LIMIT = "iteration_limit"
+    INFEASIBLE = "infeasible"
+    ERROR = "error"
+
+    def __str__(self) -> str:  # pragma: no cover - cosmetic
+        return self.value
+
+
+def relative_gap(objective: float, lower_bound: float | None, constant: float) -> float | None:
+    """gap = (I - LB) / (I - C): relative to the controllable part of I (docs/model.md).
+
+    Returns None without a bound. Tiny negative values from rounding are clipped to 0.
+    """
+    if lower_bound is None or not math.isfinite(objective) or not math.isfinite(lower_bound):
+        return None
+    denom = objective - constant
+    if denom <= 0:
+        return 0.0
+    return max(0.0, (objective - lower_bound) / denom)
+
+
+@dataclass
+class SlotDecision:
+    """Decisions of one slot: per device, its server and its two shares (shape (M,))."""
+
+    association: np.ndarray
+    bandwidth_share: np.ndarray
+    compute_share: np.ndarray
+    lower_bound: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.association = np.asarray(self.association).astype(np.intp)
+        self.bandwidth_share = np.asarray(self.bandwidth_share, dtype=float)
+        self.compute_share = np.asarray(self.compute_share, dtype=float)
+
+    def evaluate(self, sd: SlotData) -> Evaluation:
+        return evaluate(sd, self.association, self.bandwidth_share, self.compute_share)
+
+
+@dataclass
+class Solution:
+    """The result of one solve of one instance (all its slots)."""
+
+    instance: str
+    solver: str
+    status: Status
+    slots: list[SlotDecision]
+    evaluations: list[Evaluation]
+    wall_time_s: float
+    options: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    instance_fingerprint: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    latency: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------- aggregates
+    @property
+    def objective(self) -> float:
+        """sum over slots of I(t), as scored by the evaluator."""
+        return float(sum(ev.objective for ev in self.evaluations))
+
+    @property
+    def constant(self) -> float:
+        return float(sum(ev.constant for ev in self.evaluations))
+
+    @property
+    def lower_bound(self) -> float | None:
+        """Sum of the slots' proven bounds; None unless every slot has one."""
+        bounds = [s.lower_bound for s in self.slots]
+        if not bounds or any(b is None for b in bounds):
+            return None
+        return float(sum(bounds))  # type: ignore[arg-type]
+
+    @property
+    def gap(self) -> float | None:
+        return relative_gap(self.objective, self.lower_bound, self.constant)
+
+    @property
+    def feasible(self) -> bool:
+        return all(ev.feasible for ev in self.evaluations)
+
+    @property
+    def violations(self) -> list[str]:
+        return [f"slots[{t}]: {v}" for t, ev in enumerate(self.evaluations) for v in ev.violations]
+
+    def breakdown(self) -> dict[str, float]:
+        """Per-term sums over slots and devices."""
+        out: dict[str, float] = {}
+        for ev in self.evaluations:
+            for k, v in ev.breakdown.items():
+                out[k] = out.get(k, 0.0) + v
+        return out
+
+    # ------------------------------------------------------------- I/O
+    def to_dict(self) -> dict[str, Any]:
+        """The ``uara-solution/1`` JSON object (docs/formats.md)."""
+        slots = []
+        for dec, ev in zip(self.slots, self.evaluations):
+            slots.append(
+                {
+                    "association": dec.association.tolist(),
+                    "bandwidth_share": dec.bandwidth_share.tolist(),
+                    "compute_share": dec.compute_share.tolist(),
+                    "objective": ev.objective,
+                    "constant": ev.constant,
+                    "lower_bound": dec.lower_bound,
+                    "gap": relative_gap(ev.objective, dec.lower_bound, ev.constant),
+                    "breakdown": dict(ev.breakdown),
+                    "energy_j": ev.energy_j.tolist(),
+                    "violations": list(ev.violations),
+                    "info": _plain(dec.info),
+                }
+            )
+        return {
+            "format": SOLUTION_FORMAT,
+            "instance": self.instance,
+            "instance_fingerprint": self.instance_fingerprint,
+            "solver": self.solver,
+            "options": _plain(self.options),
+            "seed": self.seed,
+            "status": self.status.value,
+            "objective": self.objective,
+            "constant": self.constant,
+            "controllable": self.objective - self.constant,
+            "lower_bound": self.lower_bound,
+            "gap": self.gap,
+            "wall_time_s": self.wall_time_s,
+            "feasible": self.feasible,
+            "breakdown": self.breakdown(),
+            "slots": slots,
+            "latency": self.latency,
+            "info": _plain(self.info),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the solution JSON atomically."""
+        return atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: Any, instance: Instance) -> "Solution":
+        """Rebuild a solution from its JSON and re-score it on ``instance``.
+
+        The objective in the file is *not* trusted: it is recomputed here, and
+        :func:`check_claimed_objective` compares the two.
+        """
+        if not isinstance(data, dict) or data.get("format") != SOLUTION_FORMAT:
+            raise SolutionError("format", f"expected '{SOLUTION_FORMAT}'")
+        raw_slots = data.get("slots")
+        if not isinstance(raw_slots, list) or len(raw_slots) != instance.num_slots:
+            raise SolutionError("slots", f"expected {instance.num_slots} slots for instance {instance.name!r}")
+        decisions, evals = [], []
+        m = instance.num_devices
+        for t, rs in enumerate(raw_slots):
+            try:
+                dec = SlotDecision(
+                    np.asarray(rs["association"]),
+                    np.asarray(rs["bandwidth_share"], dtype=float),
+                    np.asarray(rs["compute_share"], dtype=float),
+                    rs.get("lower_bound"),
+                    rs.get("info", {}) or {},
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SolutionError(f"slots[{t}]", f"malformed decisions ({exc})") from None
+            for key in ("association", "bandwidth_share", "compute_share"):
+                if getattr(dec, key).shape != (m,):
+                    raise SolutionError(f"slots[{t}].{key}", f"expected {m} entries")
+            decisions.append(dec)
+            evals.append(dec.evaluate(slot_data(instance, t)))
+        try:
+            status = Status(data.get("status", "feasible"))
+        except ValueError:
+            raise SolutionError("status", f"unknown status {data.get('status')!r}") from None
+        return cls(
+            instance=str(data.get("instance", instance.name)),
+            solver=str(data.get("solver", "?")),
+            status=status,
+            slots=decisions,
+            evaluations=evals,
+            wall_time_s=float(data.get("wall_time_s") or 0.0),
+            options=data.get("options") or {},
+            seed=data.get("seed"),
+            instance_fingerprint=data.get("instance_fingerprint"),
+            info=data.get("info") or {},
+            latency=data.get("latency"),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, instance: Instance) -> "Solution":
+        return cls.from_dict(read_json(path, what="solution file"), instance)
+
+
+def check_claimed_objective(data: dict[str, Any], solution: Solution, rtol: float = 1e-9) -> None:
+    """Raise :class:`SolutionError` if a file's claimed objective differs from the re-scored one."""
+    claimed = data.get("objective")
+    if claimed is None:
+        raise SolutionError("objective", "missing")
+    if not math.isclose(float(claimed), solution.objective, rel_tol=rtol, abs_tol=1e-12):
+        raise SolutionError(
+            "objective", f"file claims {claimed!r}, the evaluator computes {solution.objective!r}"
+        )
+
+
+def _plain(obj: Any) -> Any:
+    """Make solver extras JSON-friendly (numpy -> lists / numbers)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    return obj

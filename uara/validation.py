@@ -1,0 +1,107 @@
+"""Small checkers that turn raw JSON values into typed values or raise
+:class:`uara.errors.InstanceError` naming the field path."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+from uara.errors import InstanceError
+
+
+def check_number(value: Any, path: str) -> float:
+    """A JSON number (not bool, not string), returned as float; NaN/inf rejected."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if value is None:
+            raise InstanceError(path, "is null; expected a number (NaN and infinity are not allowed)")
+        raise InstanceError(path, f"expected a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise InstanceError(path, f"{value} is not finite")
+    return value
+
+
+def check_string(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InstanceError(path, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def check_list(value: Any, path: str, *, min_len: int = 0, length: int | None = None) -> list:
+    if not isinstance(value, list):
+        if value is None:
+            raise InstanceError(path, "missing")
+        raise InstanceError(path, f"expected a list, got {type(value).__name__}")
+    if length is not None and len(value) != length:
+        raise InstanceError(path, f"expected {length} entries, got {len(value)}")
+    if len(value) < min_len:
+        raise InstanceError(path, f"expected at least {min_len} entr{'y' if min_len == 1 else 'ies'}, got {len(value)}")
+    return value
+
+
+def check_keys(raw: dict, allowed: Iterable[str], path: str) -> None:
+    allowed = set(allowed)
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise InstanceError(f"{path}.{unknown[0]}", f"unknown field; known fields: {', '.join(sorted(allowed))}")
+
+
+def _shape_error(value: Any, path: str, shape: tuple[int, ...]) -> InstanceError:
+    """Find where a nested list departs from ``shape`` and name that place."""
+    def walk(v: Any, p: str, dims: tuple[int, ...]) -> InstanceError | None:
+        if not dims:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                if v is None:
+                    return InstanceError(p, "is null; expected a number (NaN is not allowed)")
+                return InstanceError(p, f"expected a number, got {type(v).__name__} {v!r}")
+            return None
+        if not isinstance(v, list):
+            return InstanceError(p, f"expected a list of {dims[0]}, got {type(v).__name__}")
+        if len(v) != dims[0]:
+            return InstanceError(p, f"expected {dims[0]} entries, got {len(v)} (expected shape {shape})")
+        for k, item in enumerate(v):
+            err = walk(item, f"{p}[{k}]", dims[1:])
+            if err is not None:
+                return err
+        return None
+
+    return walk(value, path, shape) or InstanceError(path, f"expected shape {shape}")
+
+
+def check_array(value: Any, path: str, *, shape: tuple[int, ...]) -> np.ndarray:
+    """A nested JSON list of numbers with exactly ``shape``; NaN and inf rejected with their index."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise _shape_error(value, path, shape) from None
+    if arr.shape != shape:
+        raise _shape_error(value, path, shape)
+    if arr.dtype == object:
+        raise _shape_error(value, path, shape)
+    # A JSON null inside a list becomes NaN through dtype=float; report it by position.
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(int(v) for v in np.argwhere(bad)[0])
+        raise InstanceError(path + "".join(f"[{k}]" for k in idx), f"{arr[idx]} is not finite")
+    if isinstance(value, list):
+        # bools would slip through np.asarray; reject them like check_number does.
+        flat = value
+        for _ in range(len(shape) - 1):
+            flat = [x for row in flat for x in row]
+        if any(isinstance(x, bool) for x in flat):
+            return _raise_bool(value, path, shape)
+    return arr
+
+
+def _raise_bool(value: Any, path: str, shape: tuple[int, ...]) -> np.ndarray:
+    def walk(v: Any, p: str) -> None:
+        if isinstance(v, list):
+            for k, item in enumerate(v):
+                walk(item, f"{p}[{k}]")
+        elif isinstance(v, bool):
+            raise InstanceError(p, f"expected a number, got bool {v!r}")
+
+    walk(value, path)
+    raise InstanceError(path, f"expected shape {shape}")
