@@ -116,7 +116,7 @@ def bandwidth_shares(
         pass
     # Rounding can leave a group's sum a hair above 1: scale back into the budget.
     load = np.bincount(groups, weights=y, minlength=num_groups)
-    scale = np.where(load > 1.0, 1.0 / load, 1.0)
+    scale = 1.0 / np.maximum(load, 1.0)
     return y * scale[groups], mu, it
 
 

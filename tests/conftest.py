@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from uara.instance import Instance
+
+
+def reference_objective(inst_dict: dict, t: int, association, y, z) -> float:
+    """I of slot t recomputed from the raw JSON dict with plain Python loops,
+    straight from the formulas of MODEL.md (independent of uara.formulation)."""
+    p = inst_dict["params"]
+    slot = inst_dict["slots"][t]
+    E = len(inst_dict["servers"])
+    Wj = p["bandwidth_hz"] / E
+    N = 10 ** ((p["noise_dbm_per_hz"] - 30) / 10) * Wj
+    total = 0.0
+    for i, dev in enumerate(inst_dict["devices"]):
+        j = int(association[i])
+        task = slot["tasks"][i]
+        P = 10 ** ((dev["tx_power_dbm"] - 30) / 10)
+        snr = 10 ** (slot["gain_db"][i][j] / 10) * P / N
+        r = Wj * math.log2(1 + snr)
+        a = task["flops_device"] / dev["flops"]
+        T = task["bits"] / (y[i] * r)
+        D_es = slot["queue_s"][j] + task["flops_server"] / (z[i] * inst_dict["servers"][j]["flops"])
+        B = slot["battery"][i]
+        e_cp = p["delta_cp_j_per_flop"] * task["flops_device"]
+        e_cm = p["delta_cm"] * (y[i] * Wj / 1e6) * P
+        total += a + D_es + p["lambda"] * (a - T) ** 2 + p["energy_weight"] * (e_cp + e_cm) / B
+    return total
+
+
+@pytest.fixture
+def small_instance() -> Instance:
+    return Instance.random(8, 3, seed=3)
+
+
+@pytest.fixture
+def m60() -> Instance:
+    return Instance.random(60, 8, seed=0)

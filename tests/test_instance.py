@@ -1,0 +1,104 @@
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from uara.errors import InstanceError, UaraError
+from uara.instance import Instance, Params
+
+
+def test_round_trip_dict_and_file(tmp_path):
+    inst = Instance.random(12, 4, slots=3, seed=5)
+    d = inst.to_dict()
+    again = Instance.from_dict(json.loads(json.dumps(d)))
+    assert again.to_dict() == d
+    path = tmp_path / "i.json"
+    inst.save(path)
+    loaded = Instance.load(path)
+    assert loaded.to_dict() == d
+    assert loaded.fingerprint() == inst.fingerprint()
+
+
+def test_random_is_deterministic_per_seed():
+    a, b, c = Instance.random(10, 3, seed=1), Instance.random(10, 3, seed=1), Instance.random(10, 3, seed=2)
+    assert a.to_dict() == b.to_dict()
+    assert a.fingerprint() != c.fingerprint()
+
+
+def test_fingerprint_ignores_provenance_only():
+    inst = Instance.random(5, 2, seed=0)
+    fp = inst.fingerprint()
+    inst.provenance["note"] = "changed"
+    assert inst.fingerprint() == fp
+    assert inst.with_params(energy_weight=99.0).fingerprint() != fp
+
+
+def test_from_arrays_builds_valid_instance():
+    inst = Instance.from_arrays(
+        gain_db=np.array([[-100.0, -110.0], [-120.0, -90.0], [-105.0, -104.0]]),
+        device_flops=7e10, server_flops=[3e13, 1e13], tx_power_dbm=20.0,
+        bits=[1e6, 2e6, 5e5], flops_device=[7e10, 5e10, 6e10], flops_server=[1e12, 1e12, 2e12],
+    )
+    assert (inst.num_devices, inst.num_servers, inst.num_slots) == (3, 2, 1)
+    assert Instance.from_dict(inst.to_dict()).to_dict() == inst.to_dict()
+
+
+def _bad(mutate):
+    d = Instance.random(4, 2, seed=0).to_dict()
+    mutate(d)
+    with pytest.raises(InstanceError) as err:
+        Instance.from_dict(d)
+    return str(err.value)
+
+
+@pytest.mark.parametrize(
+    "mutate, field, words",
+    [
+        (lambda d: d["slots"][0]["gain_db"][2].__setitem__(1, float("nan")), "slots[0].gain_db[2][1]", "not finite"),
+        (lambda d: d["slots"][0]["gain_db"][1].__setitem__(0, None), "slots[0].gain_db[1][0]", "null"),
+        (lambda d: d["slots"][0]["gain_db"].pop(), "slots[0].gain_db", "expected 4 entries"),
+        (lambda d: d["slots"][0]["gain_db"][0].append(-100.0), "slots[0].gain_db[0]", "expected 2 entries"),
+        (lambda d: d["slots"][0]["tasks"][3].__setitem__("bits", -5.0), "slots[0].tasks[3].bits", "positive"),
+        (lambda d: d["slots"][0]["battery"].__setitem__(1, 0.0), "slots[0].battery[1]", "outside (0, 1]"),
+        (lambda d: d["slots"][0]["battery"].__setitem__(1, 1.5), "slots[0].battery[1]", "outside (0, 1]"),
+        (lambda d: d["slots"][0]["queue_s"].__setitem__(0, -1.0), "slots[0].queue_s[0]", ">= 0"),
+        (lambda d: d["devices"][2].__setitem__("tx_power_dbm", -3.0), "devices[2].tx_power_dbm", "negative"),
+        (lambda d: d["devices"][0].__setitem__("flops", 0), "devices[0].flops", "positive"),
+        (lambda d: d["servers"][1].__setitem__("flops", "fast"), "servers[1].flops", "expected a number"),
+        (lambda d: d.__setitem__("devices", []), "devices", "at least 1"),
+        (lambda d: d.__setitem__("format", "other/2"), "format", "uara-instance/1"),
+        (lambda d: d["params"].__setitem__("lamda", 0.1), "params.lamda", "unknown field"),
+        (lambda d: d["params"].__setitem__("lambda", 0.0), "params.lambda", "positive"),
+        (lambda d: d["slots"][0]["tasks"].pop(), "slots[0].tasks", "expected 4 entries"),
+        (lambda d: d["slots"][0]["gain_db"].__setitem__(1, [-250.0, -250.0]), "slots[0].gain_db[1]", "no usable channel"),
+        (lambda d: d["slots"][0]["gain_db"][0].__setitem__(0, 3.0), "slots[0].gain_db[0][0]", "above 0 dB"),
+        (lambda d: d["slots"][0].pop("queue_s"), "slots[0].queue_s", "missing"),
+    ],
+)
+def test_validation_names_the_field(mutate, field, words):
+    msg = _bad(mutate)
+    assert msg.startswith(field + ":"), msg
+    assert words in msg
+
+
+def test_load_errors_name_the_file(tmp_path):
+    with pytest.raises(UaraError, match="not found"):
+        Instance.load(tmp_path / "nope.json")
+    trunc = tmp_path / "t.json"
+    trunc.write_text(json.dumps(Instance.random(3, 2).to_dict())[:200])
+    with pytest.raises(UaraError, match=r"malformed JSON at line 1 column"):
+        Instance.load(trunc)
+
+
+def test_random_rejects_empty_sizes():
+    with pytest.raises(InstanceError, match="at least one device"):
+        Instance.random(0, 3)
+
+
+def test_with_params_validates():
+    inst = Instance.random(3, 2)
+    assert inst.with_params(**{"lambda": 0.5}).params.lambda_ == 0.5
+    with pytest.raises(InstanceError, match="params.bandwidth_hz"):
+        inst.with_params(bandwidth_hz=-1.0)
+    assert Params().to_dict()["lambda"] == 0.01
