@@ -1,0 +1,87 @@
+"""`uara compare`: instances x solvers x seeds (x --param values) -> a tidy results table, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from uara.errors import UaraError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="compare solvers on instances: one table row per run (resumable)",
+        description=(
+            "Run every solver on every instance for every seed (and every --param value), validate each solution "
+            "(constraints, objective re-scored from the decisions), attach the gap to the best known lower bound, "
+            "the PSD latency, energy by battery level and wall time, and write OUTPUT/results.parquet. "
+            "Rerunning into the same OUTPUT does only the missing runs. See docs/compare.md."
+        ),
+    )
+    p.add_argument("instances", nargs="+", help="instance files, folders (their *.json) or globs")
+    p.add_argument("--solvers", "-s", default="random,max-sinr,max-compute,tma",
+                   help="comma-separated back-ends, e.g. random,max-sinr,max-compute,tma,masac,relax,exact")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    p.add_argument("--param", action="append", metavar="NAME=V1,V2,...",
+                   help="sweep an instance parameter, one run per value (e.g. energy_weight=20,40,60,80,100); repeatable: cartesian product")
+    p.add_argument("--option", "-o", action="append", metavar="SOLVER:KEY=VALUE",
+                   help="option for one solver, e.g. tma:max_rounds=50; repeatable")
+    p.add_argument("--mode", choices=["static", "episode"], default="static",
+                   help="static: score each slot's recorded state; episode: roll battery/backlog forward with each solver's decisions")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit per run in seconds")
+    p.add_argument("--threads", type=int, default=1, help="threads per run (default 1)")
+    p.add_argument("--output", "-O", required=True, metavar="DIR", help="output folder (table, runs/, manifest)")
+    p.add_argument("--executor", choices=["process", "serial", "dask"], default="process",
+                   help="process: local process pool (default); serial: in this process; dask: a distributed cluster")
+    p.add_argument("--workers", type=int, default=None, help="processes for --executor process (default: CPU count)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="dask scheduler address for --executor dask")
+    p.add_argument("--no-latency", action="store_true", help="skip the PSD end-to-end latency simulation")
+    p.add_argument("--no-bounds", action="store_true", help="do not compute lower bounds with uara.bounds")
+    p.add_argument("--bound-time-limit", type=float, default=None, metavar="S", help="time limit for uara.bounds per instance")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
+    p.set_defaults(func=run)
+
+
+def parse_list(text: str, what: str, conv=str) -> list:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise UaraError(f"{what} is empty")
+    try:
+        return [conv(t) for t in items]
+    except ValueError:
+        raise UaraError(f"{what} must be a comma-separated list, got {text!r}") from None
+
+
+def parse_solver_options(items: list[str] | None) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for item in items or []:
+        solver, sep, kv = item.partition(":")
+        key, sep2, value = kv.partition("=")
+        if not sep or not sep2 or not solver or not key:
+            raise UaraError(f"--option expects SOLVER:KEY=VALUE, got {item!r}")
+        out.setdefault(solver.strip(), {})[key.strip()] = value.strip()
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from uara.runner import compare, parse_param_grid
+
+    solvers = parse_list(args.solvers, "--solvers")
+    seeds = parse_list(args.seeds, "--seeds", int)
+    if args.executor == "dask" and not args.scheduler:
+        raise UaraError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))
+    res = compare(
+        args.instances, solvers, seeds, args.output,
+        params=parse_param_grid(args.param), options=parse_solver_options(args.option), mode=args.mode,
+        time_limit=args.time_limit, threads=args.threads, executor=args.executor, workers=args.workers,
+        scheduler=args.scheduler, latency=not args.no_latency, bounds=not args.no_bounds,
+        bound_time_limit=args.bound_time_limit, log=log,
+        command="uara compare " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["compare"] else None,
+    )
+    print(f"{len(res.rows)} runs ({res.ran} run now, {res.reused} reused), {res.errors} error row(s); table {res.table_path}")
+    for name, why in res.skipped_solvers.items():
+        print(f"skipped {name}: {why}")
+    return 1 if res.errors else 0

@@ -1,0 +1,255 @@
+"""Episodes: solve slot after slot while the state rolls forward with the solver's own decisions.
+
+A static solve scores every slot of an instance on its *recorded* state. An
+episode (docs/model.md, "Dynamics across slots") starts from slot 0's state
+and, after each slot, rolls battery and server backlog forward with the
+decisions just taken (:mod:`uara.dynamics`); the channel, positions and tasks
+of the next slot are exogenous and come from the instance. The solver sees
+each rolled state as a one-slot P1 (:func:`uara.dynamics.state_instance`).
+
+The record (format ``uara-episode/1``) keeps, per slot, the state the solver
+saw (battery, queue_s) and its decisions, so that :func:`rescore_episode` can
+re-roll and re-score the whole episode independently of the solver.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from uara.dynamics import BATTERY_FLOOR, next_state, roll_forward, state_instance
+from uara.errors import SolutionError
+from uara.evaluator import evaluate
+from uara.formulation import slot_data
+from uara.instance import Instance
+from uara.solution import Solution, SlotDecision, Status
+
+EPISODE_FORMAT = "uara-episode/1"
+
+
+def slot_seed(seed: int, t: int) -> int:
+    """The seed the solver gets at slot ``t`` of an episode started with ``seed`` (no collisions across (seed, t))."""
+    return int(np.random.SeedSequence([int(seed), int(t)]).generate_state(1)[0])
+
+
+@dataclass
+class EpisodeSlot:
+    """One slot of an episode: the state the solver saw, its decisions and their value."""
+
+    t: int
+    battery: np.ndarray  # (M,) in (0, 1], as scored (depleted devices at BATTERY_FLOOR)
+    queue_s: np.ndarray  # (E,) s, backlog at the start of the slot
+    solution: Solution  # one-slot solution on the rolled state
+    energy_j: np.ndarray  # (M,) J spent in the slot
+    depleted: list[int] = field(default_factory=list)  # devices at 0 after the slot
+    latency: dict[str, Any] | None = None
+
+
+@dataclass
+class Episode:
+    """A whole episode: per-slot records and totals."""
+
+    instance: str
+    instance_fingerprint: str
+    solver: str
+    seed: int
+    slots: list[EpisodeSlot]
+    wall_time_s: float
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def objective(self) -> float:
+        """sum over slots of I(t) on the rolled states."""
+        return float(sum(s.solution.objective for s in self.slots))
+
+    @property
+    def constant(self) -> float:
+        return float(sum(s.solution.constant for s in self.slots))
+
+    @property
+    def status(self) -> Status:
+        statuses = [s.solution.status for s in self.slots]
+        for worst in (Status.ERROR, Status.INFEASIBLE, Status.TIME_LIMIT):
+            if worst in statuses:
+                return worst
+        return Status.FEASIBLE
+
+    def as_solution(self, instance: Instance) -> Solution:
+        """The episode's decisions as one multi-slot :class:`Solution` on the rolled states (for the PSD simulator)."""
+        rolled = rolled_instance(instance, [s.battery for s in self.slots], [s.queue_s for s in self.slots])
+        decs = [s.solution.slots[0] for s in self.slots]
+        evals = [s.solution.evaluations[0] for s in self.slots]
+        return Solution(
+            instance=self.instance, solver=self.solver, status=self.status, slots=decs, evaluations=evals,
+            wall_time_s=self.wall_time_s, options=dict(self.options), seed=self.seed,
+            instance_fingerprint=rolled.fingerprint(), info={"mode": "episode"},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``uara-episode/1`` JSON object."""
+        slots = []
+        for s in self.slots:
+            d = s.solution.to_dict()["slots"][0]
+            d.update(
+                t=s.t,
+                state={"battery": s.battery.tolist(), "queue_s": s.queue_s.tolist()},
+                energy_j=s.energy_j.tolist(),
+                depleted=list(s.depleted),
+                latency=s.latency,
+                status=s.solution.status.value,
+            )
+            slots.append(d)
+        return {
+            "format": EPISODE_FORMAT,
+            "instance": self.instance,
+            "instance_fingerprint": self.instance_fingerprint,
+            "solver": self.solver,
+            "options": dict(self.options),
+            "seed": self.seed,
+            "status": self.status.value,
+            "objective": self.objective,
+            "constant": self.constant,
+            "controllable": self.objective - self.constant,
+            "wall_time_s": self.wall_time_s,
+            "slots": slots,
+        }
+
+
+def rolled_instance(instance: Instance, batteries: list[np.ndarray], queues: list[np.ndarray]) -> Instance:
+    """The instance with each slot's battery and backlog replaced by the rolled ones."""
+    from dataclasses import replace
+
+    slots = [replace(instance.slots[t], battery=np.asarray(b, float), queue_s=np.asarray(q, float))
+             for t, (b, q) in enumerate(zip(batteries, queues))]
+    return replace(instance, slots=slots)
+
+
+def run_episode(
+    instance: Instance,
+    solver: str,
+    *,
+    options: dict[str, Any] | None = None,
+    seed: int = 0,
+    time_limit: float | None = None,
+    threads: int = 1,
+    num_slots: int | None = None,
+    latency: bool = True,
+    on_slot: Callable[[EpisodeSlot], None] | None = None,
+) -> Episode:
+    """Roll ``instance`` forward slot by slot with the decisions of ``solver``.
+
+    Args:
+        instance: its slot 0 gives the initial battery and backlog; later slots give the exogenous
+            channel, positions and tasks.
+        solver: registry name (``tma``, ``max-sinr+exact``, ...).
+        options: solver options.
+        seed: episode seed; slot t's solve gets :func:`slot_seed` (seed, t).
+        time_limit: seconds for the whole episode, split evenly over the slots.
+        num_slots: stop after this many slots (default: all of the instance's).
+        latency: attach the PSD end-to-end latency per slot when :mod:`uara.psd.latency` is installed.
+        on_slot: called after each slot (progress printing).
+    """
+    from uara.solvers import get_solver
+
+    options = dict(options or {})
+    slv = get_solver(solver, **options)
+    total = instance.num_slots if num_slots is None else min(int(num_slots), instance.num_slots)
+    if total < 1:
+        raise SolutionError("slots", "an episode needs at least one slot")
+    per_slot = None if time_limit is None else float(time_limit) / total
+    state = instance.slots[0]
+    out: list[EpisodeSlot] = []
+    start = time.perf_counter()
+    lat_fn = _latency_fn() if latency else None
+    for t in range(total):
+        inst_t = state_instance(instance, state, t)
+        sol = slv.solve(inst_t, time_limit=per_slot, seed=slot_seed(seed, t), threads=threads)
+        dec = sol.slots[0]
+        outcome = roll_forward(instance, state, dec.association, dec.bandwidth_share)
+        lat = None
+        if lat_fn is not None:
+            try:
+                lat = lat_fn(inst_t, sol)
+            except Exception as exc:  # the simulator is another module; never lose the episode to it
+                lat = {"mean_s": None, "p95_s": None, "note": f"PSD simulator failed: {exc}"}
+        rec = EpisodeSlot(t, np.asarray(state.battery, float).copy(), np.asarray(state.queue_s, float).copy(),
+                          sol, outcome.energy_j, outcome.depleted, lat)
+        out.append(rec)
+        if on_slot is not None:
+            on_slot(rec)
+        if t + 1 < total:
+            state = next_state(instance, t + 1, outcome)
+    return Episode(
+        instance=instance.name, instance_fingerprint=instance.fingerprint(), solver=slv.display_name,
+        seed=seed, slots=out, wall_time_s=time.perf_counter() - start, options=options,
+    )
+
+
+def rescore_episode(data: dict[str, Any], instance: Instance, rtol: float = 1e-9) -> float:
+    """Re-roll an episode record from its decisions alone and re-score every slot.
+
+    Checks that the state stored for each slot is the state the dynamics give
+    from the previous decisions, that the decisions are feasible, and that the
+    claimed per-slot and total objectives match the evaluator. Returns the
+    recomputed total objective; raises :class:`SolutionError` on any mismatch.
+    """
+    if not isinstance(data, dict) or data.get("format") != EPISODE_FORMAT:
+        raise SolutionError("format", f"expected '{EPISODE_FORMAT}'")
+    slots = data.get("slots") or []
+    if not slots or len(slots) > instance.num_slots:
+        raise SolutionError("slots", f"expected 1..{instance.num_slots} slots")
+    state = instance.slots[0]
+    total = 0.0
+    for t, rs in enumerate(slots):
+        stored_b = np.asarray(rs["state"]["battery"], float)
+        stored_q = np.asarray(rs["state"]["queue_s"], float)
+        if not (np.allclose(stored_b, state.battery, rtol=1e-9, atol=1e-12)
+                and np.allclose(stored_q, state.queue_s, rtol=1e-9, atol=1e-12)):
+            raise SolutionError(f"slots[{t}].state", "does not follow from the previous decisions")
+        dec = SlotDecision(np.asarray(rs["association"]), np.asarray(rs["bandwidth_share"], float),
+                           np.asarray(rs["compute_share"], float))
+        ev = evaluate(slot_data(instance, slot=state), dec.association, dec.bandwidth_share, dec.compute_share)
+        if ev.violations:
+            raise SolutionError(f"slots[{t}]", f"infeasible: {ev.violations[0]}")
+        if not math.isclose(float(rs["objective"]), ev.objective, rel_tol=rtol, abs_tol=1e-12):
+            raise SolutionError(f"slots[{t}].objective", f"claims {rs['objective']!r}, the evaluator computes {ev.objective!r}")
+        total += ev.objective
+        outcome = roll_forward(instance, state, dec.association, dec.bandwidth_share)
+        if t + 1 < len(slots):
+            state = next_state(instance, t + 1, outcome)
+    if not math.isclose(float(data["objective"]), total, rel_tol=rtol, abs_tol=1e-12):
+        raise SolutionError("objective", f"claims {data['objective']!r}, the evaluator computes {total!r}")
+    return total
+
+
+def _latency_fn() -> Callable[[Instance, Solution], dict[str, Any]] | None:
+    try:
+        from uara.psd.latency import solution_latency
+    except ImportError:
+        return None
+    return solution_latency
+
+
+def format_slot(rec: EpisodeSlot) -> str:
+    """One line per slot for ``uara simulate``."""
+    sol = rec.solution
+    b = rec.battery
+    lat = rec.latency or {}
+    lat_s = f"{lat['mean_s']:.3f}" if isinstance(lat.get("mean_s"), (int, float)) else "n/a"
+    return (
+        f"{rec.t:>4d}  {sol.objective:>14.6g}  {sol.objective - sol.constant:>12.6g}  "
+        f"{b.mean():>8.4f}  {b.min():>8.4f}  {len(rec.depleted):>4d}  "
+        f"{rec.queue_s.sum():>9.4g}  {rec.queue_s.max():>9.4g}  {lat_s:>8s}  {sol.status.value}"
+    )
+
+
+SLOT_HEADER = (
+    f"{'slot':>4s}  {'objective I':>14s}  {'I - C':>12s}  {'B mean':>8s}  {'B min':>8s}  {'dep':>4s}  "
+    f"{'backlog s':>9s}  {'max q s':>9s}  {'lat s':>8s}  status"
+)
+
+__all__ = ["BATTERY_FLOOR", "EPISODE_FORMAT", "Episode", "EpisodeSlot", "format_slot", "rescore_episode", "run_episode", "slot_seed"]
