@@ -1,0 +1,153 @@
+"""Exact move/swap local search over associations, vectorised and incremental.
+
+The value of an association is I = C + sum_j V_j(S_j), with V_j(S) the
+optimal value of server j serving device set S under the exact allocation
+(:func:`uara.allocation.group_values`). For each server j with members S
+(n devices) and outsiders O (usable on j, o devices) one *block* of groups
+is evaluated at once:
+
+    V_j(S),  V_j(S - i) (i in S),  V_j(S + l) (l in O),  V_j(S - i + l) (i in S, l in O)
+
+and cached as V[j], rem[i] = V_j(S - i) - V_j(S), add[l, j] = V_j(S + l) - V_j(S),
+rep[i, l] = V_j(S - i + l) - V_j(S). Then, exactly,
+
+    move i: j -> k      changes I by  rem[i] + add[i, k]
+    swap i (on j), l (on k)  changes I by  rep[i, l] + rep[l, i]
+
+A move or swap touches two servers; only their two blocks are recomputed
+(O(n M n) entries each), the (M, E) and (M, M) delta tables are otherwise
+reused. The best improving move or swap is applied until none improves.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from uara.allocation import group_values
+from uara.formulation import SlotData
+
+
+@dataclass
+class LocalSearchResult:
+    association: np.ndarray
+    value: float  # I - C
+    moves: int
+    swaps: int
+    stopped_early: bool
+
+
+class _Tables:
+    """Cached block values for the current association (see module docstring)."""
+
+    def __init__(self, sd: SlotData, assoc: np.ndarray):
+        self.sd = sd
+        self.assoc = assoc.copy()
+        m, e = sd.num_devices, sd.num_servers
+        self.usable = sd.usable & np.isfinite(sd.uplink_s_full)
+        self.V = np.zeros(e)
+        self.rem = np.zeros(m)
+        self.add = np.full((m, e), np.inf)
+        self.rep = np.full((m, m), np.inf)
+        self.update(np.arange(e))
+
+    def update(self, servers: np.ndarray) -> None:
+        """Recompute the blocks of ``servers`` for the current association."""
+        sd, assoc = self.sd, self.assoc
+        m = sd.num_devices
+        devs, srvs, grps = [], [], []
+        layout = []
+        base = 0
+        for j in np.asarray(servers).tolist():
+            S = np.flatnonzero(assoc == j)
+            O = np.flatnonzero((assoc != j) & self.usable[:, j])
+            n, o = S.size, O.size
+            # V(S): group base
+            d_all = [S]
+            g_all = [np.full(n, base)]
+            # V(S - i): groups base+1 .. base+n
+            if n > 1:
+                keep = ~np.eye(n, dtype=bool)
+                d_all.append(np.broadcast_to(S, (n, n))[keep])
+                g_all.append(base + 1 + np.repeat(np.arange(n), n - 1))
+            # V(S + l): groups base+1+n .. base+n+o
+            g_add = base + 1 + n
+            d_all += [np.tile(S, o), O]
+            g_all += [g_add + np.repeat(np.arange(o), n), g_add + np.arange(o)]
+            # V(S - i + l): groups g_rep + r*o + k
+            g_rep = g_add + o
+            if n > 1 and o > 0:
+                rest = np.broadcast_to(S, (n, n))[~np.eye(n, dtype=bool)].reshape(n, n - 1)
+                d_all.append(np.broadcast_to(rest[:, None, :], (n, o, n - 1)).ravel())
+                g_all.append(g_rep + np.repeat(np.arange(n * o), n - 1))
+            if n > 0 and o > 0:
+                d_all.append(np.tile(O, n))
+                g_all.append(g_rep + np.arange(n * o))
+            size = 1 + n + o + n * o
+            layout.append((j, S, O, base, size))
+            d = np.concatenate(d_all).astype(np.intp)
+            devs.append(d)
+            srvs.append(np.full(d.size, j, dtype=np.intp))
+            grps.append(np.concatenate(g_all).astype(np.intp))
+            base += size
+        vals = group_values(sd, np.concatenate(devs), np.concatenate(srvs), np.concatenate(grps), base)
+        for j, S, O, b0, size in layout:
+            n, o = S.size, O.size
+            v = vals[b0 : b0 + size]
+            vj = v[0]
+            self.V[j] = vj
+            self.rem[S] = v[1 : 1 + n] - vj  # an empty group (n = 1: S - i = {}) has value 0
+            self.add[:, j] = np.inf
+            self.add[O, j] = v[1 + n : 1 + n + o] - vj
+            self.rep[S, :] = np.inf
+            if n > 0 and o > 0:
+                self.rep[np.ix_(S, O)] = v[1 + n + o :].reshape(n, o) - vj
+
+
+def local_search(
+    sd: SlotData,
+    assoc: np.ndarray,
+    *,
+    deadline: float | None = None,
+    max_steps: int | None = None,
+    swaps: bool = True,
+    rtol: float = 1e-12,
+) -> LocalSearchResult:
+    """Best-improvement move/swap search from ``assoc`` (M,) with the exact allocation."""
+    tab = _Tables(sd, np.asarray(assoc, dtype=np.intp))
+    m = sd.num_devices
+    rows = np.arange(m)
+    n_moves = n_swaps = 0
+    stopped = False
+    while max_steps is None or n_moves + n_swaps < max_steps:
+        if deadline is not None and time.perf_counter() >= deadline:
+            stopped = True
+            break
+        tol = rtol * max(1.0, abs(float(tab.V.sum())))
+        move = tab.rem[:, None] + tab.add
+        move[rows, tab.assoc] = np.inf
+        k_move = int(np.argmin(move))
+        best_move = move.flat[k_move]
+        best_swap, k_swap = np.inf, -1
+        if swaps:
+            swap = tab.rep + tab.rep.T
+            k_swap = int(np.argmin(swap))
+            best_swap = swap.flat[k_swap]
+        if not min(best_move, best_swap) < -tol:
+            break
+        if best_move <= best_swap:
+            i, k = divmod(k_move, sd.num_servers)
+            j = tab.assoc[i]
+            tab.assoc[i] = k
+            n_moves += 1
+        else:
+            i, l = divmod(k_swap, m)
+            j, k = tab.assoc[i], tab.assoc[l]
+            tab.assoc[i], tab.assoc[l] = k, j
+            n_swaps += 1
+        tab.update(np.array([j, k]))
+    else:
+        stopped = True
+    return LocalSearchResult(tab.assoc.copy(), float(tab.V.sum()), n_moves, n_swaps, stopped)

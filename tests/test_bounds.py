@@ -1,0 +1,65 @@
+"""uara.bounds: best known lower bound per slot, cached on disk."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from uara import bounds
+from uara.errors import SolverError
+from uara.instance import Instance
+from uara.solvers import get_solver
+
+pytest.importorskip("cvxpy")
+
+
+def test_best_lower_bound_is_valid_and_cached(tmp_path, monkeypatch):
+    inst = Instance.random(8, 3, slots=2, seed=4)
+    bf = get_solver("brute-force").solve(inst)
+    lbs = bounds.best_lower_bound(inst, root=tmp_path)
+    assert len(lbs) == 2
+    for lb, ev in zip(lbs, bf.evaluations):
+        assert lb is not None and ev.constant < lb <= ev.objective
+    path = tmp_path / "bounds" / f"{inst.fingerprint()}.json"
+    data = json.loads(path.read_text())
+    assert data["format"] == "uara-bounds/1" and set(data["slots"][0]) == {"relax"}
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed a cached bound")
+
+    monkeypatch.setattr(bounds, "_compute", boom)
+    assert bounds.best_lower_bound(inst, root=tmp_path) == lbs
+
+
+def test_record_bound_raises_best_and_score(tmp_path):
+    inst = Instance.random(8, 3, seed=1)
+    bf = get_solver("brute-force").solve(inst)
+    lb = bounds.best_lower_bound(inst, root=tmp_path)[0]
+    bounds.record_bound(inst, 0, "brute-force", bf.objective, root=tmp_path)
+    bounds.record_bound(inst, 0, "worse", lb - 1.0, root=tmp_path)
+    assert bounds.best_lower_bound(inst, root=tmp_path) == [pytest.approx(bf.objective)]
+    tma = get_solver("tma").solve(inst)
+    gap = bounds.score(tma, [bf.objective])[0]
+    assert gap == pytest.approx((tma.objective - bf.objective) / (tma.objective - tma.constant))
+    assert bounds.score(bf, [None])[0] == pytest.approx(0.0, abs=1e-9)  # brute force carries its own bound
+
+
+def test_unknown_method_and_corrupt_cache(tmp_path):
+    inst = Instance.random(6, 2, seed=0)
+    with pytest.raises(SolverError, match="bound method"):
+        bounds.best_lower_bound(inst, methods=("nope",), root=tmp_path)
+    path = tmp_path / "bounds" / f"{inst.fingerprint()}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    assert bounds.best_lower_bound(inst, root=tmp_path)[0] is not None
+
+
+@pytest.mark.scip
+def test_exact_bound_method(tmp_path):
+    pytest.importorskip("pyscipopt")
+    inst = Instance.random(7, 3, seed=2)
+    bf = get_solver("brute-force").solve(inst)
+    lb = bounds.best_lower_bound(inst, methods=("relax", "exact"), time_limit=30, root=tmp_path)[0]
+    assert lb == pytest.approx(bf.objective, rel=1e-9)
+    assert lb <= bf.objective * (1 + 1e-12)

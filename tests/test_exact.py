@@ -1,0 +1,96 @@
+"""exact (MISOCP + SCIP): equals brute force on tiny instances; the MISOCP is exact at the optimum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from uara.allocation import exact_allocation
+from uara.errors import SolverError
+from uara.evaluator import evaluate
+from uara.formulation import slot_data
+from uara.instance import Instance
+from uara.solution import Status
+from uara.solvers import get_solver
+from uara.solvers import _misocp
+
+TINY = [(8, 3, 0), (10, 3, 1), (7, 4, 2), (9, 3, 5)]
+
+
+@pytest.mark.parametrize("m,e,seed", TINY)
+def test_misocp_point_at_brute_force_optimum_matches_evaluator(m, e, seed):
+    inst = Instance.random(m, e, seed=seed)
+    sd = slot_data(inst)
+    bf = get_solver("brute-force").solve(inst)
+    dec = bf.slots[0]
+    pairs = _misocp.usable_pairs(sd)
+    pt = _misocp.point_from_decision(pairs, dec.association, dec.bandwidth_share)
+    assert _misocp.max_violation(pairs, pt) <= 1e-9
+    assert sd.constant + _misocp.objective(pairs, pt) == pytest.approx(bf.objective, rel=1e-12)
+
+
+@pytest.mark.scip
+@pytest.mark.parametrize("m,e,seed", TINY[:2])
+def test_pyomo_model_value_at_brute_force_optimum(m, e, seed):
+    pyo = pytest.importorskip("pyomo.environ")
+    from uara.solvers.exact import build_model, set_point
+
+    inst = Instance.random(m, e, seed=seed)
+    sd = slot_data(inst)
+    dec = get_solver("brute-force").solve(inst).slots[0]
+    pairs = _misocp.usable_pairs(sd)
+    model = build_model(pairs, ub=None)
+    set_point(model, _misocp.point_from_decision(pairs, dec.association, dec.bandwidth_share))
+    ev = evaluate(sd, dec.association, dec.bandwidth_share, dec.compute_share)
+    assert sd.constant + pyo.value(model.obj) == pytest.approx(ev.objective, rel=1e-12)
+    for con in model.component_data_objects(pyo.Constraint, active=True):
+        body = pyo.value(con.body)
+        assert con.lower is None or body >= pyo.value(con.lower) - 1e-9, con.name
+        assert con.upper is None or body <= pyo.value(con.upper) + 1e-9, con.name
+
+
+@pytest.mark.scip
+@pytest.mark.parametrize("m,e,seed", TINY)
+def test_exact_equals_brute_force(m, e, seed):
+    pytest.importorskip("pyscipopt")
+    inst = Instance.random(m, e, seed=seed)
+    bf = get_solver("brute-force").solve(inst)
+    ex = get_solver("exact").solve(inst, time_limit=60)
+    assert ex.feasible
+    assert ex.status == Status.OPTIMAL, ex.slots[0].info
+    assert ex.objective == pytest.approx(bf.objective, rel=1e-6 * (bf.objective - bf.constant) / bf.objective)
+    assert ex.lower_bound <= bf.objective * (1 + 1e-12)
+    assert ex.gap <= 1e-6
+    assert ex.slots[0].info["nodes"] >= 1
+
+
+@pytest.mark.scip
+def test_exact_time_limit_reports_bound_not_optimal():
+    pytest.importorskip("pyscipopt")
+    inst = Instance.random(40, 6, seed=0)
+    sol = get_solver("exact").solve(inst, time_limit=3)
+    info = sol.slots[0].info
+    assert sol.feasible
+    assert info["scip_status"] == "timelimit"
+    assert sol.status == Status.TIME_LIMIT
+    assert sol.lower_bound is not None and sol.lower_bound <= sol.objective
+    assert 0 < sol.gap < 1
+    # never worse than the TMA warm start
+    assert sol.objective <= info["warm_start_objective"] + 1e-9
+
+
+@pytest.mark.scip
+def test_exact_without_warm_start_still_optimal():
+    pytest.importorskip("pyscipopt")
+    inst = Instance.random(7, 3, seed=4)
+    bf = get_solver("brute-force").solve(inst)
+    ex = get_solver("exact", warm_start=False).solve(inst, time_limit=60)
+    assert ex.status == Status.OPTIMAL
+    assert ex.objective - ex.constant == pytest.approx(bf.objective - bf.constant, rel=1e-6)
+
+
+def test_exact_options_are_checked():
+    with pytest.raises(SolverError, match="gap"):
+        get_solver("exact", gap=2.0)
+    with pytest.raises(SolverError, match="no option"):
+        get_solver("exact", foo=1)

@@ -1,0 +1,102 @@
+"""relax: the SOCP bound is valid, rounding + local search is feasible and exactly scored."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from uara.allocation import exact_allocation
+from uara.evaluator import evaluate
+from uara.formulation import slot_data
+from uara.instance import Instance
+from uara.solvers import get_solver
+
+pytest.importorskip("cvxpy")
+
+from uara.solvers._local_search import local_search  # noqa: E402
+from uara.solvers.relax import association_values, solve_relaxation  # noqa: E402
+
+TINY = [(8, 3, 0), (10, 3, 1), (7, 4, 2), (9, 3, 5), (6, 5, 7)]
+
+
+def _value(sd, assoc):
+    al = exact_allocation(sd, assoc)
+    return evaluate(sd, assoc, al.bandwidth_share, al.compute_share).objective - sd.constant
+
+
+@pytest.mark.parametrize("m,e,seed", TINY)
+def test_relaxation_bound_below_optimum(m, e, seed):
+    inst = Instance.random(m, e, seed=seed)
+    sd = slot_data(inst)
+    bf = get_solver("brute-force").solve(inst)
+    opt = bf.objective - sd.constant
+    plain = solve_relaxation(sd)
+    with_ub = solve_relaxation(sd, ub=opt * 1.01)
+    assert plain.bound <= opt
+    assert with_ub.bound <= opt
+    assert with_ub.value >= plain.value - 1e-6 * abs(plain.value)  # extra valid cuts only tighten
+    assert plain.bound > 0.5 * opt  # a bound that says something
+    np.testing.assert_allclose(plain.x.sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("m,e,seed", TINY)
+def test_relax_solution_feasible_with_valid_certificate(m, e, seed):
+    inst = Instance.random(m, e, seed=seed)
+    bf = get_solver("brute-force").solve(inst)
+    sol = get_solver("relax").solve(inst, seed=seed)
+    assert sol.feasible
+    assert sol.lower_bound is not None and sol.lower_bound <= bf.objective
+    assert sol.objective >= bf.objective * (1 - 1e-12)
+    assert sol.gap is not None and 0.0 <= sol.gap < 0.05
+    # the certificate covers the true gap
+    true_gap = (sol.objective - bf.objective) / (sol.objective - sol.constant)
+    assert sol.gap >= true_gap - 1e-12
+
+
+def test_association_values_match_evaluator():
+    inst = Instance.random(20, 4, seed=3)
+    sd = slot_data(inst)
+    rng = np.random.default_rng(0)
+    cands = rng.integers(0, 4, size=(6, 20))
+    vals = association_values(sd, cands)
+    np.testing.assert_allclose(vals, [_value(sd, c) for c in cands], rtol=1e-10)
+
+
+def test_local_search_is_exact_and_ends_in_local_optimum():
+    inst = Instance.random(14, 4, seed=11)
+    sd = slot_data(inst)
+    start = np.random.default_rng(1).integers(0, 4, size=14)
+    res = local_search(sd, start)
+    assert res.moves + res.swaps > 0
+    assert res.value == pytest.approx(_value(sd, res.association), rel=1e-10)
+    assert res.value < _value(sd, start)
+    tol = 1e-9 * res.value
+    for i in range(14):
+        for k in range(4):
+            if k != res.association[i]:
+                a = res.association.copy()
+                a[i] = k
+                assert _value(sd, a) >= res.value - tol
+        for l in range(14):
+            if res.association[l] != res.association[i]:
+                a = res.association.copy()
+                a[i], a[l] = a[l], a[i]
+                assert _value(sd, a) >= res.value - tol
+
+
+def test_relax_is_seeded_and_options_checked():
+    inst = Instance.random(30, 5, seed=2)
+    a = get_solver("relax").solve(inst, seed=3)
+    b = get_solver("relax").solve(inst, seed=3)
+    np.testing.assert_array_equal(a.slots[0].association, b.slots[0].association)
+    from uara.errors import SolverError
+
+    with pytest.raises(SolverError, match="solver"):
+        get_solver("relax", solver="MOSEKX")
+
+
+def test_relax_scs_backend_gives_valid_bound():
+    inst = Instance.random(8, 3, seed=0)
+    bf = get_solver("brute-force").solve(inst)
+    sol = get_solver("relax", solver="SCS").solve(inst)
+    assert sol.lower_bound <= bf.objective

@@ -1,0 +1,158 @@
+"""Best known lower bounds per instance and slot, cached on disk.
+
+A comparison scores every solver against the same bound: for slot t,
+LB(t) = max over the methods run so far of their proven lower bound on I(t)
+(the relaxation of :mod:`uara.solvers.relax`, SCIP's dual bound from
+:mod:`uara.solvers.exact`, or any solution's own bound recorded with
+:func:`record_bound`). Bounds are stored in
+``<cache>/bounds/<fingerprint>.json`` (format ``uara-bounds/1``), written
+atomically; the cache folder is ``$UARA_CACHE_DIR`` or ``./.uara-cache``.
+Two processes updating one file at once can lose one update (never corrupt
+the file); the lost bound is recomputed on the next call.
+
+    gap(solution, t) = (I(t) - LB(t)) / (I(t) - C(t))        (docs/model.md)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from uara.errors import SolverError, UaraError
+from uara.instance import Instance
+from uara.io import atomic_write_json, read_json
+from uara.solution import Solution, relative_gap
+
+BOUNDS_FORMAT = "uara-bounds/1"
+METHODS = ("relax", "exact")
+
+
+def cache_dir(root: str | os.PathLike | None = None) -> Path:
+    """The bounds folder: ``<root or $UARA_CACHE_DIR or ./.uara-cache>/bounds``."""
+    base = Path(root) if root is not None else Path(os.environ.get("UARA_CACHE_DIR", ".uara-cache"))
+    return base / "bounds"
+
+
+def _path(instance: Instance, root: str | os.PathLike | None) -> Path:
+    return cache_dir(root) / f"{instance.fingerprint()}.json"
+
+
+def load_bounds(instance: Instance, *, root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The cached entries per slot: ``[{method: {"bound": float, "time_s": float}}]`` (empty dicts if none)."""
+    path = _path(instance, root)
+    slots: list[dict[str, Any]] = [{} for _ in range(instance.num_slots)]
+    if not path.exists():
+        return slots
+    try:
+        data = read_json(path, "bounds cache")
+    except UaraError:
+        return slots  # unreadable cache: recompute, it is overwritten on the next write
+    if data.get("format") != BOUNDS_FORMAT or data.get("fingerprint") != instance.fingerprint():
+        return slots
+    for t, entry in enumerate(data.get("slots", [])[: instance.num_slots]):
+        if isinstance(entry, dict):
+            slots[t] = {k: v for k, v in entry.items() if isinstance(v, dict) and _finite(v.get("bound"))}
+    return slots
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def _save(instance: Instance, slots: list[dict[str, Any]], root: str | os.PathLike | None) -> None:
+    atomic_write_json(
+        _path(instance, root),
+        {"format": BOUNDS_FORMAT, "fingerprint": instance.fingerprint(), "instance": instance.name, "slots": slots},
+    )
+
+
+def record_bound(
+    instance: Instance, slot: int, method: str, bound: float, *, time_s: float | None = None, root: str | os.PathLike | None = None
+) -> None:
+    """Add a proven lower bound on I(slot) to the cache (kept only if better than the method's cached one)."""
+    if not _finite(bound):
+        return
+    slots = load_bounds(instance, root=root)
+    old = slots[slot].get(method)
+    if old is None or bound > old["bound"]:
+        slots[slot][method] = {"bound": float(bound), "time_s": time_s}
+        _save(instance, slots, root)
+
+
+def _compute(instance: Instance, slot: int, method: str, time_limit: float | None, threads: int) -> float | None:
+    from uara.formulation import slot_data
+
+    if method == "relax":
+        from uara.solvers.relax import association_values, solve_relaxation
+        from uara.solvers.association import masked_argmax
+        import numpy as np
+
+        sd = slot_data(instance, slot)
+        start = masked_argmax(sd.snr, sd.usable & np.isfinite(sd.uplink_s_full))
+        ub = float(association_values(sd, start[None, :])[0])
+        return sd.constant + solve_relaxation(sd, ub=ub).bound
+    if method == "exact":
+        from uara.solvers import get_solver
+
+        sol = get_solver("exact").solve(instance, time_limit=time_limit, threads=threads, slots=[slot])
+        return sol.slots[0].lower_bound
+    raise SolverError(f"unknown bound method {method!r}; choose from: {', '.join(METHODS)}")
+
+
+def best_lower_bound(
+    instance: Instance,
+    *,
+    time_limit: float | None = 60.0,
+    methods: Iterable[str] = ("relax",),
+    threads: int = 1,
+    slots: Iterable[int] | None = None,
+    root: str | os.PathLike | None = None,
+    use_cache: bool = True,
+) -> list[float | None]:
+    """Best known lower bound on I(t) for every slot t (None where no method gave one).
+
+    Runs each method in ``methods`` once per slot (``time_limit`` seconds per
+    slot for ``exact``; ``relax`` takes no limit) unless its bound is cached,
+    then returns the maximum over all cached methods, including bounds added by
+    :func:`record_bound`. Slots not in ``slots`` are only read from the cache.
+    """
+    methods = tuple(methods)
+    for mth in methods:
+        if mth not in METHODS:
+            raise SolverError(f"unknown bound method {mth!r}; choose from: {', '.join(METHODS)}")
+    cached = load_bounds(instance, root=root) if use_cache else [{} for _ in range(instance.num_slots)]
+    todo = range(instance.num_slots) if slots is None else list(slots)
+    changed = False
+    for t in todo:
+        for mth in methods:
+            if mth in cached[t]:
+                continue
+            t0 = time.perf_counter()
+            bound = _compute(instance, t, mth, time_limit, threads)
+            if bound is not None and _finite(bound):
+                cached[t][mth] = {"bound": float(bound), "time_s": time.perf_counter() - t0}
+                changed = True
+    if changed and use_cache:
+        # merge with whatever another process wrote meanwhile
+        latest = load_bounds(instance, root=root)
+        for t, entry in enumerate(cached):
+            for mth, val in entry.items():
+                old = latest[t].get(mth)
+                if old is None or val["bound"] > old["bound"]:
+                    latest[t][mth] = val
+        _save(instance, latest, root)
+        cached = latest
+    return [max((v["bound"] for v in entry.values()), default=None) for entry in cached]
+
+
+def score(solution: Solution, bounds: list[float | None]) -> list[float | None]:
+    """Per-slot gap (I - LB) / (I - C) of ``solution`` against ``bounds`` (the better of
+    the given bound and the solution's own bound; None without either)."""
+    out: list[float | None] = []
+    for dec, ev, lb in zip(solution.slots, solution.evaluations, bounds):
+        cands = [b for b in (lb, dec.lower_bound) if b is not None]
+        out.append(relative_gap(ev.objective, max(cands), ev.constant) if cands else None)
+    return out
