@@ -434,10 +434,7 @@ def compute_bounds(specs: Sequence[RunSpec], out_dir: Path, time_limit: float | 
         if fp in cached:
             continue
         try:
-            try:
-                res = best_lower_bound(inst, time_limit=time_limit)
-            except TypeError:
-                res = best_lower_bound(inst)
+            res = best_lower_bound(inst, time_limit=time_limit if time_limit is not None else 60.0)
         except Exception as exc:
             log(f"lower bound of {inst.name} {dict(spec.params)}: failed ({type(exc).__name__}: {exc})")
             continue
@@ -451,6 +448,10 @@ def _bound_value(res: Any) -> tuple[float | None, str]:
     """Accept a number, a dict or an object with ``value``/``lower_bound`` and ``source``/``method``."""
     if res is None:
         return None, "none"
+    if isinstance(res, (list, tuple)):  # uara.bounds: one bound per slot; the total needs every slot
+        if not res or any(v is None or not _finite(v) for v in res):
+            return None, "none"
+        return float(sum(res)), "uara.bounds"
     if isinstance(res, (int, float)):
         return _num(res), "uara.bounds"
     get = res.get if isinstance(res, dict) else (lambda k, d=None: getattr(res, k, d))

@@ -1,0 +1,69 @@
+"""uara report: figures exist and are non-empty; reductions stated as the paper states them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("matplotlib")
+pytest.importorskip("pyarrow")
+
+from uara.cli import main
+from uara.errors import UaraError
+from uara.instance import Instance
+from uara.report import build_report, reduction_sentences, reductions
+from uara.runner import compare, parse_param_grid
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("rep")
+    d = root / "instances"
+    d.mkdir()
+    for m, e in [(6, 2), (9, 2), (9, 3)]:
+        Instance.random(m, e, slots=1, seed=m * 10 + e, name=f"m{m}_e{e}").save(d / f"m{m}_e{e}.json")
+    out = root / "out"
+    compare([d], ["random", "max-sinr", "max-compute", "tma", "brute-force"], [0, 1], out,
+            params=parse_param_grid(["energy_weight=20,60,100"]), executor="serial", bounds=False)
+    return out
+
+
+def test_report_writes_nonempty_pngs(results: Path) -> None:
+    res = build_report(results)
+    assert res.markdown.exists() and res.html.exists()
+    names = {p.name for p in res.figures}
+    assert {"fig5_latency_vs_size.png", "fig6_energy_weight.png", "runtime_vs_size.png"} <= names
+    for p in res.figures:
+        assert p.stat().st_size > 5000 and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = res.markdown.read_text()
+    for section in ("Fig. 5", "Fig. 6", "Gap to the best known lower bound", "Runtime vs instance size",
+                    "Latency reduction vs the baselines", "P1 objective vs simulated latency"):
+        assert section in md
+    assert "than the three baselines (random, max-sinr, max-compute" in md
+    assert "solver:brute-force" in md  # the bound's source is named
+    assert "<img src='figures/fig5_latency_vs_size.png'" in res.html.read_text()
+
+
+def test_reductions_arithmetic() -> None:
+    df = pd.DataFrame({
+        "fingerprint": ["a", "a", "a", "b", "b", "b"], "mode": ["static"] * 6,
+        "solver": ["random", "max-sinr", "tma"] * 2, "latency_mean_s": [2.0, 4.0, 1.0, 1.0, 1.0, 0.9],
+    })
+    red = reductions(df, "latency_mean_s", baselines=("random", "max-sinr"))
+    r = red.set_index("baseline")
+    assert r.loc["random", "mean_reduction_pct"] == pytest.approx((50 + 10) / 2)
+    assert r.loc["max-sinr", "max_reduction_pct"] == pytest.approx(75)
+    (s,) = reduction_sentences(red, "latency")
+    assert s.startswith("tma: up to 75.0 % and on average 36.2 % lower latency than the 2 baselines")
+
+
+def test_report_cli_and_errors(results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(results), "-O", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "figures" / "fig6_energy_weight.png").stat().st_size > 0
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert "results table not found" in capsys.readouterr().err
+    (tmp_path / "e").mkdir()
+    with pytest.raises(UaraError, match="no results table"):
+        build_report(tmp_path / "e")
