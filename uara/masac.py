@@ -1,0 +1,540 @@
+"""TMA-MASAC: multi-agent soft actor-critic for UARA, in one readable file (CleanRL style).
+
+Read top to bottom: hyperparameters (:class:`MASACArgs`), networks
+(:class:`Actor`, :class:`SoftQ`), the replay buffer, the update, the training
+loop (:func:`train`), checkpoints (:func:`save_policy`, :func:`load_policy`).
+The environment, the agents' action and the reward are in :mod:`uara.env`;
+docs/masac.md explains the design.
+
+Agents are the devices: each runs the same small actor on its own features
+o_i (M, OBS_DIM) and outputs a_i in [-1, 1]^2 (decentralised execution,
+parameter sharing, so any M and E). The two critics are centralised: each
+sees every agent's observation and action through a permutation-invariant
+(DeepSets) encoder, Q(s, a) = psi([mean_i h_i, max_i h_i]), h_i = phi(o_i, a_i).
+
+Soft actor-critic (Haarnoja et al. 2018) with, per agent, the entropy of its
+tanh-Gaussian policy; the joint entropy bonus is the mean over agents:
+
+    y      = r + gamma (1 - done) [ min_k Qbar_k(s', a') - alpha mean_i log pi(a'_i | o'_i) ],  a' ~ pi
+    L_Q    = sum_k (Q_k(s, a) - y)^2
+    L_pi   = alpha mean_i log pi(a_i | o_i) - min_k Q_k(s, a),    a ~ pi (reparameterised)
+    L_alpha = -log_alpha (mean_i log pi(a_i | o_i) + H_target),   H_target = -ACT_DIM
+    phi_bar <- xi phi + (1 - xi) phi_bar                           (soft target update)
+
+torch is imported here, never by ``import uara``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from uara.errors import MissingDependencyError, UaraError
+from uara.env import ACT_DIM, BETA_Y, BETA_Z, FEATURES, OBS_DIM, UARAEnv
+from uara.instance import Instance
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as _exc:  # pragma: no cover - exercised only without the rl extra
+    raise MissingDependencyError("torch", "rl", feature="TMA-MASAC") from _exc
+
+CHECKPOINT_FORMAT = "uara-masac/1"
+LOG_STD_MAX = 2.0
+LOG_STD_MIN = -5.0
+
+
+# ------------------------------------------------------------------ hyperparameters
+@dataclass
+class MASACArgs:
+    """Every hyperparameter of a run; a run is reproducible from these and the instance list."""
+
+    seed: int = 1
+    """seed of numpy, torch, the instance generator and the environment"""
+    total_steps: int = 6000
+    """environment steps (one step = one slot of one instance)"""
+    buffer_size: int = 20_000
+    """replay buffer capacity (transitions)"""
+    gamma: float = 0.9
+    """discount per slot"""
+    tau: float = 0.01
+    """xi of the soft target update phi_bar <- xi phi + (1 - xi) phi_bar"""
+    batch_size: int = 64
+    learning_starts: int = 300
+    """steps of uniformly random actions before learning"""
+    policy_lr: float = 3e-4
+    q_lr: float = 1e-3
+    policy_frequency: int = 2
+    """actor (and alpha) updates every this many critic updates (CleanRL's delayed update)"""
+    alpha: float = 0.05
+    """initial entropy coefficient"""
+    autotune: bool = True
+    """automatic entropy tuning towards H_target = -ACT_DIM per agent"""
+    hidden: int = 64
+    """width of every hidden layer"""
+    beta_y: float = BETA_Y
+    """bandwidth correction range: price factor exp(+-beta_y)"""
+    beta_z: float = BETA_Z
+    """compute correction range: weight factor exp(+-beta_z)"""
+    train_instances: int = 48
+    """random training instances (sizes drawn from train_m x train_e)"""
+    train_m: tuple[int, ...] = (30, 60, 90, 120, 150, 180)
+    train_e: tuple[int, ...] = (4, 8, 12, 16, 20)
+    train_slots: int = 6
+    """slots per random training instance (episode length)"""
+    eval_every: int = 500
+    eval_sizes: tuple[tuple[int, int], ...] = ((30, 4), (60, 8), (120, 12), (180, 20))
+    eval_slots: int = 4
+    device: str = "auto"
+    """'auto' (CUDA when present), 'cpu' or 'cuda'"""
+    threads: int = 1
+    """torch CPU threads"""
+
+
+# ------------------------------------------------------------------ networks
+def mlp(sizes: Sequence[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for k in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[k], sizes[k + 1]))
+        if k < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """Per-device tanh-Gaussian policy pi(a_i | o_i); shapes (..., M, OBS_DIM) -> (..., M, ACT_DIM)."""
+
+    def __init__(self, obs_dim: int = OBS_DIM, act_dim: int = ACT_DIM, hidden: int = 64, init_scale: float = 3.0):
+        super().__init__()
+        self.trunk = mlp([obs_dim, hidden, hidden])
+        self.fc_mean = nn.Linear(hidden, act_dim)
+        self.fc_logstd = nn.Linear(hidden, act_dim)
+        # Untrained actors spread their corrections over the action range (not ~0), so
+        # that "the trained policy beats the untrained one" measures learning.
+        nn.init.normal_(self.fc_mean.weight, std=init_scale / math.sqrt(hidden))
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = F.relu(self.trunk(obs))
+        mean = self.fc_mean(h)
+        log_std = torch.tanh(self.fc_logstd(h))
+        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (log_std + 1)  # CleanRL's squashing
+        return mean, log_std
+
+    def get_action(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(sampled action, its log-prob per agent (..., M), deterministic action tanh(mean))."""
+        mean, log_std = self(obs)
+        std = log_std.exp()
+        normal = torch.distributions.Normal(mean, std)
+        x_t = normal.rsample()
+        y_t = torch.tanh(x_t)
+        log_prob = normal.log_prob(x_t) - torch.log(1 - y_t.pow(2) + 1e-6)
+        return y_t, log_prob.sum(-1), torch.tanh(mean)
+
+
+class SoftQ(nn.Module):
+    """Centralised critic Q(s, a), (B, M, OBS_DIM), (B, M, ACT_DIM), mask (B, M) -> (B,).
+
+    Every agent's (o_i, a_i) is embedded, h_i = phi(o_i, a_i); the joint context
+    g = mean_i h_i sees all agents; Q = mean_i psi([h_i, g]). The per-agent
+    terms give each agent's action a direct gradient path (credit assignment)
+    while the context keeps the critic centralised.
+    """
+
+    def __init__(self, obs_dim: int = OBS_DIM, act_dim: int = ACT_DIM, hidden: int = 64):
+        super().__init__()
+        self.phi = mlp([obs_dim + act_dim, hidden, hidden])
+        self.psi = mlp([2 * hidden, hidden, 1])
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.phi(torch.cat([obs, act], dim=-1)))  # (B, M, H)
+        m = mask.unsqueeze(-1)
+        g = (h * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp(min=1.0)  # (B, 1, H)
+        q = self.psi(torch.cat([h, g.expand_as(h)], dim=-1)).squeeze(-1)  # (B, M)
+        return masked_mean(q, mask)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over agents of x (B, M) where mask (B, M) is 1."""
+    return (x * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+# ------------------------------------------------------------------ replay buffer
+class ReplayBuffer:
+    """Transitions of varying M, stored padded to ``max_m`` (observations as float16)."""
+
+    def __init__(self, capacity: int, max_m: int):
+        self.capacity, self.max_m = capacity, max_m
+        self.obs = np.zeros((capacity, max_m, OBS_DIM), np.float16)
+        self.next_obs = np.zeros((capacity, max_m, OBS_DIM), np.float16)
+        self.act = np.zeros((capacity, max_m, ACT_DIM), np.float32)
+        self.m = np.zeros(capacity, np.int32)
+        self.rew = np.zeros(capacity, np.float32)
+        self.done = np.zeros(capacity, np.float32)
+        self.pos = 0
+        self.full = False
+
+    def __len__(self) -> int:
+        return self.capacity if self.full else self.pos
+
+    def add(self, obs: np.ndarray, act: np.ndarray, rew: float, next_obs: np.ndarray, done: bool) -> None:
+        m = obs.shape[0]
+        p = self.pos
+        self.obs[p] = 0
+        self.next_obs[p] = 0
+        self.act[p] = 0
+        self.obs[p, :m], self.next_obs[p, :m], self.act[p, :m] = obs, next_obs, act
+        self.m[p], self.rew[p], self.done[p] = m, rew, float(done)
+        self.pos = (p + 1) % self.capacity
+        self.full = self.full or self.pos == 0
+
+    def sample(self, batch: int, rng: np.random.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+        idx = rng.integers(len(self), size=batch)
+        mm = int(self.m[idx].max())  # pad only to the largest M in the batch
+        t = lambda x: torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device)  # noqa: E731
+        mask = (np.arange(mm)[None, :] < self.m[idx][:, None]).astype(np.float32)
+        return {
+            "obs": t(self.obs[idx, :mm]),
+            "next_obs": t(self.next_obs[idx, :mm]),
+            "act": t(self.act[idx, :mm]),
+            "rew": t(self.rew[idx]),
+            "done": t(self.done[idx]),
+            "mask": t(mask),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        n = len(self)
+        return {"obs": self.obs[:n].copy(), "next_obs": self.next_obs[:n].copy(), "act": self.act[:n].copy(),
+                "m": self.m[:n].copy(), "rew": self.rew[:n].copy(), "done": self.done[:n].copy(),
+                "pos": self.pos, "full": self.full}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        n = len(d["m"])
+        mm = min(self.max_m, d["obs"].shape[1])
+        for key in ("obs", "next_obs", "act"):
+            getattr(self, key)[:n, :mm] = d[key][:, :mm]
+        self.m[:n], self.rew[:n], self.done[:n] = d["m"], d["rew"], d["done"]
+        self.pos, self.full = int(d["pos"]), bool(d["full"])
+
+
+# ------------------------------------------------------------------ policy for inference
+class Policy:
+    """A trained actor for inference: :meth:`act` maps features (M, OBS_DIM) to the deterministic action tanh(mean)."""
+
+    def __init__(self, actor: Actor, meta: dict[str, Any]):
+        self.actor = actor.eval()
+        self.meta = meta
+        self.beta_y = float(meta.get("beta_y", BETA_Y))
+        self.beta_z = float(meta.get("beta_z", BETA_Z))
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        mean, _ = self.actor(torch.as_tensor(obs, dtype=torch.float32))
+        return torch.tanh(mean).numpy().astype(float)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UaraError("--device cuda requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def save_policy(path: str | Path, actor: Actor, args: MASACArgs, extra: dict[str, Any] | None = None) -> Path:
+    """Write the small inference checkpoint (actor weights + metadata), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in actor.state_dict().items()}
+    blob = {
+        "format": CHECKPOINT_FORMAT,
+        "features": list(FEATURES),
+        "obs_dim": OBS_DIM,
+        "act_dim": ACT_DIM,
+        "hidden": args.hidden,
+        "beta_y": args.beta_y,
+        "beta_z": args.beta_z,
+        "actor": state,
+        "args": _jsonable(dataclasses.asdict(args)),
+        **(extra or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load a checkpoint written by :func:`save_policy` (or a resume file); one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise UaraError(f"policy checkpoint not found: {path}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
+        raise UaraError(f"cannot read policy checkpoint {path}: {exc}") from None
+    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
+        raise UaraError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
+    if list(blob.get("features", [])) != list(FEATURES):
+        raise UaraError(f"{path} was trained on other features ({blob.get('features')}); retrain it")
+    actor = Actor(blob["obs_dim"], blob["act_dim"], blob["hidden"])
+    actor.load_state_dict(blob["actor"])
+    return Policy(actor, {k: v for k, v in blob.items() if k != "actor"})
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+# ------------------------------------------------------------------ evaluation
+def evaluate_policy(
+    act_fn: Callable[[np.ndarray], np.ndarray], instances: Sequence[Instance], args: MASACArgs, seed: int = 12345
+) -> dict[str, float]:
+    """Run one deterministic episode per instance; mean reward per slot and mean I / I_b (controllable parts)."""
+    env = UARAEnv(instances, beta_y=args.beta_y, beta_z=args.beta_z, seed=seed)
+    rewards: list[float] = []
+    for k in range(len(instances)):
+        obs, _ = env.reset(seed=seed + k, options={"instance": k})
+        done = False
+        while not done:
+            obs, r, done, trunc, _ = env.step(act_fn(obs))
+            rewards.append(r)
+            done = done or trunc
+    return {"reward": float(np.mean(rewards))}
+
+
+def make_instances(args: MASACArgs, extra: Sequence[Instance] = ()) -> tuple[list[Instance], list[Instance]]:
+    """(training pool, evaluation set): random instances of varied (M, E) seeded from ``args.seed``, plus ``extra`` in training."""
+    rng = np.random.default_rng([args.seed, 7])
+    train = []
+    for k in range(args.train_instances):
+        m = int(rng.choice(args.train_m))
+        e = int(rng.choice(args.train_e))
+        train.append(Instance.random(m, e, slots=args.train_slots, seed=int(rng.integers(2**31)), name=f"train{k}_m{m}_e{e}"))
+    evals = [
+        Instance.random(m, e, slots=args.eval_slots, seed=10_000 + 97 * args.seed + k, name=f"eval_m{m}_e{e}")
+        for k, (m, e) in enumerate(args.eval_sizes)
+    ]
+    return train + list(extra), evals
+
+
+# ------------------------------------------------------------------ training
+@dataclass
+class TrainResult:
+    policy_path: Path
+    curve: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0
+    wall_s: float = 0.0
+
+
+def resume_path(output: str | Path) -> Path:
+    """Where the full training state lives next to the policy (critics, optimisers, buffer, RNGs):
+    ``<output>.resume`` (not ``*.pt``, so it never ships as package data)."""
+    p = Path(output)
+    return p.with_name(p.name + ".resume")
+
+
+def train(
+    args: MASACArgs,
+    *,
+    output: str | Path,
+    extra_instances: Sequence[Instance] = (),
+    resume: bool = False,
+    progress: bool = True,
+    curve_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train MASAC; write the policy to ``output`` and the full state to :func:`resume_path` at each evaluation."""
+    torch.set_num_threads(max(1, args.threads))
+    device = resolve_device(args.device)
+    rng = np.random.default_rng(args.seed)
+    torch.manual_seed(args.seed)
+    train_set, eval_set = make_instances(args, extra_instances)
+    env = UARAEnv(train_set, beta_y=args.beta_y, beta_z=args.beta_z, seed=args.seed)
+
+    actor = Actor(OBS_DIM, ACT_DIM, args.hidden).to(device)
+    qf1, qf2 = SoftQ(hidden=args.hidden).to(device), SoftQ(hidden=args.hidden).to(device)
+    qf1_t, qf2_t = SoftQ(hidden=args.hidden).to(device), SoftQ(hidden=args.hidden).to(device)
+    qf1_t.load_state_dict(qf1.state_dict())
+    qf2_t.load_state_dict(qf2.state_dict())
+    q_opt = torch.optim.Adam(list(qf1.parameters()) + list(qf2.parameters()), lr=args.q_lr)
+    pi_opt = torch.optim.Adam(actor.parameters(), lr=args.policy_lr)
+    target_entropy = -float(ACT_DIM)
+    log_alpha = torch.tensor([math.log(args.alpha)], device=device, requires_grad=True)
+    a_opt = torch.optim.Adam([log_alpha], lr=args.q_lr)
+    rb = ReplayBuffer(args.buffer_size, max(i.num_devices for i in train_set))
+
+    curve: list[dict[str, float]] = []
+    start_step, wall_before = 0, 0.0
+    rpath = resume_path(output)
+    if resume:
+        if not rpath.is_file():
+            raise UaraError(f"--resume: no training state at {rpath}")
+        st = torch.load(rpath, map_location=device, weights_only=False)
+        for mod, key in ((actor, "actor"), (qf1, "qf1"), (qf2, "qf2"), (qf1_t, "qf1_t"), (qf2_t, "qf2_t")):
+            mod.load_state_dict(st[key])
+        q_opt.load_state_dict(st["q_opt"])
+        pi_opt.load_state_dict(st["pi_opt"])
+        a_opt.load_state_dict(st["a_opt"])
+        with torch.no_grad():
+            log_alpha.copy_(st["log_alpha"])
+        rb.load_state_dict(st["buffer"])
+        rng.bit_generator.state = st["np_rng"]
+        torch.set_rng_state(st["torch_rng"])
+        curve, start_step, wall_before = list(st["curve"]), int(st["step"]), float(st["wall_s"])
+
+    def greedy(obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            mean, _ = actor(torch.as_tensor(obs, dtype=torch.float32, device=device))
+            return torch.tanh(mean).cpu().numpy().astype(float)
+
+    zero_ref = evaluate_policy(lambda o: np.zeros((o.shape[0], ACT_DIM)), eval_set, args)["reward"]
+
+    def checkpoint(step: int, stats: dict[str, float], wall: float) -> None:
+        ev = evaluate_policy(greedy, eval_set, args)
+        row = {"step": step, "wall_s": round(wall, 2), "eval_reward": ev["reward"], "zero_action_reward": zero_ref,
+               "alpha": float(log_alpha.exp().item()), **{k: float(v) for k, v in stats.items()}}
+        curve.append(row)
+        save_policy(output, actor, args, {"step": step, "curve_last": row})
+        torch.save(
+            {"actor": actor.state_dict(), "qf1": qf1.state_dict(), "qf2": qf2.state_dict(), "qf1_t": qf1_t.state_dict(),
+             "qf2_t": qf2_t.state_dict(), "q_opt": q_opt.state_dict(), "pi_opt": pi_opt.state_dict(),
+             "a_opt": a_opt.state_dict(), "log_alpha": log_alpha.detach(), "buffer": rb.state_dict(),
+             "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "curve": curve, "step": step,
+             "wall_s": wall, "args": dataclasses.asdict(args)},
+            rpath,
+        )
+        if curve_dir is not None:
+            write_curve(curve, curve_dir)
+        if log:
+            log(f"step {step}: eval reward {ev['reward']:.4f} (zero action {zero_ref:.4f}), alpha {row['alpha']:.3g}")
+
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=args.total_steps, initial=start_step, desc="masac", unit="step")
+        except ImportError:
+            bar = None
+
+    if start_step == 0:
+        checkpoint(0, {}, 0.0)  # the untrained policy's score, first point of the curve
+    t_start = time.perf_counter()
+    obs, _ = env.reset(seed=int(rng.integers(2**31)))
+    stats: dict[str, float] = {}
+    ep_rewards: list[float] = []
+    for step in range(start_step, args.total_steps):
+        # ---- act
+        if step < args.learning_starts:
+            action = rng.uniform(-1.0, 1.0, size=(obs.shape[0], ACT_DIM))
+        else:
+            with torch.no_grad():
+                a, _, _ = actor.get_action(torch.as_tensor(obs, dtype=torch.float32, device=device))
+            action = a.cpu().numpy().astype(float)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        rb.add(obs, action, reward, next_obs, terminated)
+        ep_rewards.append(reward)
+        obs = next_obs
+        if terminated or truncated:
+            obs, _ = env.reset(seed=int(rng.integers(2**31)))
+
+        # ---- learn
+        if step >= args.learning_starts and len(rb) >= args.batch_size:
+            data = rb.sample(args.batch_size, rng, device)
+            mask = data["mask"]
+            with torch.no_grad():
+                next_a, next_logp, _ = actor.get_action(data["next_obs"])
+                q_next = torch.min(qf1_t(data["next_obs"], next_a, mask), qf2_t(data["next_obs"], next_a, mask))
+                q_next = q_next - log_alpha.exp() * masked_mean(next_logp, mask)
+                target = data["rew"] + (1.0 - data["done"]) * args.gamma * q_next
+            q1 = qf1(data["obs"], data["act"], mask)
+            q2 = qf2(data["obs"], data["act"], mask)
+            q_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
+            q_opt.zero_grad()
+            q_loss.backward()
+            q_opt.step()
+            stats["q_loss"] = float(q_loss.item())
+
+            if step % args.policy_frequency == 0:
+                for _ in range(args.policy_frequency):  # CleanRL: compensate the delay
+                    a, logp, _ = actor.get_action(data["obs"])
+                    logp_m = masked_mean(logp, mask)
+                    q_pi = torch.min(qf1(data["obs"], a, mask), qf2(data["obs"], a, mask))
+                    pi_loss = (log_alpha.exp().detach() * logp_m - q_pi).mean()
+                    pi_opt.zero_grad()
+                    pi_loss.backward()
+                    pi_opt.step()
+                    stats["actor_loss"] = float(pi_loss.item())
+                    if args.autotune:
+                        with torch.no_grad():
+                            _, logp, _ = actor.get_action(data["obs"])
+                            logp_m = masked_mean(logp, mask)
+                        a_loss = (-log_alpha.exp() * (logp_m + target_entropy)).mean()
+                        a_opt.zero_grad()
+                        a_loss.backward()
+                        a_opt.step()
+
+            with torch.no_grad():  # phi_bar <- xi phi + (1 - xi) phi_bar
+                for net, tgt in ((qf1, qf1_t), (qf2, qf2_t)):
+                    for p, tp in zip(net.parameters(), tgt.parameters()):
+                        tp.mul_(1.0 - args.tau).add_(args.tau * p)
+
+        if bar is not None:
+            bar.update(1)
+            if step % 50 == 0 and ep_rewards:
+                bar.set_postfix(reward=f"{np.mean(ep_rewards[-200:]):.3f}", alpha=f"{log_alpha.exp().item():.3g}")
+        if (step + 1) % args.eval_every == 0 or step + 1 == args.total_steps:
+            stats["train_reward"] = float(np.mean(ep_rewards[-args.eval_every:])) if ep_rewards else float("nan")
+            checkpoint(step + 1, stats, wall_before + time.perf_counter() - t_start)
+    if bar is not None:
+        bar.close()
+    wall = wall_before + time.perf_counter() - t_start
+    return TrainResult(Path(output), curve, args.total_steps, wall)
+
+
+def write_curve(curve: list[dict[str, float]], out_dir: str | Path) -> tuple[Path, Path | None]:
+    """learning_curve.csv (always) and learning_curve.png (when matplotlib is installed)."""
+    from uara.io import atomic_write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keys: list[str] = []
+    for row in curve:
+        keys += [k for k in row if k not in keys]
+    lines = [",".join(keys)] + [",".join("" if row.get(k) is None else f"{row[k]:.6g}" if isinstance(row.get(k), float) else str(row.get(k, "")) for k in keys) for row in curve]
+    csv = atomic_write_text(out / "learning_curve.csv", "\n".join(lines) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return csv, None
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    steps = [r["step"] for r in curve]
+    ax.plot(steps, [r["eval_reward"] for r in curve], marker="o", label="MASAC (deterministic)")
+    ax.plot(steps, [r["zero_action_reward"] for r in curve], ls="--", label="zero action (exact-allocation prior)")
+    if any("train_reward" in r for r in curve):
+        ax.plot([r["step"] for r in curve if "train_reward" in r], [r["train_reward"] for r in curve if "train_reward" in r],
+                alpha=0.6, label="training (stochastic)")
+    ax.set_xlabel("environment steps (slots)")
+    ax.set_ylabel("reward -(I-C)/(I_b-C)")
+    ax.set_title("TMA-MASAC learning curve (held-out random instances)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    png = out / "learning_curve.png"
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return csv, png
