@@ -1,0 +1,418 @@
+"""Build instances from channel models, mobility, the hardware catalog and task samplers.
+
+    from uara.build import build_instance, rebuild
+    inst = build_instance(devices=60, servers=8, slots=10, channel="sionna-rt", scene="etoile", seed=0)
+    inst.save("instances/m60_e8.json")
+    same = rebuild("instances/m60_e8.json")          # from the file's provenance, bit for bit
+
+What a build does (every random draw comes from ``seed`` through independent
+``numpy.random.SeedSequence`` streams: hardware, placement, mobility, tasks,
+state, channel):
+
+1. Hardware: M devices and E servers, kinds drawn from the catalog by weight;
+   device transmit power uniform in the kind's range (0.1 dB steps).
+2. Geometry: the channel's layout places the servers (spread apart; on
+   rooftops for ray tracing) and the devices (on streets, at least
+   ``min_distance_m`` from every server). Positions are rounded to 1 cm
+   before any channel is computed, so the stored positions are exactly the
+   traced ones.
+3. Slot 0 and the no-path rule: ``spares = ceil(M / 10) + 2`` extra device
+   positions are traced with the M; the first M devices that reach at least
+   one server are kept (a device *reaches* a server when the channel has a
+   path to it, i.e. a gain above the floor). If fewer than M reach, up to
+   ``max_resample`` rounds trace fresh positions for the missing ones; any
+   still missing are dropped and listed in provenance (``dropped_devices``).
+4. Slots t >= 1: devices move by random waypoint (:mod:`uara.mobility`) for
+   ``params.slot_s`` seconds and the channel is recomputed. A device whose
+   move would leave it reaching no server does not make that move: it stays
+   at its slot t-1 position with its slot t-1 gains, and turns to a new
+   waypoint (counted per slot in provenance ``held_moves``).
+5. Tasks: one new task per device per slot from the task sampler.
+6. Battery and queues for a static instance (each slot is solved as given;
+   :mod:`uara.dynamics` rolls them with a method's own decisions instead):
+   B_i(0) ~ U[battery_range]; B_i(t+1) = max(1e-3, B_i(t) - (E_i^CP + E^CM_i,est) / capacity_i)
+   with E^CP = delta_CP f_i^MD and E^CM_est = delta_CM (y_est W_j / 1e6) P_i[W],
+   y_est = min(1, E / M) (an even split of each server's band);
+   queue_s_j(t) ~ U[0, queue_max_s] i.i.d. per slot and server.
+7. Rounding, inside the builder so that a rebuild gives the same file:
+   gains 0.01 dB, positions 1 cm, battery 1e-4, queues 0.1 ms, task bits to
+   the integer and FLOP to 4 significant digits.
+
+Provenance holds the full option set (``provenance["build"]``): calling
+:func:`build_instance` with it repeats the build; with Sionna RT on one
+thread (the default) the result is bit-for-bit the same file for the same
+package versions (also recorded).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from uara.channels import ChannelProvider, get_channel
+from uara.errors import UaraError
+from uara.instance import PARAMETER_SETS, Device, Instance, Params, Slot, Task
+from uara.io import read_json
+
+BUILD_FORMAT = "uara-build/1"
+BATTERY_FLOOR = 1e-3
+
+
+def _sig(x: float, digits: int = 4) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def _round_task(task: Task) -> Task:
+    return replace(task, bits=float(round(task.bits)), flops_device=_sig(task.flops_device),
+                   flops_server=_sig(task.flops_server))
+
+
+def _params_from(value: Any) -> Params:
+    if value is None:
+        return Params()
+    if isinstance(value, Params):
+        return value
+    if isinstance(value, str):
+        if value not in PARAMETER_SETS:
+            raise UaraError(f"params: unknown parameter set {value!r}; known: {', '.join(PARAMETER_SETS)}")
+        return PARAMETER_SETS[value]
+    if isinstance(value, Mapping):
+        changes = dict(value)
+        if "lambda" in changes:
+            changes["lambda_"] = changes.pop("lambda")
+        known = set(Params.__dataclass_fields__)
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise UaraError(f"params: unknown parameter {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        return replace(Params(), **{k: float(v) for k, v in changes.items()})
+    raise UaraError(f"params: expected a Params, a parameter-set name or a dict, got {type(value).__name__}")
+
+
+class _Progress:
+    """tqdm when installed (``uara[report]``), else one line per step on stderr."""
+
+    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.n = 0
+        self.total = total
+        self.desc = desc
+        self.t0 = time.perf_counter()
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, desc=desc, unit="slot", file=sys.stderr)
+            except ImportError:
+                self.bar = None
+
+    def update(self, note: str = "") -> None:
+        self.n += 1
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            if note:
+                self.bar.set_postfix_str(note)
+            self.bar.update(1)
+        else:
+            print(f"{self.desc}: slot {self.n}/{self.total} ({time.perf_counter() - self.t0:.0f} s) {note}",
+                  file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@dataclass(frozen=True)
+class _Streams:
+    hardware: np.random.Generator
+    placement: np.random.Generator
+    mobility: np.random.Generator
+    tasks: np.random.Generator
+    state: np.random.Generator
+    channel_entropy: int
+
+
+def _streams(seed: int) -> _Streams:
+    ss = np.random.SeedSequence(int(seed))
+    kids = ss.spawn(6)
+    return _Streams(*(np.random.default_rng(k) for k in kids[:5]), int(kids[5].generate_state(1, np.uint32)[0]))
+
+
+def _channel_seed(streams: _Streams, slot: int, attempt: int) -> int:
+    """Seed of the channel call for ``slot`` and resampling ``attempt`` (independent of call order)."""
+    return int(np.random.SeedSequence([streams.channel_entropy, slot, attempt]).generate_state(1, np.uint32)[0])
+
+
+def build_instance(
+    devices: int = 60,
+    servers: int = 8,
+    slots: int = 10,
+    channel: str = "sionna-rt",
+    scene: str | None = None,
+    seed: int = 0,
+    *,
+    channel_options: Mapping[str, Any] | None = None,
+    catalog: str | None = None,
+    device_kinds: Sequence[str] | None = None,
+    server_kinds: Sequence[str] | None = None,
+    tasks: str = "parametric",
+    task_options: Mapping[str, Any] | None = None,
+    task_sampler: Callable[[np.random.Generator, int], list[Task]] | None = None,
+    params: Params | str | Mapping[str, Any] | None = None,
+    speed_mps: Sequence[float] = (0.5, 1.5),
+    waypoint_radius_m: float = 100.0,
+    battery_range: Sequence[float] = (0.2, 1.0),
+    queue_max_s: float = 0.05,
+    max_resample: int = 10,
+    name: str | None = None,
+    progress: bool = False,
+) -> Instance:
+    """Build an instance (see the module docstring for every rule).
+
+    Args:
+        devices, servers, slots: M, E, T.
+        channel: provider name (``sionna-rt``, ``sionna-umi``, ``sionna-uma``, ``free-space``).
+        scene: Sionna RT scene (built-in name or XML path; ``sionna-rt`` only; default ``etoile``).
+        seed: seed of every random draw.
+        channel_options: further provider options (see ``uara.channels``).
+        catalog: path of a ``uara-catalog/1`` file (default: the built-in catalog).
+        device_kinds, server_kinds: restrict the kinds drawn (default: all, by weight).
+        tasks, task_options: task sampler name and options (:func:`uara.tasks.get_task_sampler`).
+        task_sampler: a ready sampler object instead (not reproducible from provenance
+            unless it has ``describe()`` and is re-passed).
+        params: :class:`Params`, a parameter-set name or a dict of overrides.
+        speed_mps: (low, high) device speed, m/s.
+        waypoint_radius_m: random-waypoint radius, m.
+        battery_range: (low, high) of the slot-0 battery level, in (0, 1].
+        queue_max_s: upper bound of the per-slot queueing delay, s.
+        max_resample: rounds of fresh slot-0 positions for devices that reach no server.
+        name: instance name (default ``m{M}_e{E}``).
+        progress: show a progress bar (tqdm if installed) on stderr.
+
+    Returns:
+        The validated :class:`Instance`; ``provenance["build"]`` repeats it.
+
+    Raises:
+        UaraError: a bad option (one line naming it).
+    """
+    from uara import __version__
+    from uara.catalog import load_catalog
+    from uara.mobility import RandomWaypoint
+    from uara.tasks import get_task_sampler
+
+    # ---------------------------------------------------------------- options
+    for key, val, lo in (("devices", devices, 1), ("servers", servers, 1), ("slots", slots, 1),
+                         ("max_resample", max_resample, 0)):
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
+            raise UaraError(f"{key}: expected an integer >= {lo}, got {val!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UaraError(f"seed: expected an integer >= 0, got {seed!r}")
+    lo_b, hi_b = (float(v) for v in battery_range)
+    if not 0 < lo_b <= hi_b <= 1:
+        raise UaraError(f"battery_range: expected 0 < low <= high <= 1, got {tuple(battery_range)!r}")
+    if not np.isfinite(queue_max_s) or queue_max_s < 0:
+        raise UaraError(f"queue_max_s: expected a delay >= 0 in seconds, got {queue_max_s!r}")
+    ch_opts = dict(channel_options or {})
+    if scene is not None:
+        if channel != "sionna-rt":
+            raise UaraError(f"scene: only the sionna-rt channel uses a scene (channel is {channel!r})")
+        ch_opts["scene"] = scene
+    par = _params_from(params)
+    ch_opts.setdefault("gain_floor_db", par.gain_floor_db)
+    if ch_opts["gain_floor_db"] != par.gain_floor_db:
+        raise UaraError("channel_options.gain_floor_db must equal params.gain_floor_db "
+                        f"({ch_opts['gain_floor_db']} != {par.gain_floor_db})")
+    provider: ChannelProvider = get_channel(channel, **ch_opts)
+    cat = load_catalog(catalog)
+    sampler = task_sampler if task_sampler is not None else get_task_sampler(tasks, **dict(task_options or {}))
+    m, e, n_slots = int(devices), int(servers), int(slots)
+    streams = _streams(int(seed))
+    inst_name = name or f"m{m}_e{e}"
+
+    # ---------------------------------------------------------------- hardware
+    dev_list = cat.draw_devices(m, streams.hardware, list(device_kinds) if device_kinds else None)
+
+    # ---------------------------------------------------------------- geometry
+    layout = provider.layout()
+    server_pos = np.round(layout.sample_servers(e, streams.placement), 2)
+    srv_list = cat.draw_servers(e, streams.hardware, server_pos, list(server_kinds) if server_kinds else None)
+    mobility = RandomWaypoint(layout, tuple(speed_mps), waypoint_radius_m)  # type: ignore[arg-type]
+
+    bar = _Progress(n_slots, f"build {inst_name} ({provider.label})", progress)
+    stats: dict[str, Any] = {"no_path_pairs": [], "los_pairs": [], "held_moves": [], "resample_rounds": 0,
+                             "dropped_devices": 0, "spare_positions": 0}
+
+    # slot 0: M + spares, keep the first M that reach a server
+    spares = math.ceil(m / 10) + 2
+    stats["spare_positions"] = spares
+    cand = np.round(layout.sample_devices(m + spares, streams.placement, servers=server_pos), 2)
+    res = provider(server_pos, cand, seed=_channel_seed(streams, 0, 0))
+    ok_idx = list(np.flatnonzero(~res.unreachable)[:m])
+    rows = {"pos": [cand[i] for i in ok_idx], "gain": [res.gain_db[i] for i in ok_idx],
+            "no_path": [res.no_path[i] for i in ok_idx],
+            "los": [None if res.los is None else res.los[i] for i in ok_idx]}
+    attempt = 0
+    while len(rows["pos"]) < m and attempt < max_resample:
+        attempt += 1
+        need = m - len(rows["pos"])
+        cand = np.round(layout.sample_devices(2 * need + 2, streams.placement, servers=server_pos), 2)
+        sub = provider(server_pos, cand, seed=_channel_seed(streams, 0, attempt))
+        for i in np.flatnonzero(~sub.unreachable)[:need]:
+            rows["pos"].append(cand[i])
+            rows["gain"].append(sub.gain_db[i])
+            rows["no_path"].append(sub.no_path[i])
+            rows["los"].append(None if sub.los is None else sub.los[i])
+    stats["resample_rounds"] = attempt
+    kept = len(rows["pos"])
+    if kept == 0:
+        raise UaraError(f"no device position reaches any server in {provider.label} after {attempt} resampling "
+                        "rounds; use more servers or samples_per_src")
+    if kept < m:
+        stats["dropped_devices"] = m - kept
+        print(f"uara build: warning: {m - kept} of {m} devices reach no server after {attempt} rounds of new "
+              "positions; dropped (provenance.build_stats.dropped_devices)", file=sys.stderr)
+        dev_list = [replace(d, name=f"d{i}") for i, d in enumerate(dev_list[:kept])]
+        m = kept
+    pos = np.array(rows["pos"])
+    gain = np.array(rows["gain"])
+    no_path = np.array(rows["no_path"])
+    los = None if rows["los"][0] is None else np.array(rows["los"])
+    state = mobility.start(pos, streams.mobility)
+
+    slot_list: list[Slot] = []
+    battery = np.round(streams.state.uniform(lo_b, hi_b, m), 4)
+    battery = np.maximum(battery, 1e-4)
+    cap = np.array([d.battery_capacity_j for d in dev_list])
+    p_w = 10.0 ** ((np.array([d.tx_power_dbm for d in dev_list]) - 30.0) / 10.0)
+    y_est = min(1.0, e / m)
+    w_j = par.bandwidth_hz / e
+    for t in range(n_slots):
+        held = 0
+        if t > 0:
+            prev_pos, prev_gain, prev_np, prev_los = pos, gain, no_path, los
+            state = mobility.step(state, par.slot_s, streams.mobility)
+            pos = np.round(state.positions, 2)
+            res = provider(server_pos, pos, seed=_channel_seed(streams, t, 0))
+            gain, no_path, los = res.gain_db.copy(), res.no_path.copy(), None if res.los is None else res.los.copy()
+            lost = np.flatnonzero(res.unreachable)
+            if len(lost):
+                held = len(lost)
+                pos[lost] = prev_pos[lost]
+                gain[lost] = prev_gain[lost]
+                no_path[lost] = prev_np[lost]
+                if los is not None and prev_los is not None:
+                    los[lost] = prev_los[lost]
+                state = replace(state, positions=state.positions.copy())
+                state.positions[lost] = prev_pos[lost]
+                state = mobility.redirect(state, lost, streams.mobility)
+        task_list = [_round_task(tk) for tk in sampler(streams.tasks, m)]
+        queue = np.round(streams.state.uniform(0.0, queue_max_s, e), 4) if queue_max_s > 0 else np.zeros(e)
+        gain_r = np.round(gain, 2)
+        # a path just above the floor must not round onto it (that would read as "no path")
+        gain_r = np.where(no_path, par.gain_floor_db, np.maximum(gain_r, par.gain_floor_db + 0.01))
+        slot_list.append(Slot(gain_db=gain_r, battery=battery.copy(), queue_s=queue, tasks=task_list,
+                              device_positions=pos.copy()))
+        stats["no_path_pairs"].append(int(no_path.sum()))
+        stats["los_pairs"].append(None if los is None else int(los.sum()))
+        stats["held_moves"].append(held)
+        # battery for the next slot (static-instance rule, module docstring step 6)
+        f_md = np.array([tk.flops_device for tk in task_list])
+        energy = par.delta_cp_j_per_flop * f_md + par.delta_cm * (y_est * w_j / 1e6) * p_w
+        battery = np.round(np.maximum(BATTERY_FLOOR, battery - energy / cap), 4)
+        bar.update(f"no-path {int(no_path.sum())}/{no_path.size}")
+    bar.close()
+    stats["mobility_stuck"] = int(state.stuck)
+
+    options = {
+        "devices": int(devices), "servers": e, "slots": n_slots, "channel": channel, "scene": scene,
+        "seed": int(seed), "channel_options": dict(channel_options or {}), "catalog": catalog,
+        "device_kinds": list(device_kinds) if device_kinds else None,
+        "server_kinds": list(server_kinds) if server_kinds else None,
+        "tasks": tasks, "task_options": dict(task_options or {}),
+        "params": par.to_dict(), "speed_mps": [float(v) for v in speed_mps],
+        "waypoint_radius_m": float(waypoint_radius_m), "battery_range": [lo_b, hi_b],
+        "queue_max_s": float(queue_max_s), "max_resample": int(max_resample), "name": name,
+    }
+    provenance = {
+        "builder": "uara.build.build_instance",
+        "format": BUILD_FORMAT,
+        "tool_version": __version__,
+        "seed": int(seed),
+        "channel": provider.label,
+        "psd_profile": getattr(sampler, "describe", lambda: {"model": "custom"})().get("model", "custom"),
+        "build": options,
+        "resolved": {
+            "channel_options": provider.options(),
+            "layout": layout.describe(),
+            "mobility": mobility.describe(),
+            "tasks": getattr(sampler, "describe", lambda: {"model": "custom"})(),
+            "catalog": {"source": cat.source, "sha256": cat.sha256},
+            "versions": _versions(provider),
+            "battery_rule": "B(0)~U[battery_range]; B(t+1)=max(1e-3, B(t)-(dCP f_MD + dCM (min(1,E/M) W/E/1e6) P_W)/capacity)",
+            "queue_rule": "queue_s ~ U[0, queue_max_s] i.i.d. per slot and server",
+            "no_path_rule": "slot 0: first M reaching devices of M+spares, then up to max_resample rounds of fresh "
+                            "positions, then drop; t>=1: a move into no coverage is cancelled (held) and redirected",
+        },
+        "build_stats": stats,
+    }
+    if task_sampler is not None:
+        provenance["build"]["task_sampler"] = "custom object (pass it again to rebuild)"
+    inst = Instance(inst_name, par, dev_list, srv_list, slot_list, provenance)
+    return inst.validate()
+
+
+def _versions(provider: ChannelProvider) -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"numpy": np.__version__}
+    try:
+        out.update(provider.versions())
+    except Exception:  # pragma: no cover - versions are informational
+        pass
+    for pkg in ("uara",):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dict[str, Any]:
+    """The ``build_instance`` keyword arguments recorded in an instance (file, dict or object) or a
+    provenance dict."""
+    if isinstance(source, Instance):
+        prov = source.provenance
+    elif isinstance(source, Mapping):
+        prov = source.get("provenance", source)
+    else:
+        data = read_json(source, what="instance or provenance file")
+        prov = data.get("provenance", data) if isinstance(data, dict) else None
+    if not isinstance(prov, Mapping) or prov.get("format") != BUILD_FORMAT or "build" not in prov:
+        raise UaraError(f"provenance: not written by uara build (expected format {BUILD_FORMAT!r} with a 'build' "
+                        "entry); only built instances can be rebuilt")
+    opts = dict(prov["build"])
+    if "task_sampler" in opts:
+        raise UaraError("provenance.build.task_sampler: built with a custom task sampler object; "
+                        "call build_instance(..., task_sampler=...) yourself")
+    expected = prov.get("resolved", {}).get("catalog", {}).get("sha256")
+    if expected:
+        from uara.catalog import load_catalog
+
+        actual = load_catalog(opts.get("catalog")).sha256
+        if actual != expected:
+            raise UaraError(f"provenance.build.catalog: the catalog file changed since the build "
+                            f"(sha256 {actual[:12]} != {expected[:12]})")
+    return opts
+
+
+def rebuild(source: str | Path | Mapping[str, Any] | Instance, progress: bool = False) -> Instance:
+    """Build again from recorded provenance (see :func:`build_options_from`)."""
+    opts = build_options_from(source)
+    return build_instance(progress=progress, **opts)
