@@ -20,7 +20,7 @@ from uara.runner import TIMING_COLUMNS, RunResult, compare, load_table, parse_pa
 from uara.solvers import list_solvers
 
 #: Per-run time limits small enough for the suite; slow back-ends get them, fast ones ignore them.
-TIME_LIMIT = 10.0
+TIME_LIMIT = 2.0
 
 
 def installed_solvers() -> list[str]:
