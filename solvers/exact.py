@@ -3,7 +3,8 @@ Pyomo and solved to proven optimality (or a proven gap) by SCIP.
 
 Pipeline per slot:
 1. warm start: Max-SINR association + TMA swaps with the exact allocation
-   (:func:`uara.solvers.tma.swap_search`); its value UB = I_ws - C also gives
+   (:func:`uara.solvers.tma.swap_search`), then the exact move/swap local
+   search of :mod:`uara.solvers._local_search`; its value UB = I_ws - C also gives
    optimality-based bounds on the continuous variables (any solution better
    than the warm start has lambda (T_p - a_i)^2 <= UB, so
    t_p <= a_i + sqrt(UB / lambda), e_p <= sqrt(UB / lambda), r_p <= UB / lambda,
@@ -31,6 +32,7 @@ from uara.errors import MissingDependencyError, SolverError
 from uara.evaluator import evaluate
 from uara.formulation import SlotData
 from uara.solution import Status
+from uara.solvers._local_search import local_search
 from uara.solvers._misocp import Pairs, Point, point_from_decision, usable_pairs
 from uara.solvers.association import masked_argmax
 from uara.solvers.base import SlotResult, SolveContext, Solver
@@ -56,10 +58,14 @@ class ExactOptions:
 
 
 def warm_start(sd: SlotData, ctx: SolveContext | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """TMA with the exact allocation from the Max-SINR start: (association, y, z)."""
+    """TMA with the exact allocation from the Max-SINR start, then the exact move/swap
+    local search (:mod:`uara.solvers._local_search`; TMA's seat swaps never change how
+    many devices a server holds, moves do): (association, y, z)."""
     start = masked_argmax(sd.snr, sd.usable)
-    assoc, y, z, _, _ = swap_search(sd, start, "exact", ctx)
-    return assoc, y, z
+    assoc, _, _, _, _ = swap_search(sd, start, "exact", ctx)
+    assoc = local_search(sd, assoc, deadline=None if ctx is None else ctx.deadline).association
+    alloc = exact_allocation(sd, assoc)
+    return assoc, alloc.bandwidth_share, alloc.compute_share
 
 
 def build_model(pairs: Pairs, ub: float | None = None, *, perspective: bool = True) -> Any:
