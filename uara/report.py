@@ -368,8 +368,11 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
           f"seeds {', '.join(str(s) for s in sorted(df['seed'].dropna().unique()))}, modes {', '.join(sorted(df['mode'].unique()))}; "
           f"{n_err} error row(s). Every objective below was recomputed by the shared evaluator from the stored decisions "
           f"and compared with the solver's claim (relative tolerance 1e-9); a mismatch or an infeasible decision is an error row.")
-    if manifest.get("command"):
-        doc.code(manifest["command"])
+    cmds = [i.get("command") for i in manifest.get("invocations", []) if i.get("command")] or \
+        ([manifest["command"]] if manifest.get("command") else [])
+    if cmds:
+        doc.p("Made by:")
+        doc.code("\n".join(cmds))
     for name, why in (manifest.get("skipped_solvers") or {}).items():
         doc.p(f"Skipped solver {name}: {why}.")
     notes = sorted({str(n) for n in df["latency_note"].dropna().unique()})

@@ -556,20 +556,28 @@ def compare(
                         time_limit=time_limit, threads=threads, latency=latency)
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "manifest.json", {
-        "format": "uara-compare/1", "command": command, "instances": [str(f) for f in files],
+    invocation = {
+        "command": command, "instances": [str(f) for f in files],
         "solvers": list(runnable), "skipped_solvers": skipped, "seeds": list(seeds), "params": list(params),
         "options": options or {}, "mode": mode, "time_limit_s": time_limit, "threads": threads,
-        "executor": executor, "high_battery_threshold": HIGH_BATTERY, "runs": len(specs),
-    })
+        "executor": executor, "runs": len(specs), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    mpath = out / "manifest.json"
+    try:
+        manifest = read_json(mpath, what="manifest") if mpath.exists() else {}
+    except UaraError:
+        manifest = {}
+    invocations = [i for i in manifest.get("invocations", []) if i.get("command") != command or command is None]
+    manifest = {"format": "uara-compare/1", "high_battery_threshold": HIGH_BATTERY,
+                "invocations": invocations + [invocation], **invocation}
+    atomic_write_json(mpath, manifest)
+    # every run stored in the folder (this grid's and earlier grids'): the table holds them all
     done: dict[str, dict[str, Any]] = {}
-    for spec in specs:
-        f = runs_dir / f"{spec.key}.json"
-        if f.exists():
-            try:
-                done[spec.key] = read_json(f, what="run file")["row"]
-            except (UaraError, KeyError, TypeError):
-                log(f"ignoring unreadable run file {f}; the run is redone")
+    for f in sorted(runs_dir.glob("*.json")):
+        try:
+            done[f.stem] = read_json(f, what="run file")["row"]
+        except (UaraError, KeyError, TypeError):
+            log(f"ignoring unreadable run file {f}; the run is redone")
     todo = [s for s in specs if s.key not in done]
     reused = len(specs) - len(todo)
     log(f"{len(specs)} runs: {reused} already done, {len(todo)} to run ({executor})")
@@ -583,7 +591,7 @@ def compare(
         atomic_write_json(runs_dir / f"{res.spec.key}.json", {"row": row, "solution": res.record})
         done[res.spec.key] = row
         if time.monotonic() - last_write[0] > 2.0:
-            _write_table(out, [done[s.key] for s in specs if s.key in done], bound_info)
+            _write_table(out, list(done.values()), bound_info)
             last_write[0] = time.monotonic()
         if row["status"] == "error":
             log(f"ERROR {row['instance']} {row['solver']} seed {row['seed']} {row['params']}: {row['error']}")
@@ -606,9 +614,10 @@ def compare(
             finally:
                 close()
     finally:
-        rows = [done[s.key] for s in specs if s.key in done]
+        rows = list(done.values())
         table_path = _write_table(out, rows, bound_info)
-    errors = sum(1 for r in rows if r["status"] == "error")
+    keys = {s.key for s in specs}
+    errors = sum(1 for r in rows if r["status"] == "error" and r["key"] in keys)
     return CompareResult(out, table_path, rows, len(todo), reused, skipped, errors)
 
 
