@@ -1,0 +1,143 @@
+"""TMA-MASAC: environment API, learning on a tiny instance, solver feasibility, checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from uara.env import ACT_DIM, OBS_DIM, UARAEnv, decide, device_features  # noqa: E402
+from uara.evaluator import evaluate  # noqa: E402
+from uara.formulation import slot_data  # noqa: E402
+from uara.instance import Instance  # noqa: E402
+from uara.masac import Actor, MASACArgs, evaluate_policy, load_policy, make_instances, save_policy, train  # noqa: E402
+from uara.solvers import get_solver  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny() -> list[Instance]:
+    return [Instance.random(12, 3, slots=4, seed=s) for s in range(2)]
+
+
+def test_env_reset_step_shapes(tiny):
+    env = UARAEnv(tiny, seed=0)
+    obs, info = env.reset(seed=3, options={"instance": 1})
+    assert obs.shape == (12, OBS_DIM) and obs.dtype == np.float32 and np.isfinite(obs).all()
+    assert info["index"] == 1
+    if hasattr(env, "action_space"):
+        assert env.action_space.shape == (12, ACT_DIM)
+    steps = 0
+    done = False
+    while not done:
+        obs, r, done, trunc, info = env.step(np.zeros((12, ACT_DIM)))
+        assert obs.shape == (12, OBS_DIM) and np.isfinite(r) and -10 < r < 0 and info["feasible"]
+        steps += 1
+    assert steps == tiny[1].num_slots
+    with pytest.raises(ValueError):
+        UARAEnv([], seed=0)
+
+
+def test_env_deterministic_for_a_seed(tiny):
+    def rollout(seed):
+        env = UARAEnv(tiny, seed=seed)
+        rng = np.random.default_rng(seed)
+        obs, _ = env.reset(seed=seed)
+        out = []
+        done = False
+        while not done:
+            obs, r, done, _, info = env.step(rng.uniform(-1, 1, (obs.shape[0], ACT_DIM)))
+            out.append((r, info["baseline"], obs.sum()))
+        return out
+
+    assert rollout(5) == rollout(5)
+    assert rollout(5) != rollout(6)
+
+
+def test_battery_and_backlog_roll_forward(tiny):
+    env = UARAEnv(tiny, seed=0)
+    env.reset(options={"instance": 0})
+    b0 = env.state.battery.copy()
+    env.step(np.zeros((12, ACT_DIM)))
+    assert (env.state.battery < b0).all()  # every device spent E^CP + E^CM
+
+
+def test_zero_action_is_exact_allocation_for_its_association():
+    from uara.allocation import exact_allocation
+
+    inst = Instance.random(40, 5, seed=2)
+    sd = slot_data(inst, 0)
+    dec = decide(sd, np.zeros((40, ACT_DIM)))
+    ex = exact_allocation(sd, dec.association)
+    np.testing.assert_allclose(dec.compute_share, ex.compute_share, rtol=1e-9)
+    np.testing.assert_allclose(dec.bandwidth_share, ex.bandwidth_share, rtol=1e-6)
+
+
+def test_training_improves_over_untrained_policy(tmp_path):
+    args = MASACArgs(
+        seed=1, total_steps=400, learning_starts=100, eval_every=400, batch_size=32, train_instances=4,
+        train_m=(12,), train_e=(3,), train_slots=4, eval_sizes=((12, 3), (16, 4)), eval_slots=4,
+    )
+    _, evals = make_instances(args)
+    torch.manual_seed(args.seed)
+    untrained = Actor(hidden=args.hidden)  # the same initial weights train() starts from
+    before = evaluate_policy(lambda o: torch.tanh(untrained(torch.as_tensor(o))[0]).detach().numpy().astype(float), evals, args)
+    res = train(args, output=tmp_path / "p.pt", progress=False)
+    assert res.curve[0]["eval_reward"] == pytest.approx(before["reward"])
+    after = load_policy(tmp_path / "p.pt")
+    r_after = evaluate_policy(after.act, evals, args)["reward"]
+    assert r_after == pytest.approx(res.curve[-1]["eval_reward"])
+    # The untrained policy's random corrections cost ~8 % here; training removes most of that.
+    assert r_after - before["reward"] > 0.05 * abs(before["reward"]), (before, r_after)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    args = MASACArgs(hidden=16)
+    torch.manual_seed(0)
+    actor = Actor(hidden=16)
+    path = save_policy(tmp_path / "a.pt", actor, args, {"step": 7})
+    pol = load_policy(path)
+    obs = np.random.default_rng(0).normal(size=(9, OBS_DIM)).astype(np.float32)
+    with torch.no_grad():
+        expect = torch.tanh(actor(torch.as_tensor(obs))[0]).numpy()
+    np.testing.assert_allclose(pol.act(obs), expect, rtol=1e-6)
+    assert pol.meta["step"] == 7 and pol.meta["hidden"] == 16
+    (tmp_path / "bad.pt").write_text("nope")
+    with pytest.raises(ValueError):
+        load_policy(tmp_path / "bad.pt")
+    with pytest.raises(ValueError):
+        load_policy(tmp_path / "missing.pt")
+
+
+def test_one_policy_feasible_on_several_sizes(tmp_path):
+    torch.manual_seed(0)
+    path = save_policy(tmp_path / "p.pt", Actor(), MASACArgs())
+    solver = get_solver("masac", policy=str(path))
+    for m, e in ((30, 4), (60, 8), (97, 13), (180, 20)):
+        inst = Instance.random(m, e, slots=2, seed=m)
+        sol = solver.solve(inst, seed=0)
+        assert sol.feasible, sol.violations
+        for t, dec in enumerate(sol.slots):
+            sd = slot_data(inst, t)
+            ev = evaluate(sd, dec.association, dec.bandwidth_share, dec.compute_share)
+            assert ev.feasible
+            sums = np.bincount(dec.association, weights=dec.bandwidth_share, minlength=e)
+            assert (sums <= 1 + 1e-9).all()
+            assert device_features(sd).shape == (m, OBS_DIM)
+
+
+def test_shipped_policy_loads_by_default():
+    from uara.solvers.masac import default_policy_path
+
+    if not default_policy_path().is_file():
+        pytest.skip("no shipped policy in this checkout")
+    inst = Instance.random(30, 4, seed=0)
+    sol = get_solver("masac").solve(inst)
+    assert sol.feasible
+
+
+def test_missing_policy_is_one_line_error(tmp_path):
+    from uara.errors import SolverError
+
+    with pytest.raises(SolverError, match="no policy checkpoint"):
+        get_solver("masac", policy=str(tmp_path / "nope.pt")).solve(Instance.random(10, 2, seed=0))
