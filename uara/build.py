@@ -16,7 +16,7 @@ state, channel):
    ``min_distance_m`` from every server). Positions are rounded to 1 cm
    before any channel is computed, so the stored positions are exactly the
    traced ones.
-3. Slot 0 and the no-path rule: ``spares = ceil(M / 10) + 2`` extra device
+3. Slot 0 and the no-path rule: ``spares = ceil(M / 5) + 2`` extra device
    positions are traced with the M; the first M devices that reach at least
    one server are kept (a device *reaches* a server when the channel has a
    path to it, i.e. a gain above the floor). If fewer than M reach, up to
@@ -145,8 +145,14 @@ def _streams(seed: int) -> _Streams:
     return _Streams(*(np.random.default_rng(k) for k in kids[:5]), int(kids[5].generate_state(1, np.uint32)[0]))
 
 
-def _channel_seed(streams: _Streams, slot: int, attempt: int) -> int:
-    """Seed of the channel call for ``slot`` and resampling ``attempt`` (independent of call order)."""
+def _channel_seed(streams: _Streams, slot: int, attempt: int, per_slot: bool = True) -> int:
+    """Seed of the channel call for ``slot`` and resampling ``attempt`` (independent of call order).
+
+    Providers whose seed only drives numerical sampling (``seed_per_slot`` False:
+    ray tracing) get one seed for the whole build.
+    """
+    if not per_slot:
+        slot, attempt = 0, 0
     return int(np.random.SeedSequence([streams.channel_entropy, slot, attempt]).generate_state(1, np.uint32)[0])
 
 
@@ -250,10 +256,10 @@ def build_instance(
                              "dropped_devices": 0, "spare_positions": 0}
 
     # slot 0: M + spares, keep the first M that reach a server
-    spares = math.ceil(m / 10) + 2
+    spares = math.ceil(m / 5) + 2
     stats["spare_positions"] = spares
     cand = np.round(layout.sample_devices(m + spares, streams.placement, servers=server_pos), 2)
-    res = provider(server_pos, cand, seed=_channel_seed(streams, 0, 0))
+    res = provider(server_pos, cand, seed=_channel_seed(streams, 0, 0, provider.seed_per_slot))
     ok_idx = list(np.flatnonzero(~res.unreachable)[:m])
     rows = {"pos": [cand[i] for i in ok_idx], "gain": [res.gain_db[i] for i in ok_idx],
             "no_path": [res.no_path[i] for i in ok_idx],
@@ -263,7 +269,7 @@ def build_instance(
         attempt += 1
         need = m - len(rows["pos"])
         cand = np.round(layout.sample_devices(2 * need + 2, streams.placement, servers=server_pos), 2)
-        sub = provider(server_pos, cand, seed=_channel_seed(streams, 0, attempt))
+        sub = provider(server_pos, cand, seed=_channel_seed(streams, 0, attempt, provider.seed_per_slot))
         for i in np.flatnonzero(~sub.unreachable)[:need]:
             rows["pos"].append(cand[i])
             rows["gain"].append(sub.gain_db[i])
@@ -299,7 +305,7 @@ def build_instance(
             prev_pos, prev_gain, prev_np, prev_los = pos, gain, no_path, los
             state = mobility.step(state, par.slot_s, streams.mobility)
             pos = np.round(state.positions, 2)
-            res = provider(server_pos, pos, seed=_channel_seed(streams, t, 0))
+            res = provider(server_pos, pos, seed=_channel_seed(streams, t, 0, provider.seed_per_slot))
             gain, no_path, los = res.gain_db.copy(), res.no_path.copy(), None if res.los is None else res.los.copy()
             lost = np.flatnonzero(res.unreachable)
             if len(lost):

@@ -106,6 +106,11 @@ class ChannelProvider(abc.ABC):
     name: ClassVar[str] = ""
     #: Python packages the provider imports (lazily); checked by :meth:`is_available`.
     requires: ClassVar[tuple[str, ...]] = ()
+    #: True when the seed draws physical randomness (shadowing, fading) that should
+    #: change from slot to slot; False when it only drives the numerical sampling of
+    #: a deterministic model (ray tracing), where builders keep one seed for all slots
+    #: so that the same position always gets the same channel.
+    seed_per_slot: ClassVar[bool] = True
 
     def __init__(self, *, frequency_hz: float = DEFAULT_FREQUENCY_HZ,
                  gain_floor_db: float = DEFAULT_GAIN_FLOOR_DB) -> None:

@@ -1,0 +1,280 @@
+"""The instance builder: rules for slots, mobility, no-path devices, provenance and rebuilds; `uara build`."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import uara.build as build_mod
+from uara.build import build_instance, build_options_from, rebuild
+from uara.catalog import BUILTIN_CATALOG, load_catalog
+from uara.channels import ChannelResult, FreeSpace, finalize_db
+from uara.errors import UaraError
+from uara.instance import Instance, dumps_instance
+from uara.tasks import ParametricTasks
+
+HAVE_SIONNA = importlib.util.find_spec("sionna") is not None
+
+
+def _fs(**kw) -> Instance:
+    opts = dict(devices=12, servers=3, slots=4, channel="free-space", seed=2)
+    opts.update(kw)
+    return build_instance(**opts)
+
+
+def _uara(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "uara", *args], capture_output=True, text=True)
+
+
+# ---------------------------------------------------------------- structure and rules
+def test_free_space_build_has_every_slot_and_rule():
+    inst = _fs(slots=5, speed_mps=(1.0, 1.5))
+    assert (inst.num_devices, inst.num_servers, inst.num_slots) == (12, 3, 5)
+    assert inst.name == "m12_e3"
+    cat = load_catalog()
+    for dev in inst.devices:
+        kind = cat.devices[dev.kind]
+        assert dev.flops == kind.flops and kind.tx_power_dbm[0] <= dev.tx_power_dbm <= kind.tx_power_dbm[1]
+    for srv in inst.servers:
+        assert srv.flops == cat.servers[srv.kind].flops and srv.position is not None
+    prev = None
+    for slot in inst.slots:
+        assert slot.gain_db.shape == (12, 3) and np.all(slot.gain_db < 0)
+        assert np.all((slot.queue_s >= 0) & (slot.queue_s <= 0.05))
+        assert {t.type for t in slot.tasks} <= {"code", "summarisation", "chat"}
+        if prev is not None:
+            step = np.linalg.norm(slot.device_positions - prev.device_positions, axis=1)
+            assert np.all(step <= 1.5 * inst.params.slot_s + 0.02) and np.all(step >= 1.0 - 0.02)
+            # battery drains by the task energy (E^CP dominates) and never rises
+            assert np.all(slot.battery < prev.battery)
+            drain = (prev.battery - slot.battery) * inst.battery_capacity_j
+            e_cp = inst.params.delta_cp_j_per_flop * np.array([t.flops_device for t in prev.tasks])
+            np.testing.assert_allclose(drain, e_cp, rtol=0.05, atol=2e-4 * inst.battery_capacity_j.max())
+        prev = slot
+    assert np.all((inst.slots[0].battery >= 0.2) & (inst.slots[0].battery <= 1.0))
+
+
+def test_values_are_rounded_in_the_builder():
+    inst = _fs()
+    s = inst.slots[1]
+    np.testing.assert_array_equal(s.gain_db, np.round(s.gain_db, 2))
+    np.testing.assert_array_equal(s.device_positions, np.round(s.device_positions, 2))
+    np.testing.assert_array_equal(s.battery, np.round(s.battery, 4))
+    assert all(t.bits == round(t.bits) for t in s.tasks)
+
+
+def test_seed_determines_everything():
+    a, b, c = _fs(seed=5), _fs(seed=5), _fs(seed=6)
+    assert dumps_instance(a) == dumps_instance(b)
+    assert not np.array_equal(a.slots[0].gain_db, c.slots[0].gain_db)
+
+
+def test_still_devices_with_zero_speed():
+    inst = _fs(speed_mps=(0.0, 0.0))
+    for slot in inst.slots[1:]:
+        np.testing.assert_array_equal(slot.device_positions, inst.slots[0].device_positions)
+
+
+def test_parametric_tasks_have_calibrated_magnitudes():
+    tasks = ParametricTasks()(np.random.default_rng(0), 3000)
+    f_md = np.array([t.flops_device for t in tasks])
+    f_es = np.array([t.flops_server for t in tasks])
+    bits = np.array([t.bits for t in tasks])
+    assert 3e10 < np.median(f_md) < 1.5e11  # ~1 s on a phone at ~5e10 FLOP/s
+    assert 3e11 < np.median(f_es) < 3e12  # ~1 TFLOP of verification
+    assert 1e5 < np.median(bits) < 3e6
+    np.testing.assert_allclose(f_es / f_md, 1.125 * 3.2e9 / 2.7e8)
+    by_type = {k: np.mean([t.flops_device for t in tasks if t.type == k]) for k in ("code", "summarisation", "chat")}
+    assert by_type["summarisation"] < by_type["code"] < by_type["chat"]
+
+
+# ---------------------------------------------------------------- provenance and rebuild
+def test_rebuild_from_provenance_reproduces_the_file(tmp_path):
+    inst = _fs(params={"energy_weight": 50.0}, channel_options={"exponent": 3.0, "shadowing_db": 6.0})
+    path = tmp_path / "x.json"
+    inst.save(path)
+    prov = inst.provenance
+    assert prov["format"] == "uara-build/1" and prov["build"]["seed"] == 2
+    assert prov["resolved"]["channel_options"]["exponent"] == 3.0
+    assert prov["resolved"]["catalog"]["source"] == "builtin"
+    again = rebuild(path)
+    assert dumps_instance(again) == path.read_text()
+    assert again.params.energy_weight == 50.0
+
+
+def test_rebuild_refuses_what_it_cannot_reproduce(tmp_path):
+    with pytest.raises(UaraError, match="only built instances can be rebuilt"):
+        rebuild(Instance.from_arrays(gain_db=np.full((3, 2), -90.0), device_flops=5e10, server_flops=3e13,
+                                     tx_power_dbm=20.0, bits=1e6, flops_device=7e10, flops_server=1e12))
+    cat = json.loads(BUILTIN_CATALOG.read_text())
+    user = tmp_path / "cat.json"
+    user.write_text(json.dumps(cat))
+    inst = _fs(catalog=str(user))
+    cat["devices"]["galaxy_s23"]["flops"] = 1e11
+    user.write_text(json.dumps(cat))
+    with pytest.raises(UaraError, match="catalog file changed since the build"):
+        build_options_from(inst)
+
+
+def test_user_catalog(tmp_path):
+    user = tmp_path / "cat.json"
+    user.write_text(json.dumps({
+        "format": "uara-catalog/1",
+        "devices": {"tablet": {"flops": 9e10, "tx_power_dbm": [20, 20], "battery_capacity_j": 1e5}},
+        "servers": {"h100": {"flops": 3e14}},
+    }))
+    inst = _fs(catalog=str(user))
+    assert {d.kind for d in inst.devices} == {"tablet"} and {s.kind for s in inst.servers} == {"h100"}
+    assert all(d.tx_power_dbm == 20.0 and d.battery_capacity_j == 1e5 for d in inst.devices)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "uara-catalog/1", "devices": {"p": {"flops": 1e10, "tx_power_dbm": [16, 24]}},
+                               "servers": {"g": {"flops": 1e13}}}))
+    with pytest.raises(UaraError, match=r"catalog devices\.p\.battery_capacity_j: missing"):
+        _fs(catalog=str(bad))
+    bad.write_text(json.dumps({"format": "uara-catalog/1", "devices": {"p": {"flops": 1e10, "tx_power_dbm": [16, 240],
+                                                                             "battery_capacity_j": 1}},
+                               "servers": {"g": {"flops": 1e13}}}))
+    with pytest.raises(UaraError, match=r"tx_power_dbm.*is it in dBm"):
+        _fs(catalog=str(bad))
+
+
+def test_builtin_catalog_flops_follow_their_derivation():
+    raw = json.loads(BUILTIN_CATALOG.read_text())
+    draft = raw["models"]["draft"]
+    for name, dev in raw["devices"].items():
+        d = dev["derivation"]
+        expect = d["memory_bandwidth_bytes_per_s"] * d["bandwidth_utilisation"] / draft["weight_bytes"] * draft["flop_per_token"]
+        assert dev["flops"] == pytest.approx(expect, rel=0.01), name
+        assert dev["sources"] and 16 <= dev["tx_power_dbm"][0] <= dev["tx_power_dbm"][1] <= 24
+    for name, srv in raw["servers"].items():
+        d = srv["derivation"]
+        assert srv["flops"] == pytest.approx(d["peak_fp32_flops"] * d["utilisation"], rel=0.01), name
+    peaks = {k: v["derivation"]["peak_fp32_flops"] for k, v in raw["servers"].items()}
+    assert peaks == pytest.approx({"rtx2080": 10.1e12, "rtx3090": 35.6e12, "rtx4090": 82.6e12}, rel=0.01)
+
+
+# ---------------------------------------------------------------- no-path rules
+class _Cells(FreeSpace):
+    """Free space with coverage cells: no path beyond ``reach_m`` (horizontal) from a server."""
+
+    def __init__(self, reach_m: float, **kw):
+        super().__init__(**kw)
+        self.reach_m = reach_m
+
+    def _compute(self, servers, devices, seed):
+        res = super()._compute(servers, devices, seed)
+        far = np.linalg.norm(devices[:, None, :2] - servers[None, :, :2], axis=2) > self.reach_m
+        return finalize_db(np.where(far, -np.inf, res.gain_db), self.gain_floor_db)
+
+
+def _with_cells(monkeypatch, reach_m: float) -> None:
+    monkeypatch.setattr(build_mod, "get_channel", lambda name, **kw: _Cells(reach_m, **kw))
+
+
+def test_devices_outside_coverage_are_replaced_at_slot_0_and_held_later(monkeypatch):
+    _with_cells(monkeypatch, 120.0)
+    inst = build_instance(devices=30, servers=4, slots=6, channel="free-space", seed=1, speed_mps=(15.0, 25.0))
+    stats = inst.provenance["build_stats"]
+    assert inst.num_devices == 30 and stats["dropped_devices"] == 0
+    for slot in inst.slots:
+        assert np.all((slot.gain_db > inst.params.gain_floor_db).any(axis=1))
+        assert stats["no_path_pairs"][0] > 0
+    assert sum(stats["held_moves"]) > 0
+    # a held device stays where it was, with the same gains
+    held_any = False
+    for t in range(1, inst.num_slots):
+        same = np.all(inst.slots[t].device_positions == inst.slots[t - 1].device_positions, axis=1)
+        held_any |= bool(same.any())
+        np.testing.assert_array_equal(inst.slots[t].gain_db[same], inst.slots[t - 1].gain_db[same])
+    assert held_any
+
+
+def test_devices_that_never_reach_a_server_are_dropped_and_counted(monkeypatch, capsys):
+    _with_cells(monkeypatch, 40.0)
+    inst = build_instance(devices=40, servers=1, slots=2, channel="free-space", seed=0, max_resample=1)
+    dropped = inst.provenance["build_stats"]["dropped_devices"]
+    assert dropped > 0 and inst.num_devices == 40 - dropped
+    assert [d.name for d in inst.devices] == [f"d{i}" for i in range(inst.num_devices)]
+    assert "reach no server" in capsys.readouterr().err
+    _with_cells(monkeypatch, 1.0)
+    with pytest.raises(UaraError, match="no device position reaches any server"):
+        build_instance(devices=5, servers=1, slots=1, channel="free-space", max_resample=1)
+
+
+# ---------------------------------------------------------------- bad options
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"devices": 0}, "devices: expected an integer >= 1"),
+        ({"slots": 1.5}, "slots: expected an integer"),
+        ({"seed": -1}, "seed"),
+        ({"channel": "ray"}, "unknown channel 'ray'"),
+        ({"scene": "etoile"}, "scene: only the sionna-rt channel"),
+        ({"battery_range": (0.0, 1.0)}, "battery_range"),
+        ({"speed_mps": (2.0, 1.0)}, "speed_mps"),
+        ({"params": "fancy"}, "unknown parameter set 'fancy'"),
+        ({"params": {"lamda": 1}}, "unknown parameter 'lamda'"),
+        ({"device_kinds": ["pixel_9"]}, "device kind 'pixel_9' is not in the catalog"),
+        ({"catalog": "/nonexistent/cat.json"}, "catalog file not found"),
+        ({"tasks": "llm"}, "unknown task sampler 'llm'"),
+        ({"task_options": {"gama": 4}}, "task option 'gama' is unknown"),
+        ({"channel_options": {"gain_floor_db": -150.0}}, "must equal params.gain_floor_db"),
+    ],
+)
+def test_bad_options_give_one_clear_line(kw, match):
+    with pytest.raises(UaraError, match=match) as err:
+        _fs(**kw)
+    assert "\n" not in str(err.value)
+
+
+# ---------------------------------------------------------------- CLI
+def test_cli_build_and_check(tmp_path):
+    out = tmp_path / "m10_e2.json"
+    r = _uara("build", "--channel", "free-space", "-m", "10", "-e", "2", "-t", "3", "--seed", "4",
+              "-c", "shadowing_db=4", "--param", "energy_weight=40", "-q", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "10 devices, 2 servers, 3 slots" in r.stdout
+    inst = Instance.load(out)
+    assert inst.params.energy_weight == 40.0 and inst.provenance["build"]["channel_options"] == {"shadowing_db": 4}
+    r = _uara("build", "--from-provenance", str(out), "--check", "-q")
+    assert r.returncode == 0 and "identical" in r.stdout, r.stdout + r.stderr
+    data = json.loads(out.read_text())
+    data["slots"][2]["gain_db"][0][0] -= 0.01
+    out.write_text(json.dumps(data))
+    r = _uara("build", "--from-provenance", str(out), "--check", "-q")
+    assert r.returncode == 1 and "DIFFERS" in r.stdout and "slots[2]" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--channel", "free-space", "-q"], "--output FILE is required"),
+        (["--check"], "--check needs --from-provenance"),
+        (["--channel", "free-space", "-c", "exponent", "-o", "x.json"], "--channel-option expects KEY=VALUE"),
+        (["--from-provenance", "/nonexistent.json", "--check"], "not found"),
+    ],
+)
+def test_cli_errors(args, match, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "uara", "build", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and match in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+# ---------------------------------------------------------------- Sionna builds
+@pytest.mark.sionna
+@pytest.mark.skipif(not HAVE_SIONNA, reason="sionna is not installed (pip install 'uara[sionna]')")
+@pytest.mark.parametrize("channel, extra", [
+    ("sionna-rt", {"scene": "simple_street_canyon", "channel_options": {"samples_per_src": 20_000}}),
+    ("sionna-umi", {}),
+])
+def test_sionna_build_rebuilds_bit_for_bit(channel, extra, tmp_path):
+    inst = build_instance(devices=8, servers=2, slots=2, channel=channel, seed=3, **extra)
+    path = tmp_path / "s.json"
+    inst.save(path)
+    assert inst.provenance["channel"].startswith(channel)
+    assert inst.provenance["resolved"]["versions"]["numpy"] == np.__version__
+    assert dumps_instance(rebuild(path)) == path.read_text()
