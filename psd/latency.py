@@ -1,0 +1,291 @@
+"""End-to-end latency of a P1 solution, from the PSD timeline simulator.
+
+For slot t and device i served by server j = association[i]:
+
+    draft time per token     t_d = flops_draft_per_token / F_i^MD
+    verify time per position t_v = flops_target_per_token / (z_i F_j^ES)
+    uplink rate              y_i * r_ij   (r_ij = slot_data(instance, t).rate_bps, eq. 5)
+    server queue delay       queue_s[j]
+    downlink rate, one-way latency: :class:`LatencyOptions`
+
+and the task's own output length, draft length, protocol and acceptance trace
+(``Task.psd``, written by :func:`uara.psd.tasks.sample_tasks`; the trace is
+regenerated from its seed, so every solution of an instance sees the same
+acceptance: common random numbers). A zero share or a zero rate gives an
+infinite latency, flagged in ``infinite`` -- never an exception.
+
+Tasks without ``psd`` fields (e.g. the parametric task model) are decoded
+with the default profile of their type (``gpt2_<type>``; ``gpt2_chat`` for an
+unknown type), n = D * E[tokens per round] / g output tokens, where
+D = f^MD / draft FLOP per token and E[.] is the i.i.d. SD formula at the
+profile's alpha, and the payload ``bits:K`` with K = d_i / D bits per draft
+token: an approximation, reported in ``notes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from uara.errors import UaraError
+from uara.psd.acceptance import Acceptance
+from uara.psd.profiles import Profile, load_profile
+from uara.psd.protocols import Protocol
+from uara.psd.simulator import CATEGORIES, Decoding, SimResult, Timing, simulate
+from uara.psd.tasks import task_trace
+
+DEFAULT_PROFILE_SET = "gpt2"
+
+
+@dataclass(frozen=True)
+class LatencyOptions:
+    """What P1 does not model. ``mode``/``draft_length``/``protocol`` override the tasks' own."""
+
+    downlink_bps: float = 100e6
+    link_latency_s: float = 0.010
+    verify_s_per_call: float = 0.0
+    mode: str | None = None
+    draft_length: int | None = None
+    protocol: str | None = None
+    adaptive: bool = False
+
+
+@dataclass
+class LatencyResult:
+    """Latency of every device of one slot.
+
+    Attributes:
+        per_device_s: (M,) seconds, inf where a share/rate is zero.
+        infinite: (M,) bool.
+        mean_s, p95_s: over all devices (inf if any is infinite);
+        mean_finite_s: over the finite ones.
+        breakdown: name -> (M,) seconds (critical path parts, busy and idle times).
+        rounds, tokens_per_round: (M,).
+        notes: approximations used (e.g. tasks without psd fields).
+    """
+
+    per_device_s: np.ndarray
+    infinite: np.ndarray
+    mean_s: float
+    p95_s: float
+    mean_finite_s: float
+    breakdown: dict[str, np.ndarray]
+    rounds: np.ndarray
+    tokens_per_round: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mean_s": self.mean_s, "p95_s": self.p95_s, "mean_finite_s": self.mean_finite_s,
+            "per_device_s": self.per_device_s.tolist(),
+            "infinite": np.flatnonzero(self.infinite).tolist(),
+            "breakdown_mean_s": {k: _mean(v[~self.infinite]) for k, v in self.breakdown.items()},
+            "tokens_per_round_mean": _mean(self.tokens_per_round[~self.infinite]),
+            "notes": list(self.notes),
+        }
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.mean(x)) if x.size else float("nan")
+
+
+def _stats(x: np.ndarray) -> tuple[float, float, float]:
+    inf = ~np.isfinite(x)
+    if x.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float("inf") if inf.any() else float(x.mean())
+    p95 = float(np.percentile(x, 95, method="higher" if inf.any() else "linear"))
+    return mean, p95, _mean(x[~inf])
+
+
+@lru_cache(maxsize=64)
+def _profile(name: str) -> Profile:
+    return load_profile(name)
+
+
+def _check_decisions(m: int, e: int, association: Any, y: Any, z: Any) -> tuple[np.ndarray, ...]:
+    x = np.asarray(association)
+    if x.shape != (m,):
+        raise UaraError(f"association: expected {m} server indices, got shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.integer):
+        if not np.all(np.isfinite(x.astype(float))) or np.any(x != np.round(x)):
+            raise UaraError("association: expected integer server indices")
+    x = x.astype(np.int64)
+    bad = np.flatnonzero((x < 0) | (x >= e))
+    if bad.size:
+        raise UaraError(f"association[{bad[0]}]: server {x[bad[0]]} out of range 0..{e - 1}")
+    out = [x]
+    for name, v in (("bandwidth_share", y), ("compute_share", z)):
+        a = np.asarray(v, dtype=float)
+        if a.shape != (m,):
+            raise UaraError(f"{name}: expected {m} values, got shape {a.shape}")
+        bad = np.flatnonzero(~np.isfinite(a) | (a < 0) | (a > 1 + 1e-9))
+        if bad.size:
+            raise UaraError(f"{name}[{bad[0]}]: expected a share in [0, 1], got {a[bad[0]]}")
+        out.append(np.clip(a, 0.0, 1.0))
+    return tuple(out)
+
+
+def _task_fields(task: Any, notes: list[str]) -> tuple[Profile, dict[str, Any]]:
+    """(profile, psd fields) of one task; fills in the fallback for tasks without psd."""
+    psd = dict(task.psd) if task.psd else {}
+    name = psd.get("profile")
+    prof = None
+    if name:
+        try:
+            prof = _profile(str(name))
+        except UaraError:
+            notes.append(f"profile {name!r} not found: default profile, i.i.d. acceptance at the task's alpha")
+    if prof is None:
+        ttype = task.type if f"{DEFAULT_PROFILE_SET}_{task.type}" in _shipped() else "chat"
+        prof = _profile(f"{DEFAULT_PROFILE_SET}_{ttype}")
+        if "alpha" in psd:
+            prof = replace(prof, acceptance=Acceptance.iid(float(psd["alpha"])))
+            psd["trace_index"] = None
+    if "output_tokens" not in psd:
+        ctx = prof.context_tokens(prof.prompt_tokens.mean(), prof.output_tokens.mean())
+        f_d = float(prof.draft.flops_per_token(ctx))
+        g = prof.draft_length
+        drafted = task.flops_device / f_d
+        n = max(1, int(round(drafted * float(prof.acceptance.expected_tokens_per_round(g)) / g)))
+        psd.update(output_tokens=n, draft_flops_per_token=f_d,
+                   target_flops_per_token=float(prof.target.flops_per_token(ctx)),
+                   protocol=f"bits:{max(1, int(round(task.bits / max(drafted, 1.0))))}")
+        notes.append(f"task without psd fields decoded with profile {prof.name} (n from f^MD)")
+    psd.setdefault("trace_seed", None)
+    return prof, psd
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> frozenset[str]:
+    from uara.psd.profiles import list_profiles
+
+    return frozenset(list_profiles())
+
+
+def slot_latency(instance: Any, slot_index: int, association: Any, bandwidth_share: Any, compute_share: Any,
+                 *, protocol: str | Protocol | None = None, seed: int = 0,
+                 options: LatencyOptions | None = None) -> LatencyResult:
+    """Latency of every device's task in slot ``slot_index`` under the given decisions.
+
+    Args:
+        instance: a :class:`uara.instance.Instance`.
+        association: (M,) server index per device; bandwidth_share y, compute_share z: (M,) in [0, 1].
+        protocol: payload protocol for every task (default: each task's own).
+        seed: seeds the acceptance of tasks that carry no trace seed.
+        options: :class:`LatencyOptions`.
+    """
+    from uara.formulation import slot_data
+
+    opts = options or LatencyOptions()
+    if not 0 <= slot_index < instance.num_slots:
+        raise UaraError(f"slot_index: expected 0..{instance.num_slots - 1}, got {slot_index}")
+    sd = slot_data(instance, slot_index)
+    m, e = sd.rate_bps.shape
+    x, y, z = _check_decisions(m, e, association, bandwidth_share, compute_share)
+    tasks = instance.slots[slot_index].tasks
+    notes: list[str] = []
+    fields_ = [_task_fields(t, notes) for t in tasks]
+    dev_flops = np.asarray(instance.device_flops, dtype=float)
+    srv_flops = np.asarray(instance.server_flops, dtype=float)
+    rows = np.arange(m)
+    rate = sd.rate_bps[rows, x] * y
+    comp = z * srv_flops[x]
+
+    # group devices that share a decoding configuration; simulate each group at once
+    groups: dict[tuple, list[int]] = {}
+    decs: dict[tuple, Decoding] = {}
+    for i, (prof, psd) in enumerate(fields_):
+        dec = prof.decoding(
+            mode=opts.mode or psd.get("mode"), draft_length=opts.draft_length or psd.get("draft_length"),
+            protocol=protocol or opts.protocol or psd.get("protocol"),
+            pre_verify=psd.get("pre_verify"), adaptive=opts.adaptive, stream_uplink=psd.get("stream_uplink"))
+        key = (dec.mode, dec.draft_length, dec.pre_verify, dec.protocol.spec, dec.vocab, dec.adaptive,
+               dec.stream_uplink)
+        groups.setdefault(key, []).append(i)
+        decs[key] = dec
+    lat = np.full(m, np.inf)
+    crit = np.full((m, len(CATEGORIES)), np.nan)
+    busy = {k: np.full(m, np.nan) for k in ("device_busy_s", "uplink_busy_s", "server_busy_s", "downlink_busy_s")}
+    rounds = np.zeros(m)
+    tpr = np.full(m, np.nan)
+    for key, idx_list in groups.items():
+        idx = np.array(idx_list)
+        dec = decs[key]
+        n_out = np.array([int(fields_[i][1]["output_tokens"]) for i in idx])
+        length = int(n_out.max()) + dec.max_block + 1
+        match = np.empty((idx.size, length), dtype=bool)
+        for k, i in enumerate(idx):
+            prof, psd = fields_[i]
+            if psd.get("trace_seed") is None:
+                psd = {**psd, "trace_seed": int(np.random.default_rng([seed, slot_index, i]).integers(2**62))}
+            match[k] = task_trace(prof, psd, length)
+        f_d = np.array([float(fields_[i][1]["draft_flops_per_token"]) for i in idx])
+        f_t = np.array([float(fields_[i][1]["target_flops_per_token"]) for i in idx])
+        with np.errstate(divide="ignore"):
+            timing = Timing(
+                draft_s_per_token=f_d / dev_flops[idx],
+                verify_s_per_position=np.where(comp[idx] > 0, f_t / np.where(comp[idx] > 0, comp[idx], 1.0), np.inf),
+                verify_s_per_call=opts.verify_s_per_call, uplink_bps=rate[idx], downlink_bps=opts.downlink_bps,
+                link_latency_s=opts.link_latency_s, queue_s=sd.queue_s[x[idx]])
+        res: SimResult = simulate(n_out, match, timing, dec)
+        lat[idx] = res.latency_s
+        crit[idx] = res.critical_s
+        for k in busy:
+            busy[k][idx] = getattr(res, k)
+        rounds[idx] = res.rounds
+        tpr[idx] = res.tokens_per_round
+    inf = ~np.isfinite(lat)
+    breakdown = {f"critical_{c}_s": crit[:, k] for k, c in enumerate(CATEGORIES)}
+    breakdown.update(busy)
+    breakdown["device_idle_s"] = lat - busy["device_busy_s"]
+    breakdown["server_idle_s"] = lat - busy["server_busy_s"]
+    mean, p95, mean_f = _stats(lat)
+    return LatencyResult(lat, inf, mean, p95, mean_f, breakdown, rounds, tpr, sorted(set(notes)))
+
+
+def _decision(slot: Any, key: str) -> Any:
+    if isinstance(slot, Mapping):
+        if key not in slot:
+            raise UaraError(f"solution.slots[].{key}: missing")
+        return slot[key]
+    return getattr(slot, key)
+
+
+def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol | None = None, seed: int = 0,
+                     options: LatencyOptions | None = None) -> dict[str, Any]:
+    """Latency of a whole solution (every slot), JSON-ready.
+
+    ``solution`` is a :class:`uara.solution.Solution` or anything with
+    ``slots[t].association / bandwidth_share / compute_share`` (objects or
+    dicts). Returns ``mean_s`` and ``p95_s`` over all (slot, device) pairs,
+    ``per_device_s`` (the mean over slots of each device), ``per_slot``
+    (:meth:`LatencyResult.to_dict` of each slot) and ``infinite`` ([t, i]
+    pairs). Non-finite numbers become null when written with
+    :func:`uara.io.dumps_json`.
+    """
+    slots = solution["slots"] if isinstance(solution, Mapping) else solution.slots
+    if len(slots) > instance.num_slots:
+        raise UaraError(f"solution.slots: {len(slots)} slots, the instance has {instance.num_slots}")
+    per_slot = [slot_latency(instance, t, _decision(s, "association"), _decision(s, "bandwidth_share"),
+                             _decision(s, "compute_share"), protocol=protocol, seed=seed, options=options)
+                for t, s in enumerate(slots)]
+    if not per_slot:
+        raise UaraError("solution.slots: empty")
+    allv = np.stack([r.per_device_s for r in per_slot])  # (T, M)
+    mean, p95, mean_f = _stats(allv.ravel())
+    crit = {k: float(np.nanmean(np.concatenate([r.breakdown[k][~r.infinite] for r in per_slot])))
+            if any((~r.infinite).any() for r in per_slot) else float("nan")
+            for k in per_slot[0].breakdown}
+    return {
+        "mean_s": mean, "p95_s": p95, "mean_finite_s": mean_f,
+        "per_device_s": allv.mean(axis=0).tolist(),
+        "infinite": [[t, int(i)] for t, r in enumerate(per_slot) for i in np.flatnonzero(r.infinite)],
+        "breakdown_mean_s": crit,
+        "per_slot": [r.to_dict() for r in per_slot],
+        "notes": sorted({n for r in per_slot for n in r.notes}),
+        "simulator": "uara.psd.simulator",
+    }

@@ -1,0 +1,233 @@
+"""`uara psd`: speculative-decoding profiles, timeline simulation, Fig. 2.
+
+Sub-commands: ``profile`` (measure a local model pair), ``simulate`` (one
+profile through the timeline simulator), ``figure2`` (the seed paper's Fig. 2),
+``profiles`` (list the shipped ones), ``latency`` (end-to-end latency of a
+solution file), ``declared`` (rewrite the declared GPT2 profiles),
+``build-draft`` (distil the SmolLM2 draft).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("psd", help="speculative decoding: profiles, simulator, Fig. 2",
+                       description=__doc__.splitlines()[0])
+    psub = p.add_subparsers(dest="psd_command", metavar="SUBCOMMAND")
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+    q = psub.add_parser("profile", help="measure a (draft, target) pair on prompts -> profile JSON",
+                        description="Run greedy SD/PSD with a local Hugging Face pair on prompts, check it is lossless "
+                                    "against the target's own greedy output, record acceptance traces, write a profile.")
+    q.add_argument("--draft", required=True, help="draft model: local folder, .gguf file, or 'smollm2'")
+    q.add_argument("--target", required=True, help="target model: local folder, .gguf file, or 'smollm2'")
+    q.add_argument("--prompts", required=True, help="humaneval, mtbench, jsonl:PATH or PATH.jsonl")
+    q.add_argument("--output", "-o", required=True, help="profile JSON to write")
+    q.add_argument("--split", default="eval", choices=["all", "train", "eval"], help="prompt split (default eval)")
+    q.add_argument("--limit", type=int, default=None, help="first N prompts of the split")
+    q.add_argument("--field", default=None, help="JSONL field holding the text")
+    q.add_argument("--name", default=None, help="profile name (default: output file stem)")
+    q.add_argument("--task-type", default=None, choices=["code", "summarisation", "chat"])
+    q.add_argument("--draft-length", type=int, default=8)
+    q.add_argument("--mode", default="psd", choices=["sd", "psd"])
+    q.add_argument("--no-pre-verify", action="store_true")
+    q.add_argument("--max-new-tokens", type=int, default=128)
+    q.add_argument("--protocol", default="full@4", help="default payload protocol written into the profile")
+    q.add_argument("--style", default="auto", choices=["auto", "chat", "raw"], help="prompt rendering")
+    q.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    q.set_defaults(func=run_profile)
+
+    s = psub.add_parser("simulate", help="simulate tasks of a profile on the timeline simulator",
+                        description="Simulate N tasks drawn from a profile at given speeds; print the mean latency "
+                                    "and its breakdown for each mode.")
+    s.add_argument("--profile", default="gpt2_code", help="shipped profile name or JSON path")
+    s.add_argument("--mode", default="both", choices=["sd", "psd", "both"])
+    s.add_argument("--draft-length", type=int, default=None)
+    s.add_argument("--adaptive", action="store_true", help="adaptive draft length (+2 on full acceptance, -1 else)")
+    s.add_argument("--no-pre-verify", action="store_true")
+    s.add_argument("--no-stream", action="store_true", help="send each block only once drafted")
+    s.add_argument("--protocol", default=None, help="ids, full, full@4, topk:K, split ...")
+    s.add_argument("--alpha", type=float, default=None, help="replace the acceptance by i.i.d. alpha")
+    s.add_argument("--device-gflops", type=float, default=70.0, help="effective phone GFLOP/s")
+    s.add_argument("--server-tflops", type=float, default=25.0, help="effective server TFLOP/s (z * F)")
+    s.add_argument("--verify-call-ms", type=float, default=0.0, help="fixed server time per verification")
+    s.add_argument("--uplink-mbps", type=float, default=50.0)
+    s.add_argument("--downlink-mbps", type=float, default=100.0)
+    s.add_argument("--latency-ms", type=float, default=10.0, help="one-way link latency per message")
+    s.add_argument("--queue-s", type=float, default=0.0)
+    s.add_argument("--tasks", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=run_simulate)
+
+    f = psub.add_parser("figure2", help="reproduce the seed paper's Fig. 2 (PNG + JSON)")
+    f.add_argument("--output", "-o", default="results/figure2", help="output folder")
+    f.add_argument("--profiles", nargs="+", default=["gpt2_code", "gpt2_summarisation"],
+                   help="profile names/paths (one per task type)")
+    f.add_argument("--tasks", type=int, default=400)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--protocol", default=None)
+    f.set_defaults(func=run_figure2)
+
+    ls = psub.add_parser("profiles", help="list the shipped profiles")
+    ls.set_defaults(func=run_profiles)
+
+    lt = psub.add_parser("latency", help="end-to-end latency of a solution file")
+    lt.add_argument("solution", help="solution JSON (uara-solution/1)")
+    lt.add_argument("--instance", "-i", required=True)
+    lt.add_argument("--protocol", default=None)
+    lt.add_argument("--latency-ms", type=float, default=10.0)
+    lt.add_argument("--downlink-mbps", type=float, default=100.0)
+    lt.set_defaults(func=run_latency)
+
+    d = psub.add_parser("declared", help="write the declared GPT2/GPT2-XL profiles")
+    d.add_argument("--output", "-o", default="psd/profiles")
+    d.set_defaults(func=run_declared)
+
+    b = psub.add_parser("build-draft", help="distil a same-tokenizer draft for SmolLM2 on CPU")
+    b.add_argument("--output", "-o", default="~/.cache/uara/drafts/smollm2-135m-draft4")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--gen-budget-s", type=float, default=330.0)
+    b.add_argument("--train-cpu-s", type=float, default=480.0, help="training budget in CPU seconds")
+    b.set_defaults(func=run_build_draft)
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from uara.psd import prompts as P
+    from uara.psd.profiling import profile_pair
+
+    kw = {"field": args.field} if args.field else {}
+    ps = P.load_prompts(args.prompts, args.split, args.limit, **kw)
+    name = args.name or Path(args.output).stem
+    prof, runs = profile_pair(
+        args.draft, args.target, ps, name=name, task_type=args.task_type, draft_length=args.draft_length,
+        mode=args.mode, pre_verify=not args.no_pre_verify, max_new_tokens=args.max_new_tokens,
+        protocol=args.protocol, threads=args.threads, style=args.style,
+        prompts_label=f"{args.prompts} ({args.split} split, {len(ps)} prompts)",
+        log=lambda s: print(s, file=sys.stderr))
+    prof.save(args.output)
+    m = prof.measured or {}
+    ll = m.get("lossless", {})
+    print(f"wrote {args.output}: alpha {prof.acceptance.alpha:.3f}, tokens/round {m.get('tokens_per_round', 0):.2f}, "
+          f"lossless {ll.get('passed')}/{ll.get('checked')}, blocks consistent with traces "
+          f"{m.get('blocks_consistent_with_trace')}/{m.get('blocks_checked')}")
+    return 0 if ll.get("passed") == ll.get("checked") else 1
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import numpy as np
+
+    from uara.psd.acceptance import Acceptance
+    from uara.psd.profiles import load_profile
+    from uara.psd.simulator import Timing, simulate
+
+    prof = load_profile(args.profile)
+    if args.alpha is not None:
+        prof = dataclasses.replace(prof, acceptance=Acceptance.iid(args.alpha))
+    rng = np.random.default_rng(args.seed)
+    n_out = prof.output_tokens.sample(rng, args.tasks)
+    n_prompt = prof.prompt_tokens.sample(rng, args.tasks)
+    ctx = prof.context_tokens(n_prompt, n_out)
+    modes = ["sd", "psd"] if args.mode == "both" else [args.mode]
+    decs = [prof.decoding(mode=m, draft_length=args.draft_length, protocol=args.protocol, adaptive=args.adaptive,
+                          pre_verify=False if args.no_pre_verify else None,
+                          stream_uplink=False if args.no_stream else None) for m in modes]
+    length = int(n_out.max()) + max(d.max_block for d in decs) + 1
+    ntr = len(prof.acceptance.trace_list)
+    match = prof.acceptance.sample(args.tasks, length, rng, index=rng.integers(ntr, size=args.tasks) if ntr else None)
+    timing = Timing(draft_s_per_token=prof.draft.flops_per_token(ctx) / (args.device_gflops * 1e9),
+                    verify_s_per_position=prof.target.flops_per_token(ctx) / (args.server_tflops * 1e12),
+                    verify_s_per_call=args.verify_call_ms / 1e3, uplink_bps=args.uplink_mbps * 1e6,
+                    downlink_bps=args.downlink_mbps * 1e6, link_latency_s=args.latency_ms / 1e3, queue_s=args.queue_s)
+    out = {}
+    for dec in decs:
+        out[dec.mode] = {"draft_length": dec.draft_length, "protocol": dec.protocol.spec,
+                         **simulate(n_out, match, timing, dec).summary()}
+    if args.json:
+        print(json.dumps({"profile": prof.name, "alpha": prof.acceptance.alpha, "results": out}, indent=1))
+        return 0
+    print(f"profile {prof.name} ({prof.task_type}), alpha {prof.acceptance.alpha:.3f}, {args.tasks} tasks, "
+          f"uplink {args.uplink_mbps:g} Mbit/s, one-way latency {args.latency_ms:g} ms")
+    keys = ["draft_length", "latency_mean_s", "latency_p95_s", "critical_device_s", "critical_uplink_s",
+            "critical_queue_s", "critical_server_s", "critical_downlink_s", "device_busy_s", "device_idle_s",
+            "server_busy_s", "tokens_per_round", "rounds", "drafted_tokens", "uplink_bits"]
+    print(f"{'':22s}" + "".join(f"{m.upper():>14s}" for m in out))
+    for k in keys:
+        print(f"{k:22s}" + "".join(f"{out[m][k]:>14.4g}" for m in out))
+    return 0
+
+
+def run_figure2(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from uara.psd import figure2
+    from uara.psd.profiles import load_profile_set
+
+    profs = load_profile_set(list(args.profiles))
+    setup = dataclasses.replace(figure2.Fig2Setup(), n_tasks=args.tasks, seed=args.seed, protocol=args.protocol)
+    data = figure2.write(profs, args.output, setup)
+    for ttype, e in data["profiles"].items():
+        for mode, m in e["modes"].items():
+            sat = m["saturation_rate_bps"]
+            print(f"{ttype:14s} {mode.upper():4s} best gamma {m['best_gamma']:>3d}  latency {m['best_latency_s']:.3f} s  "
+                  f"saturation {'n/a' if sat is None else f'{sat / 1e6:g} Mbit/s'}")
+    for p in data["files"]:
+        print(f"wrote {p}")
+    return 0
+
+
+def run_profiles(args: argparse.Namespace) -> int:
+    from uara.psd.profiles import list_profiles, load_profile
+
+    print(f"{'name':22s} {'type':14s} {'kind':9s} {'alpha':>6s} {'gamma':>5s} {'protocol':>9s} "
+          f"{'GFLOP/tok d,t':>14s} {'out tok':>8s}  models")
+    for n in list_profiles():
+        p = load_profile(n)
+        s = p.summary()
+        print(f"{n:22s} {p.task_type:14s} {p.provenance.get('kind', '?'):9s} {p.acceptance.alpha:6.3f} "
+              f"{p.draft_length:5d} {p.protocol.spec:>9s} "
+              f"{s['draft_flops_per_token'] / 1e9:6.3f},{s['target_flops_per_token'] / 1e9:6.3f}  "
+              f"{p.output_tokens.mean():8.1f}  {p.draft.name} -> {p.target.name}")
+    return 0
+
+
+def run_latency(args: argparse.Namespace) -> int:
+    from uara.instance import Instance
+    from uara.io import dumps_json, read_json
+    from uara.psd.latency import LatencyOptions, solution_latency
+
+    inst = Instance.load(args.instance)
+    data = read_json(args.solution, what="solution file")
+    lat = solution_latency(inst, data, protocol=args.protocol,
+                           options=LatencyOptions(downlink_bps=args.downlink_mbps * 1e6,
+                                                  link_latency_s=args.latency_ms / 1e3))
+    lat.pop("per_slot", None)
+    print(dumps_json(lat), end="")
+    return 0
+
+
+def run_declared(args: argparse.Namespace) -> int:
+    from uara.psd.declared import write_declared
+
+    for p in write_declared(args.output):
+        print(f"wrote {p}")
+    return 0
+
+
+def run_build_draft(args: argparse.Namespace) -> int:
+    from uara.psd.draft_build import DraftBuildConfig, build_draft
+
+    info = build_draft(DraftBuildConfig(output=args.output, seed=args.seed, threads=args.threads,
+                                        gen_budget_s=args.gen_budget_s, train_cpu_s=args.train_cpu_s),
+                       log=lambda s: print(s, file=sys.stderr, flush=True))
+    print(json.dumps({k: info[k] for k in ("layers", "heldout_agreement", "total_s")}))
+    return 0
