@@ -74,6 +74,32 @@ def test_seed_determines_everything():
     assert not np.array_equal(a.slots[0].gain_db, c.slots[0].gain_db)
 
 
+def test_channel_cache_is_transparent(tmp_path):
+    calls = []
+
+    class Counting(FreeSpace):
+        def _compute(self, servers, devices, seed):
+            calls.append(seed)
+            return super()._compute(servers, devices, seed)
+
+    import uara.build as bm
+
+    orig = bm.get_channel
+    bm.get_channel = lambda name, **kw: Counting(**kw)
+    try:
+        first = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 5.0})
+        n = len(calls)
+        again = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 5.0}, params={"energy_weight": 99})
+        other = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 6.0})
+    finally:
+        bm.get_channel = orig
+    assert n == first.num_slots and len(calls) == 2 * n  # the second build traced nothing
+    for a, b in zip(first.slots, again.slots):
+        np.testing.assert_array_equal(a.gain_db, b.gain_db)
+    assert not np.array_equal(first.slots[0].gain_db, other.slots[0].gain_db)
+    assert dumps_instance(first) == dumps_instance(_fs(channel_options={"shadowing_db": 5.0}))
+
+
 def test_still_devices_with_zero_speed():
     inst = _fs(speed_mps=(0.0, 0.0))
     for slot in inst.slots[1:]:
@@ -119,6 +145,11 @@ def test_rebuild_refuses_what_it_cannot_reproduce(tmp_path):
     user.write_text(json.dumps(cat))
     with pytest.raises(UaraError, match="catalog file changed since the build"):
         build_options_from(inst)
+    psd = _fs()
+    assert psd.provenance["psd_profile"] == "psd:gpt2" and psd.slots[0].tasks[0].psd is not None
+    psd.provenance["resolved"]["task_files_sha256"] = "0" * 64
+    with pytest.raises(UaraError, match="PSD profiles .* changed since the build"):
+        build_options_from(psd)
 
 
 def test_user_catalog(tmp_path):

@@ -27,7 +27,11 @@ state, channel):
    move would leave it reaching no server does not make that move: it stays
    at its slot t-1 position with its slot t-1 gains, and turns to a new
    waypoint (counted per slot in provenance ``held_moves``).
-5. Tasks: one new task per device per slot from the task sampler.
+5. Tasks: one new task per device per slot from the task sampler (default
+   ``psd``: type drawn uniformly from code / summarisation / chat, fields from
+   the PSD profile of that type, :mod:`uara.psd.tasks`; ``parametric``:
+   :mod:`uara.tasks`). The SHA-256 of the task sampler's data files (the PSD
+   profiles) is recorded, and a rebuild refuses to run if they changed.
 6. Battery and queues for a static instance (each slot is solved as given;
    :mod:`uara.dynamics` rolls them with a method's own decisions instead):
    B_i(0) ~ U[battery_range]; B_i(t+1) = max(1e-3, B_i(t) - (E_i^CP + E^CM_i,est) / capacity_i)
@@ -92,6 +96,55 @@ def _params_from(value: Any) -> Params:
             raise UaraError(f"params: unknown parameter {unknown[0]!r}; known: {', '.join(sorted(known))}")
         return replace(Params(), **{k: float(v) for k, v in changes.items()})
     raise UaraError(f"params: expected a Params, a parameter-set name or a dict, got {type(value).__name__}")
+
+
+class _CachedChannel:
+    """Calls a provider, optionally through an on-disk cache of its results.
+
+    The key is the SHA-256 of the provider's label, options and package versions, the
+    exact position arrays and the seed, so a hit returns what the call would return.
+    The cache only saves time (e.g. re-making instances after the task model changed:
+    tasks use their own random stream, so every channel call repeats exactly).
+    """
+
+    def __init__(self, provider: ChannelProvider, folder: str | Path | None) -> None:
+        self.provider = provider
+        self.folder = None if folder is None else Path(folder)
+        self.hits = 0
+        self._salt = ""
+        if self.folder is not None:
+            import hashlib
+            import json
+
+            self.folder.mkdir(parents=True, exist_ok=True)
+            ident = {"label": provider.label, "options": provider.options(), "versions": provider.versions()}
+            self._salt = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+    def __call__(self, servers: np.ndarray, devices: np.ndarray, seed: int) -> Any:
+        if self.folder is None:
+            return self.provider(servers, devices, seed=seed)
+        import hashlib
+
+        from uara.channels import ChannelResult
+
+        h = hashlib.sha256(self._salt.encode())
+        for arr in (np.ascontiguousarray(servers, dtype=np.float64), np.ascontiguousarray(devices, dtype=np.float64)):
+            h.update(str(arr.shape).encode() + arr.tobytes())
+        h.update(str(int(seed)).encode())
+        path = self.folder / f"{h.hexdigest()}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                self.hits += 1
+                los = z["los"] if "los" in z.files else None
+                return ChannelResult(z["gain_db"], z["no_path"], los, {})
+        res = self.provider(servers, devices, seed=seed)
+        arrays = {"gain_db": res.gain_db, "no_path": res.no_path}
+        if res.los is not None:
+            arrays["los"] = res.los
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+        return res
 
 
 class _Progress:
@@ -168,7 +221,7 @@ def build_instance(
     catalog: str | None = None,
     device_kinds: Sequence[str] | None = None,
     server_kinds: Sequence[str] | None = None,
-    tasks: str = "parametric",
+    tasks: str = "psd",
     task_options: Mapping[str, Any] | None = None,
     task_sampler: Callable[[np.random.Generator, int], list[Task]] | None = None,
     params: Params | str | Mapping[str, Any] | None = None,
@@ -179,6 +232,7 @@ def build_instance(
     max_resample: int = 10,
     name: str | None = None,
     progress: bool = False,
+    channel_cache: str | Path | None = None,
 ) -> Instance:
     """Build an instance (see the module docstring for every rule).
 
@@ -190,7 +244,9 @@ def build_instance(
         channel_options: further provider options (see ``uara.channels``).
         catalog: path of a ``uara-catalog/1`` file (default: the built-in catalog).
         device_kinds, server_kinds: restrict the kinds drawn (default: all, by weight).
-        tasks, task_options: task sampler name and options (:func:`uara.tasks.get_task_sampler`).
+        tasks, task_options: task sampler name and options (:func:`uara.tasks.get_task_sampler`):
+            ``psd`` (default: the shipped GPT2 / GPT2-XL PSD profiles of :mod:`uara.psd`)
+            or ``parametric`` (:mod:`uara.tasks`).
         task_sampler: a ready sampler object instead (not reproducible from provenance
             unless it has ``describe()`` and is re-passed).
         params: :class:`Params`, a parameter-set name or a dict of overrides.
@@ -201,6 +257,9 @@ def build_instance(
         max_resample: rounds of fresh slot-0 positions for devices that reach no server.
         name: instance name (default ``m{M}_e{E}``).
         progress: show a progress bar (tqdm if installed) on stderr.
+        channel_cache: folder caching channel results by their exact inputs (saves the
+            ray tracing when only tasks, hardware or parameters change; not recorded,
+            it never changes the result).
 
     Returns:
         The validated :class:`Instance`; ``provenance["build"]`` repeats it.
@@ -251,6 +310,7 @@ def build_instance(
     srv_list = cat.draw_servers(e, streams.hardware, server_pos, list(server_kinds) if server_kinds else None)
     mobility = RandomWaypoint(layout, tuple(speed_mps), waypoint_radius_m)  # type: ignore[arg-type]
 
+    trace = _CachedChannel(provider, channel_cache)
     bar = _Progress(n_slots, f"build {inst_name} ({provider.label})", progress)
     stats: dict[str, Any] = {"no_path_pairs": [], "los_pairs": [], "held_moves": [], "resample_rounds": 0,
                              "dropped_devices": 0, "spare_positions": 0}
@@ -259,7 +319,7 @@ def build_instance(
     spares = math.ceil(m / 5) + 2
     stats["spare_positions"] = spares
     cand = np.round(layout.sample_devices(m + spares, streams.placement, servers=server_pos), 2)
-    res = provider(server_pos, cand, seed=_channel_seed(streams, 0, 0, provider.seed_per_slot))
+    res = trace(server_pos, cand, seed=_channel_seed(streams, 0, 0, provider.seed_per_slot))
     ok_idx = list(np.flatnonzero(~res.unreachable)[:m])
     rows = {"pos": [cand[i] for i in ok_idx], "gain": [res.gain_db[i] for i in ok_idx],
             "no_path": [res.no_path[i] for i in ok_idx],
@@ -269,7 +329,7 @@ def build_instance(
         attempt += 1
         need = m - len(rows["pos"])
         cand = np.round(layout.sample_devices(2 * need + 2, streams.placement, servers=server_pos), 2)
-        sub = provider(server_pos, cand, seed=_channel_seed(streams, 0, attempt, provider.seed_per_slot))
+        sub = trace(server_pos, cand, seed=_channel_seed(streams, 0, attempt, provider.seed_per_slot))
         for i in np.flatnonzero(~sub.unreachable)[:need]:
             rows["pos"].append(cand[i])
             rows["gain"].append(sub.gain_db[i])
@@ -305,7 +365,7 @@ def build_instance(
             prev_pos, prev_gain, prev_np, prev_los = pos, gain, no_path, los
             state = mobility.step(state, par.slot_s, streams.mobility)
             pos = np.round(state.positions, 2)
-            res = provider(server_pos, pos, seed=_channel_seed(streams, t, 0, provider.seed_per_slot))
+            res = trace(server_pos, pos, seed=_channel_seed(streams, t, 0, provider.seed_per_slot))
             gain, no_path, los = res.gain_db.copy(), res.no_path.copy(), None if res.los is None else res.los.copy()
             lost = np.flatnonzero(res.unreachable)
             if len(lost):
@@ -360,6 +420,7 @@ def build_instance(
             "mobility": mobility.describe(),
             "tasks": getattr(sampler, "describe", lambda: {"model": "custom"})(),
             "catalog": {"source": cat.source, "sha256": cat.sha256},
+            "task_files_sha256": _task_files_sha256(tasks if task_sampler is None else "custom"),
             "versions": _versions(provider),
             "battery_rule": "B(0)~U[battery_range]; B(t+1)=max(1e-3, B(t)-(dCP f_MD + dCM (min(1,E/M) W/E/1e6) P_W)/capacity)",
             "queue_rule": "queue_s ~ U[0, queue_max_s] i.i.d. per slot and server",
@@ -372,6 +433,21 @@ def build_instance(
         provenance["build"]["task_sampler"] = "custom object (pass it again to rebuild)"
     inst = Instance(inst_name, par, dev_list, srv_list, slot_list, provenance)
     return inst.validate()
+
+
+def _task_files_sha256(tasks: str) -> str | None:
+    """SHA-256 over the data files a task sampler reads (the shipped PSD profiles), or None."""
+    if tasks != "psd":
+        return None
+    import hashlib
+    from importlib import resources
+
+    h = hashlib.sha256()
+    folder = resources.files("uara.psd") / "profiles"
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".json"):
+            h.update(entry.name.encode() + b"\0" + entry.read_bytes())
+    return h.hexdigest()
 
 
 def _versions(provider: ChannelProvider) -> dict[str, str]:
@@ -407,6 +483,10 @@ def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dic
     if "task_sampler" in opts:
         raise UaraError("provenance.build.task_sampler: built with a custom task sampler object; "
                         "call build_instance(..., task_sampler=...) yourself")
+    recorded_tasks = prov.get("resolved", {}).get("task_files_sha256")
+    if recorded_tasks and _task_files_sha256(str(opts.get("tasks"))) != recorded_tasks:
+        raise UaraError("provenance.resolved.task_files_sha256: the PSD profiles (uara/psd/profiles/*.json) changed "
+                        "since the build; the tasks would differ")
     expected = prov.get("resolved", {}).get("catalog", {}).get("sha256")
     if expected:
         from uara.catalog import load_catalog
@@ -418,7 +498,8 @@ def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dic
     return opts
 
 
-def rebuild(source: str | Path | Mapping[str, Any] | Instance, progress: bool = False) -> Instance:
+def rebuild(source: str | Path | Mapping[str, Any] | Instance, progress: bool = False,
+            channel_cache: str | Path | None = None) -> Instance:
     """Build again from recorded provenance (see :func:`build_options_from`)."""
     opts = build_options_from(source)
-    return build_instance(progress=progress, **opts)
+    return build_instance(progress=progress, channel_cache=channel_cache, **opts)

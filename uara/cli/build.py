@@ -70,8 +70,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--catalog", default=None, metavar="FILE", help="hardware catalog (uara-catalog/1); default built-in")
     p.add_argument("--device-kinds", default=None, metavar="K1,K2", help="restrict device kinds (catalog names)")
     p.add_argument("--server-kinds", default=None, metavar="K1,K2", help="restrict server kinds (catalog names)")
-    p.add_argument("--tasks", default="parametric", help="task sampler: parametric (default) or psd")
-    p.add_argument("--task-option", action="append", metavar="KEY=VALUE", help="task sampler option, repeatable")
+    p.add_argument("--tasks", default="psd",
+                   help="task sampler: psd (default; PSD profiles of uara.psd) or parametric (uara/tasks.py)")
+    p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
+                   help="task sampler option, repeatable (psd: profiles=gpt2, protocol=topk:64, draft_length=8, ...)")
     p.add_argument("--params", default=None, metavar="SET", help="named parameter set (default, paper-table1-literal)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="override a parameter (bandwidth_hz, lambda, energy_weight, slot_s, ...), repeatable")
@@ -86,6 +88,9 @@ def register(subparsers: Any) -> None:
                         "options are ignored")
     p.add_argument("--check", action="store_true",
                    help="with --from-provenance: compare the rebuild with FILE and exit 1 if they differ")
+    p.add_argument("--channel-cache", default=None, metavar="DIR",
+                   help="cache channel results here by their exact inputs (e.g. .uara-cache/channels): re-making "
+                        "an instance after changing tasks, hardware or parameters skips the ray tracing")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -105,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     if args.from_provenance:
-        inst = rebuild(args.from_provenance, progress=not args.quiet)
+        inst = rebuild(args.from_provenance, progress=not args.quiet, channel_cache=args.channel_cache)
         if args.check:
             with open(args.from_provenance, encoding="utf-8") as fh:
                 original = fh.read()
@@ -138,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             server_kinds=args.server_kinds.split(",") if args.server_kinds else None,
             tasks=args.tasks, task_options=_key_values(args.task_option, "--task-option"), params=params,
             speed_mps=args.speed, max_resample=args.max_resample, name=args.name, progress=not args.quiet,
+            channel_cache=args.channel_cache,
         )
     if not args.output:
         raise UaraError("--output FILE is required (where to write the instance)")
