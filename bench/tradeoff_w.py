@@ -3,12 +3,14 @@
 For each w: TMA + exact allocation on the same instance; prints the mean
 optimal uplink time T_i and communication energy E^CM for high-battery
 (B >= 0.5) and low-battery devices, and the controllable objective.
-Run: python bench/tradeoff_w.py [INSTANCE]
+Run: python bench/tradeoff_w.py [INSTANCE] [--protocol SPEC]
+(without INSTANCE: a random 60 x 8 instance whose tasks use the uplink
+protocol SPEC, default the PSD profiles' own: full@4; try topk:128).
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 import numpy as np
 
@@ -16,9 +18,18 @@ from uara.instance import Instance
 from uara.solvers import get_solver
 
 
-def main(path: str | None = None) -> None:
-    inst = Instance.load(path) if path else Instance.random(60, 8, seed=0)
-    print(f"instance {inst.name}: tma+exact, slot 0")
+def main(path: str | None = None, protocol: str | None = None) -> None:
+    if path:
+        inst = Instance.load(path)
+    else:
+        from uara.build import build_instance
+        from uara.random_instance import RANDOM_CHANNEL
+
+        inst = build_instance(devices=60, servers=8, slots=1, channel="free-space", seed=0, channel_options=RANDOM_CHANNEL,
+                              task_options={"protocol": protocol} if protocol else None, name="random_m60_e8_s0")
+    tk = inst.slots[0].tasks[0]
+    proto = (tk.psd or {}).get("protocol", "n/a")
+    print(f"instance {inst.name}: tma+exact, slot 0, uplink protocol {proto}, median d_i {np.median([t.bits for t in inst.slots[0].tasks]):.3g} bit")
     print(f"{'w':>5} {'I - C':>9} {'T high [s]':>11} {'T low [s]':>10} {'E_CM high [J]':>14} {'E_CM low [J]':>13} {'sum y':>7}")
     for w in (20, 40, 60, 80, 100):
         iw = inst.with_params(energy_weight=float(w)).slot_subset([0])
@@ -32,4 +43,8 @@ def main(path: str | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("instance", nargs="?")
+    ap.add_argument("--protocol", default=None)
+    a = ap.parse_args()
+    main(a.instance, a.protocol)
