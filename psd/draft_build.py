@@ -21,7 +21,10 @@ No small model shares SmolLM2's tokenizer offline, so the draft is built here:
    over S plus one constant-0 "other" logit (what the zeroed rows give), on
    answer tokens only (prompts cut to their last ``max_prompt_tokens``); a
    linear-decay schedule; stopped by a **CPU-time** budget
-   (``time.process_time``), so a loaded machine gets the same amount of work.
+   (``time.process_time``), so a loaded machine gets the same amount of work;
+   every ``eval_every`` steps the held-out greedy agreement is measured and
+   the best checkpoint is kept (early stopping). Generation is also bounded
+   by CPU time and resumable (``train_data.json`` in the output folder).
 
 Everything runs with ``torch.set_num_threads(threads)`` (default 1) and is
 seeded. The result is a normal Hugging Face folder (``save_pretrained``,
@@ -62,7 +65,8 @@ class DraftBuildConfig:
     n_synthetic: int = 600
     max_new_tokens: int = 128
     gen_batch: int = 24
-    gen_budget_s: float = 330.0
+    gen_cpu_s: float = 600.0
+    eval_every: int = 20
     train_cpu_s: float = 480.0
     lr: float = 1e-3
     batch_tokens: int = 2048
@@ -76,31 +80,43 @@ class _Sample:
     answer: list[int]
 
 
-def _generate(model: Any, tok: Any, prompts: Sequence[P.Prompt], cfg: DraftBuildConfig, log) -> list[_Sample]:
+def _generate(model: Any, tok: Any, prompts: Sequence[P.Prompt], cfg: DraftBuildConfig, data_path: Path,
+              log) -> tuple[list[_Sample], float]:
+    """Greedy answers of the target, resumable: ``data_path`` keeps the samples,
+    the ids of the prompts done and the CPU seconds spent so far."""
     torch = require("torch")
+    data = json.loads(data_path.read_text()) if data_path.is_file() else {}
+    samples = [_Sample(s["prompt"], s["answer"]) for s in data.get("samples", [])]
+    # files from the first build kept no ids: their samples are the first prompts of the same order
+    done = set(data.get("done", [p.id for p in prompts[: len(samples)]]))
+    spent = float(data.get("gen_cpu_s", data.get("gen_s", 0.0)))
+    todo = [p for p in prompts if p.id not in done]
     tok.padding_side = "left"
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     eos = tok.eos_token_id
-    out: list[_Sample] = []
-    t0 = time.time()
-    for b in range(0, len(prompts), cfg.gen_batch):
-        if time.time() - t0 > cfg.gen_budget_s:
+    for b in range(0, len(todo), cfg.gen_batch):
+        if spent >= cfg.gen_cpu_s:
             break
-        chunk = prompts[b:b + cfg.gen_batch]
+        c0 = time.process_time()
+        chunk = todo[b:b + cfg.gen_batch]
         texts = [P.render(p, tok) for p in chunk]
         enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.no_grad():
             gen = model.generate(**enc, max_new_tokens=cfg.max_new_tokens, do_sample=False, pad_token_id=pad)
         width = enc["input_ids"].shape[1]
-        for r in range(len(chunk)):
+        for r, p in enumerate(chunk):
             ids = enc["input_ids"][r][enc["attention_mask"][r].bool()].tolist()
             ans = gen[r, width:].tolist()
             if eos in ans:
                 ans = ans[: ans.index(eos) + 1]
             if len(ans) >= 2:
-                out.append(_Sample(ids, ans))
-        log(f"generated {len(out)} answers, {sum(len(s.answer) for s in out)} tokens, {time.time() - t0:.0f} s")
-    return out
+                samples.append(_Sample(ids, ans))
+            done.add(p.id)
+        spent += time.process_time() - c0
+        data_path.write_text(json.dumps({"gen_cpu_s": spent, "done": sorted(done),
+                                         "samples": [asdict(s) for s in samples]}))
+        log(f"generated {len(samples)} answers, {sum(len(s.answer) for s in samples)} tokens, cpu {spent:.0f} s")
+    return samples, spent
 
 
 def _make_draft(target: Any, layers: list[int]) -> Any:
@@ -207,21 +223,12 @@ def build_draft(cfg: DraftBuildConfig, log=print) -> dict[str, Any]:
     target, tok, ref = load_model(cfg.target)
 
     data_path = out_dir / "train_data.json"
-    if data_path.is_file():
-        raw = json.loads(data_path.read_text())
-        samples = [_Sample(s["prompt"], s["answer"]) for s in raw["samples"]]
-        log(f"reusing {len(samples)} generated answers from {data_path}")
-        gen_s = raw.get("gen_s", 0.0)
-    else:
-        pr = P.humaneval("train") + P.mtbench("train", turn=0) + P.mtbench("train", turn=1)
-        pr += P.synthetic_instructions(cfg.n_synthetic, cfg.seed)
-        pr = [pr[i] for i in rng.permutation(len(pr))]
-        w = cfg.gen_batch * 4  # sort windows by length: less left padding, types still mixed
-        pr = [q for k in range(0, len(pr), w) for q in sorted(pr[k:k + w], key=lambda q: len(q.text))]
-        t0 = time.time()
-        samples = _generate(target, tok, pr, cfg, log)
-        gen_s = time.time() - t0
-        data_path.write_text(json.dumps({"gen_s": gen_s, "samples": [asdict(s) for s in samples]}))
+    pr = P.humaneval("train") + P.mtbench("train", turn=0) + P.mtbench("train", turn=1)
+    pr += P.synthetic_instructions(cfg.n_synthetic, cfg.seed)
+    pr = [pr[i] for i in rng.permutation(len(pr))]
+    w = cfg.gen_batch * 4  # sort windows by length: less left padding, types still mixed
+    pr = [q for k in range(0, len(pr), w) for q in sorted(pr[k:k + w], key=lambda q: len(q.text))]
+    samples, gen_s = _generate(target, tok, pr, cfg, data_path, log)
     n_hold = max(4, int(cfg.holdout * len(samples)))
     perm = rng.permutation(len(samples))
     hold = [samples[i] for i in perm[:n_hold]]
@@ -249,6 +256,9 @@ def build_draft(cfg: DraftBuildConfig, log=print) -> dict[str, Any]:
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     draft.train()
     train_t = _truncate(train, cfg.max_prompt_tokens)
+    hold_t = _truncate(hold, 10**9)
+    history: list[dict[str, float]] = []
+    best_acc, best_step, best_state = -1.0, 0, None
     c0, t0 = time.process_time(), time.time()
     step = seen = epoch = 0
     losses: list[float] = []
@@ -275,13 +285,27 @@ def build_draft(cfg: DraftBuildConfig, log=print) -> dict[str, Any]:
             if step % 10 == 0:
                 log(f"epoch {epoch} step {step} loss {np.mean(losses[-10:]):.3f} tokens {seen} "
                     f"cpu {used():.0f} s wall {time.time() - t0:.0f} s")
+            if step % cfg.eval_every == 0:
+                draft.eval()
+                acc, ce = agreement(draft, hold_t)
+                draft.train()
+                history.append({"step": step, "cpu_s": used(), "heldout_agreement": acc, "heldout_ce": ce})
+                log(f"  held-out agreement {acc:.3f}, cross-entropy {ce:.2f}")
+                if acc > best_acc:
+                    best_acc, best_step = acc, step
+                    best_state = {k: v.detach().clone() for k, v in draft.state_dict().items()}
             if used() >= cfg.train_cpu_s:
                 break
     train_s = time.time() - t0
     train_cpu = used()
     draft.eval()
-    after, after_ce = agreement(draft, _truncate(hold, 10**9))
-    log(f"held-out agreement after training: {after:.3f} (cross-entropy {after_ce:.2f})")
+    after, after_ce = agreement(draft, hold_t)
+    if best_state is not None and best_acc > after:  # early stopping: keep the best checkpoint
+        draft.load_state_dict(best_state)
+        after, after_ce = agreement(draft, hold_t)
+    else:
+        best_step = step
+    log(f"held-out agreement of the kept draft (step {best_step}): {after:.3f} (cross-entropy {after_ce:.2f})")
     draft.half().save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     info = {
@@ -291,6 +315,8 @@ def build_draft(cfg: DraftBuildConfig, log=print) -> dict[str, Any]:
         "layers": layers,
         "init_agreement": scores,
         "heldout_agreement": after,
+        "kept_step": best_step,
+        "history": history,
         "heldout_cross_entropy": after_ce,
         "n_train_answers": len(train),
         "n_heldout_answers": len(hold),
@@ -300,7 +326,7 @@ def build_draft(cfg: DraftBuildConfig, log=print) -> dict[str, Any]:
         "epochs": epoch,
         "final_loss": float(np.mean(losses[-20:])) if losses else math.nan,
         "pruned_vocab": len(vocab_s),
-        "gen_s": gen_s,
+        "gen_cpu_s": gen_s,
         "train_s": train_s,
         "train_cpu_s": train_cpu,
         "total_s": time.time() - t_start,

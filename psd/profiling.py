@@ -118,43 +118,44 @@ def speculative_generate(draft: Any, target: Any, prompt: list[int], *, draft_le
     eos = eos or set()
     dlm, tlm = CachedLM(draft), CachedLM(target)
     n0 = len(prompt)
-    seq = list(prompt)          # committed
-    spec: list[int] = []        # drafted past the committed prefix, unverified
-    blk = 1
+    toks = list(prompt)  # committed tokens, then drafted (unverified) ones
+    p = a = n0           # committed length; start of the next block (a = p - 1 when its first token is
+    blk = 1              # a draft already confirmed by the previous block's bonus token)
     blocks: list[tuple[int, int, int]] = []
 
     def draft_to(k: int) -> None:
-        while len(spec) < k:
-            ctx = seq + spec
-            spec.append(int(dlm.logits(ctx, len(ctx) - 1)[-1].argmax()))
+        while len(toks) < k:
+            toks.append(int(dlm.logits(toks, len(toks) - 1)[-1].argmax()))
 
-    while len(seq) - n0 < max_new_tokens and not (eos & set(seq[n0:])):
+    while p - n0 < max_new_tokens and not (eos & set(toks[n0:p])):
         m = block_size(blk, draft_length, mode, pre_verify)
-        draft_to(m)
+        draft_to(a + m)
         if mode == "psd":  # the next block is drafted while this one is verified
-            draft_to(m + block_size(blk + 1, draft_length, mode, pre_verify))
-        block = spec[:m]
-        rows = tlm.logits(seq + block, len(seq) - 1)  # (m + 1, V)
-        t = rows.argmax(-1).tolist()
+            draft_to(a + m + block_size(blk + 1, draft_length, mode, pre_verify))
+        b = a + m
+        t = tlm.logits(toks[:b], a - 1).argmax(-1).tolist()  # target tokens at positions a .. b
         k = 0
-        while k < m and block[k] == t[k]:
+        while k < m and toks[a + k] == t[k]:
             k += 1
-        blocks.append((len(seq) - n0, m, k))
-        if k < m:
-            seq += block[:k] + [t[k]]
-            spec, blk = [], 1
-            continue
-        seq += block
-        spec = spec[m:]
-        if spec and spec[0] != t[m]:
-            seq.append(t[m])
-            spec, blk = [], 1
-        elif spec:
+        blocks.append((a - n0, m, k))
+        if k < m:  # rejection: the target's token replaces the first wrong draft
+            del toks[a + k:]
+            toks.append(t[k])
+            p = a = a + k + 1
+            blk = 1
+        elif len(toks) > b and toks[b] != t[m]:  # the bonus contradicts the draft made past the block
+            del toks[b:]
+            toks.append(t[m])
+            p = a = b + 1
+            blk = 1
+        elif len(toks) > b:  # the bonus confirms it: committed, and it opens the next block
+            p, a = b + 1, b
             blk += 1
         else:
-            seq.append(t[m])
+            toks.append(t[m])
+            p = a = b + 1
             blk += 1
-    return _cut(seq[n0:], max_new_tokens, eos), blocks, (dlm.forward_calls, tlm.forward_calls)
+    return _cut(toks[n0:p], max_new_tokens, eos), blocks, (dlm.forward_calls, tlm.forward_calls)
 
 
 def match_trace(draft: Any, prompt: list[int], output: list[int]) -> np.ndarray:

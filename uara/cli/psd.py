@@ -92,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--output", "-o", default="~/.cache/uara/drafts/smollm2-135m-draft4")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--threads", type=int, default=1)
-    b.add_argument("--gen-budget-s", type=float, default=330.0)
+    b.add_argument("--gen-cpu-s", type=float, default=600.0, help="generation budget in CPU seconds")
     b.add_argument("--train-cpu-s", type=float, default=480.0, help="training budget in CPU seconds")
     b.set_defaults(func=run_build_draft)
 
@@ -227,7 +227,7 @@ def run_build_draft(args: argparse.Namespace) -> int:
     from uara.psd.draft_build import DraftBuildConfig, build_draft
 
     info = build_draft(DraftBuildConfig(output=args.output, seed=args.seed, threads=args.threads,
-                                        gen_budget_s=args.gen_budget_s, train_cpu_s=args.train_cpu_s),
+                                        gen_cpu_s=args.gen_cpu_s, train_cpu_s=args.train_cpu_s),
                        log=lambda s: print(s, file=sys.stderr, flush=True))
     print(json.dumps({k: info[k] for k in ("layers", "heldout_agreement", "total_s")}))
     return 0
