@@ -74,7 +74,7 @@ def test_seed_determines_everything():
     assert not np.array_equal(a.slots[0].gain_db, c.slots[0].gain_db)
 
 
-def test_channel_cache_is_transparent(tmp_path):
+def test_channel_cache_is_transparent(tmp_path, monkeypatch):
     calls = []
 
     class Counting(FreeSpace):
@@ -82,17 +82,12 @@ def test_channel_cache_is_transparent(tmp_path):
             calls.append(seed)
             return super()._compute(servers, devices, seed)
 
-    import uara.build as bm
-
-    orig = bm.get_channel
-    bm.get_channel = lambda name, **kw: Counting(**kw)
-    try:
-        first = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 5.0})
-        n = len(calls)
-        again = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 5.0}, params={"energy_weight": 99})
-        other = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 6.0})
-    finally:
-        bm.get_channel = orig
+    monkeypatch.setattr(build_mod, "get_channel", lambda name, **kw: Counting(**kw))
+    first = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 5.0})
+    n = len(calls)
+    again = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 5.0}, params={"energy_weight": 99})
+    other = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 6.0})
+    monkeypatch.undo()
     assert n == first.num_slots and len(calls) == 2 * n  # the second build traced nothing
     for a, b in zip(first.slots, again.slots):
         np.testing.assert_array_equal(a.gain_db, b.gain_db)
