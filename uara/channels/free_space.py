@@ -62,9 +62,7 @@ class FreeSpace(ChannelProvider):
     def options(self) -> dict[str, Any]:
         out = super().options()
         out.update(exponent=self.exponent, shadowing_db=self.shadowing_db, reference_m=self.reference_m)
-        lay = self._layout.describe()
-        lay.pop("kind")
-        out.update(lay)
+        out.update(self._layout.as_options())
         return out
 
     def layout(self) -> BoxLayout:

@@ -121,10 +121,13 @@ class BoxLayout(Layout):
         self.min_distance_m = float(min_distance_m)
         self.bounds = (-self.width_m / 2, self.width_m / 2, -self.depth_m / 2, self.depth_m / 2)
 
+    def as_options(self) -> dict[str, float]:
+        """The constructor arguments (a provider's layout options)."""
+        return {"width_m": self.width_m, "depth_m": self.depth_m, "server_height_m": self.server_height_m,
+                "device_height_m": self.device_height_m, "min_distance_m": self.min_distance_m}
+
     def describe(self) -> dict[str, Any]:
-        return {"kind": "box", "width_m": self.width_m, "depth_m": self.depth_m,
-                "server_height_m": self.server_height_m, "device_height_m": self.device_height_m,
-                "min_distance_m": self.min_distance_m}
+        return {"kind": "box", **self.as_options()}
 
     def _uniform(self, n: int, rng: np.random.Generator) -> np.ndarray:
         x = rng.uniform(self.bounds[0], self.bounds[1], n)

@@ -63,16 +63,10 @@ class Sionna38901(ChannelProvider):
                                  device_height_m,
                                  d["min_distance_m"] if min_distance_m is None else min_distance_m)
 
-    @property
-    def label(self) -> str:
-        return self.name
-
     def options(self) -> dict[str, Any]:
         out = super().options()
         out["o2i_model"] = self.o2i_model
-        lay = self._layout.describe()
-        lay.pop("kind")
-        out.update(lay)
+        out.update(self._layout.as_options())
         return out
 
     def layout(self) -> BoxLayout:
