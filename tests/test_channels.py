@@ -183,14 +183,14 @@ def test_3gpp_models_are_seeded_and_physical(name):
 # ---------------------------------------------------------------- Sionna RT
 @pytest.fixture(scope="module")
 def canyon():
-    """Sionna RT on the small built-in street canyon: 3 rooftop servers, 10 street devices."""
+    """Sionna RT on the small built-in street canyon: 3 rooftop servers, 16 street devices."""
     if not HAVE_SIONNA:
         pytest.skip("sionna is not installed (pip install 'uara[sionna]')")
     ch = get_channel("sionna-rt", scene="simple_street_canyon", samples_per_src=50_000)
     lay = ch.layout()
     rng = np.random.default_rng(1)
     s = lay.sample_servers(3, rng)
-    d = lay.sample_devices(10, rng, servers=s)
+    d = lay.sample_devices(16, rng, servers=s)
     return ch, lay, s, d, ch(s, d, seed=5)
 
 
@@ -212,18 +212,19 @@ def test_rt_geometry_rooftops_and_streets(canyon):
 def test_rt_physical_sanity(canyon):
     ch, lay, s, d, res = canyon
     g, los = res.gain_db, res.los
-    assert g.shape == (10, 3) and np.isfinite(g).all() and np.all(g <= -40)
+    assert g.shape == (16, 3) and np.isfinite(g).all() and np.all(g <= -40)
     assert np.all(g[res.no_path] == ch.gain_floor_db)
     ok = ~res.no_path
-    assert ok.sum() >= 15
-    assert los is not None and (los & ok).any() and (~los & ok).any()
-    # LOS pairs are stronger than NLOS pairs
+    assert ok.sum() >= 24
+    assert los is not None and (los & ok).sum() >= 3 and (~los & ok).sum() >= 10
+    # LOS pairs are stronger than NLOS pairs, in absolute terms and relative to free space at the same distance
     assert np.median(g[los & ok]) > np.median(g[~los & ok]) + 5.0
-    # a LOS pair carries at least its free-space power, and not much more (incoherent sum of paths)
     dist = np.linalg.norm(d[:, None, :] - s[None], axis=2)
     friis = -20 * np.log10(4 * np.pi * dist * ch.frequency_hz / SPEED_OF_LIGHT)
-    excess = g[los] - friis[los]
-    assert np.all(excess > -1.0) and np.all(excess < 10.0)
+    excess = g - friis
+    assert np.median(excess[~los & ok]) < np.median(excess[los & ok]) - 5.0
+    # a LOS pair carries at least its free-space power, and not much more (incoherent sum of paths)
+    assert np.all(excess[los] > -1.0) and np.all(excess[los] < 10.0)
 
 
 @pytest.mark.sionna
