@@ -266,7 +266,9 @@ def test_cli_build_and_check(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "10 devices, 2 servers, 3 slots" in r.stdout
     inst = Instance.load(out)
-    assert inst.params.energy_weight == 40.0 and inst.provenance["build"]["channel_options"] == {"shadowing_db": 4}
+    recorded = inst.provenance["build"]["channel_options"]
+    assert inst.params.energy_weight == 40.0 and recorded["shadowing_db"] == 4
+    assert recorded["exponent"] == 2.0  # defaults are recorded resolved
     r = _uara("build", "--from-provenance", str(out), "--check", "-q")
     assert r.returncode == 0 and "identical" in r.stdout, r.stdout + r.stderr
     data = json.loads(out.read_text())
@@ -304,3 +306,23 @@ def test_sionna_build_rebuilds_bit_for_bit(channel, extra, tmp_path):
     assert inst.provenance["channel"].startswith(channel)
     assert inst.provenance["resolved"]["versions"]["numpy"] == np.__version__
     assert dumps_instance(rebuild(path)) == path.read_text()
+
+
+@pytest.mark.sionna
+@pytest.mark.skipif(not HAVE_SIONNA, reason="sionna is not installed (pip install 'uara[sionna]')")
+def test_user_scene_file_is_hashed_and_checked(tmp_path):
+    import shutil
+
+    import sionna.rt
+
+    src = sionna.rt.scene.simple_street_canyon
+    shutil.copytree(src.rsplit("/", 1)[0], tmp_path / "canyon")
+    xml = tmp_path / "canyon" / "simple_street_canyon.xml"
+    inst = build_instance(devices=4, servers=2, slots=1, channel="sionna-rt", scene=str(xml), seed=1,
+                          channel_options={"samples_per_src": 5_000})
+    assert inst.provenance["channel"] == "sionna-rt/simple_street_canyon"
+    assert len(inst.provenance["resolved"]["channel_options"]["scene_sha256"]) == 64
+    assert build_options_from(inst)["scene"] == str(xml)
+    xml.write_text(xml.read_text() + "\n<!-- edited -->\n")
+    with pytest.raises(UaraError, match="scene file .* changed since the build"):
+        build_options_from(inst)

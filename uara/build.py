@@ -42,8 +42,9 @@ state, channel):
    gains 0.01 dB, positions 1 cm, battery 1e-4, queues 0.1 ms, task bits to
    the integer and FLOP to 4 significant digits.
 
-Provenance holds the full option set (``provenance["build"]``): calling
-:func:`build_instance` with it repeats the build; with Sionna RT on one
+Provenance holds the full option set (``provenance["build"]``, channel
+options resolved with their defaults): calling :func:`build_instance` with it
+repeats the build; with Sionna RT on one
 thread (the default) the result is bit-for-bit the same file for the same
 package versions (also recorded).
 """
@@ -396,9 +397,15 @@ def build_instance(
     bar.close()
     stats["mobility_stuck"] = int(state.stuck)
 
+    # every channel option is recorded resolved (defaults included), so that a rebuild does not
+    # depend on the defaults of a later version; the scene file's hash is checked, not passed
+    resolved_ch = provider.options()
+    resolved_ch.pop("scene_sha256", None)
+    resolved_ch.pop("gain_floor_db", None)  # always params.gain_floor_db
+    rec_scene = resolved_ch.pop("scene", None)
     options = {
-        "devices": int(devices), "servers": e, "slots": n_slots, "channel": channel, "scene": scene,
-        "seed": int(seed), "channel_options": dict(channel_options or {}), "catalog": catalog,
+        "devices": int(devices), "servers": e, "slots": n_slots, "channel": channel, "scene": rec_scene,
+        "seed": int(seed), "channel_options": resolved_ch, "catalog": catalog,
         "device_kinds": list(device_kinds) if device_kinds else None,
         "server_kinds": list(server_kinds) if server_kinds else None,
         "tasks": tasks, "task_options": dict(task_options or {}),
@@ -483,6 +490,13 @@ def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dic
     if "task_sampler" in opts:
         raise UaraError("provenance.build.task_sampler: built with a custom task sampler object; "
                         "call build_instance(..., task_sampler=...) yourself")
+    scene_sha = prov.get("resolved", {}).get("channel_options", {}).get("scene_sha256")
+    if scene_sha:
+        from uara.channels.sionna_rt import _file_sha256
+
+        scene_file = str(opts.get("scene"))
+        if not Path(scene_file).is_file() or _file_sha256(scene_file) != scene_sha:
+            raise UaraError(f"provenance.build.scene: the scene file {scene_file} is missing or changed since the build")
     recorded_tasks = prov.get("resolved", {}).get("task_files_sha256")
     if recorded_tasks and _task_files_sha256(str(opts.get("tasks"))) != recorded_tasks:
         raise UaraError("provenance.resolved.task_files_sha256: the PSD profiles (uara/psd/profiles/*.json) changed "
