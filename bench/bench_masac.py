@@ -3,7 +3,7 @@
     python bench/bench_masac.py [--policy PATH] [--repeats 30]
 
 Times, separately, the features, the actor's forward pass, TMA given the
-action (:func:`uara.env.decide`) and the whole ``solve_slot``; torch on CPU
+action (:func:`uara.env.decide`, with the solver's default ``final_allocation``) and the whole ``solve_slot``; torch on CPU
 with 1 thread; prints the median over ``--repeats`` slots.
 """
 
@@ -46,7 +46,7 @@ def main() -> int:
         t1 = time.perf_counter()
         act = pol.act(obs)
         t2 = time.perf_counter()
-        decide(sd, act, beta_y=pol.beta_y, beta_z=pol.beta_z)
+        decide(sd, act, beta_y=pol.beta_y, beta_z=pol.beta_z, final_allocation=solver.options.final_allocation)
         t3 = time.perf_counter()
         solver.solve_slot(sd, SolveContext(0, t, np.random.default_rng(0), None, 1, inst))
         t4 = time.perf_counter()

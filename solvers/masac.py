@@ -34,11 +34,16 @@ def default_policy_path() -> Path:
 class MASACOptions:
     """policy: checkpoint path (default: the shipped uara/policies/masac.pt);
     zero_action: ignore the policy and use the zero correction (the exact-allocation prior; an ablation);
-    max_moves: cap on TMA phase-2 moves (None = 2 M + 10)."""
+    max_moves: cap on TMA phase-2 moves (None = 2 M + 10);
+    final_allocation: 'exact' (default: once TMA has fixed the association under the policy's shares,
+    the allocation is re-solved exactly, so the policy only steers the association) or 'policy'
+    (the paper's semantics: the policy's Y, Z are the returned shares). See docs/masac.md for the
+    measurements behind the default."""
 
     policy: str | None = None
     zero_action: bool = False
     max_moves: int | None = None
+    final_allocation: str = "exact"
 
 
 class MASACSolver(Solver):
@@ -51,11 +56,16 @@ class MASACSolver(Solver):
     def check_options(self) -> None:
         if self.options.max_moves is not None and self.options.max_moves < 0:
             raise SolverError(f"solver 'masac': max_moves must be >= 0, got {self.options.max_moves}")
+        if self.options.final_allocation not in ("exact", "policy"):
+            raise SolverError(
+                f"solver 'masac': final_allocation must be 'exact' or 'policy', got {self.options.final_allocation!r}"
+            )
         self._policy = None
 
     @property
     def display_name(self) -> str:
-        return "masac(zero-action)" if self.options.zero_action else "masac"
+        base = "masac(zero-action)" if self.options.zero_action else "masac"
+        return base if self.options.final_allocation == "exact" else f"{base}[policy-alloc]"
 
     def policy(self):
         """The loaded :class:`uara.masac.Policy` (loaded once per solver object)."""
@@ -85,5 +95,6 @@ class MASACSolver(Solver):
             finally:
                 torch.set_num_threads(threads)
             beta_y, beta_z = pol.beta_y, pol.beta_z
-        dec = decide(sd, action, beta_y=beta_y, beta_z=beta_z, max_moves=self.options.max_moves)
+        dec = decide(sd, action, beta_y=beta_y, beta_z=beta_z, max_moves=self.options.max_moves,
+                     final_allocation=self.options.final_allocation)
         return SlotResult(dec.association, dec.bandwidth_share, dec.compute_share, info={"moves": dec.moves})

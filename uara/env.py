@@ -57,7 +57,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from uara.allocation import bandwidth_shares, uniform_allocation, uplink_time
+from uara.allocation import bandwidth_shares, exact_allocation, uniform_allocation, uplink_time
 from uara.dynamics import next_state, roll_forward
 from uara.errors import UaraError
 from uara.evaluator import evaluate
@@ -79,6 +79,8 @@ FEATURES = (
 )
 OBS_DIM = len(FEATURES)
 ACT_DIM = 2
+#: What the returned shares are once TMA has fixed the association (see :func:`decide`).
+FINAL_ALLOCATIONS = ("policy", "exact")
 #: Range of the learned corrections: factors exp(+-beta) on the price and on the compute weight.
 BETA_Y = 2.0
 BETA_Z = 1.0
@@ -139,9 +141,18 @@ def decide(
     beta_y: float = BETA_Y,
     beta_z: float = BETA_Z,
     max_moves: int | None = None,
+    final_allocation: str = "policy",
 ) -> Decision:
     """Map an action (M, 2) in [-1, 1] to feasible decisions: shares from the
-    action, association from TMA given them (module docstring)."""
+    action, association from TMA given them (module docstring).
+
+    ``final_allocation="policy"`` (the paper's semantics) returns the policy's
+    shares on that association; ``"exact"`` re-solves the allocation exactly
+    (:func:`uara.allocation.exact_allocation`) once TMA has fixed the
+    association, so the action only steers the association. At the zero
+    action the two coincide."""
+    if final_allocation not in FINAL_ALLOCATIONS:
+        raise UaraError(f"final_allocation must be one of {FINAL_ALLOCATIONS}, got {final_allocation!r}")
     m, e = sd.num_devices, sd.num_servers
     act = np.clip(np.asarray(action, dtype=float).reshape(m, ACT_DIM), -1.0, 1.0)
     rows = np.arange(m)
@@ -176,6 +187,9 @@ def decide(
         assoc[i] = k
         moves += 1
 
+    if final_allocation == "exact":
+        alloc = exact_allocation(sd, assoc)
+        return Decision(assoc, alloc.bandwidth_share, alloc.compute_share, moves, {})
     y, mu, _ = bandwidth_shares(a, b[rows, assoc], price[rows, assoc], lam, assoc, e)
     wj = np.bincount(assoc, weights=w, minlength=e)
     z = w / wj[assoc]
@@ -212,6 +226,7 @@ class UARAEnv(_EnvBase):
         beta_y: float = BETA_Y,
         beta_z: float = BETA_Z,
         max_moves: int | None = None,
+        final_allocation: str = "policy",
         seed: int | None = None,
     ):
         if not instances:
@@ -220,7 +235,10 @@ class UARAEnv(_EnvBase):
             raise UaraError(f"reward must be 'controllable' or 'paper', got {reward!r}")
         self.instances = list(instances)
         self.reward_kind = reward
+        if final_allocation not in FINAL_ALLOCATIONS:
+            raise UaraError(f"final_allocation must be one of {FINAL_ALLOCATIONS}, got {final_allocation!r}")
         self.beta_y, self.beta_z, self.max_moves = beta_y, beta_z, max_moves
+        self.final_allocation = final_allocation
         self._rng = np.random.default_rng(seed)
         self._episode_seed = 0
         self.instance: Instance | None = None
@@ -250,7 +268,8 @@ class UARAEnv(_EnvBase):
         if self.instance is None or self.sd is None:
             raise UaraError("call reset() before step()")
         sd, inst = self.sd, self.instance
-        dec = decide(sd, action, beta_y=self.beta_y, beta_z=self.beta_z, max_moves=self.max_moves)
+        dec = decide(sd, action, beta_y=self.beta_y, beta_z=self.beta_z, max_moves=self.max_moves,
+                     final_allocation=self.final_allocation)
         ev = evaluate(sd, dec.association, dec.bandwidth_share, dec.compute_share)
         base = random_uniform_baseline(sd, np.random.default_rng([self._episode_seed, self.t]))
         const = sd.constant

@@ -36,7 +36,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from uara.errors import MissingDependencyError, UaraError
-from uara.env import ACT_DIM, BETA_Y, BETA_Z, FEATURES, OBS_DIM, UARAEnv
+from uara.env import ACT_DIM, BETA_Y, BETA_Z, FEATURES, FINAL_ALLOCATIONS, OBS_DIM, UARAEnv
 from uara.instance import Instance
 
 try:
@@ -83,6 +83,12 @@ class MASACArgs:
     """bandwidth correction range: price factor exp(+-beta_y)"""
     beta_z: float = BETA_Z
     """compute correction range: weight factor exp(+-beta_z)"""
+    final_allocation: str = "exact"
+    """shares the environment scores: 'policy' (the policy's Y, Z, the paper's semantics) or 'exact'
+    (exact allocation re-solved once TMA fixed the association: the policy only steers the association)"""
+    init_scale: float = 3.0
+    """std * sqrt(hidden) of the actor's mean head at init (3: the untrained corrections span the action
+    range; ~0.01: the untrained policy is the zero action, i.e. starts at the exact-allocation prior)"""
     train_instances: int = 48
     """random training instances (sizes drawn from train_m x train_e)"""
     train_m: tuple[int, ...] = (30, 60, 90, 120, 150, 180)
@@ -90,7 +96,8 @@ class MASACArgs:
     train_slots: int = 6
     """slots per random training instance (episode length)"""
     eval_every: int = 500
-    eval_sizes: tuple[tuple[int, int], ...] = ((30, 4), (60, 8), (120, 12), (180, 20))
+    eval_sizes: tuple[tuple[int, int], ...] = ((30, 4), (60, 8), (90, 16), (120, 12), (150, 20), (180, 20))
+    """held-out random instances (fixed seeds) of the periodic evaluation that picks the best checkpoint"""
     eval_slots: int = 4
     device: str = "auto"
     """'auto' (CUDA when present), 'cpu' or 'cuda'"""
@@ -232,6 +239,8 @@ class Policy:
         self.meta = meta
         self.beta_y = float(meta.get("beta_y", BETA_Y))
         self.beta_z = float(meta.get("beta_z", BETA_Z))
+        #: the final_allocation the policy was trained under (checkpoints before it existed: 'policy')
+        self.trained_final_allocation = str(meta.get("args", {}).get("final_allocation", "policy"))
 
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -283,7 +292,7 @@ def load_policy(path: str | Path) -> Policy:
         raise UaraError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
     if list(blob.get("features", [])) != list(FEATURES):
         raise UaraError(f"{path} was trained on other features ({blob.get('features')}); retrain it")
-    actor = Actor(blob["obs_dim"], blob["act_dim"], blob["hidden"])
+    actor = Actor(blob["obs_dim"], blob["act_dim"], blob["hidden"], init_scale=0.0)
     actor.load_state_dict(blob["actor"])
     return Policy(actor, {k: v for k, v in blob.items() if k != "actor"})
 
@@ -298,10 +307,16 @@ def _jsonable(x: Any) -> Any:
 
 # ------------------------------------------------------------------ evaluation
 def evaluate_policy(
-    act_fn: Callable[[np.ndarray], np.ndarray], instances: Sequence[Instance], args: MASACArgs, seed: int = 12345
+    act_fn: Callable[[np.ndarray], np.ndarray],
+    instances: Sequence[Instance],
+    args: MASACArgs,
+    seed: int = 12345,
+    final_allocation: str | None = None,
 ) -> dict[str, float]:
-    """Run one deterministic episode per instance; mean reward per slot and mean I / I_b (controllable parts)."""
-    env = UARAEnv(instances, beta_y=args.beta_y, beta_z=args.beta_z, seed=seed)
+    """Run one deterministic episode per instance; mean reward per slot (controllable parts, -(I-C)/(I_b-C)).
+    ``final_allocation`` defaults to the one the run trains under (``args.final_allocation``)."""
+    env = UARAEnv(instances, beta_y=args.beta_y, beta_z=args.beta_z, seed=seed,
+                  final_allocation=final_allocation or args.final_allocation)
     rewards: list[float] = []
     for k in range(len(instances)):
         obs, _ = env.reset(seed=seed + k, options={"instance": k})
@@ -332,9 +347,18 @@ def make_instances(args: MASACArgs, extra: Sequence[Instance] = ()) -> tuple[lis
 @dataclass
 class TrainResult:
     policy_path: Path
+    last_policy_path: Path | None = None
+    best_step: int = 0
+    best_reward: float = float("-inf")
     curve: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0
     wall_s: float = 0.0
+
+
+def last_path(output: str | Path) -> Path:
+    """Where the *last* policy goes: ``<output>.last`` (``output`` itself holds the best one)."""
+    p = Path(output)
+    return p.with_name(p.name + ".last")
 
 
 def resume_path(output: str | Path) -> Path:
@@ -354,15 +378,21 @@ def train(
     curve_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train MASAC; write the policy to ``output`` and the full state to :func:`resume_path` at each evaluation."""
+    """Train MASAC. At each evaluation (deterministic policy on the fixed held-out set) the policy is
+    written to :func:`last_path`; when its evaluation reward is the best so far (ties: the earlier one)
+    it is also written to ``output`` (keep-best: ``output`` is the checkpoint to ship). The full state
+    goes to :func:`resume_path`."""
+    if args.final_allocation not in FINAL_ALLOCATIONS:
+        raise UaraError(f"final_allocation must be one of {FINAL_ALLOCATIONS}, got {args.final_allocation!r}")
     torch.set_num_threads(max(1, args.threads))
     device = resolve_device(args.device)
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     train_set, eval_set = make_instances(args, extra_instances)
-    env = UARAEnv(train_set, beta_y=args.beta_y, beta_z=args.beta_z, seed=args.seed)
+    env = UARAEnv(train_set, beta_y=args.beta_y, beta_z=args.beta_z, seed=args.seed,
+                  final_allocation=args.final_allocation)
 
-    actor = Actor(OBS_DIM, ACT_DIM, args.hidden).to(device)
+    actor = Actor(OBS_DIM, ACT_DIM, args.hidden, init_scale=args.init_scale).to(device)
     qf1, qf2 = SoftQ(hidden=args.hidden).to(device), SoftQ(hidden=args.hidden).to(device)
     qf1_t, qf2_t = SoftQ(hidden=args.hidden).to(device), SoftQ(hidden=args.hidden).to(device)
     qf1_t.load_state_dict(qf1.state_dict())
@@ -376,6 +406,7 @@ def train(
 
     curve: list[dict[str, float]] = []
     start_step, wall_before = 0, 0.0
+    best = {"step": 0, "reward": float("-inf")}
     rpath = resume_path(output)
     if resume:
         if not rpath.is_file():
@@ -392,6 +423,7 @@ def train(
         rng.bit_generator.state = st["np_rng"]
         torch.set_rng_state(st["torch_rng"])
         curve, start_step, wall_before = list(st["curve"]), int(st["step"]), float(st["wall_s"])
+        best = dict(st.get("best", best))
 
     def greedy(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -402,22 +434,29 @@ def train(
 
     def checkpoint(step: int, stats: dict[str, float], wall: float) -> None:
         ev = evaluate_policy(greedy, eval_set, args)
+        improved = ev["reward"] > best["reward"]
+        if improved:
+            best.update(step=step, reward=ev["reward"])
         row = {"step": step, "wall_s": round(wall, 2), "eval_reward": ev["reward"], "zero_action_reward": zero_ref,
-               "alpha": float(log_alpha.exp().item()), **{k: float(v) for k, v in stats.items()}}
+               "best_step": best["step"], "alpha": float(log_alpha.exp().item()),
+               **{k: float(v) for k, v in stats.items()}}
         curve.append(row)
-        save_policy(output, actor, args, {"step": step, "curve_last": row})
+        save_policy(last_path(output), actor, args, {"step": step, "curve_last": row})
+        if improved:
+            save_policy(output, actor, args, {"step": step, "curve_last": row, "best": dict(best)})
         torch.save(
             {"actor": actor.state_dict(), "qf1": qf1.state_dict(), "qf2": qf2.state_dict(), "qf1_t": qf1_t.state_dict(),
              "qf2_t": qf2_t.state_dict(), "q_opt": q_opt.state_dict(), "pi_opt": pi_opt.state_dict(),
              "a_opt": a_opt.state_dict(), "log_alpha": log_alpha.detach(), "buffer": rb.state_dict(),
              "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "curve": curve, "step": step,
-             "wall_s": wall, "args": dataclasses.asdict(args)},
+             "wall_s": wall, "args": dataclasses.asdict(args), "best": dict(best)},
             rpath,
         )
         if curve_dir is not None:
             write_curve(curve, curve_dir)
         if log:
-            log(f"step {step}: eval reward {ev['reward']:.4f} (zero action {zero_ref:.4f}), alpha {row['alpha']:.3g}")
+            log(f"step {step}: eval reward {ev['reward']:.4f} (zero action {zero_ref:.4f}, best {best['reward']:.4f} "
+                f"at step {best['step']}), alpha {row['alpha']:.3g}")
 
     bar = None
     if progress:
@@ -500,7 +539,7 @@ def train(
     if bar is not None:
         bar.close()
     wall = wall_before + time.perf_counter() - t_start
-    return TrainResult(Path(output), curve, args.total_steps, wall)
+    return TrainResult(Path(output), last_path(output), int(best["step"]), float(best["reward"]), curve, args.total_steps, wall)
 
 
 def write_curve(curve: list[dict[str, float]], out_dir: str | Path) -> tuple[Path, Path | None]:
@@ -524,7 +563,9 @@ def write_curve(curve: list[dict[str, float]], out_dir: str | Path) -> tuple[Pat
     fig, ax = plt.subplots(figsize=(6, 3.6))
     steps = [r["step"] for r in curve]
     ax.plot(steps, [r["eval_reward"] for r in curve], marker="o", label="MASAC (deterministic)")
-    ax.plot(steps, [r["zero_action_reward"] for r in curve], ls="--", label="zero action (exact-allocation prior)")
+    ax.plot(steps, [r["zero_action_reward"] for r in curve], ls="--", label="zero action (exact allocation + TMA moves)")
+    bi = max(range(len(curve)), key=lambda k: (curve[k]["eval_reward"], -k))
+    ax.plot([steps[bi]], [curve[bi]["eval_reward"]], marker="*", ms=14, ls="", color="C3", label=f"kept (best, step {steps[bi]})")
     if any("train_reward" in r for r in curve):
         ax.plot([r["step"] for r in curve if "train_reward" in r], [r["train_reward"] for r in curve if "train_reward" in r],
                 alpha=0.6, label="training (stochastic)")
