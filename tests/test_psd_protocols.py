@@ -86,3 +86,14 @@ def test_accepted_length_histogram_model():
     assert acc.sample(400, 500, rng).mean() == pytest.approx(alpha, abs=0.01)
     with pytest.raises(UaraError, match="accepted_lengths"):
         Acceptance.from_accepted_lengths([1, 2], 4)
+
+
+def test_importing_uara_psd_pulls_in_no_heavy_package():
+    import subprocess
+    import sys
+
+    code = ("import sys, uara.psd, uara.psd.latency, uara.psd.profiling, uara.psd.figure2, uara.psd.draft_build, "
+            "uara.psd.tasks, uara.cli.psd; "
+            "print([m for m in ('torch', 'transformers', 'matplotlib') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,55 @@
+"""`uara psd` sub-commands (simulate, profiles, figure2, latency)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from uara.cli import main
+
+
+def test_simulate_json(capsys):
+    assert main(["psd", "simulate", "--profile", "gpt2_code", "--tasks", "200", "--json", "--uplink-mbps", "100",
+                 "--verify-call-ms", "60", "--latency-ms", "20"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    sd, psd = out["results"]["sd"], out["results"]["psd"]
+    assert psd["latency_mean_s"] < sd["latency_mean_s"]  # overlap pays off at these speeds
+    assert psd["device_idle_s"] < sd["device_idle_s"]
+    for r in (sd, psd):
+        parts = sum(r[f"critical_{c}_s"] for c in ("device", "uplink", "queue", "server", "downlink"))
+        assert parts == pytest.approx(r["latency_mean_s"])
+
+
+def test_simulate_alpha_override_and_table(capsys):
+    assert main(["psd", "simulate", "--alpha", "1.0", "--tasks", "50", "--mode", "sd", "--draft-length", "4",
+                 "--protocol", "ids"]) == 0
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if line.startswith("tokens_per_round"))
+    assert float(row.split()[-1]) == pytest.approx(5.0)  # alpha = 1: g + 1 tokens per round
+
+
+def test_profiles_lists_shipped(capsys):
+    assert main(["psd", "profiles"]) == 0
+    out = capsys.readouterr().out
+    assert "gpt2_code" in out and "declared" in out
+
+
+def test_figure2_writes_pngs(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["psd", "figure2", "--output", str(tmp_path), "--tasks", "20"]) == 0
+    data = json.loads((tmp_path / "figure2.json").read_text())
+    for ttype in ("code", "summarisation"):
+        m = data["profiles"][ttype]["modes"]["psd"]
+        lat = [r["latency_s"] for r in m["vs_rate"]]
+        assert lat[0] > 5 * lat[-1]                       # starved at 1 Mbit/s
+        assert np.all(np.diff(lat) <= 1e-9)               # more rate never hurts
+        assert 10e6 <= m["saturation_rate_bps"] <= 200e6
+    assert {p.name for p in tmp_path.glob("*.png")} == {"figure2a_code.png", "figure2a_summarisation.png",
+                                                        "figure2b.png"}
+
+
+def test_bad_profile_is_one_line_error(capsys):
+    assert main(["psd", "simulate", "--profile", "nope"]) == 2
+    assert "profile not found" in capsys.readouterr().err
