@@ -63,3 +63,19 @@ def test_exact_bound_method(tmp_path):
     lb = bounds.best_lower_bound(inst, methods=("relax", "exact"), time_limit=30, root=tmp_path)[0]
     assert lb == pytest.approx(bf.objective, rel=1e-9)
     assert lb <= bf.objective * (1 + 1e-12)
+
+
+def test_stale_method_versions_are_recomputed(tmp_path):
+    """A bound cached by an older version of a method is ignored, not trusted."""
+    import json
+
+    from uara.bounds import METHOD_VERSIONS, _path, best_lower_bound
+
+    inst = Instance.random(6, 2, seed=4)
+    fresh = best_lower_bound(inst, root=tmp_path)
+    path = _path(inst, tmp_path)
+    data = json.loads(path.read_text())
+    data["slots"][0]["relax"] = {"bound": 1e30, "time_s": 0.0, "version": METHOD_VERSIONS["relax"] - 1}
+    path.write_text(json.dumps(data))
+    again = best_lower_bound(inst, root=tmp_path)
+    assert again[0] == pytest.approx(fresh[0], rel=1e-12)

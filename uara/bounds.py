@@ -28,6 +28,10 @@ from uara.solution import Solution, relative_gap
 
 BOUNDS_FORMAT = "uara-bounds/1"
 METHODS = ("relax", "exact")
+#: Version of each bounding method's code. Bump it when a change could alter the
+#: bounds a method proves (relax 2: Clarabel dual objective at tight tolerances);
+#: cached entries of another version are ignored and recomputed.
+METHOD_VERSIONS = {"relax": 2, "exact": 1}
 
 
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
@@ -54,7 +58,11 @@ def load_bounds(instance: Instance, *, root: str | os.PathLike | None = None) ->
         return slots
     for t, entry in enumerate(data.get("slots", [])[: instance.num_slots]):
         if isinstance(entry, dict):
-            slots[t] = {k: v for k, v in entry.items() if isinstance(v, dict) and _finite(v.get("bound"))}
+            slots[t] = {
+                k: v for k, v in entry.items()
+                if isinstance(v, dict) and _finite(v.get("bound"))
+                and v.get("version", 1) == METHOD_VERSIONS.get(k, v.get("version", 1))
+            }
     return slots
 
 
@@ -78,7 +86,7 @@ def record_bound(
     slots = load_bounds(instance, root=root)
     old = slots[slot].get(method)
     if old is None or bound > old["bound"]:
-        slots[slot][method] = {"bound": float(bound), "time_s": time_s}
+        slots[slot][method] = {"bound": float(bound), "time_s": time_s, "version": METHOD_VERSIONS.get(method, 1)}
         _save(instance, slots, root)
 
 
@@ -133,7 +141,8 @@ def best_lower_bound(
             t0 = time.perf_counter()
             bound = _compute(instance, t, mth, time_limit, threads)
             if bound is not None and _finite(bound):
-                cached[t][mth] = {"bound": float(bound), "time_s": time.perf_counter() - t0}
+                cached[t][mth] = {"bound": float(bound), "time_s": time.perf_counter() - t0,
+                                  "version": METHOD_VERSIONS[mth]}
                 changed = True
     if changed and use_cache:
         # merge with whatever another process wrote meanwhile
