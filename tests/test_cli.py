@@ -115,3 +115,15 @@ def test_solvers_and_inspect(inst_file):
     assert r.returncode == 0 and "12 devices, 3 servers" in r.stdout and "sync" in r.stdout
     js = json.loads(uara("inspect", inst_file, "--json").stdout)
     assert js["devices"] == 12 and 0 <= js["no_path_share"] <= 1
+
+
+def test_solve_bound_scores_against_the_relaxation(inst_file, tmp_path):
+    pytest.importorskip("cvxpy")
+    out = tmp_path / "s.json"
+    r = subprocess.run([sys.executable, "-m", "uara", "solve", str(inst_file), "-s", "max-sinr", "--bound", "--no-latency", "-O", str(out)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "best known bound" in r.stdout
+    info = json.loads(out.read_text())["info"]
+    assert info["best_lower_bound"] <= json.loads(out.read_text())["objective"]
+    assert 0 <= info["gap_to_best_bound"] <= 1

@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-O", default=None, metavar="FILE", help="write the solution JSON here (atomically)")
     p.add_argument("--json", action="store_true", help="print the solution JSON instead of the summary")
     p.add_argument("--no-latency", action="store_true", help="skip the PSD end-to-end latency simulation")
+    p.add_argument("--bound", action="store_true",
+                   help="also score the solution against the best known lower bound of the instance "
+                        "(SOCP relaxation, cached per instance; see uara.bounds)")
     p.set_defaults(func=run)
 
 
@@ -40,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     solution = solver.solve(instance, time_limit=args.time_limit, seed=args.seed, threads=args.threads)
     if not args.no_latency:
         attach_latency(instance, solution)
+    if args.bound:
+        attach_best_bound(instance, solution)
     if args.output:
         solution.save(args.output)
     if args.json:
@@ -64,6 +69,21 @@ def attach_latency(instance, solution) -> None:
     solution.latency = solution_latency(instance, solution)
 
 
+def attach_best_bound(instance, solution) -> None:
+    """Record the best known lower bound (uara.bounds) and the gap to it in ``solution.info``."""
+    from uara.bounds import best_lower_bound
+    from uara.solution import relative_gap
+
+    bounds = best_lower_bound(instance)
+    own = [s.lower_bound for s in solution.slots]
+    best = [max((b for b in (lb, o) if b is not None), default=None) for lb, o in zip(bounds, own)]
+    if any(b is None for b in best):
+        return
+    total = float(sum(best))  # type: ignore[arg-type]
+    solution.info["best_lower_bound"] = total
+    solution.info["gap_to_best_bound"] = relative_gap(solution.objective, total, solution.constant)
+
+
 def summary(instance, solution) -> str:
     b = solution.breakdown()
     lines = [
@@ -76,6 +96,9 @@ def summary(instance, solution) -> str:
         f"  energy           w sum E/B                {fmt(b.get('energy'), 8)}  (compute {fmt(b.get('energy_compute'), 8)}, comm {fmt(b.get('energy_comm'), 8)})",
         f"lower bound {fmt(solution.lower_bound, 10)}   gap {('%.4g %%' % (100 * solution.gap)) if solution.gap is not None else 'n/a'} (of the controllable part)",
     ]
+    if "gap_to_best_bound" in solution.info:
+        lines.append(f"best known bound {fmt(solution.info['best_lower_bound'], 10)}   gap to it "
+                     f"{100 * solution.info['gap_to_best_bound']:.4g} % (of the controllable part)")
     lat = solution.latency
     if lat and lat.get("mean_s") is not None:
         lines.append(f"latency    PSD end-to-end mean {lat['mean_s']:.3f} s, p95 {lat['p95_s']:.3f} s")
