@@ -41,6 +41,8 @@ from uara.solvers.base import SlotResult, SolveContext, Solver
 CUSHION = {"CLARABEL": (1e-7, 1e-8), "ECOS": (1e-6, 1e-7), "SCS": (1e-4, 1e-6)}
 #: Cushion applied to the solver's dual objective (covers its dual residual).
 DUAL_CUSHION = (1e-9, 1e-9)
+#: Cushion on Clarabel's dual objective when it reports "optimal_inaccurate".
+INACCURATE_DUAL_CUSHION = (1e-5, 1e-6)
 #: Clarabel settings for the relaxation (see solve_relaxation).
 CLARABEL_SETTINGS = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-11, "tol_ktratio": 1e-10, "max_iter": 500}
 
@@ -140,6 +142,10 @@ def solve_relaxation(sd: SlotData, *, solver: str = "CLARABEL", ub: float | None
         value_for_bound = min(value, dual_objective)
         if name == "CLARABEL" and prob.status == cp.OPTIMAL:
             rel, ab = DUAL_CUSHION
+        elif name == "CLARABEL":
+            # Stopped short of the 1e-12 target (large instances): measured violations at a
+            # 1e-9 target were <= 1.3e-7 relative on tight tiny cases; keep 100x that.
+            rel, ab = INACCURATE_DUAL_CUSHION
     else:
         value_for_bound = value
     xm = np.zeros((m, e))
