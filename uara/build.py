@@ -31,7 +31,8 @@ state, channel):
    ``psd``: type drawn uniformly from code / summarisation / chat, fields from
    the PSD profile of that type, :mod:`uara.psd.tasks`; ``parametric``:
    :mod:`uara.tasks`). The SHA-256 of the task sampler's data files (the PSD
-   profiles) is recorded, and a rebuild refuses to run if they changed.
+   profiles of its profile set) is recorded, and a rebuild refuses to run if
+   they changed.
 6. Battery and queues for a static instance (each slot is solved as given;
    :mod:`uara.dynamics` rolls them with a method's own decisions instead):
    B_i(0) ~ U[battery_range]; B_i(t+1) = max(1e-3, B_i(t) - (E_i^CP + E^CM_i,est) / capacity_i)
@@ -427,7 +428,7 @@ def build_instance(
             "mobility": mobility.describe(),
             "tasks": getattr(sampler, "describe", lambda: {"model": "custom"})(),
             "catalog": {"source": cat.source, "sha256": cat.sha256},
-            "task_files_sha256": _task_files_sha256(tasks if task_sampler is None else "custom"),
+            "task_files_sha256": _task_files_sha256(sampler),
             "versions": _versions(provider),
             "battery_rule": "B(0)~U[battery_range]; B(t+1)=max(1e-3, B(t)-(dCP f_MD + dCM (min(1,E/M) W/E/1e6) P_W)/capacity)",
             "queue_rule": "queue_s ~ U[0, queue_max_s] i.i.d. per slot and server",
@@ -442,18 +443,24 @@ def build_instance(
     return inst.validate()
 
 
-def _task_files_sha256(tasks: str) -> str | None:
-    """SHA-256 over the data files a task sampler reads (the shipped PSD profiles), or None."""
-    if tasks != "psd":
+def _task_files_sha256(sampler: Any) -> str | None:
+    """SHA-256 over the data files a task sampler reads (the PSD profiles of its profile set), or None."""
+    describe = getattr(sampler, "describe", None)
+    info = describe() if callable(describe) else {}
+    if not str(info.get("model", "")).startswith("psd:"):
         return None
     import hashlib
     from importlib import resources
 
-    h = hashlib.sha256()
     folder = resources.files("uara.psd") / "profiles"
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if entry.name.endswith(".json"):
-            h.update(entry.name.encode() + b"\0" + entry.read_bytes())
+    profiles = info.get("profiles", "gpt2")
+    if isinstance(profiles, str):
+        files = [f for f in folder.iterdir() if f.name.startswith(profiles + "_") and f.name.endswith(".json")]
+    else:
+        files = [Path(p) if Path(p).is_file() else folder / f"{p}.json" for p in profiles]
+    h = hashlib.sha256()
+    for entry in sorted(files, key=lambda p: p.name):
+        h.update(entry.name.encode() + b"\0" + entry.read_bytes())
     return h.hexdigest()
 
 
@@ -498,9 +505,13 @@ def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dic
         if not Path(scene_file).is_file() or _file_sha256(scene_file) != scene_sha:
             raise UaraError(f"provenance.build.scene: the scene file {scene_file} is missing or changed since the build")
     recorded_tasks = prov.get("resolved", {}).get("task_files_sha256")
-    if recorded_tasks and _task_files_sha256(str(opts.get("tasks"))) != recorded_tasks:
-        raise UaraError("provenance.resolved.task_files_sha256: the PSD profiles (uara/psd/profiles/*.json) changed "
-                        "since the build; the tasks would differ")
+    if recorded_tasks:
+        from uara.tasks import get_task_sampler
+
+        current = _task_files_sha256(get_task_sampler(str(opts.get("tasks")), **dict(opts.get("task_options") or {})))
+        if current != recorded_tasks:
+            raise UaraError("provenance.resolved.task_files_sha256: the PSD profiles the tasks come from "
+                            "(uara/psd/profiles/) changed since the build; the tasks would differ")
     expected = prov.get("resolved", {}).get("catalog", {}).get("sha256")
     if expected:
         from uara.catalog import load_catalog
