@@ -8,7 +8,7 @@
 The set is the paper's scales: M in {30, 60, 90, 120, 150, 180} with E = 8 and
 E in {4, 8, 12, 16, 20} with M = 60, each with T = 10 slots, Sionna RT on the
 etoile scene with the builder's defaults and seed 0. Build times of builds that
-traced every slot go to instances/build_times.json (not into the instances,
+traced every slot go to results/instances/build_times.json (not into the instances,
 which must rebuild bit for bit). Channel results are cached in .uara-cache/channels (keyed by their
 exact inputs), so re-making the set after a change of the task model or the
 catalog takes seconds instead of hours of ray tracing.
@@ -144,7 +144,8 @@ def main() -> int:
     ap.add_argument("--force", action="store_true", help="rebuild files that are already current")
     ap.add_argument("--readme", action="store_true", help="only write the README")
     args = ap.parse_args()
-    times_path = OUT / "build_times.json"
+    times_path = ROOT / "results" / "instances" / "build_times.json"
+    times_path.parent.mkdir(parents=True, exist_ok=True)
     times = json.loads(times_path.read_text()) if times_path.exists() else {}
     if not args.readme:
         only = set(args.only.split(",")) if args.only else None
