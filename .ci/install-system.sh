@@ -6,13 +6,13 @@ if ls /usr/lib/x86_64-linux-gnu/libLLVM-19.so* /usr/lib/llvm-19/lib/libLLVM*.so*
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-system: no apt-get here; install LLVM 19 yourself and set DRJIT_LIBLLVM_PATH (Sionna RT tests will be skipped)" >&2
+  echo "install-system: no apt-get here; install LLVM >= 17 yourself and set DRJIT_LIBLLVM_PATH (without it the Sionna RT tests fail with a one-line error)" >&2
   exit 0
 fi
 SUDO=""
 if [ "$(id -u)" != "0" ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "install-system: not root and no sudo; run 'apt-get install libllvm19' as root (Sionna RT tests will be skipped)" >&2
+    echo "install-system: not root and no sudo; run 'apt-get install libllvm19' as root (without it the Sionna RT tests fail with a one-line error)" >&2
     exit 0
   fi
 fi

@@ -3,8 +3,9 @@
 A thin preset of :func:`uara.build.build_instance`: the ``free-space``
 channel with a log-distance exponent of 3.0 and 6 dB log-normal shadowing (a
 3GPP-UMi-like slope) in a square of side ``area_m``, hardware from the
-built-in catalog, tasks from the parametric task model, random-waypoint
-mobility across slots. Everything is drawn from ``seed``; the provenance
+built-in catalog, tasks from the PSD profiles (the builder's default, as in
+the shipped instances: protocol ``full@4``, d_i of tens of Mbit; see
+docs/model.md "Magnitudes"), random-waypoint mobility across slots. Everything is drawn from ``seed``; the provenance
 records how to rebuild the instance.
 """
 
