@@ -47,7 +47,8 @@ class ExactOptions:
     perspective: penalty cone as r x >= e^2 (True) or r >= e^2 (False);
     feastol: SCIP's numerics/feastol (its default 1e-6 lets the cones slip by ~1e-6,
       which shows as a ~1e-6 relative gap after re-scoring; 1e-9 keeps it below 1e-7);
-    tee: print SCIP's log."""
+    tee: print SCIP's log (Pyomo drains it through a pipe from a Python thread while SCIP holds the
+    GIL, so a very long log can stall the solve: use it for short runs)."""
 
     gap: float = 5e-7
     warm_start: bool = True
@@ -211,6 +212,10 @@ class ExactSolver(Solver):
             solver_options={
                 "randomization/randomseedshift": int(ctx.seed) % (2**31),
                 "numerics/feastol": float(opts.feastol),
+                # Pyomo captures SCIP's output through a pipe that a Python thread drains;
+                # SCIP writes while holding the GIL, so a log longer than the pipe buffer
+                # (64 KiB: long solves of large instances) deadlocks. Silence it unless asked.
+                "display/verblevel": 4 if opts.tee else 0,
             },
         )
         if limit is not None:
