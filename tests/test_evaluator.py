@@ -88,4 +88,24 @@ def test_no_path_pair_is_a_violation():
     assoc = np.array([1, 0, 0, 1])
     al = uniform_allocation(sd, assoc)
     msgs = evaluate(sd, assoc, al.bandwidth_share, al.compute_share).violations
-    assert msgs == ["association[0]: server 1 has no propagation path to device 0"]
+    assert msgs == ["association[0]: server 1 has no usable link to device 0 "
+                    "(no propagation path, or SNR below params.min_snr_db)"]
+
+
+def test_links_below_the_coverage_threshold_are_unusable_except_the_best():
+    inst = Instance.random(5, 3, seed=1)
+    g = inst.slots[0].gain_db
+    g[0] = [-175.0, -170.0, -90.0]   # device 0: two links far below -5 dB SNR, one good
+    g[1] = [-178.0, -176.0, -180.0]  # device 1: only weak links; its best (server 1) stays usable
+    sd = slot_data(inst)
+    assert sd.usable[0].tolist() == [False, False, True]
+    assert sd.usable[1].tolist() == [False, True, False]
+    snr_db = 10 * np.log10(sd.snr)
+    assert np.all(sd.usable[snr_db >= inst.params.min_snr_db])
+    loose = slot_data(inst.with_params(min_snr_db=-1000.0))
+    assert loose.usable.all()
+    from uara.solvers import get_solver
+    for name in ("random", "max-compute", "tma", "brute-force"):
+        sol = get_solver(name).solve(inst, seed=2)
+        assert sol.feasible, (name, sol.violations)
+        assert sol.slots[0].association[0] == 2 and sol.slots[0].association[1] == 1

@@ -93,7 +93,8 @@ def _check(sd: SlotData, association: np.ndarray, y: np.ndarray, z: np.ndarray, 
     unusable = ~sd.usable[np.arange(m), assoc]
     if unusable.any():
         i = int(np.argmax(unusable))
-        out.append(f"association[{i}]: server {int(assoc[i])} has no propagation path to device {i}")
+        out.append(f"association[{i}]: server {int(assoc[i])} has no usable link to device {i} "
+                   "(no propagation path, or SNR below params.min_snr_db)")
     return out, True
 
 

@@ -58,7 +58,8 @@ class SlotData:
         server_work_s: s_ij = f_i^ES / F_j^ES, (M, E), s: server time at share 1.
         queue_s: q_j, (E,), s.
         compute_energy: k_i = w delta_CP f_i^MD / B_i, (M,), objective units.
-        usable: (M, E) bool, gain above the instance's no-path floor.
+        usable: (M, E) bool, links a device may use: a path (gain above the floor)
+            with 10 log10 SNR_ij >= params.min_snr_db, plus each device's best link.
         comm_power_w: P_i in W, (M,).
         band_hz: W_j, Hz (scalar: equal split).
         battery: B_i, (M,).
@@ -136,7 +137,7 @@ def build_slot_data(
         server_work_s=np.asarray(flops_server, dtype=float)[:, None] / np.asarray(server_flops, dtype=float)[None, :],
         queue_s=np.asarray(queue_s, dtype=float).copy(),
         compute_energy=w * energy_cp / battery,
-        usable=gain_db > params.gain_floor_db,
+        usable=usable_links(gain_db, snr, params),
         comm_power_w=p_w,
         band_hz=float(band_hz),
         battery=battery.copy(),
@@ -144,6 +145,19 @@ def build_slot_data(
         energy_cm_j_per_share=energy_cm_per_share,
         energy_weight=float(w),
     )
+
+
+def usable_links(gain_db: np.ndarray, snr: np.ndarray, params: Params) -> np.ndarray:
+    """(M, E) bool: link i -> j has a path (gain above ``params.gain_floor_db``) and an SNR
+    of at least ``params.min_snr_db`` over the server's band; each device's best link with
+    a path is always usable, so every valid instance stays feasible."""
+    path = gain_db > params.gain_floor_db
+    with np.errstate(divide="ignore"):
+        snr_db = 10.0 * np.log10(snr)
+    covered = path & (snr_db >= params.min_snr_db)
+    best = np.where(path, snr, -np.inf).argmax(axis=1)
+    covered[np.arange(gain_db.shape[0]), best] |= path[np.arange(gain_db.shape[0]), best]
+    return covered
 
 
 def slot_data(instance: Instance, t: int = 0, *, slot: Slot | None = None) -> SlotData:

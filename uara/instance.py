@@ -59,6 +59,10 @@ class Params:
         delta_cm: delta_CM, communication energy coefficient, J per (MHz * W) (eq. 8).
         slot_s: slot length tau (s), used by the dynamics across slots.
         gain_floor_db: the gain written for pairs with no propagation path (dB).
+        min_snr_db: coverage threshold: a link whose SNR over its server's band
+            (10 log10 SNR_ij) is below it cannot be used, except each device's best
+            link, kept so that every device can be served (docs/model.md). Written to
+            JSON only when it differs from the default.
     """
 
     bandwidth_hz: float = 1e7
@@ -69,10 +73,13 @@ class Params:
     delta_cm: float = 2.6
     slot_s: float = 1.0
     gain_floor_db: float = -200.0
+    min_snr_db: float = -5.0
 
     def to_dict(self) -> dict[str, float]:
         d = {f.name: float(getattr(self, f.name)) for f in fields(self)}
         d["lambda"] = d.pop("lambda_")
+        if d["min_snr_db"] == Params.min_snr_db:
+            del d["min_snr_db"]  # files written before the threshold existed stay byte-identical
         return d
 
 
@@ -487,7 +494,7 @@ def _check_params(p: Params) -> None:
         v = getattr(p, key)
         if not np.isfinite(v) or v < 0:
             raise InstanceError(f"params.{key}", f"must be a finite number >= 0, got {v!r}")
-    for key in ("noise_dbm_per_hz", "gain_floor_db"):
+    for key in ("noise_dbm_per_hz", "gain_floor_db", "min_snr_db"):
         v = getattr(p, key)
         if not np.isfinite(v):
             raise InstanceError(f"params.{key}", f"must be finite, got {v!r}")
