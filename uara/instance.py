@@ -257,6 +257,7 @@ class Instance:
         """
         d = self.to_dict()
         d.pop("provenance", None)
+        d["params"] = {f.name: float(getattr(self.params, f.name)) for f in fields(self.params)}  # defaults too
         text = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

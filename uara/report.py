@@ -277,16 +277,26 @@ def fig5(df: Any, figdir: Path) -> tuple[str, str]:
     return _save(fig, figdir / "fig5_latency_vs_size.png"), note
 
 
-def fig6(df: Any, figdir: Path) -> tuple[str | None, str]:
-    """Energy weight w vs latency and energy, high- vs low-battery devices."""
-    _, plt = _deps()
+def sweep_rows(df: Any) -> Any:
+    """Feasible static rows of the energy-weight sweep: the one instance with the most
+    distinct w values (first by name on ties); empty if no instance has two."""
     ok = df[(df["mode"] == "static") & (df["feasible"].fillna(False).astype(bool))]
-    if ok["energy_weight"].nunique() < 2:
-        return None, "no energy-weight sweep in this table (run with --param energy_weight=20,40,60,80,100)"
-    # one instance: the one with the most distinct w values (first by name on ties)
+    if ok.empty:
+        return ok
     counts = ok.groupby("instance")["energy_weight"].nunique()
+    if counts.max() < 2:
+        return ok.iloc[0:0]
     inst = sorted(counts[counts == counts.max()].index)[0]
-    d = ok[ok["instance"] == inst]
+    return ok[ok["instance"] == inst]
+
+
+def fig6(df: Any, figdir: Path) -> tuple[str | None, str]:
+    """Energy weight w vs latency and energy, high- vs low-battery devices (one instance, see sweep_rows)."""
+    _, plt = _deps()
+    d = sweep_rows(df)
+    if d.empty:
+        return None, "no energy-weight sweep in this table (run with --param energy_weight=20,40,60,80,100)"
+    inst = d["instance"].iloc[0]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     lat_metric = ("latency_high_s", "latency_low_s") if d[["latency_high_s", "latency_low_s"]].notna().any().any() else None
     for s_i, s in enumerate(_solver_order(d)):
@@ -412,7 +422,8 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
     if path6:
         figs.append(out / path6)
         doc.img(path6, "Fig. 6")
-        ok6 = df[(df["mode"] == "static") & df["feasible"].fillna(False).astype(bool)]
+        ok6 = sweep_rows(df)
+        doc.p(f"Instance {ok6['instance'].iloc[0]}; means over seeds and slots.")
         t6 = ok6.groupby(["solver", "energy_weight"], observed=True)[
             ["latency_high_s", "latency_low_s", "uplink_mean_s", "energy_j_high", "energy_j_low"]].mean().reset_index()
         doc.table(t6)
