@@ -83,6 +83,9 @@ def swap_search(
         own = cost[idx, idx]
         delta = cost + cost.T - own[:, None] - own[None, :]
         delta[assoc[:, None] == assoc[None, :]] = np.inf  # same server: no change
+        # i may take k's seat only over a usable link (and k i's): no path or below coverage
+        ok = sd.usable[:, assoc]  # ok[i, k]: device i can use the server of device k
+        delta[~(ok & ok.T)] = np.inf
         delta[~np.isfinite(delta)] = np.inf
         flat = int(np.argmin(delta))
         best = delta.flat[flat]

@@ -145,3 +145,14 @@ def test_multi_slot_solution_sums_slots():
     sol = get_solver("tma").solve(inst)
     per_slot = [get_solver("tma").solve(inst.slot_subset([t])).objective for t in range(3)]
     assert sol.objective == pytest.approx(sum(per_slot), rel=1e-12)
+
+
+def test_tma_swaps_only_over_usable_links():
+    """A swap must not move a device onto a link below the coverage threshold, even when
+    the swap would lower I (weak links are priced finitely by the formulas)."""
+    for seed in range(6):
+        inst = Instance.random(30, 4, seed=seed)
+        inst = inst.with_params(min_snr_db=20.0)  # many links unusable, each device keeps its best
+        for alloc in ("exact", "uniform"):
+            sol = get_solver("tma", allocation=alloc).solve(inst)
+            assert sol.feasible, sol.violations
