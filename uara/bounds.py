@@ -29,9 +29,10 @@ from uara.solution import Solution, relative_gap
 BOUNDS_FORMAT = "uara-bounds/1"
 METHODS = ("relax", "exact")
 #: Version of each bounding method's code. Bump it when a change could alter the
-#: bounds a method proves (relax 2: Clarabel dual objective at tight tolerances);
+#: bounds a method proves (relax 2: Clarabel dual objective at tight tolerances;
+#: relax 3: certify only OPTIMAL solves, coverage threshold);
 #: cached entries of another version are ignored and recomputed.
-METHOD_VERSIONS = {"relax": 2, "exact": 1}
+METHOD_VERSIONS = {"relax": 3, "exact": 1}
 
 
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
@@ -101,7 +102,11 @@ def _compute(instance: Instance, slot: int, method: str, time_limit: float | Non
         sd = slot_data(instance, slot)
         start = masked_argmax(sd.snr, sd.usable & np.isfinite(sd.uplink_s_full))
         ub = float(association_values(sd, start[None, :])[0])
-        return sd.constant + solve_relaxation(sd, ub=ub).bound
+        try:
+            bound = solve_relaxation(sd, ub=ub).bound
+        except SolverError:
+            return None  # the conic solver gave up on this slot: no bound
+        return None if bound is None else sd.constant + bound
     if method == "exact":
         from uara.solvers import get_solver
 
