@@ -84,20 +84,18 @@ def bandwidth_shares(
         (y (N,), mu (G,), iterations).
     """
     mu = np.zeros(num_groups)
-    t = uplink_time(a, b, c, lam, mu[groups])
-    y = b / t
-    load = np.bincount(groups, weights=y, minlength=num_groups)
-    active = load > 1.0  # groups whose band binds
-    if not active.any():
-        return y, mu, 0
     lo = np.zeros(num_groups)
     hi = np.full(num_groups, np.inf)
+    active = np.zeros(num_groups, dtype=bool)  # groups whose band binds at mu = 0
     it = 0
-    for it in range(1, max_iter + 1):
-        mg = mu[groups]
-        t = uplink_time(a, b, c, lam, mg)
+    for it in range(max_iter + 1):
+        t = uplink_time(a, b, c, lam, mu[groups])
         y = b / t
         g = np.bincount(groups, weights=y, minlength=num_groups) - 1.0
+        if it == 0:
+            active = g > 0.0
+            if not active.any():
+                return y, mu, 0
         # d y / d mu = -(b / t^2) * b / (2 lambda t (3 t - 2 a))
         dy = -(b / (t * t)) * b / (2.0 * lam * t * (3.0 * t - 2.0 * a))
         dg = np.bincount(groups, weights=dy, minlength=num_groups)
@@ -112,8 +110,6 @@ def bandwidth_shares(
         bad = ~np.isfinite(newton) | (newton <= lo) | (newton >= hi)
         bisect = np.where(np.isfinite(hi), 0.5 * (lo + hi), np.maximum(2.0 * mu, 1.0))
         mu = np.where(done, mu, np.where(bad, bisect, newton))
-    else:  # pragma: no cover - convergence is fast in practice; keep the budget feasible
-        pass
     # Rounding can leave a group's sum a hair above 1: scale back into the budget.
     load = np.bincount(groups, weights=y, minlength=num_groups)
     scale = 1.0 / np.maximum(load, 1.0)
