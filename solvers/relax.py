@@ -191,6 +191,13 @@ def association_values(sd: SlotData, candidates: np.ndarray) -> np.ndarray:
     return group_values(sd, devices, servers, groups, k * e).reshape(k, e).sum(axis=1)
 
 
+def max_sinr_start(sd: SlotData) -> tuple[np.ndarray, float]:
+    """The Max-SINR association (M,) and its value I - C under the exact allocation: the
+    heuristic upper bound UB behind the relaxation's optimality-based cuts."""
+    start = masked_argmax(sd.snr, sd.usable & np.isfinite(sd.uplink_s_full))
+    return start, float(association_values(sd, start[None, :])[0])
+
+
 def round_relaxation(sd: SlotData, x: np.ndarray, rng: np.random.Generator, samples: int) -> np.ndarray:
     """Candidate associations (K, M): argmax of x, then ``samples`` draws with P(i -> j) = x_ij."""
     usable = sd.usable & np.isfinite(sd.uplink_s_full)
@@ -228,8 +235,7 @@ class RelaxSolver(Solver):
         pairs = usable_pairs(sd)
         if np.any(np.bincount(pairs.device, minlength=sd.num_devices) == 0):
             raise SolverError("relax: a device has no usable server (no path above the gain floor)")
-        start = masked_argmax(sd.snr, sd.usable & np.isfinite(sd.uplink_s_full))
-        ub = float(association_values(sd, start[None, :])[0])
+        start, ub = max_sinr_start(sd)
         try:
             relax: Relaxation | None = solve_relaxation(sd, solver=opts.solver, ub=ub, pairs=pairs)
         except SolverError as exc:

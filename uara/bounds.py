@@ -95,13 +95,10 @@ def _compute(instance: Instance, slot: int, method: str, time_limit: float | Non
     from uara.formulation import slot_data
 
     if method == "relax":
-        from uara.solvers.relax import association_values, solve_relaxation
-        from uara.solvers.association import masked_argmax
-        import numpy as np
+        from uara.solvers.relax import max_sinr_start, solve_relaxation
 
         sd = slot_data(instance, slot)
-        start = masked_argmax(sd.snr, sd.usable & np.isfinite(sd.uplink_s_full))
-        ub = float(association_values(sd, start[None, :])[0])
+        _, ub = max_sinr_start(sd)
         try:
             bound = solve_relaxation(sd, ub=ub).bound
         except SolverError:
