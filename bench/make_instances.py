@@ -63,25 +63,24 @@ def is_current(path: Path, m: int, e: int) -> bool:
 
 
 def stats(inst: Instance) -> dict:
-    """Channel statistics over all slots: gains of pairs with a path, share without, SNR of every pair
-    with a path and of each device's best server (SNR_ij = G_ij + P_i - N0 - 10 log10(W / E))."""
-    p = inst.params
-    noise_dbm = p.noise_dbm_per_hz + 10 * np.log10(p.bandwidth_hz / inst.num_servers)
-    gains = np.stack([s.gain_db for s in inst.slots])  # (T, M, E)
-    path = gains > p.gain_floor_db
-    snr = gains + inst.tx_power_dbm[None, :, None] - noise_dbm
-    best = np.where(path, snr, -np.inf).max(axis=2)
+    """Row of the README table: channel statistics from :func:`uara.stats.instance_stats`
+    (gains of pairs with a path, share without, SNR of every pair with a path and of each
+    device's best server) plus the build statistics recorded in provenance."""
+    from uara.stats import instance_stats
+
+    st = instance_stats(inst)
     prov = inst.provenance.get("build_stats", {})
+    n_pairs = inst.num_devices * inst.num_servers * inst.num_slots
     return {
         "name": inst.name, "M": inst.num_devices, "E": inst.num_servers, "T": inst.num_slots,
-        "median_gain_db": float(np.median(gains[path])),
-        "gain_p5_p95_db": [float(np.percentile(gains[path], 5)), float(np.percentile(gains[path], 95))],
-        "no_path_share": float(1 - path.mean()),
-        "snr_range_db": [float(snr[path].min()), float(snr[path].max())],
-        "best_snr_p5_median_p95_db": [float(v) for v in np.percentile(best, [5, 50, 95])],
-        "best_snr_min_db": float(best.min()),
-        "cell_edge_share": float(np.mean(best < 0.0)),
-        "los_share": (float(np.sum(prov["los_pairs"]) / gains.size) if prov.get("los_pairs")
+        "median_gain_db": st["gain_db_median"],
+        "gain_p5_p95_db": st["gain_db_p5_p95"],
+        "no_path_share": st["no_path_share"],
+        "snr_range_db": st["snr_db_range"],
+        "best_snr_p5_median_p95_db": st["snr_db_best_p5_p50_p95"],
+        "best_snr_min_db": st["snr_db_best_min"],
+        "cell_edge_share": st["cell_edge_share"],
+        "los_share": (float(np.sum(prov["los_pairs"]) / n_pairs) if prov.get("los_pairs")
                       and None not in prov["los_pairs"] else None),
         "held_moves": int(np.sum(prov.get("held_moves", [0]))),
         "dropped_devices": int(prov.get("dropped_devices", 0)),
