@@ -38,7 +38,9 @@ from uara.solvers.association import masked_argmax
 from uara.solvers.base import SlotResult, SolveContext, Solver
 
 #: Relative and absolute cushion subtracted from the relaxation's value, per conic solver.
-CUSHION = {"CLARABEL": (1e-7, 1e-8), "ECOS": (1e-6, 1e-7), "SCS": (1e-4, 1e-6)}
+CUSHION = {"ECOS": (1e-6, 1e-7), "SCS": (1e-4, 1e-6)}  # Clarabel: see CLARABEL_LADDER
+#: Conic solvers the relaxation accepts.
+CONIC_SOLVERS = ("CLARABEL", *CUSHION)
 #: Cushion applied to the solver's dual objective (covers its dual residual).
 DUAL_CUSHION = (1e-9, 1e-9)
 #: Clarabel stopping rules tried in turn, each with the cushion (relative, absolute) on the
@@ -125,7 +127,7 @@ def solve_relaxation(sd: SlotData, *, solver: str = "CLARABEL", ub: float | None
     # Certify only an OPTIMAL solve. Clarabel runs a ladder of stopping rules, each with the
     # cushion its measured error calls for (docs/solvers.md); SCS/ECOS run once.
     ladder = CLARABEL_LADDER if name == "CLARABEL" else [(
-        {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iters": 200000} if name == "SCS" else {}, CUSHION.get(name, (1e-5, 1e-6)))]
+        {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iters": 200000} if name == "SCS" else {}, CUSHION[name])]
     dual_objective, cushion, solved = None, None, False
     for settings, rung_cushion in ladder:
         try:
@@ -224,8 +226,8 @@ class RelaxSolver(Solver):
     Options: ClassVar[type] = RelaxOptions
 
     def check_options(self) -> None:
-        if self.options.solver.upper() not in CUSHION:
-            raise SolverError(f"solver 'relax': option solver must be one of {', '.join(CUSHION)}, got {self.options.solver!r}")
+        if self.options.solver.upper() not in CONIC_SOLVERS:
+            raise SolverError(f"solver 'relax': option solver must be one of {', '.join(CONIC_SOLVERS)}, got {self.options.solver!r}")
         if self.options.samples < 0:
             raise SolverError(f"solver 'relax': option samples must be >= 0, got {self.options.samples}")
 
