@@ -1,27 +1,32 @@
-"""``relax``: the continuous relaxation of the MISOCP (a lower bound), rounding,
-and an exact move/swap local search.
+"""``relax``: the continuous relaxation of the MISOCP, a certified lower bound,
+rounding, and an exact move/swap local search.
 
 1. Relaxation: the MISOCP of :mod:`uara.solvers._misocp` with x in [0, 1],
    an SOCP built in cvxpy with vectorised constraints over the P usable pairs
-   (Clarabel by default). The bound is LB = C + D - cushion, where D is the
-   conic solver's *dual* objective (weak duality: D <= R, the relaxation's
-   optimum) and the cushion (1e-9 |D| + 1e-9) covers its dual residual; a
-   solver that reports no dual objective falls back to its primal value R with
-   a larger cushion (1e-6 |R| + 1e-7 for ECOS); SCS, a first-order method whose
-   dual is not exactly feasible, keeps 1e-4 |D| + 1e-6 (a safety margin, not a
-   certificate). A heuristic value UB (Max-SINR with the
+   (Clarabel by default; ECOS or SCS selectable), or, with ``solver="lagrangian"``,
+   no conic solver at all: its Lagrangian dual maximised directly.
+2. Certified bound: LB = C + D(mu, theta, nu) - cushion, the Lagrangian dual of
+   :mod:`uara.solvers._lagrangian` evaluated in closed form at multipliers taken
+   from the conic solver's duals (band prices, the multiplier of U >= sum s x,
+   the compute levels v_j) or from the Max-SINR allocation, whichever is higher,
+   then raised by L-BFGS-B. Weak duality holds for *any* multipliers, so the
+   bound never depends on the conic solver's status or tolerances (an
+   "inaccurate" or failed solve still yields one); at the dual's maximum it
+   equals the relaxation's optimum. A heuristic value UB (Max-SINR with the
    exact allocation) adds optimality-based bounds valid for every solution
-   better than it: t_p <= a_i + sqrt(UB / lambda) and y_p >= b_p x_p / t_max,p.
-2. Rounding: argmax_j x_ij, plus ``samples`` randomized roundings
+   better than it: t_p <= a_i + sqrt(UB / lambda) (and y_p >= b_p x_p / t_max,p
+   in the SOCP).
+3. Rounding: argmax_j x_ij, plus ``samples`` randomized roundings
    (device i on server j with probability x_ij, seeded), all scored at once
    with :func:`uara.allocation.group_values`.
-3. Local search (:mod:`uara.solvers._local_search`) from the best rounding.
+4. Local search (:mod:`uara.solvers._local_search`) from the best rounding.
 The result carries LB, so every run reports a certified gap (I - LB) / (I - C).
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,30 +37,26 @@ from uara.errors import MissingDependencyError, SolverError
 from uara.evaluator import evaluate
 from uara.formulation import SlotData
 from uara.solution import Status
+from uara.solvers._lagrangian import DualBound, Multipliers, dual_value, maximise_dual, start_from_association
 from uara.solvers._local_search import local_search
 from uara.solvers._misocp import Pairs, usable_pairs
 from uara.solvers.association import masked_argmax
 from uara.solvers.base import SlotResult, SolveContext, Solver
 
-#: Relative and absolute cushion subtracted from the relaxation's value, per conic solver.
-CUSHION = {"ECOS": (1e-6, 1e-7), "SCS": (1e-4, 1e-6)}  # Clarabel: see CLARABEL_LADDER
-#: Conic solvers the relaxation accepts.
-CONIC_SOLVERS = ("CLARABEL", *CUSHION)
-#: Cushion applied to the solver's dual objective (covers its dual residual).
-DUAL_CUSHION = (1e-9, 1e-9)
-#: Clarabel stopping rules tried in turn, each with the cushion (relative, absolute) on the
-#: dual objective that its measured error calls for: on tight tiny instances the objectives
-#: sat up to 1.3e-7 (1e-9 target) and 2e-6 (defaults) above the true optimum.
-CLARABEL_LADDER = [
-    ({"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-11, "tol_ktratio": 1e-10, "max_iter": 500}, DUAL_CUSHION),
-    ({"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "tol_ktratio": 1e-8, "max_iter": 500}, (1e-6, 1e-7)),
-    ({}, (1e-5, 1e-6)),
-]
+#: Conic solvers (through cvxpy) the relaxation accepts, and their settings.
+CONIC_SETTINGS: dict[str, dict[str, Any]] = {
+    "CLARABEL": {"max_iter": 200},
+    "ECOS": {},
+    "SCS": {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iters": 200000},
+}
+#: Values of the ``solver`` option: a conic solver, or the dual ascent alone.
+RELAXATION_SOLVERS = (*CONIC_SETTINGS, "LAGRANGIAN")
 
 
 @dataclass
 class RelaxOptions:
-    """solver: cvxpy conic solver for the SOCP (CLARABEL, ECOS or SCS);
+    """solver: how the relaxation is solved: CLARABEL, ECOS or SCS (through cvxpy), or
+    LAGRANGIAN (its dual maximised directly, no conic solver; x = the dual's softmin weights);
     samples: randomized roundings (seeded); local_search: run move/swap search;
     swaps: include swaps in the search; max_steps: cap on search steps (None = until no improvement)."""
 
@@ -68,32 +69,90 @@ class RelaxOptions:
 
 @dataclass(frozen=True)
 class Relaxation:
-    """The relaxation's optimum: value R (of I - C), a certified bound, and x as (M, E)."""
+    """The relaxation's solution: ``value`` (of I - C: the conic solver's primal value, or the
+    dual's value without one), the certified ``bound`` (Lagrangian, never above the relaxation's
+    optimum), a fractional ``x`` (M, E) for rounding, the conic ``status`` and timings."""
 
     value: float
-    bound: float | None  # None when the conic solver never reached OPTIMAL: no certificate
+    bound: float
     x: np.ndarray
     status: str
     solve_time_s: float
     build_time_s: float
+    dual: DualBound | None = None
+    conic_error: str | None = None
+
+    @property
+    def dual_time_s(self) -> float:
+        return 0.0 if self.dual is None else self.dual.time_s
 
 
-def solve_relaxation(sd: SlotData, *, solver: str = "CLARABEL", ub: float | None = None, pairs: Pairs | None = None) -> Relaxation:
-    """The continuous relaxation of the MISOCP as a cvxpy SOCP (vectorised over pairs).
+@dataclass(frozen=True)
+class _ConicSolution:
+    value: float
+    x: np.ndarray  # (P,)
+    status: str
+    start: Multipliers  # dual multipliers read back from the constraints
 
-    ``ub``: a known value of I - C; adds the optimality-based bounds of the module docstring.
-    Returns values of I - C (add ``sd.constant`` for I).
+
+def solve_relaxation(
+    sd: SlotData,
+    *,
+    solver: str = "CLARABEL",
+    ub: float | None = None,
+    pairs: Pairs | None = None,
+    start: np.ndarray | None = None,
+    deadline: float | None = None,
+) -> Relaxation:
+    """The continuous relaxation of the MISOCP and its certified Lagrangian bound.
+
+    ``ub``: a known value of I - C (adds the optimality-based bounds of the module
+    docstring); ``start``: an association (M,) whose exact allocation seeds the dual
+    multipliers (default: Max-SINR). Returns values of I - C (add ``sd.constant`` for I).
+    Raises SolverError for an unknown or uninstalled conic solver; a conic solver that
+    fails is reported in ``conic_error`` and the bound still comes from the dual.
     """
+    name = solver.upper()
+    if name not in RELAXATION_SOLVERS:
+        raise SolverError(f"relax: option solver must be one of {', '.join(RELAXATION_SOLVERS)}, got {solver!r}")
+    t0 = time.perf_counter()
+    pr = usable_pairs(sd) if pairs is None else pairs
+    assoc = masked_argmax(sd.snr, sd.usable & np.isfinite(sd.uplink_s_full)) if start is None else np.asarray(start)
+    starts = [start_from_association(pr, assoc, exact_allocation(sd, assoc).band_price)]
+    conic: _ConicSolution | None = None
+    error: str | None = None
+    build = 0.0
+    if name != "LAGRANGIAN":
+        try:
+            conic, build = _solve_conic(pr, name, ub)
+            starts.append(conic.start)
+        except SolverError as exc:
+            if "not installed" in str(exc):
+                raise
+            error = str(exc)
+    t1 = time.perf_counter()
+    values = [dual_value(pr, m, ub=ub)[0] for m in starts]
+    dual = maximise_dual(pr, starts[int(np.argmax(values))], ub=ub, deadline=deadline)
+    xm = dual.x
+    if conic is not None:
+        xm = np.zeros((pr.num_devices, pr.num_servers))
+        xm[pr.device, pr.server] = np.clip(conic.x, 0.0, 1.0)
+    value = dual.value if conic is None else conic.value
+    status = "lagrangian" if name == "LAGRANGIAN" else (conic.status if conic is not None else "failed")
+    conic_s = t1 - t0 - build
+    return Relaxation(value, dual.bound, xm, status, conic_s + dual.time_s, build, dual, error)
+
+
+def _solve_conic(pr: Pairs, name: str, ub: float | None) -> tuple[_ConicSolution, float]:
+    """The SOCP relaxation in cvxpy, solved by ``name``; also reads back dual multipliers."""
     try:
         import cvxpy as cp
         import scipy.sparse as sp
     except ImportError as exc:
         raise MissingDependencyError(exc.name or "cvxpy", "relax", feature="the convex relaxation") from None
-    name = solver.upper()
     if name not in cp.installed_solvers():
-        raise SolverError(f"relax: conic solver {solver!r} is not installed (installed: {', '.join(cp.installed_solvers())})")
+        raise SolverError(f"relax: conic solver {name!r} is not installed (installed: {', '.join(cp.installed_solvers())})")
     t0 = time.perf_counter()
-    pr = usable_pairs(sd) if pairs is None else pairs
     n, m, e = pr.size, pr.num_devices, pr.num_servers
     cols = np.arange(n)
     a_dev = sp.csr_matrix((np.ones(n), (pr.device, cols)), shape=(m, n))
@@ -105,9 +164,11 @@ def solve_relaxation(sd: SlotData, *, solver: str = "CLARABEL", ub: float | None
     r = cp.Variable(n, nonneg=True)
     U = cp.Variable(e, nonneg=True)
     v = a_srv @ cp.multiply(np.sqrt(pr.work), x)
+    band = a_srv @ y <= 1
+    linear_cut = U >= a_srv @ cp.multiply(pr.work, x)
     cons = [
         a_dev @ x == 1,
-        a_srv @ y <= 1,
+        band,
         y <= x,
         # t y >= b x^2  <=>  || (2 sqrt(b) x, t - y) || <= t + y
         cp.SOC(t + y, cp.vstack([cp.multiply(2.0 * np.sqrt(pr.b), x), t - y]), axis=0),
@@ -116,71 +177,32 @@ def solve_relaxation(sd: SlotData, *, solver: str = "CLARABEL", ub: float | None
         cp.SOC(r + x, cp.vstack([2.0 * ex, r - x]), axis=0),
         # U >= v^2  <=>  || (2 v, U - 1) || <= U + 1
         cp.SOC(U + 1.0, cp.vstack([2.0 * v, U - 1.0]), axis=0),
-        U >= a_srv @ cp.multiply(pr.work, x),
+        linear_cut,
     ]
     if ub is not None and np.isfinite(ub) and ub > 0:
-        tmax = pr.a + np.sqrt(ub * (1 + 1e-6) / pr.lam)
+        tmax = pr.a + np.sqrt(ub * (1 + 1e-9) / pr.lam)
         cons += [t <= tmax, y >= cp.multiply(pr.b / tmax, x)]
     obj = pr.q @ x + pr.c @ y + pr.lam * cp.sum(r) + cp.sum(U)
     prob = cp.Problem(cp.Minimize(obj), cons)
     build = time.perf_counter() - t0
-    # Certify only an OPTIMAL solve. Clarabel runs a ladder of stopping rules, each with the
-    # cushion its measured error calls for (docs/solvers.md); SCS/ECOS run once.
-    ladder = CLARABEL_LADDER if name == "CLARABEL" else [(
-        {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iters": 200000} if name == "SCS" else {}, CUSHION[name])]
-    dual_objective, cushion, solved = None, None, False
-    for settings, rung_cushion in ladder:
-        try:
-            dual_objective = _solve_with_dual(prob, name, dict(settings))
-        except cp.error.SolverError:
-            continue
-        if x.value is None:
-            continue
-        solved = True
-        if prob.status == cp.OPTIMAL:
-            cushion = rung_cushion
-            break
-    if not solved:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "may be inaccurate": the status says so
+            prob.solve(solver=name, **CONIC_SETTINGS[name])
+    except cp.error.SolverError as exc:
+        raise SolverError(f"relax: {name} failed on the relaxation ({exc})") from None
+    if x.value is None or prob.value is None or not np.isfinite(prob.value):
         raise SolverError(f"relax: {name} failed on the relaxation (status {prob.status!r})")
-    value = float(prob.value)
-    bound: float | None = None
-    if cushion is not None:  # weak duality: the dual objective is <= the relaxation's optimum
-        base = min(value, dual_objective) if dual_objective is not None and np.isfinite(dual_objective) else value
-        bound = base - cushion[0] * abs(base) - cushion[1]
-    xm = np.zeros((m, e))
-    xm[pr.device, pr.server] = np.clip(x.value, 0.0, 1.0)
-    return Relaxation(value, bound, xm, str(prob.status), time.perf_counter() - t0 - build, build)
 
+    def dual_of(c: Any) -> np.ndarray:
+        d = c.dual_value
+        return np.zeros(e) if d is None else np.nan_to_num(np.asarray(d, dtype=float).reshape(e))
 
-def _solve_with_dual(prob: Any, name: str, kwargs: dict[str, Any]) -> float | None:
-    """Solve ``prob`` with the conic solver ``name`` and return the solver's dual
-    objective (in the problem's units), or None where the solver does not report one.
-
-    cvxpy keeps the dual objective to itself, so the solver is called on cvxpy's
-    problem data and the result unpacked back into the problem's variables.
-    """
-    import cvxpy as cp
-
-    data, chain, inverse = prob.get_problem_data(name)
-    raw = chain.solver.solve_via_data(data, False, False, dict(kwargs))
-    if getattr(inverse[-1], "solver_options", "absent") is None:
-        inverse[-1].solver_options = {}
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "may be inaccurate": the status says so and widens the cushion
-        prob.unpack_results(raw, chain, inverse)
-    if name == "CLARABEL":
-        primal, dual = getattr(raw, "obj_val", None), getattr(raw, "obj_val_dual", None)
-    elif name == "SCS" and isinstance(raw, dict):
-        info = raw.get("info", {})
-        primal, dual = info.get("pobj"), info.get("dobj")
-    else:
-        return None
-    if primal is None or dual is None or prob.value is None or prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        return None
-    offset = float(prob.value) - float(primal)  # constant terms cvxpy moved out of the solver's objective
-    return float(dual) + offset
+    mu = np.maximum(dual_of(band), 0.0)
+    theta = np.clip(1.0 - dual_of(linear_cut), 0.0, 1.0)
+    level = np.maximum(np.asarray(v.value, dtype=float).reshape(e), 0.0)
+    return _ConicSolution(float(prob.value), np.asarray(x.value, dtype=float), str(prob.status),
+                          Multipliers(mu, theta, level)), build
 
 
 def association_values(sd: SlotData, candidates: np.ndarray) -> np.ndarray:
@@ -226,8 +248,8 @@ class RelaxSolver(Solver):
     Options: ClassVar[type] = RelaxOptions
 
     def check_options(self) -> None:
-        if self.options.solver.upper() not in CONIC_SOLVERS:
-            raise SolverError(f"solver 'relax': option solver must be one of {', '.join(CONIC_SOLVERS)}, got {self.options.solver!r}")
+        if self.options.solver.upper() not in RELAXATION_SOLVERS:
+            raise SolverError(f"solver 'relax': option solver must be one of {', '.join(RELAXATION_SOLVERS)}, got {self.options.solver!r}")
         if self.options.samples < 0:
             raise SolverError(f"solver 'relax': option samples must be >= 0, got {self.options.samples}")
 
@@ -238,37 +260,32 @@ class RelaxSolver(Solver):
         if np.any(np.bincount(pairs.device, minlength=sd.num_devices) == 0):
             raise SolverError("relax: a device has no usable server (no path above the gain floor)")
         start, ub = max_sinr_start(sd)
-        try:
-            relax: Relaxation | None = solve_relaxation(sd, solver=opts.solver, ub=ub, pairs=pairs)
-        except SolverError as exc:
-            # The conic solver gave up (badly scaled slots: kept cell-edge links with uplink
-            # times of hours). No bound is claimed; the local search still runs from Max-SINR.
-            relax, failure = None, str(exc)
-        lower = None if relax is None or relax.bound is None else sd.constant + relax.bound
+        relax = solve_relaxation(sd, solver=opts.solver, ub=ub, pairs=pairs, start=start)
+        lower = sd.constant + relax.bound
         t_relax = time.perf_counter() - t0
 
-        rounded_sets = [] if relax is None else [round_relaxation(sd, relax.x, ctx.rng, opts.samples)]
-        cands = np.vstack(rounded_sets + [start[None, :]])
+        cands = np.vstack([round_relaxation(sd, relax.x, ctx.rng, opts.samples), start[None, :]])
         vals = association_values(sd, cands)
         best = int(np.argmin(vals))
         assoc, rounded = cands[best], float(vals[best])
         ctx.record(sd.constant + rounded, lower)
-        info: dict[str, Any] = {"certified": lower is not None, "rounded": sd.constant + rounded}
-        if relax is None:
-            info["relaxation_error"] = failure
-        else:
-            info.update(
-                relaxation=sd.constant + relax.value,
-                relaxation_status=relax.status,
-                relax_build_s=relax.build_time_s,
-                relax_solve_s=relax.solve_time_s,
-                rounded_argmax=sd.constant + float(vals[0]),
-            )
+        info: dict[str, Any] = {
+            "certified": True,
+            "rounded": sd.constant + rounded,
+            "relaxation": sd.constant + relax.value,
+            "relaxation_status": relax.status,
+            "relax_build_s": relax.build_time_s,
+            "relax_solve_s": relax.solve_time_s,
+            "dual_s": relax.dual_time_s,
+            "dual_bound": lower,
+            "rounded_argmax": sd.constant + float(vals[0]),
+        }
+        if relax.conic_error is not None:
+            info["relaxation_error"] = relax.conic_error
         stopped = False
         if opts.local_search:
-            deadline = ctx.deadline
             t1 = time.perf_counter()
-            ls = local_search(sd, assoc, deadline=deadline, max_steps=opts.max_steps, swaps=opts.swaps)
+            ls = local_search(sd, assoc, deadline=ctx.deadline, max_steps=opts.max_steps, swaps=opts.swaps)
             assoc, stopped = ls.association, ls.stopped_early and ctx.out_of_time()
             info.update(moves=ls.moves, swaps=ls.swaps, local_search_s=time.perf_counter() - t1)
         alloc = exact_allocation(sd, assoc)

@@ -30,9 +30,10 @@ BOUNDS_FORMAT = "uara-bounds/1"
 METHODS = ("relax", "exact")
 #: Version of each bounding method's code. Bump it when a change could alter the
 #: bounds a method proves (relax 2: Clarabel dual objective at tight tolerances;
-#: relax 3: certify only OPTIMAL solves, coverage threshold);
+#: relax 3: certify only OPTIMAL solves, coverage threshold; relax 4: the Lagrangian dual
+#: certifies every slot, whatever the conic solver's status);
 #: cached entries of another version are ignored and recomputed.
-METHOD_VERSIONS = {"relax": 3, "exact": 1}
+METHOD_VERSIONS = {"relax": 4, "exact": 1}
 
 
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
@@ -98,12 +99,9 @@ def _compute(instance: Instance, slot: int, method: str, time_limit: float | Non
         from uara.solvers.relax import max_sinr_start, solve_relaxation
 
         sd = slot_data(instance, slot)
-        _, ub = max_sinr_start(sd)
-        try:
-            bound = solve_relaxation(sd, ub=ub).bound
-        except SolverError:
-            return None  # the conic solver gave up on this slot: no bound
-        return None if bound is None else sd.constant + bound
+        start, ub = max_sinr_start(sd)
+        # certified by the Lagrangian dual whatever the conic solver's status (solvers/relax.py)
+        return sd.constant + solve_relaxation(sd, ub=ub, start=start).bound
     if method == "exact":
         from uara.solvers import get_solver
 
