@@ -380,11 +380,14 @@ class Instance:
         params: Params | None = None,
         area_m: float = 500.0,
         name: str | None = None,
+        task_options: dict[str, Any] | None = None,
     ) -> "Instance":
-        """A random instance with a log-distance channel (see :mod:`uara.random_instance`)."""
+        """A random instance with a log-distance channel (see :mod:`uara.random_instance`);
+        ``task_options`` go to the task source, e.g. ``{"protocol": "topk:128"}``."""
         from uara.random_instance import random_instance
 
-        return random_instance(m=m, e=e, slots=slots, seed=seed, params=params, area_m=area_m, name=name)
+        return random_instance(m=m, e=e, slots=slots, seed=seed, params=params, area_m=area_m, name=name,
+                               task_options=task_options)
 
     def with_params(self, **changes: Any) -> "Instance":
         """A copy with some parameters changed (e.g. ``energy_weight=100``)."""

@@ -27,8 +27,10 @@ def random_instance(
     params: Params | None = None,
     area_m: float = 500.0,
     name: str | None = None,
+    task_options: dict | None = None,
 ) -> Instance:
-    """A random ``m`` x ``e`` instance with ``slots`` slots (seeded)."""
+    """A random ``m`` x ``e`` instance with ``slots`` slots (seeded); ``task_options`` go to the
+    task source (e.g. ``{"protocol": "topk:128"}`` for top-K uplinks, see :mod:`uara.tasks`)."""
     from uara.build import build_instance
 
     if m < 1:
@@ -43,5 +45,6 @@ def random_instance(
         seed=seed,
         channel_options={**RANDOM_CHANNEL, "width_m": area_m, "depth_m": area_m},
         params=params,
+        task_options=task_options,
         name=name or f"random_m{m}_e{e}_s{seed}",
     )
