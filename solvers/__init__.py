@@ -30,6 +30,7 @@ _REGISTRY: dict[str, Any] = {
     "brute-force": "uara.solvers.brute_force:BruteForceSolver",
     "exact": "uara.solvers.exact:ExactSolver",
     "relax": "uara.solvers.relax:RelaxSolver",
+    "price": "uara.solvers.price:PriceSolver",
     "masac": "uara.solvers.masac:MASACSolver",
 }
 

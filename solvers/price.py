@@ -1,0 +1,442 @@
+"""``price``: column generation and branch-and-price on the set-partitioning form of P1.
+
+P1 for one slot is min over partitions (S_1 .. S_E) of the devices (each on a
+usable server) of sum_j V_j(S_j), V_j the per-server optimum under the exact
+allocation (values of I - C). The Dantzig-Wolfe master over columns (j, S):
+
+    min  sum_{(j,S)} V_j(S) lam_jS
+    s.t. sum_{(j,S) : i in S} lam_jS = 1        (u_i)     every device covered once
+         sum_S lam_jS <= 1                       (sigma_j) at most one set per server
+         lam >= 0,
+
+plus one artificial column per device (cost ``big``, covers only i) so every
+restricted master is feasible. For ANY prices u the Lagrangian bound
+
+    LB(u) = sum_i u_i + sum_j min(0, min_{S subset of K_j} [V_j(S) - u(S)])
+
+is a lower bound on every partition with S_j subset of K_j (relax the covering
+rows with u); each inner minimum is replaced by the proven lower bound of the
+exact pricing (:mod:`uara.solvers._pricing`), so LB needs no LP status, only
+correct arithmetic, and a rounding cushion is subtracted. When no column has
+negative reduced cost V_j(S) - u(S) - sigma_j, LB equals the master LP value
+(the DW bound, at least as strong as the continuous relaxation).
+
+Branch-and-price: the LP point gives x_ij = sum_{S ni i} lam_jS; branch on the
+most fractional pair: x_ij = 1 removes i from every other server's candidate
+set K_k, x_ij = 0 removes i from K_j; columns that do not fit a node's
+candidate sets get upper bound 0 in the (single, warm-started) HiGHS master.
+Nodes are explored best-bound first. Incumbents: the heuristic start
+(:func:`uara.solvers.exact.warm_start`), integral LP points, an integer
+master over all generated columns at the root (HiGHS MIP), and the rounded
+LP point (argmax_j x_ij) improved by the exact move/swap local search at
+every node. The global bound is the minimum over open nodes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from uara.allocation import exact_allocation
+from uara.errors import SolverError
+from uara.formulation import SlotData
+from uara.solution import Status
+from uara.solvers._local_search import local_search
+from uara.solvers._pricing import ServerItems, price_server, server_items, set_values
+from uara.solvers.base import SlotResult, SolveContext, Solver
+
+#: Cushion subtracted from LB(u) for floating-point rounding: relative to sum |terms|, absolute.
+ROUNDING_CUSHION = (1e-11, 1e-12)
+
+
+@dataclass
+class PriceOptions:
+    """time_limit: seconds per slot when the run gives none (None = no limit);
+    gap: relative gap on I - C at which a node is pruned / the search stops;
+    max_nodes: cap on branch-and-price nodes (None = no cap);
+    pricing_nodes: cap on search nodes per pricing call (its bound stays valid);
+    columns_per_server: columns added per server and iteration;
+    max_cg_iterations: cap on column-generation iterations per node;
+    root_mip_s: seconds for the integer master over the root's columns (0 = skip);
+    local_search: improve rounded LP points by the exact move/swap search."""
+
+    time_limit: float | None = None
+    gap: float = 1e-7
+    max_nodes: int | None = None
+    pricing_nodes: int | None = 50000
+    columns_per_server: int = 8
+    max_cg_iterations: int = 1000
+    root_mip_s: float = 5.0
+    local_search: bool = True
+
+
+@dataclass
+class CGResult:
+    """Column generation at one node: best Lagrangian bound, the last LP point."""
+
+    bound: float
+    lp_value: float
+    converged: bool
+    iterations: int
+    lam: np.ndarray
+    artificial: np.ndarray
+    u: np.ndarray
+    pricing_nodes: int
+    pricing_s: float
+    lp_s: float
+
+
+class Master:
+    """The restricted master LP in HiGHS: M covering rows (= 1), E server rows (<= 1),
+    M artificial columns first, then the generated columns (masks (K, M), server, value)."""
+
+    def __init__(self, m: int, e: int, big: float):
+        import highspy
+
+        self.m, self.e = m, e
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        inf = highspy.kHighsInf
+        h.addRows(m + e, np.r_[np.ones(m), np.full(e, -inf)], np.ones(m + e), 0,
+                  np.zeros(m + e, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
+        h.addCols(m, np.full(m, big), np.zeros(m), np.full(m, inf), m,
+                  np.arange(m, dtype=np.int32), np.arange(m, dtype=np.int32), np.ones(m))
+        self.h, self.inf, self.big = h, inf, float(big)
+        self.masks = np.zeros((0, m), dtype=bool)
+        self.server = np.zeros(0, dtype=np.intp)
+        self.value = np.zeros(0)
+        self.keys: set[bytes] = set()
+        self.allowed = np.zeros(0, dtype=bool)
+
+    @property
+    def size(self) -> int:
+        return int(self.server.size)
+
+    def raise_big(self, factor: float = 10.0) -> None:
+        """Multiply the artificial columns' cost by ``factor``."""
+        self.big *= factor
+        self.h.changeColsCost(self.m, np.arange(self.m, dtype=np.int32), np.full(self.m, self.big))
+
+    def add(self, masks: np.ndarray, server: np.ndarray, value: np.ndarray, allowed: np.ndarray | None = None) -> int:
+        """Add new columns (duplicates skipped); returns how many were added."""
+        masks = np.atleast_2d(np.asarray(masks, dtype=bool))
+        keep = []
+        for k in range(masks.shape[0]):
+            key = np.packbits(masks[k]).tobytes() + int(server[k]).to_bytes(4, "little")
+            if key not in self.keys:
+                self.keys.add(key)
+                keep.append(k)
+        if not keep:
+            return 0
+        masks, server, value = masks[keep], np.asarray(server)[keep], np.asarray(value, dtype=float)[keep]
+        ok = np.ones(len(keep), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)[keep]
+        counts = masks.sum(axis=1)
+        rows, cols = np.nonzero(masks)
+        indices = np.empty(rows.size + len(keep), dtype=np.int32)
+        starts = np.r_[0, np.cumsum(counts + 1)[:-1]].astype(np.int32)
+        # entries per column: its devices (sorted), then its server row
+        pos = starts[rows] + (np.arange(rows.size) - np.r_[0, np.cumsum(counts)[:-1]][rows])
+        indices[pos] = cols
+        indices[starts + counts] = self.m + server
+        self.h.addCols(len(keep), value, np.zeros(len(keep)), np.where(ok, self.inf, 0.0), int(indices.size),
+                       starts, indices, np.ones(indices.size))
+        self.masks = np.vstack([self.masks, masks])
+        self.server = np.r_[self.server, server].astype(np.intp)
+        self.value = np.r_[self.value, value]
+        self.allowed = np.r_[self.allowed, ok]
+        return len(keep)
+
+    def compatible(self, cand: np.ndarray) -> np.ndarray:
+        """(K,) bool: column (j, S) fits candidate sets ``cand`` (M, E): S subset of K_j."""
+        if self.size == 0:
+            return np.zeros(0, dtype=bool)
+        return ~(self.masks & ~cand[:, self.server].T).any(axis=1)
+
+    def restrict(self, cand: np.ndarray) -> None:
+        """Allow exactly the columns that fit ``cand`` (upper bound inf or 0)."""
+        ok = self.compatible(cand)
+        change = np.flatnonzero(ok != self.allowed)
+        if change.size:
+            self.h.changeColsBounds(int(change.size), (self.m + change).astype(np.int32), np.zeros(change.size),
+                                    np.where(ok[change], self.inf, 0.0))
+            self.allowed = ok
+
+    def solve(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(LP value, lam (K,), artificial (M,), u (M,), sigma (E,))."""
+        import highspy
+
+        self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise SolverError(f"price: master LP ended with status {self.h.modelStatusToString(self.h.getModelStatus())}")
+        sol = self.h.getSolution()
+        x = np.asarray(sol.col_value)
+        y = np.asarray(sol.row_dual)
+        return float(self.h.getInfo().objective_function_value), x[self.m:], x[: self.m], y[: self.m], np.minimum(y[self.m:], 0.0)
+
+    def integer_solution(self, time_limit: float) -> tuple[float, np.ndarray] | None:
+        """Best partition among the allowed columns (HiGHS MIP, no artificials): (value, lam) or None."""
+        if self.size == 0 or time_limit <= 0:
+            return None
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.sparse import csr_matrix
+
+        idx = np.flatnonzero(self.allowed)
+        rows, cols = np.nonzero(self.masks[idx].T)
+        a_cov = csr_matrix((np.ones(rows.size), (rows, cols)), shape=(self.m, idx.size))
+        a_srv = csr_matrix((np.ones(idx.size), (self.server[idx], np.arange(idx.size))), shape=(self.e, idx.size))
+        res = milp(self.value[idx], integrality=np.ones(idx.size), bounds=Bounds(0, 1),
+                   constraints=[LinearConstraint(a_cov, 1, 1), LinearConstraint(a_srv, 0, 1)],
+                   options={"time_limit": float(time_limit), "disp": False})
+        if res.x is None:
+            return None
+        lam = np.zeros(self.size)
+        lam[idx] = np.round(res.x)
+        return float(self.value[idx] @ np.round(res.x)), lam
+
+
+@dataclass(order=True)
+class _Node:
+    bound: float
+    order: int
+    cand: np.ndarray = field(compare=False)
+    depth: int = field(compare=False, default=0)
+
+
+class BranchAndPrice:
+    """Column generation + branch-and-price for one slot (module docstring). Values of I - C."""
+
+    def __init__(self, sd: SlotData, options: PriceOptions, deadline: float | None):
+        self.sd, self.opts, self.deadline = sd, options, deadline
+        m, e = sd.num_devices, sd.num_servers
+        self.usable = sd.usable & np.isfinite(sd.uplink_s_full) & (sd.uplink_s_full > 0)
+        if not self.usable.any(axis=1).all():
+            raise SolverError("price: a device has no usable server (no path above the gain floor)")
+        self.best_value = np.inf
+        self.best_assoc = np.zeros(m, dtype=np.intp)
+        self.stats: dict[str, Any] = {"cg_iterations": 0, "pricing_nodes": 0, "pricing_s": 0.0, "lp_s": 0.0,
+                                      "columns": 0, "nodes": 0, "incumbent_source": "start"}
+        self.master: Master | None = None
+        self.m, self.e = m, e
+        self.t0 = time.perf_counter()
+
+    # ------------------------------------------------------------ incumbents
+    def offer(self, assoc: np.ndarray, source: str, *, search: bool = False) -> None:
+        """Score an association (exactly), optionally improve it by local search, keep the best,
+        and add its sets as columns."""
+        assoc = np.asarray(assoc, dtype=np.intp)
+        if search and self.opts.local_search:
+            assoc = local_search(self.sd, assoc, deadline=self.deadline).association
+        masks = np.zeros((self.e, self.m), dtype=bool)
+        masks[assoc, np.arange(self.m)] = True
+        values = self.column_values(masks, np.arange(self.e))
+        value = float(values.sum())
+        if value < self.best_value:
+            self.best_value, self.best_assoc = value, assoc.copy()
+            self.stats["incumbent_source"] = source
+        if self.master is not None:
+            nonempty = masks.any(axis=1)
+            self.master.add(masks[nonempty], np.arange(self.e)[nonempty], values[nonempty], None)
+
+    def column_values(self, masks: np.ndarray, servers: np.ndarray) -> np.ndarray:
+        """V_j(S) for full (M,) masks on their servers (exact allocation)."""
+        out = np.zeros(masks.shape[0])
+        for j in np.unique(servers):
+            rows = np.flatnonzero(servers == j)
+            items = server_items(self.sd, int(j), np.ones(self.m, dtype=bool))
+            sub = masks[rows][:, items.devices]
+            out[rows] = set_values(self.sd, items, sub)
+        return out
+
+    def lam_to_assoc(self, lam: np.ndarray) -> np.ndarray:
+        """x_ij = sum_{S ni i} lam_jS as (M, E)."""
+        x = np.zeros((self.m, self.e))
+        on = np.flatnonzero(lam > 1e-12)
+        for k in on:
+            x[self.master.masks[k], self.master.server[k]] += lam[k]
+        return x
+
+    # ------------------------------------------------------------ column generation
+    def column_generation(self, cand: np.ndarray, bound_in: float, cutoff: float) -> CGResult:
+        """Generate columns at a node with candidate sets ``cand`` (M, E) until no column prices
+        out, the Lagrangian bound reaches ``cutoff``, or time runs out."""
+        master = self.master
+        master.restrict(cand)
+        items = [server_items(self.sd, j, cand[:, j]) for j in range(self.e)]
+        best = bound_in
+        it = 0
+        converged = False
+        pnodes, ps, lps = 0, 0.0, 0.0
+        lp_value = -np.inf
+        lam = art = u = None
+        for it in range(1, self.opts.max_cg_iterations + 1):
+            t0 = time.perf_counter()
+            lp_value, lam, art, u, sigma = master.solve()
+            lps += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            terms = np.zeros(self.e)
+            new_masks, new_srv, new_val = [], [], []
+            for j in range(self.e):
+                res = price_server(self.sd, items[j], u, target=float(sigma[j]) - 1e-9 * max(1.0, abs(lp_value)),
+                                   max_nodes=self.opts.pricing_nodes, deadline=self.deadline,
+                                   max_columns=self.opts.columns_per_server)
+                pnodes += res.nodes
+                terms[j] = min(0.0, res.lower_bound)
+                if res.columns.shape[0]:
+                    full = np.zeros((res.columns.shape[0], self.m), dtype=bool)
+                    full[:, items[j].devices] = res.columns
+                    new_masks.append(full)
+                    new_srv.append(np.full(full.shape[0], j))
+                    new_val.append(res.column_values)
+            ps += time.perf_counter() - t0
+            lb = float(u.sum() + terms.sum())
+            scale = float(np.abs(u).sum() + np.abs(terms).sum())
+            lb -= ROUNDING_CUSHION[0] * scale + ROUNDING_CUSHION[1]
+            best = max(best, lb)
+            added = master.add(np.vstack(new_masks), np.concatenate(new_srv), np.concatenate(new_val)) if new_masks else 0
+            if added == 0:
+                converged = True
+                break
+            if best >= cutoff or (self.deadline is not None and time.perf_counter() >= self.deadline):
+                break
+        self.stats["cg_iterations"] += it
+        self.stats["pricing_nodes"] += pnodes
+        self.stats["pricing_s"] += ps
+        self.stats["lp_s"] += lps
+        self.stats["columns"] = master.size
+        return CGResult(best, lp_value, converged, it, lam, art, u, pnodes, ps, lps)
+
+    # ------------------------------------------------------------ branch-and-price
+    def run(self, start: np.ndarray) -> tuple[float, bool]:
+        """Branch-and-price from the association ``start``; returns (lower bound, proven)."""
+        m, e = self.m, self.e
+        self.offer(start, "start")
+        self.master = Master(m, e, big=2.0 * max(self.best_value, 1.0) + 1.0)
+        self.offer(self.best_assoc, "start")
+        # singletons on every usable server
+        dev, srv = np.nonzero(self.usable)
+        single = np.zeros((dev.size, m), dtype=bool)
+        single[np.arange(dev.size), dev] = True
+        self.master.add(single, srv, self.column_values(single, srv))
+        tol = self.opts.gap * max(self.best_value, 1e-12)
+        heap: list[_Node] = [_Node(-np.inf, 0, self.usable.copy(), 0)]
+        counter = 1
+        root = True
+        proven = True
+        closed = np.inf  # min bound over nodes closed by the gap test (their true minimum is above it)
+        while heap:
+            if self.deadline is not None and time.perf_counter() >= self.deadline:
+                proven = False
+                break
+            if self.opts.max_nodes is not None and self.stats["nodes"] >= self.opts.max_nodes:
+                proven = False
+                break
+            node = heapq.heappop(heap)
+            tol = self.opts.gap * max(self.best_value, 1e-12)
+            if node.bound >= self.best_value - tol:
+                closed = min(closed, node.bound)
+                continue
+            self.stats["nodes"] += 1
+            cg = self.column_generation(node.cand, node.bound, self.best_value - tol)
+            bound = cg.bound
+            if root:
+                self.stats["root_bound"] = bound
+                self.stats["root_lp"] = cg.lp_value
+                self.stats["root_converged"] = cg.converged
+                self.stats["root_time_s"] = time.perf_counter() - self.t0
+                self.stats["root_cg_iterations"] = cg.iterations
+                if self.opts.root_mip_s > 0:
+                    limit = self.opts.root_mip_s
+                    if self.deadline is not None:
+                        limit = min(limit, self.deadline - time.perf_counter())
+                    sol = self.master.integer_solution(limit)
+                    if sol is not None:
+                        self.offer(self.lam_to_assoc(sol[1]).argmax(axis=1), "root-mip", search=True)
+                root = False
+            if bound >= self.best_value - tol:
+                closed = min(closed, bound)
+                continue
+            if not cg.converged:  # out of time (or iterations) inside the node: keep it open
+                heapq.heappush(heap, _Node(bound, counter, node.cand, node.depth))
+                counter += 1
+                if self.deadline is not None and time.perf_counter() >= self.deadline:
+                    proven = False
+                    break
+                continue
+            x = self.lam_to_assoc(cg.lam)
+            frac = np.minimum(x, 1.0 - x)
+            masked = np.where(node.cand, x, -1.0)
+            rounded = masked.argmax(axis=1)
+            if cg.artificial.max(initial=0.0) <= 1e-9 and frac.max() <= 1e-9:
+                self.offer(rounded, "lp", search=False)
+                continue  # integral LP point: the node is solved
+            self.offer(rounded, "rounding", search=True)
+            if bound >= self.best_value - self.opts.gap * self.best_value:
+                closed = min(closed, bound)
+                continue
+            score = np.where(node.cand, frac, -1.0)
+            if score.max() <= 1e-9:  # artificials only: raise their cost and retry the node
+                self.master.raise_big()
+                heapq.heappush(heap, _Node(bound, counter, node.cand, node.depth))
+                counter += 1
+                continue
+            i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+            one = node.cand.copy()
+            one[i, :] = False
+            one[i, j] = True
+            zero = node.cand.copy()
+            zero[i, j] = False
+            for child in (one, zero):
+                if child.any(axis=1).all():
+                    heapq.heappush(heap, _Node(bound, counter, child, node.depth + 1))
+                    counter += 1
+        tol = self.opts.gap * max(self.best_value, 1e-12)
+        open_bound = min((n.bound for n in heap), default=np.inf)
+        lower = min(self.best_value, open_bound, closed)
+        proven = proven and not heap or lower >= self.best_value - tol
+        self.stats["open_nodes"] = len(heap)
+        return lower, proven
+
+
+class PriceSolver(Solver):
+    name = "price"
+    description = "column generation + branch-and-price over server subsets (exact pricing, HiGHS master): certified gap, proves optimality"
+    requires: ClassVar[tuple[str, ...]] = ("highspy", "scipy")
+    extra: ClassVar[str | None] = "price"
+    EXACT = True
+    PROVIDES_BOUND = True
+    Options: ClassVar[type] = PriceOptions
+
+    def check_options(self) -> None:
+        o = self.options
+        if o.time_limit is not None and not o.time_limit > 0:
+            raise SolverError(f"solver 'price': option time_limit must be positive, got {o.time_limit}")
+        if not o.gap >= 0:
+            raise SolverError(f"solver 'price': option gap must be >= 0, got {o.gap}")
+        if o.columns_per_server < 1:
+            raise SolverError(f"solver 'price': option columns_per_server must be >= 1, got {o.columns_per_server}")
+        if o.pricing_nodes is not None and o.pricing_nodes < 1:
+            raise SolverError(f"solver 'price': option pricing_nodes must be >= 1, got {o.pricing_nodes}")
+
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:
+        from uara.solvers.exact import warm_start
+
+        t0 = time.perf_counter()
+        limit = ctx.remaining_s()
+        if self.options.time_limit is not None:
+            limit = self.options.time_limit if limit is None else min(limit, self.options.time_limit)
+        deadline = None if limit is None else t0 + limit
+        bp = BranchAndPrice(sd, self.options, deadline)
+        start, _, _ = warm_start(sd, ctx)
+        lower, proven = bp.run(start)
+        alloc = exact_allocation(sd, bp.best_assoc)
+        status = Status.OPTIMAL if proven else (Status.TIME_LIMIT if deadline is not None and time.perf_counter() >= deadline
+                                                 else Status.ITERATION_LIMIT)
+        info = {k: (float(v) if isinstance(v, (np.floating,)) else v) for k, v in bp.stats.items()}
+        info["solve_time_s"] = time.perf_counter() - t0
+        ctx.record(sd.constant + bp.best_value, sd.constant + lower)
+        return SlotResult(bp.best_assoc, alloc.bandwidth_share, alloc.compute_share, status=status,
+                          lower_bound=sd.constant + lower, info=info)
