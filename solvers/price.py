@@ -51,6 +51,9 @@ from uara.solvers.base import SlotResult, SolveContext, Solver
 
 #: Cushion subtracted from LB(u) for floating-point rounding: relative to sum |terms|, absolute.
 ROUNDING_CUSHION = (1e-11, 1e-12)
+#: Softmin temperatures of the relaxation's dual (maximise_dual) behind the first centre: two
+#: rounds reach its bound to ~1e-6 relative at half the cost of the default five.
+RELAXATION_TEMPERATURES = (1e-3, 1e-5)
 
 
 @dataclass
@@ -62,7 +65,10 @@ class PriceOptions:
     columns_per_server: columns added per server and iteration;
     max_cg_iterations: cap on column-generation iterations per node;
     root_mip_s: seconds for the integer master over the root's columns (0 = skip);
-    local_search: improve rounded LP points by the exact move/swap search."""
+    local_search: improve rounded LP points by the exact move/swap search;
+    smoothing: Wentges weight alpha of the stability centre (0 = price at the LP duals);
+    relaxation_start: first centre = the device prices of the continuous relaxation's
+    Lagrangian dual (solvers/_lagrangian.py), so the root bound is never below it."""
 
     time_limit: float | None = None
     gap: float = 1e-7
@@ -72,6 +78,8 @@ class PriceOptions:
     max_cg_iterations: int = 1000
     root_mip_s: float = 5.0
     local_search: bool = True
+    smoothing: float = 0.5
+    relaxation_start: bool = True
 
 
 @dataclass
@@ -204,6 +212,7 @@ class _Node:
     order: int
     cand: np.ndarray = field(compare=False)
     depth: int = field(compare=False, default=0)
+    center: np.ndarray | None = field(compare=False, default=None)
 
 
 class BranchAndPrice:
@@ -260,27 +269,45 @@ class BranchAndPrice:
         return x
 
     # ------------------------------------------------------------ column generation
-    def column_generation(self, cand: np.ndarray, bound_in: float, cutoff: float) -> CGResult:
+    def column_generation(self, cand: np.ndarray, bound_in: float, cutoff: float,
+                          center: np.ndarray | None = None) -> CGResult:
         """Generate columns at a node with candidate sets ``cand`` (M, E) until no column prices
-        out, the Lagrangian bound reaches ``cutoff``, or time runs out."""
+        out, the Lagrangian bound reaches ``cutoff``, or time runs out.
+
+        Wentges smoothing: prices are u_sep = alpha u_center + (1 - alpha) u_LP, with u_center the
+        prices of the best LB so far (``center``, e.g. the relaxation's, or the LP duals at
+        the first iteration); a column enters if its reduced cost at the LP duals is negative.
+        When none does (a mispricing), alpha is halved (0 below 0.05), so the last rounds
+        price at the LP duals and CG ends with LB = LP value.
+        """
         master = self.master
         master.restrict(cand)
         items = [server_items(self.sd, j, cand[:, j]) for j in range(self.e)]
         best = bound_in
+        best_u = None if center is None else np.asarray(center, dtype=float)
+        alpha = self.opts.smoothing if best_u is not None else 0.0
         it = 0
         converged = False
         pnodes, ps, lps = 0, 0.0, 0.0
         lp_value = -np.inf
-        lam = art = u = None
+        lam = art = u_lp = None
         for it in range(1, self.opts.max_cg_iterations + 1):
             t0 = time.perf_counter()
-            lp_value, lam, art, u, sigma = master.solve()
+            lp_value, lam, art, u_lp, sigma = master.solve()
             lps += time.perf_counter() - t0
+            if best >= lp_value - 1e-12 * max(1.0, abs(lp_value)):
+                converged = True  # the bound meets the restricted master's value: DW bound reached
+                break
+            if it == 1 and best_u is not None:
+                u = best_u  # evaluate the centre itself first: LB(centre) is kept as a floor
+            else:
+                u = u_lp if best_u is None or alpha <= 0 else alpha * best_u + (1.0 - alpha) * u_lp
             t0 = time.perf_counter()
             terms = np.zeros(self.e)
             new_masks, new_srv, new_val = [], [], []
+            eps = 1e-9 * max(1.0, abs(lp_value))
             for j in range(self.e):
-                res = price_server(self.sd, items[j], u, target=float(sigma[j]) - 1e-9 * max(1.0, abs(lp_value)),
+                res = price_server(self.sd, items[j], u, target=float(sigma[j]) - eps,
                                    max_nodes=self.opts.pricing_nodes, deadline=self.deadline,
                                    max_columns=self.opts.columns_per_server)
                 pnodes += res.nodes
@@ -288,18 +315,24 @@ class BranchAndPrice:
                 if res.columns.shape[0]:
                     full = np.zeros((res.columns.shape[0], self.m), dtype=bool)
                     full[:, items[j].devices] = res.columns
-                    new_masks.append(full)
-                    new_srv.append(np.full(full.shape[0], j))
-                    new_val.append(res.column_values)
+                    rc = res.column_values - full @ u_lp - sigma[j]
+                    keep = rc < -eps
+                    if keep.any():
+                        new_masks.append(full[keep])
+                        new_srv.append(np.full(int(keep.sum()), j))
+                        new_val.append(res.column_values[keep])
             ps += time.perf_counter() - t0
             lb = float(u.sum() + terms.sum())
             scale = float(np.abs(u).sum() + np.abs(terms).sum())
             lb -= ROUNDING_CUSHION[0] * scale + ROUNDING_CUSHION[1]
-            best = max(best, lb)
+            if lb > best:
+                best, best_u = lb, u.copy()
             added = master.add(np.vstack(new_masks), np.concatenate(new_srv), np.concatenate(new_val)) if new_masks else 0
             if added == 0:
-                converged = True
-                break
+                if alpha <= 0 or best_u is None:
+                    converged = True
+                    break
+                alpha = alpha * 0.5 if alpha >= 0.1 else 0.0
             if best >= cutoff or (self.deadline is not None and time.perf_counter() >= self.deadline):
                 break
         self.stats["cg_iterations"] += it
@@ -307,7 +340,30 @@ class BranchAndPrice:
         self.stats["pricing_s"] += ps
         self.stats["lp_s"] += lps
         self.stats["columns"] = master.size
-        return CGResult(best, lp_value, converged, it, lam, art, u, pnodes, ps, lps)
+        return CGResult(best, lp_value, converged, it, lam, art, u_lp if best_u is None else best_u, pnodes, ps, lps)
+
+    def relaxation_prices(self) -> np.ndarray | None:
+        """u_i = min_j g_ij at the maximised Lagrangian dual of the continuous relaxation
+        (:mod:`uara.solvers._lagrangian`). Then V_j(S) - u(S) >= -mu_j - theta_j nu_j^2 for
+        every S, so LB(u) >= D: column generation starts at least at the relaxation's bound."""
+        from uara.solvers._lagrangian import maximise_dual, pair_terms, start_from_association, t_max
+        from uara.solvers._misocp import usable_pairs
+
+        t0 = time.perf_counter()
+        pairs = usable_pairs(self.sd)
+        alloc = exact_allocation(self.sd, self.best_assoc)
+        deadline = None
+        if self.deadline is not None:  # at most a quarter of the time left
+            deadline = t0 + 0.25 * max(0.0, self.deadline - t0)
+        dual = maximise_dual(pairs, start_from_association(pairs, self.best_assoc, alloc.band_price),
+                             temperatures=RELAXATION_TEMPERATURES, deadline=deadline)
+        g, _ = pair_terms(pairs, dual.multipliers, t_max(pairs, None))
+        table = np.full((self.m, self.e), np.inf)
+        table[pairs.device, pairs.server] = g
+        u = table.min(axis=1)
+        self.stats["relaxation_bound"] = dual.bound
+        self.stats["relaxation_s"] = time.perf_counter() - t0
+        return u if np.all(np.isfinite(u)) else None
 
     # ------------------------------------------------------------ branch-and-price
     def run(self, start: np.ndarray) -> tuple[float, bool]:
@@ -322,7 +378,8 @@ class BranchAndPrice:
         single[np.arange(dev.size), dev] = True
         self.master.add(single, srv, self.column_values(single, srv))
         tol = self.opts.gap * max(self.best_value, 1e-12)
-        heap: list[_Node] = [_Node(-np.inf, 0, self.usable.copy(), 0)]
+        center = self.relaxation_prices() if self.opts.relaxation_start else None
+        heap: list[_Node] = [_Node(-np.inf, 0, self.usable.copy(), 0, center)]
         counter = 1
         root = True
         proven = True
@@ -340,7 +397,7 @@ class BranchAndPrice:
                 closed = min(closed, node.bound)
                 continue
             self.stats["nodes"] += 1
-            cg = self.column_generation(node.cand, node.bound, self.best_value - tol)
+            cg = self.column_generation(node.cand, node.bound, self.best_value - tol, node.center)
             bound = cg.bound
             if root:
                 self.stats["root_bound"] = bound
@@ -360,7 +417,7 @@ class BranchAndPrice:
                 closed = min(closed, bound)
                 continue
             if not cg.converged:  # out of time (or iterations) inside the node: keep it open
-                heapq.heappush(heap, _Node(bound, counter, node.cand, node.depth))
+                heapq.heappush(heap, _Node(bound, counter, node.cand, node.depth, cg.u))
                 counter += 1
                 if self.deadline is not None and time.perf_counter() >= self.deadline:
                     proven = False
@@ -380,7 +437,7 @@ class BranchAndPrice:
             score = np.where(node.cand, frac, -1.0)
             if score.max() <= 1e-9:  # artificials only: raise their cost and retry the node
                 self.master.raise_big()
-                heapq.heappush(heap, _Node(bound, counter, node.cand, node.depth))
+                heapq.heappush(heap, _Node(bound, counter, node.cand, node.depth, cg.u))
                 counter += 1
                 continue
             i, j = np.unravel_index(int(np.argmax(score)), score.shape)
@@ -391,7 +448,7 @@ class BranchAndPrice:
             zero[i, j] = False
             for child in (one, zero):
                 if child.any(axis=1).all():
-                    heapq.heappush(heap, _Node(bound, counter, child, node.depth + 1))
+                    heapq.heappush(heap, _Node(bound, counter, child, node.depth + 1, cg.u))
                     counter += 1
         tol = self.opts.gap * max(self.best_value, 1e-12)
         open_bound = min((n.bound for n in heap), default=np.inf)
@@ -437,6 +494,7 @@ class PriceSolver(Solver):
                                                  else Status.ITERATION_LIMIT)
         info = {k: (float(v) if isinstance(v, (np.floating,)) else v) for k, v in bp.stats.items()}
         info["solve_time_s"] = time.perf_counter() - t0
-        ctx.record(sd.constant + bp.best_value, sd.constant + lower)
+        bound = sd.constant + lower if np.isfinite(lower) else None
+        ctx.record(sd.constant + bp.best_value, bound)
         return SlotResult(bp.best_assoc, alloc.bandwidth_share, alloc.compute_share, status=status,
-                          lower_bound=sd.constant + lower, info=info)
+                          lower_bound=bound, info=info)
