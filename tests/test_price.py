@@ -162,3 +162,14 @@ def test_options_are_checked():
         get_solver("price", gap=-1)
     with pytest.raises(SolverError, match="columns_per_server"):
         get_solver("price", columns_per_server=0)
+
+
+def test_bounds_cache_method_price(tmp_path):
+    from uara.bounds import best_lower_bound, load_bounds
+
+    inst = Instance.random(8, 3, seed=0)
+    opt, const = _brute(inst)
+    (lb,) = best_lower_bound(inst, methods=("price",), time_limit=30, root=tmp_path)
+    assert lb is not None and lb <= opt + 1e-9 * (opt - const)
+    assert (opt - lb) <= 1e-6 * (opt - const)
+    assert "price" in load_bounds(inst, root=tmp_path)[0]

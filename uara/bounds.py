@@ -27,13 +27,13 @@ from uara.io import atomic_write_json, read_json
 from uara.solution import Solution, relative_gap
 
 BOUNDS_FORMAT = "uara-bounds/1"
-METHODS = ("relax", "exact")
+METHODS = ("relax", "exact", "price")
 #: Version of each bounding method's code. Bump it when a change could alter the
 #: bounds a method proves (relax 2: Clarabel dual objective at tight tolerances;
 #: relax 3: certify only OPTIMAL solves, coverage threshold; relax 4: the Lagrangian dual
 #: certifies every slot, whatever the conic solver's status);
 #: cached entries of another version are ignored and recomputed.
-METHOD_VERSIONS = {"relax": 4, "exact": 1}
+METHOD_VERSIONS = {"relax": 4, "exact": 1, "price": 1}
 
 
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
@@ -102,10 +102,10 @@ def _compute(instance: Instance, slot: int, method: str, time_limit: float | Non
         start, ub = max_sinr_start(sd)
         # certified by the Lagrangian dual whatever the conic solver's status (solvers/relax.py)
         return sd.constant + solve_relaxation(sd, ub=ub, start=start).bound
-    if method == "exact":
+    if method in ("exact", "price"):  # price: column generation / branch-and-price (solvers/price.py)
         from uara.solvers import get_solver
 
-        sol = get_solver("exact").solve(instance, time_limit=time_limit, threads=threads, slots=[slot])
+        sol = get_solver(method).solve(instance, time_limit=time_limit, threads=threads, slots=[slot])
         return sol.slots[0].lower_bound
     raise SolverError(f"unknown bound method {method!r}; choose from: {', '.join(METHODS)}")
 
