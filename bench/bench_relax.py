@@ -1,7 +1,7 @@
 """Benchmark of ``relax`` on 180x20 (target: gap <= 0.2 % of its own bound in < 5 s wall).
 
     python bench/bench_relax.py [--seeds 0 1 2] [--m 180] [--e 20] [--solver CLARABEL|LAGRANGIAN]
-                                [--protocol topk:128]
+                                [--protocol topk:128] [--perturbations N]
 
 ``--protocol`` sets the PSD uplink protocol of the random tasks (default: the
 profiles' own full@4, ~50 Mbit per task, every band binds; topk:128 sends ~1 Mbit).
@@ -26,12 +26,13 @@ def main() -> None:
     ap.add_argument("--e", type=int, default=20)
     ap.add_argument("--solver", default="CLARABEL")
     ap.add_argument("--protocol", default=None, help="PSD uplink protocol of the tasks, e.g. topk:128")
+    ap.add_argument("--perturbations", type=int, default=0, help="rounds of iterated local search (relax option)")
     args = ap.parse_args()
     for seed in args.seeds:
         inst = Instance.random(args.m, args.e, seed=seed,
                                task_options={"protocol": args.protocol} if args.protocol else None)
         t0 = time.perf_counter()
-        sol = get_solver("relax", solver=args.solver).solve(inst, seed=seed)
+        sol = get_solver("relax", solver=args.solver, perturbations=args.perturbations).solve(inst, seed=seed)
         wall = time.perf_counter() - t0
         info = sol.slots[0].info
         lb, c = sol.lower_bound, sol.constant

@@ -19,7 +19,8 @@ rounding, and an exact move/swap local search.
 3. Rounding: argmax_j x_ij, plus ``samples`` randomized roundings
    (device i on server j with probability x_ij, seeded), all scored at once
    with :func:`uara.allocation.group_values`.
-4. Local search (:mod:`uara.solvers._local_search`) from the best rounding.
+4. Local search (:mod:`uara.solvers._local_search`) from the best rounding, then
+   optionally (``perturbations`` > 0) an iterated local search from there.
 The result carries LB, so every run reports a certified gap (I - LB) / (I - C).
 """
 
@@ -38,7 +39,7 @@ from uara.evaluator import evaluate
 from uara.formulation import SlotData
 from uara.solution import Status
 from uara.solvers._lagrangian import DualBound, Multipliers, dual_value, maximise_dual, start_from_association
-from uara.solvers._local_search import local_search
+from uara.solvers._local_search import iterated_local_search, local_search
 from uara.solvers._misocp import Pairs, usable_pairs
 from uara.solvers.association import masked_argmax
 from uara.solvers.base import SlotResult, SolveContext, Solver
@@ -58,13 +59,17 @@ class RelaxOptions:
     """solver: how the relaxation is solved: CLARABEL, ECOS or SCS (through cvxpy), or
     LAGRANGIAN (its dual maximised directly, no conic solver; x = the dual's softmin weights);
     samples: randomized roundings (seeded); local_search: run move/swap search;
-    swaps: include swaps in the search; max_steps: cap on search steps (None = until no improvement)."""
+    swaps: include swaps in the search; max_steps: cap on search steps (None = until no improvement);
+    perturbations: rounds of iterated local search after it (k in 2..max_perturbed random devices
+    sent to random usable servers, descend, keep if better; seeded, 0 = off)."""
 
     solver: str = "CLARABEL"
     samples: int = 64
     local_search: bool = True
     swaps: bool = True
     max_steps: int | None = None
+    perturbations: int = 0
+    max_perturbed: int = 6
 
 
 @dataclass(frozen=True)
@@ -250,8 +255,11 @@ class RelaxSolver(Solver):
     def check_options(self) -> None:
         if self.options.solver.upper() not in RELAXATION_SOLVERS:
             raise SolverError(f"solver 'relax': option solver must be one of {', '.join(RELAXATION_SOLVERS)}, got {self.options.solver!r}")
-        if self.options.samples < 0:
-            raise SolverError(f"solver 'relax': option samples must be >= 0, got {self.options.samples}")
+        for field in ("samples", "perturbations"):
+            if getattr(self.options, field) < 0:
+                raise SolverError(f"solver 'relax': option {field} must be >= 0, got {getattr(self.options, field)}")
+        if self.options.max_perturbed < 2:
+            raise SolverError(f"solver 'relax': option max_perturbed must be >= 2, got {self.options.max_perturbed}")
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:
         opts = self.options
@@ -288,6 +296,13 @@ class RelaxSolver(Solver):
             ls = local_search(sd, assoc, deadline=ctx.deadline, max_steps=opts.max_steps, swaps=opts.swaps)
             assoc, stopped = ls.association, ls.stopped_early and ctx.out_of_time()
             info.update(moves=ls.moves, swaps=ls.swaps, local_search_s=time.perf_counter() - t1)
+            if opts.perturbations > 0 and not stopped:
+                t2 = time.perf_counter()
+                ils = iterated_local_search(sd, assoc, ctx.rng, rounds=opts.perturbations, max_perturbed=opts.max_perturbed,
+                                            deadline=ctx.deadline, swaps=opts.swaps)
+                assoc, stopped = ils.association, ils.stopped_early and ctx.out_of_time()
+                info.update(perturbations=ils.perturbations, perturbation_improvements=ils.improvements,
+                            local_search_value=sd.constant + ls.value, iterated_search_s=time.perf_counter() - t2)
         alloc = exact_allocation(sd, assoc)
         final = evaluate(sd, assoc, alloc.bandwidth_share, alloc.compute_share).objective
         ctx.record(final, lower)

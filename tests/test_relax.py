@@ -134,3 +134,37 @@ def test_lagrangian_backend_matches_the_conic_bound(m, e, seed):
     assert dual.lower_bound - c == pytest.approx(conic.lower_bound - c, rel=1e-6)
     if e**m <= 10**6:
         assert dual.lower_bound <= get_solver("brute-force").solve(inst).objective
+
+
+def test_iterated_local_search_never_worse_and_seeded():
+    from uara.solvers._local_search import iterated_local_search
+
+    inst = Instance.random(24, 4, seed=8)
+    sd = slot_data(inst)
+    start = np.random.default_rng(2).integers(0, 4, size=24)
+    plain = local_search(sd, start)
+    runs = [iterated_local_search(sd, start, np.random.default_rng(5), rounds=40) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].association, runs[1].association)  # same seed, same answer
+    assert runs[0].perturbations == 40
+    assert runs[0].value <= plain.value * (1 + 1e-12)
+    assert runs[0].value == pytest.approx(_value(sd, runs[0].association), rel=1e-10)  # tables restored exactly
+    # and it ends in a local optimum of moves
+    a = runs[0].association
+    for i in range(24):
+        for k in range(4):
+            if k != a[i] and sd.usable[i, k]:
+                b = a.copy()
+                b[i] = k
+                assert _value(sd, b) >= runs[0].value * (1 - 1e-9)
+
+
+def test_relax_perturbations_option():
+    inst = Instance.random(30, 5, seed=4)
+    base = get_solver("relax").solve(inst, seed=1)
+    more = get_solver("relax", perturbations=10).solve(inst, seed=1)
+    assert more.feasible and more.objective <= base.objective * (1 + 1e-12)
+    assert more.slots[0].info["perturbations"] == 10
+    from uara.errors import SolverError
+
+    with pytest.raises(SolverError, match="perturbations"):
+        get_solver("relax", perturbations=-1)
