@@ -90,9 +90,12 @@ class Solver:
         PROVIDES_BOUND: returns a proven lower bound.
         STOCHASTIC: the result depends on the seed.
         Options: a dataclass of the back-end's options with defaults.
+        VERSION: version of the back-end's code; bump it when a change alters its
+            results, so stored comparison runs made with older code are redone.
     """
 
     name: ClassVar[str] = "?"
+    VERSION: ClassVar[int] = 1
     description: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None

@@ -170,6 +170,7 @@ class ExactSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = ExactOptions
+    VERSION = 2  # 2: bound = max(SCIP, Lagrangian dual); 0.2 s floor per slot
 
     def check_options(self) -> None:
         if not (0 <= self.options.gap < 1):

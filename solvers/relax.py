@@ -251,6 +251,7 @@ class RelaxSolver(Solver):
     PROVIDES_BOUND = True
     STOCHASTIC = True
     Options: ClassVar[type] = RelaxOptions
+    VERSION = 2  # 2: Lagrangian certificate, single conic solve
 
     def check_options(self) -> None:
         if self.options.solver.upper() not in RELAXATION_SOLVERS:

@@ -174,3 +174,16 @@ def test_cli_compare_and_user_errors(inst_dir: Path, tmp_path: Path, capsys: pyt
     (tmp_path / "bad.parquet").write_text("not a table")
     with pytest.raises(Exception, match="unreadable results table"):
         load_table(tmp_path / "bad.parquet")
+
+
+def test_resume_key_follows_the_solver_code_version(monkeypatch):
+    """Stored runs are redone when the back-end's code version changes, and only then."""
+    from uara.runner import RunSpec
+    from uara.solvers import get_solver_class
+
+    spec = RunSpec("x.json", "abc", "tma+exact", 0)
+    same = RunSpec("x.json", "abc", "tma+exact", 0)
+    assert spec.key == same.key
+    cls = get_solver_class("tma")
+    monkeypatch.setattr(cls, "VERSION", cls.VERSION + 1)
+    assert RunSpec("x.json", "abc", "tma+exact", 0).key != spec.key

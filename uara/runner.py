@@ -11,7 +11,7 @@ Layout of an output folder::
     manifest.json       the command, the grid, what was skipped and why
 
 A run's ``key`` hashes (instance fingerprint, solver, options, time limit,
-mode, seed, params): a rerun of the same grid into the same folder finds the
+mode, seed, params, the back-end's code ``VERSION``): a rerun of the same grid into the same folder finds the
 finished runs in ``runs/`` and does only the missing ones. Every run is
 validated in the main process: its decisions are re-scored by
 :func:`uara.evaluator.evaluate` from the stored JSON and compared with the
@@ -87,11 +87,17 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        """Resume key: instance fingerprint + solver + options (+ time limit, mode) + seed + params."""
-        payload = json.dumps(
-            [self.base_fingerprint, self.solver, list(self.options), self.time_limit, self.mode, self.seed, list(self.params)],
-            sort_keys=True, default=str,
-        )
+        """Resume key: instance fingerprint + solver + options (+ time limit, mode) + seed + params,
+        plus the back-end's code version (``Solver.VERSION``; 1 is left out, so keys of runs
+        stored before versions existed still match)."""
+        from uara.solvers import get_solver_class
+
+        fields: list[Any] = [self.base_fingerprint, self.solver, list(self.options), self.time_limit, self.mode, self.seed,
+                             list(self.params)]
+        version = getattr(get_solver_class(self.solver), "VERSION", 1)
+        if version != 1:
+            fields.append({"solver_version": version})
+        payload = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
     def instance(self) -> Instance:
