@@ -181,9 +181,8 @@ def test_resume_key_follows_the_solver_code_version(monkeypatch):
     from uara.runner import RunSpec
     from uara.solvers import get_solver_class
 
-    spec = RunSpec("x.json", "abc", "tma+exact", 0)
-    same = RunSpec("x.json", "abc", "tma+exact", 0)
-    assert spec.key == same.key
+    key = RunSpec("x.json", "abc", "tma+exact", 0).key
+    assert RunSpec("x.json", "abc", "tma+exact", 0).key == key
     cls = get_solver_class("tma")
     monkeypatch.setattr(cls, "VERSION", cls.VERSION + 1)
-    assert RunSpec("x.json", "abc", "tma+exact", 0).key != spec.key
+    assert RunSpec("x.json", "abc", "tma+exact", 0).key != key
