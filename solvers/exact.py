@@ -2,9 +2,11 @@
 Pyomo and solved to proven optimality (or a proven gap) by SCIP.
 
 Pipeline per slot:
-1. warm start: Max-SINR association + TMA swaps with the exact allocation
-   (:func:`uara.solvers.tma.swap_search`), then the exact move/swap local
-   search of :mod:`uara.solvers._local_search`; its value UB = I_ws - C also gives
+1. warm start: the better of (a) Max-SINR association + TMA swaps with the exact
+   allocation (:func:`uara.solvers.tma.swap_search`), then the exact move/swap
+   local search of :mod:`uara.solvers._local_search`, and (b) ``relax``'s rounding
+   of the Lagrangian dual's fractional association + the same local search;
+   its value UB = I_ws - C also gives
    optimality-based bounds on the continuous variables (any solution better
    than the warm start has lambda (T_p - a_i)^2 <= UB, so
    t_p <= a_i + sqrt(UB / lambda), e_p <= sqrt(UB / lambda), r_p <= UB / lambda,
@@ -198,8 +200,23 @@ class ExactSolver(Solver):
 
         # The relaxation's Lagrangian dual (solvers/_lagrangian.py): a certified bound in
         # ~0.1-0.4 s, kept if SCIP's own dual bound ends below it (large instances).
-        lagrangian = maximise_dual(pairs, start_from_association(pairs, ws_assoc, exact_allocation(sd, ws_assoc).band_price),
-                                   ub=ub).bound
+        relaxed = maximise_dual(pairs, start_from_association(pairs, ws_assoc, exact_allocation(sd, ws_assoc).band_price), ub=ub)
+        lagrangian = relaxed.bound
+        # A second warm start from the dual's fractional association (relax's rounding +
+        # local search); the better one seeds SCIP.
+        ws_source = "tma+local-search"
+        if opts.warm_start:
+            from uara.solvers.relax import association_values, round_relaxation
+
+            cands = round_relaxation(sd, relaxed.x, ctx.rng, 64)
+            rounded = cands[int(np.argmin(association_values(sd, cands)))]
+            alt = local_search(sd, rounded, deadline=ctx.deadline).association
+            alt_alloc = exact_allocation(sd, alt)
+            alt_eval = evaluate(sd, alt, alt_alloc.bandwidth_share, alt_alloc.compute_share)
+            if alt_eval.objective < ws_eval.objective:
+                ws_assoc, ws_y, ws_z, ws_eval = alt, alt_alloc.bandwidth_share, alt_alloc.compute_share, alt_eval
+                ub, ws_source = ws_eval.objective - const, "dual-rounding+local-search"
+                ctx.record(ws_eval.objective, const + lagrangian)
 
         model = build_model(pairs, ub, perspective=opts.perspective)
         if opts.warm_start:
@@ -280,6 +297,7 @@ class ExactSolver(Solver):
             "scip_time_s": float(scip.getSolvingTime()),
             "build_time_s": build_s,
             "warm_start_objective": ws_eval.objective,
+            "warm_start_source": ws_source,
             "incumbent_source": source,
             "pairs": pairs.size,
         }
