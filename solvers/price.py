@@ -363,6 +363,8 @@ class BranchAndPrice:
         u = table.min(axis=1)
         self.stats["relaxation_bound"] = dual.bound
         self.stats["relaxation_s"] = time.perf_counter() - t0
+        # the relaxation's fractional association (softmin weights), rounded and searched: as `relax` does
+        self.offer(np.where(self.usable, dual.x, -1.0).argmax(axis=1), "relaxation", search=True)
         return u if np.all(np.isfinite(u)) else None
 
     # ------------------------------------------------------------ branch-and-price
@@ -397,7 +399,11 @@ class BranchAndPrice:
                 closed = min(closed, node.bound)
                 continue
             self.stats["nodes"] += 1
+            full_deadline = self.deadline
+            if root and self.deadline is not None:  # keep a tenth of the time for the root's incumbents
+                self.deadline = time.perf_counter() + 0.9 * max(0.0, self.deadline - time.perf_counter())
             cg = self.column_generation(node.cand, node.bound, self.best_value - tol, node.center)
+            self.deadline = full_deadline
             bound = cg.bound
             if root:
                 self.stats["root_bound"] = bound
@@ -412,6 +418,9 @@ class BranchAndPrice:
                     sol = self.master.integer_solution(limit)
                     if sol is not None:
                         self.offer(self.lam_to_assoc(sol[1]).argmax(axis=1), "root-mip", search=True)
+                if not cg.converged:  # the LP point of an unfinished root, rounded and searched
+                    x = self.lam_to_assoc(cg.lam)
+                    self.offer(np.where(node.cand, x, -1.0).argmax(axis=1), "rounding", search=True)
                 root = False
             if bound >= self.best_value - tol:
                 closed = min(closed, bound)
