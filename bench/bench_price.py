@@ -40,7 +40,7 @@ def relaxation_bound(inst: Instance) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", nargs="+", default=["30x4", "60x8"])
+    ap.add_argument("--sizes", nargs="*", default=["30x4", "60x8"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--limit", type=float, default=60.0, help="time limit (s) for price and exact")
     ap.add_argument("--large", default="180x20", help="size run with --large-limit only by price ('' to skip)")
