@@ -127,3 +127,17 @@ def test_solve_bound_scores_against_the_relaxation(inst_file, tmp_path):
     info = json.loads(out.read_text())["info"]
     assert info["best_lower_bound"] <= json.loads(out.read_text())["objective"]
     assert 0 <= info["gap_to_best_bound"] <= 1
+
+
+def test_solve_bound_with_price_and_unknown_method(inst_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("UARA_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "s.json"
+    r = subprocess.run([sys.executable, "-m", "uara", "solve", str(inst_file), "-s", "max-sinr", "--bound", "relax,price",
+                        "--bound-time-limit", "20", "--no-latency", "-O", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(out.read_text())["info"]
+    assert info["best_lower_bound"] <= json.loads(out.read_text())["objective"]
+    bad = subprocess.run([sys.executable, "-m", "uara", "solve", str(inst_file), "--bound", "nope", "--no-latency"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "nope" in bad.stderr and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

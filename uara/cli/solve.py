@@ -24,9 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-O", default=None, metavar="FILE", help="write the solution JSON here (atomically)")
     p.add_argument("--json", action="store_true", help="print the solution JSON instead of the summary")
     p.add_argument("--no-latency", action="store_true", help="skip the PSD end-to-end latency simulation")
-    p.add_argument("--bound", action="store_true",
-                   help="also score the solution against the best known lower bound of the instance "
-                        "(SOCP relaxation, cached per instance; see uara.bounds)")
+    p.add_argument("--bound", nargs="?", const="relax", default=None, metavar="METHODS",
+                   help="also score the solution against the best known lower bound of the instance, computing "
+                        "the bounds of METHODS (comma-separated: relax, exact, price; default relax) where not "
+                        "cached; cached bounds of every method count (see uara.bounds)")
+    p.add_argument("--bound-time-limit", type=float, default=60.0, metavar="S",
+                   help="seconds per slot for the exact and price bound methods (default 60)")
     p.set_defaults(func=run)
 
 
@@ -34,6 +37,14 @@ def run(args: argparse.Namespace) -> int:
     from uara.solvers import get_solver
 
     instance = load_instance(args.instance)
+    bound_methods = [m.strip() for m in args.bound.split(",") if m.strip()] if args.bound else []
+    if bound_methods:
+        from uara.bounds import METHODS
+        from uara.errors import SolverError
+
+        unknown = [m for m in bound_methods if m not in METHODS]
+        if unknown:
+            raise SolverError(f"--bound: unknown bound method {unknown[0]!r}; choose from: {', '.join(METHODS)}")
     options = parse_key_values(args.option)
     if args.allocation:
         options["allocation"] = args.allocation
@@ -44,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_latency:
         attach_latency(instance, solution)
     if args.bound:
-        attach_best_bound(instance, solution)
+        attach_best_bound(instance, solution, methods=bound_methods,
+                          time_limit=args.bound_time_limit, threads=args.threads)
     if args.output:
         solution.save(args.output)
     if args.json:
@@ -69,12 +81,12 @@ def attach_latency(instance, solution) -> None:
     solution.latency = solution_latency(instance, solution)
 
 
-def attach_best_bound(instance, solution) -> None:
+def attach_best_bound(instance, solution, *, methods=("relax",), time_limit: float = 60.0, threads: int = 1) -> None:
     """Record the best known lower bound (uara.bounds) and the gap to it in ``solution.info``."""
     from uara.bounds import best_lower_bound
     from uara.solution import relative_gap
 
-    bounds = best_lower_bound(instance)
+    bounds = best_lower_bound(instance, methods=methods, time_limit=time_limit, threads=threads)
     own = [s.lower_bound for s in solution.slots]
     best = [max((b for b in (lb, o) if b is not None), default=None) for lb, o in zip(bounds, own)]
     if any(b is None for b in best):
