@@ -186,3 +186,31 @@ def test_resume_key_follows_the_solver_code_version(monkeypatch):
     cls = get_solver_class("tma")
     monkeypatch.setattr(cls, "VERSION", cls.VERSION + 1)
     assert RunSpec("x.json", "abc", "tma+exact", 0).key != key
+
+
+def test_process_workers_get_one_blas_thread():
+    """limit_blas_threads (the process pool's initializer) caps the OpenBLAS copies already
+    loaded (numpy's, scipy's) and sets the environment for later ones."""
+    import subprocess
+    import sys
+
+    code = (
+        "import ctypes, os, numpy, scipy.optimize\n"
+        "from uara.runner import limit_blas_threads\n"
+        "limit_blas_threads(1)\n"
+        "paths = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l.lower() and l.split()[-1].startswith('/')})\n"
+        "got = []\n"
+        "for p in paths:\n"
+        "    lib = ctypes.CDLL(p)\n"
+        "    for n in ('openblas_get_num_threads', 'openblas_get_num_threads64_', 'scipy_openblas_get_num_threads', 'scipy_openblas_get_num_threads64_'):\n"
+        "        if hasattr(lib, n): got.append(getattr(lib, n)())\n"
+        "print(os.environ['OPENBLAS_NUM_THREADS'], got)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**__import__("os").environ, "OPENBLAS_NUM_THREADS": "2"})
+    assert r.returncode == 0, r.stderr
+    env, got = r.stdout.split(" ", 1)
+    assert env == "1"
+    counts = __import__("ast").literal_eval(got.strip())
+    if not counts:
+        pytest.skip("no OpenBLAS loaded in this environment")
+    assert all(c == 1 for c in counts)
