@@ -462,6 +462,9 @@ class BranchAndPrice:
         tol = self.opts.gap * max(self.best_value, 1e-12)
         open_bound = min((n.bound for n in heap), default=np.inf)
         lower = min(self.best_value, open_bound, closed)
+        # the relaxation's Lagrangian bound holds for the whole problem: a run stopped
+        # before the root's column generation still reports it
+        lower = max(lower, float(self.stats.get("relaxation_bound", -np.inf)))
         proven = proven and not heap or lower >= self.best_value - tol
         self.stats["open_nodes"] = len(heap)
         return lower, proven

@@ -173,3 +173,12 @@ def test_bounds_cache_method_price(tmp_path):
     assert lb is not None and lb <= opt + 1e-9 * (opt - const)
     assert (opt - lb) <= 1e-6 * (opt - const)
     assert "price" in load_bounds(inst, root=tmp_path)[0]
+
+
+def test_price_stopped_before_pricing_still_reports_a_valid_bound():
+    """A limit too short for any column generation: the bound is the relaxation's, still valid."""
+    inst = Instance.random(9, 3, seed=5)
+    opt, const = _brute(inst)
+    sol = get_solver("price").solve(inst, time_limit=1e-4)
+    assert sol.feasible and sol.lower_bound is not None
+    assert const <= sol.lower_bound <= opt * (1 + 1e-12)
