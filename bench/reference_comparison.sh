@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${OUT:-results/reference}
-SOLVERS=${SOLVERS:-random,max-sinr,max-compute,tma,masac,relax,exact}
+SOLVERS=${SOLVERS:-random,max-sinr,max-compute,tma,masac,relax,exact,price}
 SWEEP_SOLVERS=${SWEEP_SOLVERS:-random,max-sinr,max-compute,tma,masac}
 SEEDS=${SEEDS:-0,1}
 TIME_LIMIT=${TIME_LIMIT:-20}
