@@ -30,7 +30,7 @@ install-python:
 demo: install
 	$(PYTHON) -m uara inspect $(DEMO_INSTANCE)
 	$(PYTHON) -m uara solve $(DEMO_INSTANCE) --solver tma --output $(DEMO_OUT)/tma.json
-	$(PYTHON) -m uara compare $(DEMO_INSTANCE) --solvers random,max-sinr,max-compute,tma,masac,relax,exact --time-limit 30 --output $(DEMO_OUT)
+	$(PYTHON) -m uara compare $(DEMO_INSTANCE) --solvers random,max-sinr,max-compute,tma,masac,relax,exact,price --time-limit 30 --output $(DEMO_OUT)
 	$(PYTHON) -m uara report $(DEMO_OUT)
 	@echo "report: $(DEMO_OUT)/report.md"
 
