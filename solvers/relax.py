@@ -269,7 +269,7 @@ class RelaxSolver(Solver):
         if np.any(np.bincount(pairs.device, minlength=sd.num_devices) == 0):
             raise SolverError("relax: a device has no usable server (no path above the gain floor)")
         start, ub = max_sinr_start(sd)
-        relax = solve_relaxation(sd, solver=opts.solver, ub=ub, pairs=pairs, start=start)
+        relax = solve_relaxation(sd, solver=opts.solver, ub=ub, pairs=pairs, start=start, deadline=ctx.deadline)
         lower = sd.constant + relax.bound
         t_relax = time.perf_counter() - t0
 
