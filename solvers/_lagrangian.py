@@ -113,9 +113,7 @@ def dual_value(pairs: Pairs, mult: Multipliers, *, ub: float | None = None) -> t
     if np.any(mu < 0) or np.any(th < 0) or np.any(th > 1) or np.any(nu < 0) or not np.all(np.isfinite(np.r_[mu, th, nu])):
         raise ValueError("multipliers outside their domain (mu >= 0, 0 <= theta <= 1, nu >= 0)")
     g, _ = pair_terms(pairs, Multipliers(mu, th, nu), t_max(pairs, ub))
-    table = np.full((pairs.num_devices, pairs.num_servers), np.inf)
-    table[pairs.device, pairs.server] = g
-    best = table.min(axis=1)
+    best = pairs.to_matrix(g, fill=np.inf).min(axis=1)
     if not np.all(np.isfinite(best)):
         raise ValueError("a device has no pair within t_max: UB is below the optimum")
     per_server = mu + th * nu**2
@@ -144,8 +142,7 @@ class _SmoothedDual:
     def weights(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(softmin per device (M,), weights pi (P,), weights as (M, E))."""
         pr = self.pairs
-        table = np.full((pr.num_devices, pr.num_servers), np.inf)
-        table[pr.device, pr.server] = g
+        table = pr.to_matrix(g, fill=np.inf)
         gmin = table.min(axis=1)
         w = np.exp(-(table - gmin[:, None]) / self.tau)
         total = w.sum(axis=1)

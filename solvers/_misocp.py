@@ -58,8 +58,13 @@ class Pairs:
 
     def index(self) -> np.ndarray:
         """(M, E) int: the pair index of (i, j), or -1 where the pair is not usable."""
-        out = np.full((self.num_devices, self.num_servers), -1, dtype=np.intp)
-        out[self.device, self.server] = np.arange(self.size)
+        return self.to_matrix(np.arange(self.size), fill=-1)
+
+    def to_matrix(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """(M, E) array with ``values`` (P,) at the usable pairs and ``fill`` elsewhere."""
+        values = np.asarray(values)
+        out = np.full((self.num_devices, self.num_servers), fill, dtype=values.dtype)
+        out[self.device, self.server] = values
         return out
 
 

@@ -262,8 +262,7 @@ class ExactSolver(Solver):
         if res.solution_loader.get_number_of_solutions() > 0:
             res.solution_loader.load_vars()
             xv = np.array([model.x[p].value or 0.0 for p in range(pairs.size)])
-            x_mat = np.zeros((sd.num_devices, sd.num_servers))
-            x_mat[pairs.device, pairs.server] = xv
+            x_mat = pairs.to_matrix(xv)
             cand = x_mat.argmax(axis=1)
             alloc = exact_allocation(sd, cand)
             cand_eval = evaluate(sd, cand, alloc.bandwidth_share, alloc.compute_share)

@@ -358,9 +358,7 @@ class BranchAndPrice:
         dual = maximise_dual(pairs, start_from_association(pairs, self.best_assoc, alloc.band_price),
                              temperatures=RELAXATION_TEMPERATURES, deadline=deadline)
         g, _ = pair_terms(pairs, dual.multipliers, t_max(pairs, None))
-        table = np.full((self.m, self.e), np.inf)
-        table[pairs.device, pairs.server] = g
-        u = table.min(axis=1)
+        u = pairs.to_matrix(g, fill=np.inf).min(axis=1)
         self.stats["relaxation_bound"] = dual.bound
         self.stats["relaxation_s"] = time.perf_counter() - t0
         # the relaxation's fractional association (softmin weights), rounded and searched: as `relax` does

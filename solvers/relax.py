@@ -140,8 +140,7 @@ def solve_relaxation(
     dual = maximise_dual(pr, starts[int(np.argmax(values))], ub=ub, deadline=deadline)
     xm = dual.x
     if conic is not None:
-        xm = np.zeros((pr.num_devices, pr.num_servers))
-        xm[pr.device, pr.server] = np.clip(conic.x, 0.0, 1.0)
+        xm = pr.to_matrix(np.clip(conic.x, 0.0, 1.0))
     value = dual.value if conic is None else conic.value
     status = "lagrangian" if name == "LAGRANGIAN" else (conic.status if conic is not None else "failed")
     conic_s = t1 - t0 - build
