@@ -27,9 +27,9 @@ def main() -> int:
 
     import os
 
-    from uara.build import build_instance
-    from uara.channels.llvm import ensure_llvm
-    from uara.instance import dumps_instance
+    from uara.scenario.builder import build_instance
+    from uara.scenario.channels.llvm import ensure_llvm
+    from uara.model.instance import dumps_instance
 
     t0 = time.perf_counter()
     ensure_llvm()

@@ -12,10 +12,11 @@ import time
 
 import numpy as np
 
-from uara.allocation import exact_allocation
-from uara.formulation import slot_data
-from uara.instance import Instance
+from uara.model.allocation import exact_allocation
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
 from uara.solvers import get_solver
+from uara.scenario.random_instance import random_instance
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -28,7 +29,7 @@ def timed(fn, repeat: int) -> list[float]:
 
 
 def main() -> None:
-    inst = Instance.random(180, 20, seed=0)
+    inst = random_instance(180, 20, seed=0)
     sd = slot_data(inst)
     rng = np.random.default_rng(0)
     assocs = [rng.integers(0, 20, 180) for _ in range(50)] + [sd.snr.argmax(1)]
@@ -43,7 +44,7 @@ def main() -> None:
         solver = get_solver("tma", allocation=alloc)
         runs = []
         for seed in range(3):
-            inst_s = Instance.random(180, 20, seed=seed)
+            inst_s = random_instance(180, 20, seed=seed)
             t0 = time.perf_counter()
             sol = solver.solve(inst_s)
             runs.append((time.perf_counter() - t0, sol.slots[0].info["swaps"]))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from uara.instance import Instance
+from uara.model.instance import Instance
 from uara.solvers import get_solver
+from uara.scenario.random_instance import random_instance
 
 
 def run(m: int, e: int, seed: int, limit: float, threads: int) -> None:
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     t0 = time.perf_counter()
     sol = get_solver("exact").solve(inst, time_limit=limit, threads=threads, seed=seed)
     wall = time.perf_counter() - t0

@@ -3,7 +3,7 @@
     python bench/bench_masac.py [--policy PATH] [--repeats 30]
 
 Times, separately, the features, the actor's forward pass, TMA given the
-action (:func:`uara.env.decide`, with the solver's default ``final_allocation``) and the whole ``solve_slot``; torch on CPU
+action (:func:`uara.rl.environment.decide`, with the solver's default ``final_allocation``) and the whole ``solve_slot``; torch on CPU
 with 1 thread; prints the median over ``--repeats`` slots.
 """
 
@@ -14,11 +14,12 @@ import statistics
 import time
 
 import numpy as np
+from uara.scenario.random_instance import random_instance
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--policy", default=None, help="checkpoint (default: the shipped uara/policies/masac.pt)")
+    ap.add_argument("--policy", default=None, help="checkpoint (default: the shipped uara/rl/policies/masac.pt)")
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--m", type=int, default=180)
     ap.add_argument("--e", type=int, default=20)
@@ -27,13 +28,13 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from uara.env import decide, device_features
-    from uara.formulation import slot_data
-    from uara.instance import Instance
+    from uara.rl.environment import decide, device_features
+    from uara.model.formulation import slot_data
+    from uara.model.instance import Instance
     from uara.solvers import get_solver
     from uara.solvers.base import SolveContext
 
-    inst = Instance.random(args.m, args.e, slots=args.repeats, seed=2024)
+    inst = random_instance(args.m, args.e, slots=args.repeats, seed=2024)
     solver = get_solver("masac", **({"policy": args.policy} if args.policy else {}))
     pol = solver.policy()
     times: dict[str, list[float]] = {"features": [], "actor": [], "tma": [], "solve_slot": []}

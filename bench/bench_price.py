@@ -1,6 +1,6 @@
 """Column generation / branch-and-price (`price`) against the relaxation and SCIP (`exact`).
 
-For Instance.random(M, E, seed=s): the continuous relaxation's bound (its Lagrangian
+For random_instance(M, E, seed=s): the continuous relaxation's bound (its Lagrangian
 dual, solvers/_lagrangian.py, maximised from the Max-SINR start with UB cuts, as
 `relax` does), the root column-generation bound, the time to close and the certified
 gap of `price` at the time limit, next to `exact` (SCIP) at the same limit. Gaps
@@ -17,14 +17,15 @@ import time
 
 import numpy as np
 
-from uara.allocation import exact_allocation
-from uara.formulation import slot_data
-from uara.instance import Instance
+from uara.model.allocation import exact_allocation
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
 from uara.solvers import get_solver
 from uara.solvers._lagrangian import maximise_dual, start_from_association
 from uara.solvers._misocp import usable_pairs
 from uara.solvers.relax import association_values
 from uara.solvers.association import masked_argmax
+from uara.scenario.random_instance import random_instance
 
 
 def relaxation_bound(inst: Instance) -> tuple[float, float]:
@@ -57,7 +58,7 @@ def main() -> None:
     print(" | ".join(head), flush=True)
     for size, seed, limit, with_exact in runs:
         m, e = (int(v) for v in size.split("x"))
-        inst = Instance.random(m, e, seed=seed)
+        inst = random_instance(m, e, seed=seed)
         rb, _ = relaxation_bound(inst)
         t0 = time.perf_counter()
         p = get_solver("price").solve(inst, time_limit=limit, seed=seed)

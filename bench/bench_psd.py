@@ -17,6 +17,7 @@ import numpy as np
 from uara.psd.acceptance import Acceptance
 from uara.psd.profiles import load_profile
 from uara.psd.simulator import Timing, simulate
+from uara.scenario.random_instance import random_instance
 
 
 def timed(fn, repeat: int) -> float:
@@ -53,12 +54,12 @@ def main() -> None:
     match = Acceptance.iid(0.9).sample(a.tasks, int(n.max()) + 26, rng)
     print(f"sampling {a.tasks} i.i.d. traces: {(time.perf_counter() - t0) * 1e3:.1f} ms")
 
-    from uara.instance import Instance
+    from uara.model.instance import Instance
     from uara.psd.latency import slot_latency
     from uara.psd.profiles import load_profile_set
     from uara.psd.tasks import sample_tasks
 
-    inst = Instance.random(180, 20, seed=0)
+    inst = random_instance(180, 20, seed=0)
     inst.slots[0].tasks = sample_tasks(load_profile_set("gpt2"), [t.type for t in inst.slots[0].tasks], 0)
     x = rng.integers(0, 20, 180)
     y = np.full(180, 1 / 9)

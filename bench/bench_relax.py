@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from uara.instance import Instance
+from uara.model.instance import Instance
 from uara.solvers import get_solver
+from uara.scenario.random_instance import random_instance
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
     ap.add_argument("--perturbations", type=int, default=0, help="rounds of iterated local search (relax option)")
     args = ap.parse_args()
     for seed in args.seeds:
-        inst = Instance.random(args.m, args.e, seed=seed,
+        inst = random_instance(args.m, args.e, seed=seed,
                                task_options={"protocol": args.protocol} if args.protocol else None)
         t0 = time.perf_counter()
         sol = get_solver("relax", solver=args.solver, perturbations=args.perturbations).solve(inst, seed=seed)

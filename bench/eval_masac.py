@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from uara.scenario.random_instance import random_instance
 
 METHODS = [
     ("random", "random", {}),
@@ -128,7 +129,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from uara.instance import Instance
+    from uara.model.instance import Instance
     from uara.io import atomic_write_text
 
     t_start = time.perf_counter()
@@ -140,14 +141,14 @@ def main() -> int:
         shipped.append((f.name, inst, r))
         print(f"{f.name}: " + ", ".join(f"{k} {np.mean(v[0]):.1f}" for k, v in r["res"].items()) + f", LB {r['lb']}", flush=True)
     for k, (m, e) in enumerate(HELDOUT_SIZES[: args.heldout]):
-        inst = Instance.random(m, e, slots=args.heldout_slots, seed=900_000 + k, name=f"heldout_m{m}_e{e}")
+        inst = random_instance(m, e, slots=args.heldout_slots, seed=900_000 + k, name=f"heldout_m{m}_e{e}")
         r = run_instance(inst, args.policy, args.seeds, args.relax_limit)
         heldout.append((inst.name, inst, r))
         print(f"{inst.name}: " + ", ".join(f"{k} {np.mean(v[0]):.1f}" for k, v in r["res"].items()) + f", LB {r['lb']}", flush=True)
 
     wins = [all(np.mean(r["res"][SHIPPED][0]) < np.mean(r["res"][b][0]) for b in ("random", "max-sinr", "max-compute"))
             for _, _, r in shipped]
-    pol = args.policy or "uara/policies/masac.pt (shipped)"
+    pol = args.policy or "uara/rl/policies/masac.pt (shipped)"
     lines = [
         "# TMA-MASAC evaluation",
         "",
@@ -179,7 +180,7 @@ def main() -> int:
         lines += ["(no instance files found)"]
     if heldout:
         tl, summ = table(heldout)
-        lines += ["", "## Held-out random instances (`Instance.random`, seeds 900000+k)", ""] + tl
+        lines += ["", "## Held-out random instances (`uara.random_instance`, seeds 900000+k)", ""] + tl
         lines += ["", "Mean over the held-out instances of the per-instance value, and of its ratio to zero-action:", "",
                   "| method | mean I - C | mean ratio to zero-action |", "|---|---|---|"]
         z = np.array(summ["zero-action"])

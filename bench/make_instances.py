@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from uara.instance import Instance  # noqa: E402
+from uara.model.instance import Instance  # noqa: E402
 
 OUT = ROOT / "instances"
 SHIPPED = [(60, 8)] + [(m, 8) for m in (30, 90, 120, 150, 180)] + [(60, e) for e in (4, 12, 16, 20)]
@@ -40,7 +40,7 @@ CACHE = ROOT / ".uara-cache" / "channels"
 def build_one(m: int, e: int) -> tuple[float, bool]:
     """Build and save one instance; returns (seconds, traced) where traced is True when every
     slot was ray traced now (no cached channel results), i.e. the time is a real build time."""
-    from uara.build import build_instance
+    from uara.scenario.builder import build_instance
 
     before = len(list(CACHE.glob("*.npz"))) if CACHE.exists() else 0
     t0 = time.perf_counter()
@@ -63,10 +63,10 @@ def is_current(path: Path, m: int, e: int) -> bool:
 
 
 def stats(inst: Instance) -> dict:
-    """Row of the README table: channel statistics from :func:`uara.stats.instance_stats`
+    """Row of the README table: channel statistics from :func:`uara.scenario.statistics.instance_stats`
     (gains of pairs with a path, share without, SNR of every pair with a path and of each
     device's best server) plus the build statistics recorded in provenance."""
-    from uara.stats import instance_stats
+    from uara.scenario.statistics import instance_stats
 
     st = instance_stats(inst)
     prov = inst.provenance.get("build_stats", {})
@@ -103,7 +103,7 @@ def write_readme(times: dict) -> None:
         "",
         "Built with Sionna RT 2.2 ray tracing on the `etoile` scene (Paris, Place de l'Etoile) at 3.5 GHz:",
         "servers at rooftop edges (3 m masts), devices on streets at 1.5 m, random-waypoint pedestrians",
-        "(0.5-1.5 m/s), T = 10 slots of 1 s, hardware from `uara/catalog/hardware.json`, one task per device",
+        "(0.5-1.5 m/s), T = 10 slots of 1 s, hardware from `uara/scenario/data/hardware.json`, one task per device",
         "and slot from the GPT2 / GPT2-XL PSD profiles (`uara.psd`, default protocol), seed 0: the defaults",
         "of `uara build`. See docs/channels.md for every rule.",
         "",

@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from uara.instance import Instance
+from uara.model.instance import Instance
 from uara.solvers import get_solver
 
 
@@ -22,8 +22,8 @@ def main(path: str | None = None, protocol: str | None = None) -> None:
     if path:
         inst = Instance.load(path)
     else:
-        from uara.build import build_instance
-        from uara.random_instance import RANDOM_CHANNEL
+        from uara.scenario.builder import build_instance
+        from uara.scenario.random_instance import RANDOM_CHANNEL
 
         inst = build_instance(devices=60, servers=8, slots=1, channel="free-space", seed=0, channel_options=RANDOM_CHANNEL,
                               task_options={"protocol": protocol} if protocol else None, name="random_m60_e8_s0")

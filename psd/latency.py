@@ -172,13 +172,13 @@ def slot_latency(instance: Any, slot_index: int, association: Any, bandwidth_sha
     """Latency of every device's task in slot ``slot_index`` under the given decisions.
 
     Args:
-        instance: a :class:`uara.instance.Instance`.
+        instance: a :class:`uara.model.instance.Instance`.
         association: (M,) server index per device; bandwidth_share y, compute_share z: (M,) in [0, 1].
         protocol: payload protocol for every task (default: each task's own).
         seed: seeds the acceptance of tasks that carry no trace seed.
         options: :class:`LatencyOptions`.
     """
-    from uara.formulation import slot_data
+    from uara.model.formulation import slot_data
 
     opts = options or LatencyOptions()
     if not 0 <= slot_index < instance.num_slots:
@@ -259,7 +259,7 @@ def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol |
                      options: LatencyOptions | None = None) -> dict[str, Any]:
     """Latency of a whole solution (every slot), JSON-ready.
 
-    ``solution`` is a :class:`uara.solution.Solution` or anything with
+    ``solution`` is a :class:`uara.model.solution.Solution` or anything with
     ``slots[t].association / bandwidth_share / compute_share`` (objects or
     dicts). Returns ``mean_s`` and ``p95_s`` over all (slot, device) pairs,
     ``per_device_s`` (the mean over slots of each device), ``per_slot``

@@ -316,7 +316,7 @@ def load_profile_set(prefix_or_paths: str | list[str]) -> dict[str, Profile]:
 
 
 def task_sampler(**options: Any) -> Any:
-    """The ``psd`` task sampler of :func:`uara.tasks.get_task_sampler` (see
+    """The ``psd`` task sampler of :func:`uara.scenario.task_sources.get_task_sampler` (see
     :class:`uara.psd.tasks.ProfileTaskSampler` for the options)."""
     from uara.psd.tasks import ProfileTaskSampler
 

@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from uara.errors import UaraError
-from uara.instance import Task
+from uara.model.instance import Task
 from uara.psd.profiles import Profile
 from uara.psd.protocols import Protocol
 from uara.psd.simulator import Timing, simulate
@@ -67,7 +67,7 @@ def sample_tasks(
     protocol: str | Protocol | None = None,
     nominal: NominalSpeeds = NominalSpeeds(),
 ) -> list[Task]:
-    """One :class:`uara.instance.Task` per entry of ``types``.
+    """One :class:`uara.model.instance.Task` per entry of ``types``.
 
     Args:
         profiles: task type -> :class:`Profile` (e.g. ``load_profile_set('gpt2')``).
@@ -140,7 +140,7 @@ def sample_tasks(
 @dataclass(frozen=True)
 class ProfileTaskSampler:
     """``sampler(rng, n) -> list[Task]`` drawing task types with ``weights`` and
-    their fields from a profile set (the ``psd`` sampler of :mod:`uara.tasks`).
+    their fields from a profile set (the ``psd`` sampler of :mod:`uara.scenario.task_sources`).
 
     Options (JSON): ``profiles`` (a shipped set prefix such as ``gpt2`` or
     ``smollm2``, or a list of names/paths), ``weights`` (task type -> weight;

@@ -19,7 +19,7 @@ mu_j >= 0. Each device then pays at least its own pair term, which is at
 least g_p, and at least the cheapest of its pairs. Hence D <= I - C for every
 feasible decision, whatever the multipliers: the bound needs no solver status,
 only that D is evaluated correctly. Every piece is in closed form (the
-minimum over t is the root of the cubic of :func:`uara.allocation.uplink_time`,
+minimum over t is the root of the cubic of :func:`uara.model.allocation.uplink_time`,
 clipped to [b_p, t_max,p]; the function is convex in t, so clipping is exact).
 ``t_max,p = a_i + sqrt(UB / lambda)`` for a known value UB of I - C
 (optimality-based: a solution with a longer uplink costs more than UB), or
@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uara.allocation import uplink_time
+from uara.model.allocation import uplink_time
 from uara.solvers._misocp import Pairs
 
 #: Cushion (relative to the sum of absolute terms, absolute) subtracted from D for rounding.

@@ -2,7 +2,7 @@
 
 The value of an association is I = C + sum_j V_j(S_j), with V_j(S) the
 optimal value of server j serving device set S under the exact allocation
-(:func:`uara.allocation.group_values`). For each server j with members S
+(:func:`uara.model.allocation.group_values`). For each server j with members S
 (n devices) and outsiders O (usable on j, o devices) one *block* of groups
 is evaluated at once:
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uara.allocation import group_values
-from uara.formulation import SlotData
+from uara.model.allocation import group_values
+from uara.model.formulation import SlotData
 
 
 @dataclass

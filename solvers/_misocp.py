@@ -4,7 +4,7 @@
 Variables live on the P usable pairs (i, j) (gain above the floor and a
 finite full-share uplink time b_ij); arrays below have shape (P,) unless
 noted, servers (E,). With a_i, b_ij, c_ij, s_ij (server work), q_j from
-:class:`uara.formulation.SlotData`:
+:class:`uara.model.formulation.SlotData`:
 
     min   sum_p [ q_j x_p + c_p y_p + lambda r_p ]  +  sum_j U_j          (= I - C)
     s.t.  sum_{j} x_ij = 1                        each device on one server (eq. 3)
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uara.formulation import SlotData
+from uara.model.formulation import SlotData
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Given device prices u_i, the pricing problem of server j is
     min_{S subset of K_j}  V_j(S) - u(S),        V_j(empty) = 0,
 
 where K_j is the server's candidate set and V_j(S) the optimal per-server value
-under the exact allocation (:func:`uara.allocation.group_values`):
+under the exact allocation (:func:`uara.model.allocation.group_values`):
 
     V_j(S) = sum_{i in S} [ q_j + phi_i(y_i) ] + (sum_{i in S} r_i)^2,   sum_S y_i <= 1,
     phi_i(y) = lambda max(0, b_i / y - a_i)^2 + c_i y,   r_i = sqrt(s_ij).
@@ -33,7 +33,7 @@ costs tightness). The search is a depth-first branch-and-bound over devices
 reduced-cost fixing (a free device whose |h_i| closes the gap to the
 threshold is fixed to its sign) and the incumbent from the node's rounded
 set In + {i in F : h_i < 0}, valued exactly (closed form when the band does
-not bind at mu = 0, :func:`uara.allocation.group_values` otherwise).
+not bind at mu = 0, :func:`uara.model.allocation.group_values` otherwise).
 
 The result's ``lower_bound`` is the minimum over the bounds of all closed
 nodes and the best value found: equal to the minimum (to rounding) when the
@@ -47,15 +47,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from uara.allocation import group_values, uplink_time
-from uara.formulation import SlotData
+from uara.model.allocation import group_values, uplink_time
+from uara.model.formulation import SlotData
 
 
 @dataclass(frozen=True)
 class ServerItems:
     """The candidate devices of one server and their price-independent data, shapes (n,).
 
-    ``devices``: device indices; ``a``, ``b``, ``c`` as in :class:`uara.formulation.SlotData`
+    ``devices``: device indices; ``a``, ``b``, ``c`` as in :class:`uara.model.formulation.SlotData`
     (draft time s, full-share uplink time s, energy cost per unit share); ``root_work``:
     r_i = sqrt(s_ij) (sqrt s); ``band0``, ``y0``: the band term min_t [c b / t + lambda
     max(0, t - a)^2] and its share at mu = 0; ``q``: queue q_j (s); ``mu_scale``: a
@@ -192,7 +192,7 @@ def set_values(sd: SlotData, items: ServerItems, masks: np.ndarray) -> np.ndarra
     """V_j(S) for each row of ``masks`` (K, n) over ``items`` (exact allocation; empty set 0).
 
     A set whose unconstrained shares fit the band (sum y0 <= 1) has the closed form
-    sum_S (q + band0_i) + (sum_S r_i)^2; the others go to :func:`uara.allocation.group_values`.
+    sum_S (q + band0_i) + (sum_S r_i)^2; the others go to :func:`uara.model.allocation.group_values`.
     """
     masks = np.atleast_2d(np.asarray(masks, dtype=bool))
     out = masks.astype(float) @ (items.q + items.band0) + (masks.astype(float) @ items.root_work) ** 2

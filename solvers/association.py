@@ -7,9 +7,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from uara.allocation import ALLOCATORS, allocate
+from uara.model.allocation import ALLOCATORS, allocate
 from uara.errors import SolverError
-from uara.formulation import SlotData
+from uara.model.formulation import SlotData
 from uara.solvers.base import SlotResult, SolveContext, Solver
 
 

@@ -5,8 +5,8 @@ that catches a missing optional package, lazy imports) and Pyomo's contrib
 results (termination status, incumbent, bound, timing). A back-end writes one
 method, :meth:`Solver.solve_slot`, that returns decisions for one slot; the
 shared :meth:`Solver.solve` loops over slots, enforces the time limit,
-re-scores everything with :mod:`uara.evaluator` and assembles the
-:class:`uara.solution.Solution`. So every back-end is scored identically and a
+re-scores everything with :mod:`uara.model.evaluator` and assembles the
+:class:`uara.model.solution.Solution`. So every back-end is scored identically and a
 time-limited run is never reported as optimal.
 """
 
@@ -21,9 +21,9 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from uara.errors import MissingDependencyError, SolverError
-from uara.formulation import SlotData, slot_data
-from uara.instance import Instance
-from uara.solution import SlotDecision, Solution, Status, relative_gap
+from uara.model.formulation import SlotData, slot_data
+from uara.model.instance import Instance
+from uara.model.solution import SlotDecision, Solution, Status, aggregate_status, relative_gap
 
 #: A solve reports "optimal" only if its proven gap is at most this.
 OPTIMALITY_TOL = 1e-6
@@ -190,7 +190,7 @@ class Solver:
         return Solution(
             instance=instance.name,
             solver=self.display_name,
-            status=_aggregate(statuses),
+            status=aggregate_status(statuses),
             slots=decisions,
             evaluations=evaluations,
             wall_time_s=wall,
@@ -207,15 +207,6 @@ class Solver:
 
 def capabilities(cls: type[Solver]) -> dict[str, bool]:
     return {"exact": cls.EXACT, "provides_bound": cls.PROVIDES_BOUND, "stochastic": cls.STOCHASTIC}
-
-
-def _aggregate(statuses: list[Status]) -> Status:
-    for worst in (Status.ERROR, Status.INFEASIBLE, Status.TIME_LIMIT, Status.ITERATION_LIMIT):
-        if worst in statuses:
-            return worst
-    if statuses and all(s == Status.OPTIMAL for s in statuses):
-        return Status.OPTIMAL
-    return Status.FEASIBLE
 
 
 def parse_options(options_cls: type, raw: dict[str, Any], solver_name: str) -> Any:

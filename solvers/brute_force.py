@@ -4,7 +4,7 @@ The ground truth for tiny instances. P1 separates by server once the
 association is fixed, so the value of an association is
     I = C + sum_j V_j(S_j),
 where V_j(S) is the optimal value of server j serving device set S
-(:func:`uara.allocation.group_values`). The table V_j(S) has E * 2^M entries;
+(:func:`uara.model.allocation.group_values`). The table V_j(S) has E * 2^M entries;
 every one of the E^M associations is then scored by table look-ups,
 vectorised in chunks. The result is optimal with a proven bound (itself).
 """
@@ -16,10 +16,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from uara.allocation import exact_allocation, group_values
+from uara.model.allocation import exact_allocation, group_values
 from uara.errors import SolverError
-from uara.formulation import SlotData
-from uara.solution import Status
+from uara.model.formulation import SlotData
+from uara.model.solution import Status
 from uara.solvers.base import SlotResult, SolveContext, Solver
 
 

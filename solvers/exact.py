@@ -14,7 +14,7 @@ Pipeline per slot:
 2. the Pyomo model of the MISOCP, handed to SCIP through Pyomo's
    ``scip_direct`` interface (pyomo.contrib.solver), with the warm start as a
    full starting solution;
-3. SCIP's association is re-allocated with :func:`uara.allocation.exact_allocation`
+3. SCIP's association is re-allocated with :func:`uara.model.allocation.exact_allocation`
    (the value can only improve) and re-scored by the evaluator; the better of
    it and the warm start is returned, with C + max(SCIP's dual bound, the
    relaxation's Lagrangian dual of :mod:`uara.solvers._lagrangian`) as the proven
@@ -30,11 +30,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from uara.allocation import exact_allocation
+from uara.model.allocation import exact_allocation
 from uara.errors import MissingDependencyError, SolverError
-from uara.evaluator import evaluate
-from uara.formulation import SlotData
-from uara.solution import Status
+from uara.model.evaluator import evaluate
+from uara.model.formulation import SlotData
+from uara.model.solution import Status, relative_gap
 from uara.solvers._lagrangian import maximise_dual, start_from_association
 from uara.solvers._local_search import local_search
 from uara.solvers._misocp import Pairs, Point, point_from_decision, usable_pairs
@@ -280,7 +280,7 @@ class ExactSolver(Solver):
             if best < lower <= best + 1e-6 * max(best - const, 1e-12):
                 lower = best  # SCIP's feasibility tolerance: a bound a hair above the re-scored optimum
         ctx.record(best, lower)
-        gap = (best - lower) / max(best - const, 1e-300)
+        gap = relative_gap(best, lower, const)
         if scip_status in ("optimal", "gaplimit") and gap is not None and gap <= max(opts.gap, 1e-6):
             status = Status.OPTIMAL
         elif scip_status in ("timelimit", "userinterrupt", "nodelimit", "memlimit"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from uara.formulation import SlotData
+from uara.model.formulation import SlotData
 from uara.solvers.association import AssociationSolver, masked_argmax
 from uara.solvers.base import SolveContext
 

@@ -1,12 +1,12 @@
 """TMA-MASAC (paper Section IV): a trained MASAC policy sets the shares, TMA fixes the association.
 
-For each slot: per-device features (:func:`uara.env.device_features`) ->
-the actor's deterministic action tanh(mean) (M, 2) -> :func:`uara.env.decide`
+For each slot: per-device features (:func:`uara.rl.environment.device_features`) ->
+the actor's deterministic action tanh(mean) (M, 2) -> :func:`uara.rl.environment.decide`
 (bandwidth shares from the corrected KKT rule with the per-server budget,
 compute shares normalised over each server's devices, TMA phase 1 + improving
 moves). The decisions are feasible by construction and re-scored by the
 evaluator like every other back-end. The shipped policy
-(``uara/policies/masac.pt``) is loaded by default; ``--policy PATH`` for another.
+(``uara/rl/policies/masac.pt``) is loaded by default; ``--policy PATH`` for another.
 """
 
 from __future__ import annotations
@@ -18,21 +18,21 @@ from typing import ClassVar
 import numpy as np
 
 from uara.errors import SolverError
-from uara.formulation import SlotData
+from uara.model.formulation import SlotData
 from uara.solvers.base import SlotResult, SolveContext, Solver
 
 
 
 def default_policy_path() -> Path:
-    """``uara/policies/masac.pt`` of the installed package (works for editable and wheel installs)."""
+    """``uara/rl/policies/masac.pt`` of the installed package (works for editable and wheel installs)."""
     import uara
 
-    return Path(uara.__file__).resolve().parent / "policies" / "masac.pt"
+    return Path(uara.__file__).resolve().parent / "rl" / "policies" / "masac.pt"
 
 
 @dataclass
 class MASACOptions:
-    """policy: checkpoint path (default: the shipped uara/policies/masac.pt);
+    """policy: checkpoint path (default: the shipped uara/rl/policies/masac.pt);
     zero_action: ignore the policy and use the zero correction (the exact-allocation prior; an ablation);
     max_moves: cap on TMA phase-2 moves (None = 2 M + 10);
     final_allocation: 'exact' (default: once TMA has fixed the association under the policy's shares,
@@ -68,9 +68,9 @@ class MASACSolver(Solver):
         return base if self.options.final_allocation == "exact" else f"{base}[policy-alloc]"
 
     def policy(self):
-        """The loaded :class:`uara.masac.Policy` (loaded once per solver object)."""
+        """The loaded :class:`uara.rl.trainer.Policy` (loaded once per solver object)."""
         if self._policy is None:
-            from uara.masac import load_policy
+            from uara.rl.trainer import load_policy
 
             path = Path(self.options.policy) if self.options.policy else default_policy_path()
             if not path.is_file():
@@ -79,7 +79,7 @@ class MASACSolver(Solver):
         return self._policy
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:
-        from uara.env import ACT_DIM, BETA_Y, BETA_Z, decide, device_features
+        from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z, decide, device_features
 
         if self.options.zero_action:
             action = np.zeros((sd.num_devices, ACT_DIM))

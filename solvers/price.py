@@ -41,10 +41,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from uara.allocation import exact_allocation
+from uara.model.allocation import exact_allocation
 from uara.errors import SolverError
-from uara.formulation import SlotData
-from uara.solution import Status
+from uara.model.formulation import SlotData
+from uara.model.solution import Status
 from uara.solvers._local_search import local_search
 from uara.solvers._pricing import ServerItems, price_server, server_items, set_values
 from uara.solvers.base import SlotResult, SolveContext, Solver

@@ -18,7 +18,7 @@ rounding, and an exact move/swap local search.
    in the SOCP).
 3. Rounding: argmax_j x_ij, plus ``samples`` randomized roundings
    (device i on server j with probability x_ij, seeded), all scored at once
-   with :func:`uara.allocation.group_values`.
+   with :func:`uara.model.allocation.group_values`.
 4. Local search (:mod:`uara.solvers._local_search`) from the best rounding, then
    optionally (``perturbations`` > 0) an iterated local search from there.
 The result carries LB, so every run reports a certified gap (I - LB) / (I - C).
@@ -33,11 +33,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from uara.allocation import exact_allocation, group_values
+from uara.model.allocation import exact_allocation, group_values
 from uara.errors import MissingDependencyError, SolverError
-from uara.evaluator import evaluate
-from uara.formulation import SlotData
-from uara.solution import Status
+from uara.model.evaluator import evaluate
+from uara.model.formulation import SlotData
+from uara.model.solution import Status
 from uara.solvers._lagrangian import DualBound, Multipliers, dual_value, maximise_dual, start_from_association
 from uara.solvers._local_search import iterated_local_search, local_search
 from uara.solvers._misocp import Pairs, usable_pairs

@@ -12,7 +12,7 @@ two touched servers are then re-allocated exactly, which can only lower I,
 so I never increases and TMA never ends worse than its Max-SINR start.
 
 All candidate swaps are scored at once: with cost_i(j, y, z) the device's
-term of I (see :mod:`uara.formulation`), the change of swapping i and k is
+term of I (see :mod:`uara.model.formulation`), the change of swapping i and k is
     D[i, k] = cost_i(j_k, y_k, z_k) + cost_k(j_i, y_i, z_i) - cost_i - cost_k,
 an (M, M) array; the best (most negative) swap is applied each iteration.
 """
@@ -24,9 +24,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from uara.allocation import allocate
-from uara.formulation import SlotData
-from uara.solution import Status
+from uara.model.allocation import allocate
+from uara.model.formulation import SlotData
+from uara.model.solution import Status
 from uara.solvers.association import AssociationSolver, masked_argmax
 from uara.solvers.base import SlotResult, SolveContext
 

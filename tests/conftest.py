@@ -4,12 +4,13 @@ import math
 
 import pytest
 
-from uara.instance import Instance
+from uara.model.instance import Instance
+from uara.scenario.random_instance import random_instance
 
 
 def reference_objective(inst_dict: dict, t: int, association, y, z) -> float:
     """I of slot t recomputed from the raw JSON dict with plain Python loops,
-    straight from the formulas of MODEL.md (independent of uara.formulation)."""
+    straight from the formulas of MODEL.md (independent of uara.model.formulation)."""
     p = inst_dict["params"]
     slot = inst_dict["slots"][t]
     E = len(inst_dict["servers"])
@@ -34,9 +35,9 @@ def reference_objective(inst_dict: dict, t: int, association, y, z) -> float:
 
 @pytest.fixture
 def small_instance() -> Instance:
-    return Instance.random(8, 3, seed=3)
+    return random_instance(8, 3, seed=3)
 
 
 @pytest.fixture
 def m60() -> Instance:
-    return Instance.random(60, 8, seed=0)
+    return random_instance(60, 8, seed=0)

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from uara.allocation import bandwidth_shares, compute_shares, exact_allocation, uniform_allocation, uplink_time
-from uara.evaluator import evaluate
-from uara.formulation import slot_data
-from uara.instance import Instance
+from uara.model.allocation import bandwidth_shares, compute_shares, exact_allocation, uniform_allocation, uplink_time
+from uara.model.evaluator import evaluate
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
+from uara.scenario.random_instance import random_instance
 
 
 def _nlp_bandwidth(a, b, c, lam, rng, starts=6):
@@ -67,7 +68,7 @@ def test_compute_shares_closed_form_is_optimal():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_exact_beats_uniform_and_is_feasible(seed):
-    inst = Instance.random(40, 6, seed=seed)
+    inst = random_instance(40, 6, seed=seed)
     sd = slot_data(inst)
     assoc = np.random.default_rng(seed).integers(0, 6, 40)
     ex, un = exact_allocation(sd, assoc), uniform_allocation(sd, assoc)
@@ -79,7 +80,7 @@ def test_exact_beats_uniform_and_is_feasible(seed):
 
 def test_binding_budget_is_met_exactly():
     """Large payloads make the band bind: shares then sum to exactly 1 on each server."""
-    inst = Instance.random(12, 2, seed=4)
+    inst = random_instance(12, 2, seed=4)
     for tk in inst.slots[0].tasks:
         object.__setattr__(tk, "bits", tk.bits * 300)
     sd = slot_data(inst)

@@ -1,4 +1,4 @@
-"""uara.bounds: best known lower bound per slot, cached on disk."""
+"""uara.experiments.bounds: best known lower bound per slot, cached on disk."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import json
 
 import pytest
 
-from uara import bounds
+from uara.experiments import bounds
 from uara.errors import SolverError
-from uara.instance import Instance
+from uara.model.instance import Instance
 from uara.solvers import get_solver
+from uara.scenario.random_instance import random_instance
 
 pytest.importorskip("cvxpy")
 
 
 def test_best_lower_bound_is_valid_and_cached(tmp_path, monkeypatch):
-    inst = Instance.random(8, 3, slots=2, seed=4)
+    inst = random_instance(8, 3, slots=2, seed=4)
     bf = get_solver("brute-force").solve(inst)
     lbs = bounds.best_lower_bound(inst, root=tmp_path)
     assert len(lbs) == 2
@@ -33,7 +34,7 @@ def test_best_lower_bound_is_valid_and_cached(tmp_path, monkeypatch):
 
 
 def test_record_bound_raises_best_and_score(tmp_path):
-    inst = Instance.random(8, 3, seed=1)
+    inst = random_instance(8, 3, seed=1)
     bf = get_solver("brute-force").solve(inst)
     lb = bounds.best_lower_bound(inst, root=tmp_path)[0]
     bounds.record_bound(inst, 0, "brute-force", bf.objective, root=tmp_path)
@@ -46,7 +47,7 @@ def test_record_bound_raises_best_and_score(tmp_path):
 
 
 def test_unknown_method_and_corrupt_cache(tmp_path):
-    inst = Instance.random(6, 2, seed=0)
+    inst = random_instance(6, 2, seed=0)
     with pytest.raises(SolverError, match="bound method"):
         bounds.best_lower_bound(inst, methods=("nope",), root=tmp_path)
     path = tmp_path / "bounds" / f"{inst.fingerprint()}.json"
@@ -58,7 +59,7 @@ def test_unknown_method_and_corrupt_cache(tmp_path):
 @pytest.mark.scip
 def test_exact_bound_method(tmp_path):
     pytest.importorskip("pyscipopt")
-    inst = Instance.random(7, 3, seed=2)
+    inst = random_instance(7, 3, seed=2)
     bf = get_solver("brute-force").solve(inst)
     lb = bounds.best_lower_bound(inst, methods=("relax", "exact"), time_limit=30, root=tmp_path)[0]
     assert lb == pytest.approx(bf.objective, rel=1e-9)
@@ -69,9 +70,9 @@ def test_stale_method_versions_are_recomputed(tmp_path):
     """A bound cached by an older version of a method is ignored, not trusted."""
     import json
 
-    from uara.bounds import METHOD_VERSIONS, _path, best_lower_bound
+    from uara.experiments.bounds import METHOD_VERSIONS, _path, best_lower_bound
 
-    inst = Instance.random(6, 2, seed=4)
+    inst = random_instance(6, 2, seed=4)
     fresh = best_lower_bound(inst, root=tmp_path)
     path = _path(inst, tmp_path)
     data = json.loads(path.read_text())

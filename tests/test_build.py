@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-import uara.build as build_mod
-from uara.build import build_instance, build_options_from, rebuild
-from uara.catalog import BUILTIN_CATALOG, load_catalog
-from uara.channels import ChannelResult, FreeSpace, finalize_db
+import uara.scenario.builder as build_mod
+from uara.scenario.builder import build_instance, build_options_from, rebuild
+from uara.scenario.hardware import BUILTIN_CATALOG, load_catalog
+from uara.scenario.channels import ChannelResult, FreeSpace, finalize_db
 from uara.errors import UaraError
-from uara.instance import Instance, dumps_instance
-from uara.tasks import ParametricTasks
+from uara.model.instance import Instance, dumps_instance
+from uara.scenario.task_sources import ParametricTasks
 
 HAVE_SIONNA = importlib.util.find_spec("sionna") is not None
 

@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from uara.channels import ChannelResult, finalize_gain, get_channel, list_channels
-from uara.channels.free_space import SPEED_OF_LIGHT
-from uara.channels.geometry import BoxLayout, spread_choice
+from uara.scenario.channels import ChannelResult, finalize_gain, get_channel, list_channels
+from uara.scenario.channels.free_space import SPEED_OF_LIGHT
+from uara.scenario.channels.geometry import BoxLayout, spread_choice
 from uara.errors import UaraError
 
 HAVE_SIONNA = importlib.util.find_spec("sionna") is not None
@@ -114,7 +114,7 @@ def test_bad_positions_are_rejected():
 
 def test_registry_and_lazy_imports():
     assert list_channels() == ["free-space", "sionna-rt", "sionna-uma", "sionna-umi"]
-    code = ("import sys, uara, uara.channels, uara.build, uara.cli.build; "
+    code = ("import sys, uara, uara.scenario.channels, uara.scenario.builder, uara.cli.build; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('sionna', 'mitsuba', 'drjit', 'torch')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -123,7 +123,7 @@ def test_registry_and_lazy_imports():
 
 # ---------------------------------------------------------------- libLLVM guard
 def test_llvm_env_respects_and_checks_the_variable(monkeypatch, tmp_path):
-    from uara.channels import llvm
+    from uara.scenario.channels import llvm
 
     monkeypatch.setenv("DRJIT_LIBLLVM_PATH", str(tmp_path / "missing.so"))
     with pytest.raises(UaraError, match="does not exist"):
@@ -135,7 +135,7 @@ def test_llvm_env_respects_and_checks_the_variable(monkeypatch, tmp_path):
 
 
 def test_llvm_search_prefers_newest_supported(monkeypatch, tmp_path):
-    from uara.channels import llvm
+    from uara.scenario.channels import llvm
 
     for name in ("libLLVM-15.so.1", "libLLVM-19.so", "libLLVM.so.18.1"):
         (tmp_path / name).write_bytes(b"")
@@ -154,7 +154,7 @@ def test_llvm_search_prefers_newest_supported(monkeypatch, tmp_path):
 @pytest.mark.skipif(not os.path.exists("/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"),
                     reason="needs Debian's libLLVM 15 to show the abort it causes")
 def test_llvm_probe_turns_an_abort_into_an_error(monkeypatch):
-    from uara.channels import llvm
+    from uara.scenario.channels import llvm
 
     monkeypatch.setenv("DRJIT_LIBLLVM_PATH", "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1")
     with pytest.raises(UaraError, match=r"self-test failed .*killed by signal"):

@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from uara.instance import Instance
+from uara.model.instance import Instance
+from uara.scenario.random_instance import random_instance
 
 from conftest import reference_objective
 
@@ -16,7 +17,7 @@ def uara(*args, cwd=None):
 @pytest.fixture
 def inst_file(tmp_path):
     path = tmp_path / "inst.json"
-    Instance.random(12, 3, seed=7, name="cli").save(path)
+    random_instance(12, 3, seed=7, name="cli").save(path)
     return path
 
 
@@ -43,7 +44,7 @@ def test_validate_catches_a_tampered_objective(inst_file, tmp_path):
     out.write_text(json.dumps(data))
     r = uara("validate", out, "-i", inst_file)
     assert r.returncode == 2
-    assert "objective: file claims" in r.stderr
+    assert "objective: claims" in r.stderr
 
 
 def test_json_flag_prints_the_solution(inst_file):
@@ -54,7 +55,7 @@ def test_json_flag_prints_the_solution(inst_file):
 
 
 def _write_bad(tmp_path, mutate):
-    d = Instance.random(4, 2, seed=0).to_dict()
+    d = random_instance(4, 2, seed=0).to_dict()
     mutate(d)
     p = tmp_path / "bad.json"
     p.write_text(json.dumps(d))

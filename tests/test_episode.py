@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 
 from uara.cli import main
-from uara.dynamics import roll_forward
-from uara.episode import rescore_episode, run_episode, slot_seed
+from uara.model.dynamics import roll_forward
+from uara.experiments.episode import rescore_episode, run_episode, slot_seed
 from uara.errors import SolutionError
-from uara.instance import Instance
+from uara.model.instance import Instance
+from uara.scenario.random_instance import random_instance
 
 
 @pytest.fixture
 def inst() -> Instance:
-    return Instance.random(6, 2, slots=4, seed=5, name="ep")
+    return random_instance(6, 2, slots=4, seed=5, name="ep")
 
 
 def test_episode_rolls_state_with_own_decisions(inst: Instance) -> None:
@@ -67,7 +68,7 @@ def test_cli_simulate_and_compare_episode_mode(inst: Instance, tmp_path: Path, c
     assert text.count("feasible") >= 4 and "total" in text
     assert rescore_episode(json.loads(out.read_text()), inst) > 0
     assert main(["simulate", str(f), "--solver", "nope"]) == 2
-    from uara.runner import compare, load_table
+    from uara.experiments.comparison import compare, load_table
 
     res = compare([f], ["random", "tma"], [0], tmp_path / "cmp", mode="episode", executor="serial")
     df = load_table(tmp_path / "cmp")

@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 
-from uara.allocation import exact_allocation, group_values, uniform_allocation
-from uara.evaluator import evaluate, evaluate_batch
-from uara.formulation import slot_data
-from uara.instance import Instance
+from uara.model.allocation import exact_allocation, group_values, uniform_allocation
+from uara.model.evaluator import evaluate, evaluate_batch
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
 from uara.solvers.tma import seat_costs
+from uara.scenario.random_instance import random_instance
 
 from conftest import reference_objective
 
@@ -25,7 +26,7 @@ def _random_decisions(sd, rng):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_evaluator_matches_independent_recomputation(seed):
-    inst = Instance.random(15, 4, slots=2, seed=seed)
+    inst = random_instance(15, 4, slots=2, seed=seed)
     d = inst.to_dict()
     rng = np.random.default_rng(seed)
     for t in range(2):
@@ -43,7 +44,7 @@ def test_evaluator_matches_independent_recomputation(seed):
 def test_all_scorers_agree_on_the_same_decisions():
     """Evaluator, batch evaluator, TMA's seat costs and the per-server value
     function all compute the same I for the same decisions (to 1e-9)."""
-    inst = Instance.random(20, 5, seed=11)
+    inst = random_instance(20, 5, seed=11)
     sd = slot_data(inst)
     rng = np.random.default_rng(0)
     assocs, ys, zs = zip(*[_random_decisions(sd, rng) for _ in range(6)])
@@ -61,7 +62,7 @@ def test_all_scorers_agree_on_the_same_decisions():
 
 
 def test_violations_are_reported_precisely():
-    inst = Instance.random(6, 2, seed=0)
+    inst = random_instance(6, 2, seed=0)
     sd = slot_data(inst)
     assoc = np.array([0, 0, 0, 1, 1, 1])
     ok = uniform_allocation(sd, assoc)
@@ -82,7 +83,7 @@ def test_violations_are_reported_precisely():
 
 
 def test_no_path_pair_is_a_violation():
-    inst = Instance.random(4, 2, seed=0)
+    inst = random_instance(4, 2, seed=0)
     inst.slots[0].gain_db[0, 1] = inst.params.gain_floor_db
     sd = slot_data(inst)
     assoc = np.array([1, 0, 0, 1])
@@ -93,7 +94,7 @@ def test_no_path_pair_is_a_violation():
 
 
 def test_links_below_the_coverage_threshold_are_unusable_except_the_best():
-    inst = Instance.random(5, 3, seed=1)
+    inst = random_instance(5, 3, seed=1)
     g = inst.slots[0].gain_db
     g[0] = [-175.0, -170.0, -90.0]   # device 0: two links far below -5 dB SNR, one good
     g[1] = [-178.0, -176.0, -180.0]  # device 1: only weak links; its best (server 1) stays usable

@@ -5,21 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uara.allocation import exact_allocation
+from uara.model.allocation import exact_allocation
 from uara.errors import SolverError
-from uara.evaluator import evaluate
-from uara.formulation import slot_data
-from uara.instance import Instance
-from uara.solution import Status
+from uara.model.evaluator import evaluate
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
+from uara.model.solution import Status
 from uara.solvers import get_solver
 from uara.solvers import _misocp
+from uara.scenario.random_instance import random_instance
 
 TINY = [(8, 3, 0), (10, 3, 1), (7, 4, 2), (9, 3, 5)]
 
 
 @pytest.mark.parametrize("m,e,seed", TINY)
 def test_misocp_point_at_brute_force_optimum_matches_evaluator(m, e, seed):
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     sd = slot_data(inst)
     bf = get_solver("brute-force").solve(inst)
     dec = bf.slots[0]
@@ -35,7 +36,7 @@ def test_pyomo_model_value_at_brute_force_optimum(m, e, seed):
     pyo = pytest.importorskip("pyomo.environ")
     from uara.solvers.exact import build_model, set_point
 
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     sd = slot_data(inst)
     dec = get_solver("brute-force").solve(inst).slots[0]
     pairs = _misocp.usable_pairs(sd)
@@ -53,7 +54,7 @@ def test_pyomo_model_value_at_brute_force_optimum(m, e, seed):
 @pytest.mark.parametrize("m,e,seed", TINY)
 def test_exact_equals_brute_force(m, e, seed):
     pytest.importorskip("pyscipopt")
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     bf = get_solver("brute-force").solve(inst)
     ex = get_solver("exact").solve(inst, time_limit=60)
     assert ex.feasible
@@ -67,7 +68,7 @@ def test_exact_equals_brute_force(m, e, seed):
 @pytest.mark.scip
 def test_exact_time_limit_reports_bound_not_optimal():
     pytest.importorskip("pyscipopt")
-    inst = Instance.random(40, 6, seed=0)
+    inst = random_instance(40, 6, seed=0)
     sol = get_solver("exact").solve(inst, time_limit=3)
     info = sol.slots[0].info
     assert sol.feasible
@@ -82,7 +83,7 @@ def test_exact_time_limit_reports_bound_not_optimal():
 @pytest.mark.scip
 def test_exact_without_warm_start_still_optimal():
     pytest.importorskip("pyscipopt")
-    inst = Instance.random(7, 3, seed=4)
+    inst = random_instance(7, 3, seed=4)
     bf = get_solver("brute-force").solve(inst)
     ex = get_solver("exact", warm_start=False).solve(inst, time_limit=60)
     assert ex.status == Status.OPTIMAL

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 from uara.errors import InstanceError, UaraError
-from uara.instance import Instance, Params
+from uara.model.instance import Instance, Params
+from uara.scenario.random_instance import random_instance
 
 
 def test_round_trip_dict_and_file(tmp_path):
-    inst = Instance.random(12, 4, slots=3, seed=5)
+    inst = random_instance(12, 4, slots=3, seed=5)
     d = inst.to_dict()
     again = Instance.from_dict(json.loads(json.dumps(d)))
     assert again.to_dict() == d
@@ -21,13 +22,13 @@ def test_round_trip_dict_and_file(tmp_path):
 
 
 def test_random_is_deterministic_per_seed():
-    a, b, c = Instance.random(10, 3, seed=1), Instance.random(10, 3, seed=1), Instance.random(10, 3, seed=2)
+    a, b, c = random_instance(10, 3, seed=1), random_instance(10, 3, seed=1), random_instance(10, 3, seed=2)
     assert a.to_dict() == b.to_dict()
     assert a.fingerprint() != c.fingerprint()
 
 
 def test_fingerprint_ignores_provenance_only():
-    inst = Instance.random(5, 2, seed=0)
+    inst = random_instance(5, 2, seed=0)
     fp = inst.fingerprint()
     inst.provenance["note"] = "changed"
     assert inst.fingerprint() == fp
@@ -45,7 +46,7 @@ def test_from_arrays_builds_valid_instance():
 
 
 def _bad(mutate):
-    d = Instance.random(4, 2, seed=0).to_dict()
+    d = random_instance(4, 2, seed=0).to_dict()
     mutate(d)
     with pytest.raises(InstanceError) as err:
         Instance.from_dict(d)
@@ -86,18 +87,18 @@ def test_load_errors_name_the_file(tmp_path):
     with pytest.raises(UaraError, match="not found"):
         Instance.load(tmp_path / "nope.json")
     trunc = tmp_path / "t.json"
-    trunc.write_text(json.dumps(Instance.random(3, 2).to_dict())[:200])
+    trunc.write_text(json.dumps(random_instance(3, 2).to_dict())[:200])
     with pytest.raises(UaraError, match=r"malformed JSON at line 1 column"):
         Instance.load(trunc)
 
 
 def test_random_rejects_empty_sizes():
     with pytest.raises(InstanceError, match="at least one device"):
-        Instance.random(0, 3)
+        random_instance(0, 3)
 
 
 def test_with_params_validates():
-    inst = Instance.random(3, 2)
+    inst = random_instance(3, 2)
     assert inst.with_params(**{"lambda": 0.5}).params.lambda_ == 0.5
     with pytest.raises(InstanceError, match="params.bandwidth_hz"):
         inst.with_params(bandwidth_hz=-1.0)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uara.allocation import exact_allocation
-from uara.formulation import slot_data
-from uara.instance import Instance
+from uara.model.allocation import exact_allocation
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
 from uara.solvers import get_solver
 from uara.solvers._lagrangian import (
     Multipliers,
@@ -19,13 +19,14 @@ from uara.solvers._lagrangian import (
 )
 from uara.solvers._misocp import usable_pairs
 from uara.solvers.relax import max_sinr_start
+from uara.scenario.random_instance import random_instance
 
 TINY = [(8, 3, 0), (10, 3, 1), (7, 4, 2), (9, 3, 5), (6, 5, 7)]
 
 
 @pytest.mark.parametrize("m,e,seed", TINY)
 def test_dual_at_any_multipliers_is_below_the_optimum(m, e, seed):
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     sd = slot_data(inst)
     pr = usable_pairs(sd)
     opt = get_solver("brute-force").solve(inst).objective - sd.constant
@@ -50,7 +51,7 @@ def test_maximised_dual_reaches_the_socp_relaxation(m, e, seed):
     pytest.importorskip("cvxpy")
     from uara.solvers.relax import solve_relaxation
 
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     sd = slot_data(inst)
     pr = usable_pairs(sd)
     start, ub = max_sinr_start(sd)
@@ -66,7 +67,7 @@ def test_maximised_dual_reaches_the_socp_relaxation(m, e, seed):
 
 
 def test_smoothed_gradient_matches_finite_differences():
-    inst = Instance.random(12, 4, seed=4)
+    inst = random_instance(12, 4, seed=4)
     sd = slot_data(inst)
     pr = usable_pairs(sd)
     start, ub = max_sinr_start(sd)
@@ -87,7 +88,7 @@ def test_smoothed_gradient_matches_finite_differences():
 
 
 def test_dual_value_rejects_multipliers_outside_the_domain():
-    inst = Instance.random(6, 2, seed=0)
+    inst = random_instance(6, 2, seed=0)
     pr = usable_pairs(slot_data(inst))
     ok = np.ones(2)
     with pytest.raises(ValueError, match="domain"):

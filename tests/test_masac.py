@@ -7,17 +7,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from uara.env import ACT_DIM, OBS_DIM, UARAEnv, decide, device_features  # noqa: E402
-from uara.evaluator import evaluate  # noqa: E402
-from uara.formulation import slot_data  # noqa: E402
-from uara.instance import Instance  # noqa: E402
-from uara.masac import Actor, MASACArgs, evaluate_policy, load_policy, make_instances, save_policy, train  # noqa: E402
+from uara.rl.environment import ACT_DIM, OBS_DIM, UARAEnv, decide, device_features  # noqa: E402
+from uara.model.evaluator import evaluate  # noqa: E402
+from uara.model.formulation import slot_data  # noqa: E402
+from uara.model.instance import Instance  # noqa: E402
+from uara.rl.trainer import Actor, MASACArgs, evaluate_policy, load_policy, make_instances, save_policy, train  # noqa: E402
 from uara.solvers import get_solver  # noqa: E402
+from uara.scenario.random_instance import random_instance
 
 
 @pytest.fixture(scope="module")
 def tiny() -> list[Instance]:
-    return [Instance.random(12, 3, slots=4, seed=s) for s in range(2)]
+    return [random_instance(12, 3, slots=4, seed=s) for s in range(2)]
 
 
 def test_env_reset_step_shapes(tiny):
@@ -63,9 +64,9 @@ def test_battery_and_backlog_roll_forward(tiny):
 
 
 def test_zero_action_is_exact_allocation_for_its_association():
-    from uara.allocation import exact_allocation
+    from uara.model.allocation import exact_allocation
 
-    inst = Instance.random(40, 5, seed=2)
+    inst = random_instance(40, 5, seed=2)
     sd = slot_data(inst, 0)
     dec = decide(sd, np.zeros((40, ACT_DIM)))
     ex = exact_allocation(sd, dec.association)
@@ -100,7 +101,7 @@ def test_training_improves_over_untrained_policy(tmp_path):
     assert evaluate_policy(best.act, evals, args)["reward"] == pytest.approx(max(rewards))
     assert evaluate_policy(last.act, evals, args)["reward"] == pytest.approx(rewards[-1])
     # Real learning, on fresh instances: measured 3.0 % better than untrained, 52 % of the way to the zero action.
-    test = [Instance.random(m, e, slots=4, seed=555 + k) for k, (m, e) in enumerate(((12, 3), (16, 4), (14, 3)))]
+    test = [random_instance(m, e, slots=4, seed=555 + k) for k, (m, e) in enumerate(((12, 3), (16, 4), (14, 3)))]
     r0 = evaluate_policy(act0, test, args)["reward"]
     r1 = evaluate_policy(best.act, test, args)["reward"]
     rz = evaluate_policy(lambda o: np.zeros((o.shape[0], ACT_DIM)), test, args)["reward"]
@@ -110,9 +111,9 @@ def test_training_improves_over_untrained_policy(tmp_path):
 
 
 def test_final_allocation_modes():
-    from uara.allocation import exact_allocation
+    from uara.model.allocation import exact_allocation
 
-    inst = Instance.random(50, 6, seed=4)
+    inst = random_instance(50, 6, seed=4)
     sd = slot_data(inst, 0)
     act = np.random.default_rng(0).uniform(-1, 1, (50, ACT_DIM))
     pol = decide(sd, act, final_allocation="policy")
@@ -155,7 +156,7 @@ def test_one_policy_feasible_on_several_sizes(tmp_path):
     path = save_policy(tmp_path / "p.pt", Actor(), MASACArgs())
     solver = get_solver("masac", policy=str(path))
     for m, e in ((30, 4), (60, 8), (97, 13), (180, 20)):
-        inst = Instance.random(m, e, slots=2, seed=m)
+        inst = random_instance(m, e, slots=2, seed=m)
         sol = solver.solve(inst, seed=0)
         assert sol.feasible, sol.violations
         for t, dec in enumerate(sol.slots):
@@ -172,7 +173,7 @@ def test_shipped_policy_loads_by_default():
 
     if not default_policy_path().is_file():
         pytest.skip("no shipped policy in this checkout")
-    inst = Instance.random(30, 4, seed=0)
+    inst = random_instance(30, 4, seed=0)
     sol = get_solver("masac").solve(inst)
     assert sol.feasible
 
@@ -181,4 +182,4 @@ def test_missing_policy_is_one_line_error(tmp_path):
     from uara.errors import SolverError
 
     with pytest.raises(SolverError, match="no policy checkpoint"):
-        get_solver("masac", policy=str(tmp_path / "nope.pt")).solve(Instance.random(10, 2, seed=0))
+        get_solver("masac", policy=str(tmp_path / "nope.pt")).solve(random_instance(10, 2, seed=0))

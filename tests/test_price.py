@@ -12,10 +12,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from uara.allocation import exact_allocation
-from uara.formulation import slot_data
-from uara.instance import Instance
-from uara.solution import Status
+from uara.model.allocation import exact_allocation
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
+from uara.model.solution import Status
 from uara.solvers import get_solver
 from uara.solvers._lagrangian import maximise_dual, start_from_association
 from uara.solvers._misocp import usable_pairs
@@ -23,6 +23,7 @@ from uara.solvers._pricing import price_server, server_items, set_values
 from uara.solvers.brute_force import BruteForceSolver
 from uara.solvers.base import SolveContext
 from uara.solvers.price import BranchAndPrice, Master, PriceOptions
+from uara.scenario.random_instance import random_instance
 
 TINY = [(8, 3, 0), (10, 3, 1), (7, 4, 2)]
 
@@ -34,7 +35,7 @@ def _all_subsets(n: int) -> np.ndarray:
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_pricing_equals_enumeration(seed):
     """min_S V_j(S) - u(S) over all subsets of a random candidate set (n <= 12), random prices."""
-    sd = slot_data(Instance.random(14, 3, seed=seed))
+    sd = slot_data(random_instance(14, 3, seed=seed))
     rng = np.random.default_rng(seed)
     for j in range(sd.num_servers):
         cand = rng.random(sd.num_devices) < 0.8
@@ -43,7 +44,7 @@ def test_pricing_equals_enumeration(seed):
         n = items.size
         masks = _all_subsets(n)
         # V from group_values for every subset (independent of the closed form in set_values)
-        from uara.allocation import group_values
+        from uara.model.allocation import group_values
 
         rows, cols = np.nonzero(masks)
         v_all = group_values(sd, items.devices[cols], np.full(cols.size, j), rows, masks.shape[0])
@@ -83,7 +84,7 @@ def _root(inst: Instance, **opts) -> BranchAndPrice:
 
 @pytest.mark.parametrize("m,e,seed", TINY)
 def test_cg_bound_between_relaxation_and_optimum(m, e, seed):
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     opt, const = _brute(inst)
     sd = slot_data(inst)
     bp = _root(inst)
@@ -97,7 +98,7 @@ def test_cg_bound_between_relaxation_and_optimum(m, e, seed):
 
 @pytest.mark.parametrize("m,e,seed", TINY)
 def test_price_equals_brute_force(m, e, seed):
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     opt, const = _brute(inst)
     sol = get_solver("price").solve(inst)
     ev = sol.evaluations[0]
@@ -111,7 +112,7 @@ def test_price_equals_brute_force(m, e, seed):
 
 def test_node_bound_with_fixed_pairs_below_restricted_optimum():
     """A branch-and-price node (x_ij fixed to 1 and 0) is bounded by the optimum under the same fixings."""
-    inst = Instance.random(9, 3, seed=4)
+    inst = random_instance(9, 3, seed=4)
     sd = slot_data(inst)
     rng = np.random.default_rng(4)
     usable = sd.usable & np.isfinite(sd.uplink_s_full)
@@ -139,14 +140,14 @@ def test_node_bound_with_fixed_pairs_below_restricted_optimum():
 
 
 def test_limited_pricing_and_cg_give_valid_bounds():
-    inst = Instance.random(10, 3, seed=1)
+    inst = random_instance(10, 3, seed=1)
     opt, const = _brute(inst)
     bp = _root(inst, pricing_nodes=1, max_cg_iterations=2)
     assert bp.stats["root_bound"] <= (opt - const) * (1 + 1e-9)
 
 
 def test_time_limited_run_is_feasible_with_valid_bound():
-    inst = Instance.random(30, 4, seed=0)
+    inst = random_instance(30, 4, seed=0)
     sol = get_solver("price").solve(inst, time_limit=1.5)
     ev = sol.evaluations[0]
     assert not ev.violations
@@ -165,9 +166,9 @@ def test_options_are_checked():
 
 
 def test_bounds_cache_method_price(tmp_path):
-    from uara.bounds import best_lower_bound, load_bounds
+    from uara.experiments.bounds import best_lower_bound, load_bounds
 
-    inst = Instance.random(8, 3, seed=0)
+    inst = random_instance(8, 3, seed=0)
     opt, const = _brute(inst)
     (lb,) = best_lower_bound(inst, methods=("price",), time_limit=30, root=tmp_path)
     assert lb is not None and lb <= opt + 1e-9 * (opt - const)
@@ -177,7 +178,7 @@ def test_bounds_cache_method_price(tmp_path):
 
 def test_price_stopped_before_pricing_still_reports_a_valid_bound():
     """A limit too short for any column generation: the bound is the relaxation's, still valid."""
-    inst = Instance.random(9, 3, seed=5)
+    inst = random_instance(9, 3, seed=5)
     opt, const = _brute(inst)
     sol = get_solver("price").solve(inst, time_limit=1e-4)
     assert sol.feasible and sol.lower_bound is not None

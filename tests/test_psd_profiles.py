@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from uara.errors import UaraError
-from uara.instance import Instance, Task
+from uara.model.instance import Instance, Task
 from uara.psd.flops import GPT2, GPT2_XL
 from uara.psd.latency import slot_latency, solution_latency
 from uara.psd.profiles import Profile, list_profiles, load_profile, load_profile_set
 from uara.psd.tasks import sample_tasks
+from uara.scenario.random_instance import random_instance
 
 
 def test_flops_per_token_of_the_paper_pair():
@@ -96,7 +97,7 @@ def test_sample_tasks_magnitudes_and_determinism():
 
 
 def test_task_sampler_of_uara_tasks():
-    from uara.tasks import get_task_sampler
+    from uara.scenario.task_sources import get_task_sampler
 
     s = get_task_sampler("psd", profiles="gpt2", weights={"code": 1.0, "chat": 0.0}, protocol="topk:64")
     tasks = s(np.random.default_rng(0), 6)
@@ -107,14 +108,14 @@ def test_task_sampler_of_uara_tasks():
 
 
 def _instance(m=9, e=3, seed=3, protocol="topk:64"):
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     types = [t.type for t in inst.slots[0].tasks]
     inst.slots[0].tasks = sample_tasks(load_profile_set("gpt2"), types, seed, protocol=protocol)
     return inst
 
 
 def test_slot_latency_behaves():
-    from uara.formulation import slot_data
+    from uara.model.formulation import slot_data
 
     inst = _instance()
     sd = slot_data(inst, 0)
@@ -162,7 +163,7 @@ def test_slot_latency_errors_name_the_field():
 
 
 def test_solution_latency_and_tasks_without_psd_fields():
-    inst = Instance.random(6, 2, seed=1)
+    inst = random_instance(6, 2, seed=1)
     inst.slots[0].tasks = [Task(t.type, 4e5, 7e10, 1e12) for t in inst.slots[0].tasks]  # no psd fields
     sol = {"slots": [{"association": [0, 1, 0, 1, 0, 1], "bandwidth_share": [0.3] * 6,
                       "compute_share": [0.3] * 6}]}

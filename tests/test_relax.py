@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uara.allocation import exact_allocation
-from uara.evaluator import evaluate
-from uara.formulation import slot_data
-from uara.instance import Instance
+from uara.model.allocation import exact_allocation
+from uara.model.evaluator import evaluate
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
 from uara.solvers import get_solver
 
 pytest.importorskip("cvxpy")
 
 from uara.solvers._local_search import local_search  # noqa: E402
 from uara.solvers.relax import association_values, solve_relaxation  # noqa: E402
+from uara.scenario.random_instance import random_instance
 
 TINY = [(8, 3, 0), (10, 3, 1), (7, 4, 2), (9, 3, 5), (6, 5, 7)]
 
@@ -26,7 +27,7 @@ def _value(sd, assoc):
 
 @pytest.mark.parametrize("m,e,seed", TINY)
 def test_relaxation_bound_below_optimum(m, e, seed):
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     sd = slot_data(inst)
     bf = get_solver("brute-force").solve(inst)
     opt = bf.objective - sd.constant
@@ -42,7 +43,7 @@ def test_relaxation_bound_below_optimum(m, e, seed):
 
 @pytest.mark.parametrize("m,e,seed", TINY)
 def test_relax_solution_feasible_with_valid_certificate(m, e, seed):
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     bf = get_solver("brute-force").solve(inst)
     sol = get_solver("relax").solve(inst, seed=seed)
     assert sol.feasible
@@ -55,7 +56,7 @@ def test_relax_solution_feasible_with_valid_certificate(m, e, seed):
 
 
 def test_association_values_match_evaluator():
-    inst = Instance.random(20, 4, seed=3)
+    inst = random_instance(20, 4, seed=3)
     sd = slot_data(inst)
     rng = np.random.default_rng(0)
     cands = rng.integers(0, 4, size=(6, 20))
@@ -64,7 +65,7 @@ def test_association_values_match_evaluator():
 
 
 def test_local_search_is_exact_and_ends_in_local_optimum():
-    inst = Instance.random(14, 4, seed=11)
+    inst = random_instance(14, 4, seed=11)
     sd = slot_data(inst)
     start = np.random.default_rng(1).integers(0, 4, size=14)
     res = local_search(sd, start)
@@ -86,7 +87,7 @@ def test_local_search_is_exact_and_ends_in_local_optimum():
 
 
 def test_relax_is_seeded_and_options_checked():
-    inst = Instance.random(30, 5, seed=2)
+    inst = random_instance(30, 5, seed=2)
     a = get_solver("relax").solve(inst, seed=3)
     b = get_solver("relax").solve(inst, seed=3)
     np.testing.assert_array_equal(a.slots[0].association, b.slots[0].association)
@@ -97,7 +98,7 @@ def test_relax_is_seeded_and_options_checked():
 
 
 def test_relax_scs_backend_gives_valid_bound():
-    inst = Instance.random(8, 3, seed=0)
+    inst = random_instance(8, 3, seed=0)
     bf = get_solver("brute-force").solve(inst)
     sol = get_solver("relax", solver="SCS").solve(inst)
     assert sol.lower_bound <= bf.objective
@@ -113,7 +114,7 @@ def test_relax_certifies_even_when_the_conic_solver_fails(monkeypatch):
         raise SolverError("relax: CLARABEL failed on the relaxation")
 
     monkeypatch.setattr(relax_mod, "_solve_conic", give_up)
-    inst = Instance.random(10, 3, seed=2)
+    inst = random_instance(10, 3, seed=2)
     bf = get_solver("brute-force").solve(inst)
     sol = get_solver("relax").solve(inst)
     assert sol.feasible and sol.lower_bound is not None
@@ -126,7 +127,7 @@ def test_relax_certifies_even_when_the_conic_solver_fails(monkeypatch):
 @pytest.mark.parametrize("m,e,seed", [(9, 3, 5), (40, 6, 3)])
 def test_lagrangian_backend_matches_the_conic_bound(m, e, seed):
     """solver=lagrangian (no conic solver) certifies the same bound as Clarabel + dual, to 1e-6."""
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     conic = get_solver("relax").solve(inst, seed=seed)
     dual = get_solver("relax", solver="lagrangian").solve(inst, seed=seed)
     assert dual.feasible and dual.slots[0].info["relaxation_status"] == "lagrangian"
@@ -139,7 +140,7 @@ def test_lagrangian_backend_matches_the_conic_bound(m, e, seed):
 def test_iterated_local_search_never_worse_and_seeded():
     from uara.solvers._local_search import iterated_local_search
 
-    inst = Instance.random(24, 4, seed=8)
+    inst = random_instance(24, 4, seed=8)
     sd = slot_data(inst)
     start = np.random.default_rng(2).integers(0, 4, size=24)
     plain = local_search(sd, start)
@@ -159,7 +160,7 @@ def test_iterated_local_search_never_worse_and_seeded():
 
 
 def test_relax_perturbations_option():
-    inst = Instance.random(30, 5, seed=4)
+    inst = random_instance(30, 5, seed=4)
     base = get_solver("relax").solve(inst, seed=1)
     more = get_solver("relax", perturbations=10).solve(inst, seed=1)
     assert more.feasible and more.objective <= base.objective * (1 + 1e-12)

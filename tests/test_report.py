@@ -12,9 +12,10 @@ pytest.importorskip("pyarrow")
 
 from uara.cli import main
 from uara.errors import UaraError
-from uara.instance import Instance
-from uara.report import build_report, reduction_sentences, reductions
-from uara.runner import compare, parse_param_grid
+from uara.model.instance import Instance
+from uara.experiments.report_builder import build_report, reduction_sentences, reductions
+from uara.experiments.comparison import compare, parse_param_grid
+from uara.scenario.random_instance import random_instance
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = root / "instances"
     d.mkdir()
     for m, e in [(6, 2), (9, 2), (9, 3)]:
-        Instance.random(m, e, slots=1, seed=m * 10 + e, name=f"m{m}_e{e}").save(d / f"m{m}_e{e}.json")
+        random_instance(m, e, slots=1, seed=m * 10 + e, name=f"m{m}_e{e}").save(d / f"m{m}_e{e}.json")
     out = root / "out"
     compare([d], ["random", "max-sinr", "max-compute", "tma", "brute-force"], [0, 1], out,
             params=parse_param_grid(["energy_weight=20,60,100"]), executor="serial", bounds=False)

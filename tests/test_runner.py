@@ -13,11 +13,12 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("pyarrow")
 
 from uara.cli import main
-from uara.evaluator import evaluate
-from uara.formulation import slot_data
-from uara.instance import Instance
-from uara.runner import TIMING_COLUMNS, RunResult, compare, load_table, parse_param_grid, validate_and_row
+from uara.model.evaluator import evaluate
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
+from uara.experiments.comparison import TIMING_COLUMNS, RunResult, compare, load_table, parse_param_grid, validate_and_row
 from uara.solvers import list_solvers
+from uara.scenario.random_instance import random_instance
 
 #: Per-run time limits small enough for the suite; slow back-ends get them, fast ones ignore them.
 TIME_LIMIT = 2.0
@@ -32,8 +33,8 @@ def inst_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("UARA_CACHE_DIR", str(tmp_path / "cache"))
     d = tmp_path / "instances"
     d.mkdir()
-    Instance.random(6, 2, slots=2, seed=11, name="small_a").save(d / "small_a.json")
-    Instance.random(7, 3, slots=1, seed=12, name="small_b").save(d / "small_b.json")
+    random_instance(6, 2, slots=2, seed=11, name="small_a").save(d / "small_a.json")
+    random_instance(7, 3, slots=1, seed=12, name="small_b").save(d / "small_b.json")
     return d
 
 
@@ -69,7 +70,7 @@ def test_all_installed_solvers_objectives_recomputed(inst_dir: Path, tmp_path: P
 
 
 def test_claimed_objective_mismatch_is_an_error_row(inst_dir: Path) -> None:
-    from uara.runner import build_specs, execute_run
+    from uara.experiments.comparison import build_specs, execute_run
 
     spec = build_specs([inst_dir / "small_a.json"], ["tma"], [0], latency=False)[0]
     res = execute_run(spec)
@@ -178,7 +179,7 @@ def test_cli_compare_and_user_errors(inst_dir: Path, tmp_path: Path, capsys: pyt
 
 def test_resume_key_follows_the_solver_code_version(monkeypatch):
     """Stored runs are redone when the back-end's code version changes, and only then."""
-    from uara.runner import RunSpec
+    from uara.experiments.comparison import RunSpec
     from uara.solvers import get_solver_class
 
     key = RunSpec("x.json", "abc", "tma+exact", 0).key
@@ -196,7 +197,7 @@ def test_process_workers_get_one_blas_thread():
 
     code = (
         "import ctypes, os, numpy, scipy.optimize\n"
-        "from uara.runner import limit_blas_threads\n"
+        "from uara.experiments.comparison import limit_blas_threads\n"
         "limit_blas_threads(1)\n"
         "paths = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l.lower() and l.split()[-1].startswith('/')})\n"
         "got = []\n"

@@ -3,25 +3,26 @@ from importlib import resources
 
 import pytest
 
-from uara.instance import Instance
+from uara.model.instance import Instance
 from uara.solvers import get_solver
+from uara.scenario.random_instance import random_instance
 
 jsonschema = pytest.importorskip("jsonschema")
 
 
 def _schema(name):
-    return json.loads(resources.files("uara").joinpath(f"schema/{name}.schema.json").read_text())
+    return json.loads(resources.files("uara.model").joinpath(f"schema/{name}.schema.json").read_text())
 
 
 def test_instances_and_solutions_match_their_schemas(tmp_path):
-    inst = Instance.random(6, 3, slots=2, seed=1)
+    inst = random_instance(6, 3, slots=2, seed=1)
     jsonschema.validate(inst.to_dict(), _schema("instance"))
     sol = get_solver("tma").solve(inst)
     jsonschema.validate(json.loads(json.dumps(sol.to_dict())), _schema("solution"))
 
 
 def test_schema_rejects_what_the_loader_rejects():
-    d = Instance.random(3, 2).to_dict()
+    d = random_instance(3, 2).to_dict()
     d["slots"][0]["battery"][0] = 0.0
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(d, _schema("instance"))

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 from uara import solve
-from uara.allocation import exact_allocation
+from uara.model.allocation import exact_allocation
 from uara.errors import SolverError
-from uara.evaluator import evaluate
-from uara.formulation import slot_data
-from uara.instance import Instance
+from uara.model.evaluator import evaluate
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
 from uara.solvers import get_solver, list_solvers, register_solver
 from uara.solvers.base import SlotResult, Solver
+from uara.scenario.random_instance import random_instance
 
 TINY = [(m, e, seed) for seed in range(4) for (m, e) in ((5, 2), (6, 3), (7, 3), (8, 2))]
 
@@ -28,7 +29,7 @@ def _naive_optimum(inst):
 
 @pytest.mark.parametrize("m,e,seed", TINY[:6])
 def test_brute_force_equals_naive_enumeration(m, e, seed):
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     sol = get_solver("brute-force").solve(inst)
     assert sol.status.value == "optimal"
     assert sol.objective == pytest.approx(_naive_optimum(inst), rel=1e-12)
@@ -38,7 +39,7 @@ def test_brute_force_equals_naive_enumeration(m, e, seed):
 
 @pytest.mark.parametrize("m,e,seed", TINY)
 def test_brute_force_never_worse_than_tma_and_tma_never_worse_than_start(m, e, seed):
-    inst = Instance.random(m, e, seed=seed)
+    inst = random_instance(m, e, seed=seed)
     bf = get_solver("brute-force").solve(inst).objective
     for alloc in ("exact", "uniform"):
         tma = get_solver("tma", allocation=alloc).solve(inst)
@@ -77,7 +78,7 @@ def test_max_compute_picks_fastest_reachable_server(m60):
 
 
 def test_heuristics_avoid_no_path_servers():
-    inst = Instance.random(6, 3, seed=2)
+    inst = random_instance(6, 3, seed=2)
     floor = inst.params.gain_floor_db
     inst.slots[0].gain_db[:, 0] = floor  # nobody reaches server 0
     for name in ("random", "max-sinr", "max-compute", "tma", "brute-force"):
@@ -87,7 +88,7 @@ def test_heuristics_avoid_no_path_servers():
 
 
 def test_brute_force_guard():
-    inst = Instance.random(14, 4, seed=0)
+    inst = random_instance(14, 4, seed=0)
     with pytest.raises(SolverError, match=r"4\^14 = 2.68e\+08 associations exceeds max_assignments"):
         get_solver("brute-force").solve(inst)
 
@@ -141,7 +142,7 @@ def test_infeasible_custom_solver_is_an_error(small_instance):
 
 
 def test_multi_slot_solution_sums_slots():
-    inst = Instance.random(10, 3, slots=3, seed=1)
+    inst = random_instance(10, 3, slots=3, seed=1)
     sol = get_solver("tma").solve(inst)
     per_slot = [get_solver("tma").solve(inst.slot_subset([t])).objective for t in range(3)]
     assert sol.objective == pytest.approx(sum(per_slot), rel=1e-12)
@@ -151,7 +152,7 @@ def test_tma_swaps_only_over_usable_links():
     """A swap must not move a device onto a link below the coverage threshold, even when
     the swap would lower I (weak links are priced finitely by the formulas)."""
     for seed in range(6):
-        inst = Instance.random(30, 4, seed=seed)
+        inst = random_instance(30, 4, seed=seed)
         inst = inst.with_params(min_snr_db=20.0)  # many links unusable, each device keeps its best
         for alloc in ("exact", "uniform"):
             sol = get_solver("tma", allocation=alloc).solve(inst)

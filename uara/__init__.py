@@ -1,9 +1,9 @@
 """uara: user association and resource allocation for collaborative LLM inference.
 
 The problem P1 of Koh & Yang (arXiv 2511.01695) stated once
-(:mod:`uara.formulation`), its instances (:mod:`uara.instance`), the shared
-evaluator (:mod:`uara.evaluator`), the exact allocation
-(:mod:`uara.allocation`) and interchangeable solvers (:mod:`uara.solvers`).
+(:mod:`uara.model.formulation`), its instances (:mod:`uara.model.instance`), the shared
+evaluator (:mod:`uara.model.evaluator`), the exact allocation
+(:mod:`uara.model.allocation`) and interchangeable solvers (:mod:`uara.solvers`).
 Importing ``uara`` loads numpy only; optional back-ends load when used.
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from uara.allocation import exact_allocation, uniform_allocation
+from uara.model.allocation import exact_allocation, uniform_allocation
 from uara.errors import InstanceError, MissingDependencyError, SolutionError, SolverError, UaraError
-from uara.evaluator import Evaluation, evaluate, evaluate_batch
-from uara.formulation import SlotData, slot_data
-from uara.instance import Device, Instance, Params, Server, Slot, Task
-from uara.solution import Solution, SlotDecision, Status
+from uara.model.evaluator import Evaluation, evaluate, evaluate_batch
+from uara.model.formulation import SlotData, slot_data
+from uara.model.instance import Device, Instance, Params, Server, Slot, Task
+from uara.model.solution import Solution, SlotDecision, Status
 
 
 def solve(instance: Instance, solver: str = "tma", **kwargs):

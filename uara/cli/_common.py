@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from uara.errors import UaraError
-from uara.instance import Instance
+from uara.model.instance import Instance
 
 
 def load_instance(path: str) -> Instance:

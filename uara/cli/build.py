@@ -71,7 +71,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--device-kinds", default=None, metavar="K1,K2", help="restrict device kinds (catalog names)")
     p.add_argument("--server-kinds", default=None, metavar="K1,K2", help="restrict server kinds (catalog names)")
     p.add_argument("--tasks", default="psd",
-                   help="task sampler: psd (default; PSD profiles of uara.psd) or parametric (uara/tasks.py)")
+                   help="task sampler: psd (default; PSD profiles of uara.psd) or parametric (uara/scenario/task_sources.py)")
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                    help="task sampler option, repeatable (psd: profiles=gpt2, protocol=topk:64, draft_length=8, ...)")
     p.add_argument("--params", default=None, metavar="SET", help="named parameter set (default, paper-table1-literal)")
@@ -105,8 +105,8 @@ def _summary(inst: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.build import build_instance, rebuild
-    from uara.instance import dumps_instance
+    from uara.scenario.builder import build_instance, rebuild
+    from uara.model.instance import dumps_instance
 
     t0 = time.perf_counter()
     if args.from_provenance:
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         params: Any = args.params
         overrides = _key_values(args.param, "--param")
         if overrides:
-            from uara.instance import PARAMETER_SETS
+            from uara.model.instance import PARAMETER_SETS
 
             if args.params and args.params not in PARAMETER_SETS:
                 raise UaraError(f"--params: unknown parameter set {args.params!r}; known: {', '.join(PARAMETER_SETS)}")

@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="processes for --executor process (default: CPU count)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="dask scheduler address for --executor dask")
     p.add_argument("--no-latency", action="store_true", help="skip the PSD end-to-end latency simulation")
-    p.add_argument("--no-bounds", action="store_true", help="do not compute lower bounds with uara.bounds")
-    p.add_argument("--bound-time-limit", type=float, default=None, metavar="S", help="time limit for uara.bounds per instance")
+    p.add_argument("--no-bounds", action="store_true", help="do not compute lower bounds with uara.experiments.bounds")
+    p.add_argument("--bound-time-limit", type=float, default=None, metavar="S", help="time limit for uara.experiments.bounds per instance")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
     p.set_defaults(func=run)
 
@@ -66,7 +66,7 @@ def parse_solver_options(items: list[str] | None) -> dict[str, dict[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.runner import compare, parse_param_grid
+    from uara.experiments.comparison import compare, parse_param_grid
 
     solvers = parse_list(args.solvers, "--solvers")
     seeds = parse_list(args.seeds, "--seeds", int)

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from uara.cli._common import fmt, load_instance
     from uara.solvers import get_solver
-    from uara.stats import instance_stats
+    from uara.scenario.statistics import instance_stats
 
     inst = load_instance(args.instance)
     stats = instance_stats(inst)

@@ -201,7 +201,7 @@ def run_profiles(args: argparse.Namespace) -> int:
 
 
 def run_latency(args: argparse.Namespace) -> int:
-    from uara.instance import Instance
+    from uara.model.instance import Instance
     from uara.io import dumps_json, read_json
     from uara.psd.latency import LatencyOptions, solution_latency
 

@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.episode import SLOT_HEADER, format_slot, run_episode
+    from uara.experiments.episode import SLOT_HEADER, format_slot, run_episode
     from uara.errors import UaraError
     from uara.io import atomic_write_json
 

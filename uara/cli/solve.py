@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bound", nargs="?", const="relax", default=None, metavar="METHODS",
                    help="also score the solution against the best known lower bound of the instance, computing "
                         "the bounds of METHODS (comma-separated: relax, exact, price; default relax) where not "
-                        "cached; cached bounds of every method count (see uara.bounds)")
+                        "cached; cached bounds of every method count (see uara.experiments.bounds)")
     p.add_argument("--bound-time-limit", type=float, default=60.0, metavar="S",
                    help="seconds per slot for the exact and price bound methods (default 60)")
     p.set_defaults(func=run)
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     instance = load_instance(args.instance)
     bound_methods = [m.strip() for m in args.bound.split(",") if m.strip()] if args.bound else []
     if bound_methods:
-        from uara.bounds import METHODS
+        from uara.experiments.bounds import METHODS
         from uara.errors import SolverError
 
         unknown = [m for m in bound_methods if m not in METHODS]
@@ -57,10 +57,15 @@ def run(args: argparse.Namespace) -> int:
     if args.bound:
         attach_best_bound(instance, solution, methods=bound_methods,
                           time_limit=args.bound_time_limit, threads=args.threads)
+    record = json.loads(dumps_json(solution.to_dict()))  # exactly what is written
+    if solution.feasible:
+        from uara.model.verify import verify_solution
+
+        verify_solution(record, instance)  # the same honesty check as `uara validate`
     if args.output:
         solution.save(args.output)
     if args.json:
-        sys.stdout.write(dumps_json(solution.to_dict()))
+        sys.stdout.write(dumps_json(record))
     else:
         print(summary(instance, solution))
         if args.output:
@@ -82,9 +87,9 @@ def attach_latency(instance, solution) -> None:
 
 
 def attach_best_bound(instance, solution, *, methods=("relax",), time_limit: float = 60.0, threads: int = 1) -> None:
-    """Record the best known lower bound (uara.bounds) and the gap to it in ``solution.info``."""
-    from uara.bounds import best_lower_bound
-    from uara.solution import relative_gap
+    """Record the best known lower bound (uara.experiments.bounds) and the gap to it in ``solution.info``."""
+    from uara.experiments.bounds import best_lower_bound
+    from uara.model.solution import relative_gap
 
     bounds = best_lower_bound(instance, methods=methods, time_limit=time_limit, threads=threads)
     own = [s.lower_bound for s in solution.slots]

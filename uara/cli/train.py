@@ -1,4 +1,4 @@
-"""`uara train masac`: train the TMA-MASAC policy (CleanRL-style loop in :mod:`uara.masac`)."""
+"""`uara train masac`: train the TMA-MASAC policy (CleanRL-style loop in :mod:`uara.rl.trainer`)."""
 
 from __future__ import annotations
 
@@ -53,10 +53,10 @@ def _instance_files(path: str) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from uara.masac import MASACArgs, train
+        from uara.rl.trainer import MASACArgs, train
     except ImportError as exc:  # pragma: no cover - the module raises MissingDependencyError itself
         raise MissingDependencyError("torch", "rl", feature="uara train") from exc
-    from uara.instance import Instance
+    from uara.model.instance import Instance
 
     if args.steps < 1:
         raise UaraError(f"--steps must be >= 1, got {args.steps}")

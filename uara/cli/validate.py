@@ -14,19 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.errors import SolutionError
-    from uara.instance import Instance
     from uara.io import read_json
-    from uara.solution import Solution, check_claimed_objective
+    from uara.model.instance import Instance
+    from uara.model.verify import verify_solution
 
     inst = Instance.load(args.instance)
-    data = read_json(args.solution, what="solution file")
-    sol = Solution.from_dict(data, inst)
-    fp = data.get("instance_fingerprint")
-    if fp and fp != inst.fingerprint():
-        raise SolutionError("instance_fingerprint", f"solution was made for instance {fp}, this one is {inst.fingerprint()}")
-    if sol.violations:
-        raise SolutionError(sol.violations[0].split(":")[0], sol.violations[0].split(":", 1)[1].strip())
-    check_claimed_objective(data, sol)
+    sol = verify_solution(read_json(args.solution, what="solution file"), inst)
     print(f"ok: {args.solution} is feasible for {inst.name}; objective {sol.objective:.12g} recomputed and matches the file")
     return 0

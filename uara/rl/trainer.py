@@ -3,7 +3,7 @@
 Read top to bottom: hyperparameters (:class:`MASACArgs`), networks
 (:class:`Actor`, :class:`SoftQ`), the replay buffer, the update, the training
 loop (:func:`train`), checkpoints (:func:`save_policy`, :func:`load_policy`).
-The environment, the agents' action and the reward are in :mod:`uara.env`;
+The environment, the agents' action and the reward are in :mod:`uara.rl.environment`;
 docs/masac.md explains the design.
 
 Agents are the devices: each runs the same small actor on its own features
@@ -36,8 +36,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from uara.errors import MissingDependencyError, UaraError
-from uara.env import ACT_DIM, BETA_Y, BETA_Z, FEATURES, FINAL_ALLOCATIONS, OBS_DIM, UARAEnv
-from uara.instance import Instance
+from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z, FEATURES, FINAL_ALLOCATIONS, OBS_DIM, UARAEnv
+from uara.model.instance import Instance
+from uara.scenario.random_instance import random_instance
 
 try:
     import torch
@@ -335,9 +336,9 @@ def make_instances(args: MASACArgs, extra: Sequence[Instance] = ()) -> tuple[lis
     for k in range(args.train_instances):
         m = int(rng.choice(args.train_m))
         e = int(rng.choice(args.train_e))
-        train.append(Instance.random(m, e, slots=args.train_slots, seed=int(rng.integers(2**31)), name=f"train{k}_m{m}_e{e}"))
+        train.append(random_instance(m, e, slots=args.train_slots, seed=int(rng.integers(2**31)), name=f"train{k}_m{m}_e{e}"))
     evals = [
-        Instance.random(m, e, slots=args.eval_slots, seed=10_000 + 97 * args.seed + k, name=f"eval_m{m}_e{e}")
+        random_instance(m, e, slots=args.eval_slots, seed=10_000 + 97 * args.seed + k, name=f"eval_m{m}_e{e}")
         for k, (m, e) in enumerate(args.eval_sizes)
     ]
     return train + list(extra), evals

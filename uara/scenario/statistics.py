@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from uara.formulation import slot_data
-from uara.instance import Instance
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
 
 
 def instance_stats(instance: Instance) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uara.instance import Instance, Params, Slot
+from uara.model.instance import Instance, Params, Slot
 
 LN2 = float(np.log(2.0))
 
@@ -112,7 +112,7 @@ def build_slot_data(
     flops_device: np.ndarray,
     flops_server: np.ndarray,
 ) -> SlotData:
-    """Derive :class:`SlotData` from raw arrays (shapes as in :class:`uara.instance.Slot`)."""
+    """Derive :class:`SlotData` from raw arrays (shapes as in :class:`uara.model.instance.Slot`)."""
     gain_db = np.asarray(gain_db, dtype=float)
     m, e = gain_db.shape
     band_hz = params.bandwidth_hz / e  # W_j = W / E (eq. 5 text)
@@ -162,7 +162,7 @@ def usable_links(gain_db: np.ndarray, snr: np.ndarray, params: Params) -> np.nda
 
 def slot_data(instance: Instance, t: int = 0, *, slot: Slot | None = None) -> SlotData:
     """:class:`SlotData` of slot ``t`` of ``instance`` (or of an explicit ``slot``,
-    e.g. a state rolled forward by :mod:`uara.dynamics`)."""
+    e.g. a state rolled forward by :mod:`uara.model.dynamics`)."""
     s = instance.slots[t] if slot is None else slot
     return build_slot_data(
         instance.params,

@@ -1,6 +1,6 @@
 """Channel providers: path gain in dB per device-server pair, one call per slot.
 
-    from uara.channels import get_channel
+    from uara.scenario.channels import get_channel
     channel = get_channel("sionna-rt", scene="etoile")      # or "free-space", "sionna-umi", "sionna-uma"
     layout = channel.layout()                                 # where servers/devices may stand
     servers = layout.sample_servers(8, rng)                   # (E, 3) metres
@@ -9,19 +9,19 @@
     result.gain_db                                            # (M, E) dB, no path = floor
 
 Sionna is imported only when a Sionna provider computes something;
-``import uara.channels`` needs numpy only. See docs/channels.md.
+``import uara.scenario.channels`` needs numpy only. See docs/channels.md.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from uara.channels.base import (DEFAULT_FREQUENCY_HZ, DEFAULT_GAIN_FLOOR_DB, ChannelProvider, ChannelResult,
+from uara.scenario.channels.provider import (DEFAULT_FREQUENCY_HZ, DEFAULT_GAIN_FLOOR_DB, ChannelProvider, ChannelResult,
                                 finalize_db, finalize_gain)
-from uara.channels.free_space import FreeSpace
-from uara.channels.geometry import BoxLayout, Layout
-from uara.channels.sionna_rt import SionnaRT
-from uara.channels.tr38901 import SionnaUMa, SionnaUMi
+from uara.scenario.channels.free_space import FreeSpace
+from uara.scenario.channels.geometry import BoxLayout, Layout
+from uara.scenario.channels.sionna_rt import SionnaRT
+from uara.scenario.channels.tr38901 import SionnaUMa, SionnaUMi
 from uara.errors import UaraError
 
 _PROVIDERS: dict[str, type[ChannelProvider]] = {

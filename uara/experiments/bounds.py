@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from uara.errors import SolverError, UaraError
-from uara.instance import Instance
+from uara.model.instance import Instance
 from uara.io import atomic_write_json, read_json
-from uara.solution import Solution, relative_gap
+from uara.model.solution import Solution, relative_gap
 
 BOUNDS_FORMAT = "uara-bounds/1"
 METHODS = ("relax", "exact", "price")
@@ -93,7 +93,7 @@ def record_bound(
 
 
 def _compute(instance: Instance, slot: int, method: str, time_limit: float | None, threads: int) -> float | None:
-    from uara.formulation import slot_data
+    from uara.model.formulation import slot_data
 
     if method == "relax":
         from uara.solvers.relax import max_sinr_start, solve_relaxation

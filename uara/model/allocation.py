@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uara.formulation import SlotData
+from uara.model.formulation import SlotData
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Random instances for tests, examples and quick experiments.
 
-A thin preset of :func:`uara.build.build_instance`: the ``free-space``
+A thin preset of :func:`uara.scenario.builder.build_instance`: the ``free-space``
 channel with a log-distance exponent of 3.0 and 6 dB log-normal shadowing (a
 3GPP-UMi-like slope) in a square of side ``area_m``, hardware from the
 built-in catalog, tasks from the PSD profiles (the builder's default, as in
@@ -12,9 +12,9 @@ records how to rebuild the instance.
 from __future__ import annotations
 
 from uara.errors import InstanceError
-from uara.instance import Instance, Params
+from uara.model.instance import Instance, Params
 
-#: Channel options of random instances (see uara.channels.free_space).
+#: Channel options of random instances (see uara.scenario.channels.free_space).
 RANDOM_CHANNEL = {"exponent": 3.0, "shadowing_db": 6.0}
 
 
@@ -30,8 +30,8 @@ def random_instance(
     task_options: dict | None = None,
 ) -> Instance:
     """A random ``m`` x ``e`` instance with ``slots`` slots (seeded); ``task_options`` go to the
-    task source (e.g. ``{"protocol": "topk:128"}`` for top-K uplinks, see :mod:`uara.tasks`)."""
-    from uara.build import build_instance
+    task source (e.g. ``{"protocol": "topk:128"}`` for top-K uplinks, see :mod:`uara.scenario.task_sources`)."""
+    from uara.scenario.builder import build_instance
 
     if m < 1:
         raise InstanceError("m", f"needs at least one device, got {m}")

@@ -1,6 +1,6 @@
 """Hardware catalog: device and server kinds with effective FLOP/s, transmit power, battery.
 
-The built-in catalog is ``uara/catalog/hardware.json`` (format
+The built-in catalog is ``uara/scenario/data/hardware.json`` (format
 ``uara-catalog/1``): Galaxy S23, iPhone 14, Mate 60 and RTX 2080/3090/4090,
 each with the derivation of its effective FLOP/s and its sources. A user
 catalog is any file in the same format::
@@ -26,10 +26,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from uara.errors import UaraError
-from uara.instance import Device, Server
+from uara.model.instance import Device, Server
 
 CATALOG_FORMAT = "uara-catalog/1"
-BUILTIN_CATALOG = Path(__file__).resolve().parent / "catalog" / "hardware.json"
+BUILTIN_CATALOG = Path(__file__).resolve().parent / "data" / "hardware.json"
 
 
 @dataclass(frozen=True)

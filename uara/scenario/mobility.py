@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from uara.channels.geometry import Layout
+from uara.scenario.channels.geometry import Layout
 from uara.errors import UaraError
 
 
@@ -43,7 +43,7 @@ class MobilityState:
 
 
 class RandomWaypoint:
-    """Random-waypoint mobility on a :class:`~uara.channels.geometry.Layout`.
+    """Random-waypoint mobility on a :class:`~uara.scenario.channels.geometry.Layout`.
 
     Args:
         layout: geometry (sampling of street positions and segment checks).

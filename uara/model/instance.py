@@ -35,7 +35,7 @@ import numpy as np
 
 from uara.errors import InstanceError
 from uara.io import atomic_write_json, dumps_json, read_json
-from uara.validation import (
+from uara.model.validation import (
     check_array,
     check_keys,
     check_list,
@@ -368,26 +368,6 @@ class Instance:
         servers = [Server(f"s{j}", "custom", float(fs[j])) for j in range(e)]
         inst = cls(name, params or Params(), devices, servers, [slot], dict(provenance or {"source": "from_arrays"}))
         return inst.validate()
-
-    @classmethod
-    def random(
-        cls,
-        m: int = 60,
-        e: int = 8,
-        *,
-        slots: int = 1,
-        seed: int = 0,
-        params: Params | None = None,
-        area_m: float = 500.0,
-        name: str | None = None,
-        task_options: dict[str, Any] | None = None,
-    ) -> "Instance":
-        """A random instance with a log-distance channel (see :mod:`uara.random_instance`);
-        ``task_options`` go to the task source, e.g. ``{"protocol": "topk:128"}``."""
-        from uara.random_instance import random_instance
-
-        return random_instance(m=m, e=e, slots=slots, seed=seed, params=params, area_m=area_m, name=name,
-                               task_options=task_options)
 
     def with_params(self, **changes: Any) -> "Instance":
         """A copy with some parameters changed (e.g. ``energy_weight=100``)."""

@@ -4,7 +4,7 @@ One episode plays the slots of one instance in order (MODEL.md, "Dynamics
 across slots"). At slot t the agents see the state (channel, tasks, battery,
 server backlog) through per-device features, act, and TMA fixes the
 association given the action; battery drain and Lindley backlog then roll
-forward with :func:`uara.dynamics.roll_forward`.
+forward with :func:`uara.model.dynamics.roll_forward`.
 
 Agents and action
 -----------------
@@ -14,13 +14,13 @@ any M and E). Device i outputs a_i = (u_i, v_i) in [-1, 1]^2:
 * bandwidth: u_i rescales the energy price the device sees,
   c'_ij = c_ij exp(beta_y u_i). The device's bandwidth share on server j is the
   KKT solution of min lambda (a_i - b_ij / y)^2 + c'_ij y (the cubic of
-  :mod:`uara.allocation`); on the final association the per-server multiplier
+  :mod:`uara.model.allocation`); on the final association the per-server multiplier
   mu_j >= 0 enforces sum_i y_ij <= 1 exactly as the exact allocation does.
   This is the row Y_i of the paper's bandwidth matrix.
 * compute: v_i sets the device's weight w_i = sqrt(f_i^ES) exp(beta_z v_i); on
   server j, z_i = w_i / sum_{k on j} w_k (normalised over the server's devices).
 
-At u = v = 0 both rules reduce to the exact allocation (:mod:`uara.allocation`),
+At u = v = 0 both rules reduce to the exact allocation (:mod:`uara.model.allocation`),
 which is the optimum for a fixed association in a single slot; the policy is a
 learned, state-dependent correction around it (the battery it saves now lowers
 the w E / B terms of later slots). The decisions are feasible by construction.
@@ -57,12 +57,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from uara.allocation import bandwidth_shares, exact_allocation, uniform_allocation, uplink_time
-from uara.dynamics import next_state, roll_forward
+from uara.model.allocation import bandwidth_shares, exact_allocation, uniform_allocation, uplink_time
+from uara.model.dynamics import next_state, roll_forward
 from uara.errors import UaraError
-from uara.evaluator import evaluate
-from uara.formulation import SlotData, slot_data
-from uara.instance import Instance
+from uara.model.evaluator import evaluate
+from uara.model.formulation import SlotData, slot_data
+from uara.model.instance import Instance
 
 try:  # gymnasium is optional: the API is the same without it.
     import gymnasium as _gym
@@ -148,7 +148,7 @@ def decide(
 
     ``final_allocation="policy"`` (the paper's semantics) returns the policy's
     shares on that association; ``"exact"`` re-solves the allocation exactly
-    (:func:`uara.allocation.exact_allocation`) once TMA has fixed the
+    (:func:`uara.model.allocation.exact_allocation`) once TMA has fixed the
     association, so the action only steers the association. At the zero
     action the two coincide."""
     if final_allocation not in FINAL_ALLOCATIONS:

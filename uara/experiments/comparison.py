@@ -1,20 +1,20 @@
 """Comparison runner: instances x solvers x seeds x parameter values -> one tidy table.
 
 benchopt's split: this module *runs* and stores (one row per run, plus each
-run's solution JSON); :mod:`uara.report` reads the stored table and plots.
+run's solution JSON); :mod:`uara.experiments.report_builder` reads the stored table and plots.
 
 Layout of an output folder::
 
     results.parquet     the table (results.csv when pyarrow is missing), rewritten atomically
     runs/<key>.json     one file per finished run: {"row": {...}, "solution": {...}}
-    bounds.json         best lower bound per effective instance fingerprint (uara.bounds)
+    bounds.json         best lower bound per effective instance fingerprint (uara.experiments.bounds)
     manifest.json       the command, the grid, what was skipped and why
 
 A run's ``key`` hashes (instance fingerprint, solver, options, time limit,
 mode, seed, params, the back-end's code ``VERSION``): a rerun of the same grid into the same folder finds the
 finished runs in ``runs/`` and does only the missing ones. Every run is
 validated in the main process: its decisions are re-scored by
-:func:`uara.evaluator.evaluate` from the stored JSON and compared with the
+:func:`uara.model.evaluator.evaluate` from the stored JSON and compared with the
 objective the solver claimed; a mismatch or an infeasible decision turns the
 row into ``status = "error"`` with the reason in ``error``.
 
@@ -42,15 +42,15 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from uara.errors import MissingDependencyError, SolutionError, SolverError, UaraError
-from uara.instance import Instance
+from uara.model.instance import Instance
+from uara.model.solution import relative_gap
+from uara.model.verify import OBJECTIVE_RTOL
 from uara.io import atomic_write_bytes, atomic_write_json, dumps_json, read_json
 
 #: Battery level splitting "high" from "low" battery devices (Fig. 6).
 HIGH_BATTERY = 0.5
 #: The paper's three baselines (association only, uniform allocation).
 BASELINES = ("random", "max-sinr", "max-compute")
-#: Relative tolerance between the claimed and the re-scored objective.
-OBJECTIVE_RTOL = 1e-9
 #: Columns whose values depend on the machine, not on the seeds (ignored by "same seeds, same table").
 TIMING_COLUMNS = ("wall_time_s", "finished_at")
 TABLE_PARQUET = "results.parquet"
@@ -226,7 +226,7 @@ def execute_run(spec: RunSpec) -> RunResult:
     try:
         inst = spec.instance()
         if spec.mode == "episode":
-            from uara.episode import run_episode
+            from uara.experiments.episode import run_episode
 
             ep = run_episode(inst, spec.solver, options=dict(spec.options), seed=spec.seed,
                              time_limit=spec.time_limit, threads=spec.threads, latency=False)
@@ -257,7 +257,7 @@ def execute_run(spec: RunSpec) -> RunResult:
 
 
 def _rolled_from_record(inst: Instance, record: dict[str, Any]) -> Instance:
-    from uara.episode import rolled_instance
+    from uara.experiments.episode import rolled_instance
 
     slots = record["slots"]
     sub = inst.slot_subset(range(len(slots)))
@@ -301,20 +301,14 @@ def validate_and_row(res: RunResult, instance_cache: dict[str, Instance] | None 
     row["claimed_objective"] = _num(rec.get("objective"))
     try:
         if spec.mode == "episode":
-            from uara.episode import rescore_episode
+            from uara.experiments.episode import rescore_episode
 
             objective = rescore_episode(rec, inst, rtol=OBJECTIVE_RTOL)
             sol = _episode_solution(rec, inst)
         else:
-            from uara.solution import Solution, check_claimed_objective
+            from uara.model.verify import verify_solution
 
-            sol = Solution.from_dict(rec, inst)
-            if sol.violations:
-                raise SolutionError("slots", f"infeasible: {sol.violations[0]}")
-            check_claimed_objective(rec, sol, rtol=OBJECTIVE_RTOL)
-            for t, (rs, ev) in enumerate(zip(rec["slots"], sol.evaluations)):
-                if not math.isclose(float(rs["objective"]), ev.objective, rel_tol=OBJECTIVE_RTOL, abs_tol=1e-12):
-                    raise SolutionError(f"slots[{t}].objective", f"claims {rs['objective']!r}, the evaluator computes {ev.objective!r}")
+            sol = verify_solution(rec, inst, rtol=OBJECTIVE_RTOL)
             objective = sol.objective
     except (SolutionError, KeyError, TypeError, ValueError) as exc:
         row.update(status="error", error=f"validation: {exc}", feasible=False)
@@ -369,7 +363,7 @@ def _batteries(sol: Any, inst: Instance, rec: dict[str, Any]) -> list[np.ndarray
 
 
 def _episode_solution(rec: dict[str, Any], inst: Instance) -> Any:
-    from uara.solution import Solution
+    from uara.model.solution import Solution
 
     rolled = _rolled_from_record(inst, rec)
     data = {**rec, "format": "uara-solution/1"}
@@ -391,13 +385,13 @@ def attach_gaps(rows: list[dict[str, Any]], bounds: dict[str, dict[str, Any]]) -
     """Fill lower_bound / lower_bound_source / gap in place.
 
     The bound of an effective instance (fingerprint, i.e. after --param) is
-    the best of ``bounds`` (from :mod:`uara.bounds`) and every proven bound a
+    the best of ``bounds`` (from :mod:`uara.experiments.bounds`) and every proven bound a
     solver reported on it. Episode rows get no gap: their states differ per method.
     """
     best: dict[str, tuple[float, str]] = {}
     for fp, b in bounds.items():
         if b.get("value") is not None:
-            best[fp] = (float(b["value"]), str(b.get("source", "uara.bounds")))
+            best[fp] = (float(b["value"]), str(b.get("source", "uara.experiments.bounds")))
     for r in rows:
         v = r.get("solver_lower_bound")
         if r.get("mode") == "static" and r.get("feasible") and v is not None and _finite(v):
@@ -411,8 +405,7 @@ def attach_gaps(rows: list[dict[str, Any]], bounds: dict[str, dict[str, Any]]) -
         if b is None:
             continue
         r["lower_bound"], r["lower_bound_source"] = b
-        ctrl = r["objective"] - r["constant"]
-        r["gap"] = max(0.0, (r["objective"] - b[0]) / ctrl) if ctrl > 0 else 0.0
+        r["gap"] = relative_gap(r["objective"], b[0], r["constant"])
 
 
 def _finite(v: Any) -> bool:
@@ -423,11 +416,11 @@ def _finite(v: Any) -> bool:
 
 
 def compute_bounds(specs: Sequence[RunSpec], out_dir: Path, time_limit: float | None, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """Best lower bound per effective instance from :mod:`uara.bounds` (cached in ``bounds.json``)."""
+    """Best lower bound per effective instance from :mod:`uara.experiments.bounds` (cached in ``bounds.json``)."""
     path = out_dir / "bounds.json"
     cached: dict[str, dict[str, Any]] = read_json(path, what="bounds cache") if path.exists() else {}
     try:
-        from uara.bounds import best_lower_bound
+        from uara.experiments.bounds import best_lower_bound
     except ImportError:
         return cached
     seen: set[tuple[str, Any]] = set()
@@ -454,17 +447,17 @@ def _bound_value(res: Any) -> tuple[float | None, str]:
     """Accept a number, a dict or an object with ``value``/``lower_bound`` and ``source``/``method``."""
     if res is None:
         return None, "none"
-    if isinstance(res, (list, tuple)):  # uara.bounds: one bound per slot; the total needs every slot
+    if isinstance(res, (list, tuple)):  # uara.experiments.bounds: one bound per slot; the total needs every slot
         if not res or any(v is None or not _finite(v) for v in res):
             return None, "none"
-        return float(sum(res)), "uara.bounds"
+        return float(sum(res)), "uara.experiments.bounds"
     if isinstance(res, (int, float)):
-        return _num(res), "uara.bounds"
+        return _num(res), "uara.experiments.bounds"
     get = res.get if isinstance(res, dict) else (lambda k, d=None: getattr(res, k, d))
     for k in ("value", "lower_bound", "bound"):
         if get(k) is not None:
-            src = get("source") or get("method") or "uara.bounds"
-            return _num(get(k)), f"uara.bounds:{src}" if not str(src).startswith("uara.bounds") else str(src)
+            src = get("source") or get("method") or "uara.experiments.bounds"
+            return _num(get(k)), f"uara.experiments.bounds:{src}" if not str(src).startswith("uara.experiments.bounds") else str(src)
     return None, "none"
 
 

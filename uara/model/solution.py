@@ -1,7 +1,7 @@
 """Solutions: the ``uara-solution/1`` record every back-end returns.
 
 Like Pyomo's contrib ``Results``: a termination condition, the incumbent
-objective (always re-scored by :mod:`uara.evaluator`, never the solver's own
+objective (always re-scored by :mod:`uara.model.evaluator`, never the solver's own
 claim), an optional proven lower bound, the gap computed one way for every
 back-end, timings and solver-specific extras.
 """
@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from uara.errors import SolutionError
-from uara.evaluator import Evaluation, evaluate
-from uara.formulation import SlotData, slot_data
-from uara.instance import Instance
+from uara.model.evaluator import Evaluation, evaluate
+from uara.model.formulation import SlotData, slot_data
+from uara.model.instance import Instance
 from uara.io import atomic_write_json, read_json
 
 SOLUTION_FORMAT = "uara-solution/1"
@@ -50,6 +50,17 @@ def relative_gap(objective: float, lower_bound: float | None, constant: float) -
     if denom <= 0:
         return 0.0
     return max(0.0, (objective - lower_bound) / denom)
+
+
+def aggregate_status(statuses: list[Status]) -> Status:
+    """The status of a run from its slots' statuses: the worst of error > infeasible > time
+    limit > iteration limit; optimal only if every slot is; feasible otherwise."""
+    for worst in (Status.ERROR, Status.INFEASIBLE, Status.TIME_LIMIT, Status.ITERATION_LIMIT):
+        if worst in statuses:
+            return worst
+    if statuses and all(s == Status.OPTIMAL for s in statuses):
+        return Status.OPTIMAL
+    return Status.FEASIBLE
 
 
 @dataclass
@@ -185,21 +196,8 @@ class Solution:
         decisions, evals = [], []
         m = instance.num_devices
         for t, rs in enumerate(raw_slots):
-            try:
-                dec = SlotDecision(
-                    np.asarray(rs["association"]),
-                    np.asarray(rs["bandwidth_share"], dtype=float),
-                    np.asarray(rs["compute_share"], dtype=float),
-                    rs.get("lower_bound"),
-                    rs.get("info", {}) or {},
-                )
-            except (KeyError, TypeError, ValueError) as exc:
-                raise SolutionError(f"slots[{t}]", f"malformed decisions ({exc})") from None
-            for key in ("association", "bandwidth_share", "compute_share"):
-                if getattr(dec, key).shape != (m,):
-                    raise SolutionError(f"slots[{t}].{key}", f"expected {m} entries")
-            decisions.append(dec)
-            evals.append(dec.evaluate(slot_data(instance, t)))
+            decisions.append(decision_from_dict(rs, t, m, instance.num_servers))
+            evals.append(decisions[-1].evaluate(slot_data(instance, t)))
         try:
             status = Status(data.get("status", "feasible"))
         except ValueError:
@@ -210,7 +208,7 @@ class Solution:
             status=status,
             slots=decisions,
             evaluations=evals,
-            wall_time_s=float(data.get("wall_time_s") or 0.0),
+            wall_time_s=_optional_number(data, "wall_time_s"),
             options=data.get("options") or {},
             seed=data.get("seed"),
             instance_fingerprint=data.get("instance_fingerprint"),
@@ -220,18 +218,47 @@ class Solution:
 
     @classmethod
     def load(cls, path: str | Path, instance: Instance) -> "Solution":
+        """Read and re-score a solution file (no honesty checks: see :func:`uara.model.verify.verify_solution`)."""
         return cls.from_dict(read_json(path, what="solution file"), instance)
 
 
-def check_claimed_objective(data: dict[str, Any], solution: Solution, rtol: float = 1e-9) -> None:
-    """Raise :class:`SolutionError` if a file's claimed objective differs from the re-scored one."""
-    claimed = data.get("objective")
-    if claimed is None:
-        raise SolutionError("objective", "missing")
-    if not math.isclose(float(claimed), solution.objective, rel_tol=rtol, abs_tol=1e-12):
-        raise SolutionError(
-            "objective", f"file claims {claimed!r}, the evaluator computes {solution.objective!r}"
-        )
+def decision_from_dict(raw: Any, t: int, m: int, e: int) -> SlotDecision:
+    """One stored slot's decisions, checked strictly: ``association`` holds M integers in [0, E)
+    (no fractions, strings or booleans), the shares M finite numbers."""
+    where = f"slots[{t}]"
+    if not isinstance(raw, dict):
+        raise SolutionError(where, "expected an object with association, bandwidth_share and compute_share")
+    assoc = _vector(raw, "association", where, m, integer=True)
+    if assoc and (min(assoc) < 0 or max(assoc) >= e):
+        bad = next(k for k, j in enumerate(assoc) if not 0 <= j < e)
+        raise SolutionError(f"{where}.association[{bad}]", f"server index {assoc[bad]} outside 0..{e - 1}")
+    y = _vector(raw, "bandwidth_share", where, m, integer=False)
+    z = _vector(raw, "compute_share", where, m, integer=False)
+    return SlotDecision(np.asarray(assoc, dtype=np.intp), np.asarray(y), np.asarray(z), raw.get("lower_bound"),
+                        dict(raw.get("info") or {}))
+
+
+def _optional_number(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SolutionError(key, f"expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _vector(raw: dict[str, Any], key: str, where: str, m: int, *, integer: bool) -> list[Any]:
+    values = raw.get(key)
+    if not isinstance(values, list):
+        raise SolutionError(f"{where}.{key}", f"expected a list of {m} {'integers' if integer else 'numbers'}")
+    if len(values) != m:
+        raise SolutionError(f"{where}.{key}", f"expected {m} entries, got {len(values)}")
+    for k, v in enumerate(values):
+        ok = isinstance(v, int) if integer else isinstance(v, (int, float)) and math.isfinite(v)
+        if isinstance(v, bool) or not ok:
+            kind = "an integer server index" if integer else "a finite number"
+            raise SolutionError(f"{where}.{key}[{k}]", f"expected {kind}, got {v!r}")
+    return values
 
 
 def _plain(obj: Any) -> Any:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from uara.formulation import DeviceTerms, SlotData, device_terms
+from uara.model.formulation import DeviceTerms, SlotData, device_terms
 
 #: Tolerance on the per-server share budgets (sum_i y_ij <= 1 + TOL).
 BUDGET_TOL = 1e-9

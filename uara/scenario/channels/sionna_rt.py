@@ -17,7 +17,7 @@ above the scene on the central ``area_fraction`` of its bounding box:
   upward-facing surface (normal z > 0.9); a server antenna is
   ``mast_height_m`` above it, and within ``roof_edge_m`` of a drop to the
   street (roof edge, like real small cells). Servers are spread apart by
-  :func:`~uara.channels.geometry.spread_choice`;
+  :func:`~uara.scenario.channels.geometry.spread_choice`;
 - a walk between two street points is allowed when the straight segment at
   device height hits nothing (``segment_clear``).
 
@@ -28,7 +28,7 @@ pairs it connects by no path (shadowed receivers; more likely in dense
 scenes and with few samples) get the gain floor and are marked ``no_path``.
 LOS: a pair has line of sight when a valid path with no interaction exists.
 
-Safety: :func:`uara.channels.llvm.ensure_llvm` runs before Sionna RT is
+Safety: :func:`uara.scenario.channels.llvm.ensure_llvm` runs before Sionna RT is
 imported here, so a missing or unusable libLLVM is a one-line error, not an
 abort of the process.
 """
@@ -42,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from uara.channels.base import (DEFAULT_FREQUENCY_HZ, DEFAULT_GAIN_FLOOR_DB, ChannelProvider, ChannelResult,
+from uara.scenario.channels.provider import (DEFAULT_FREQUENCY_HZ, DEFAULT_GAIN_FLOOR_DB, ChannelProvider, ChannelResult,
                                 finalize_gain)
-from uara.channels.geometry import Layout, default_separation, spread_choice
+from uara.scenario.channels.geometry import Layout, default_separation, spread_choice
 from uara.errors import UaraError
 
 #: Scenes tested with this provider (any other built-in name or XML file also works).
@@ -53,7 +53,7 @@ KNOWN_SCENES = ("etoile", "munich", "florence", "san_francisco", "simple_street_
 
 
 def _import_rt() -> Any:
-    from uara.channels.llvm import ensure_llvm
+    from uara.scenario.channels.llvm import ensure_llvm
 
     ensure_llvm()
     import sionna.rt as rt

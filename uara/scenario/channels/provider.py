@@ -27,7 +27,7 @@ import numpy as np
 from uara.errors import UaraError
 
 if TYPE_CHECKING:
-    from uara.channels.geometry import Layout
+    from uara.scenario.channels.geometry import Layout
 
 #: Carrier frequency used when none is given (3GPP n78, Sionna RT's default).
 DEFAULT_FREQUENCY_HZ = 3.5e9

@@ -12,7 +12,7 @@ i.e. path loss + shadowing + the small-scale fading of the sum of clusters
 (one time sample). Draws are independent across slots (spatial consistency
 off). The Sionna RNG is seeded with the call's ``seed`` before each call
 (``sionna.phy.config.seed``), so the same positions and seed give the same
-gains. Geometry: an open :class:`~uara.channels.geometry.BoxLayout` with the
+gains. Geometry: an open :class:`~uara.scenario.channels.geometry.BoxLayout` with the
 3GPP heights and minimum distances (UMi: BS 10 m, d_2D >= 10 m; UMa: BS 25 m,
 d_2D >= 35 m).
 """
@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from uara.channels.base import (DEFAULT_FREQUENCY_HZ, DEFAULT_GAIN_FLOOR_DB, ChannelProvider, ChannelResult,
+from uara.scenario.channels.provider import (DEFAULT_FREQUENCY_HZ, DEFAULT_GAIN_FLOOR_DB, ChannelProvider, ChannelResult,
                                 finalize_gain)
-from uara.channels.geometry import BoxLayout
+from uara.scenario.channels.geometry import BoxLayout
 from uara.errors import MissingDependencyError, UaraError
 
 _DEFAULTS = {"umi": {"server_height_m": 10.0, "min_distance_m": 10.0},

@@ -1,6 +1,6 @@
 """Build instances from channel models, mobility, the hardware catalog and task samplers.
 
-    from uara.build import build_instance, rebuild
+    from uara.scenario.builder import build_instance, rebuild
     inst = build_instance(devices=60, servers=8, slots=10, channel="sionna-rt", scene="etoile", seed=0)
     inst.save("instances/m60_e8.json")
     same = rebuild("instances/m60_e8.json")          # from the file's provenance, bit for bit
@@ -22,7 +22,7 @@ state, channel):
    path to it, i.e. a gain above the floor). If fewer than M reach, up to
    ``max_resample`` rounds trace fresh positions for the missing ones; any
    still missing are dropped and listed in provenance (``dropped_devices``).
-4. Slots t >= 1: devices move by random waypoint (:mod:`uara.mobility`) for
+4. Slots t >= 1: devices move by random waypoint (:mod:`uara.scenario.mobility`) for
    ``params.slot_s`` seconds and the channel is recomputed. A device whose
    move would leave it reaching no server does not make that move: it stays
    at its slot t-1 position with its slot t-1 gains, and turns to a new
@@ -30,11 +30,11 @@ state, channel):
 5. Tasks: one new task per device per slot from the task sampler (default
    ``psd``: type drawn uniformly from code / summarisation / chat, fields from
    the PSD profile of that type, :mod:`uara.psd.tasks`; ``parametric``:
-   :mod:`uara.tasks`). The SHA-256 of the task sampler's data files (the PSD
+   :mod:`uara.scenario.task_sources`). The SHA-256 of the task sampler's data files (the PSD
    profiles of its profile set) is recorded, and a rebuild refuses to run if
    they changed.
 6. Battery and queues for a static instance (each slot is solved as given;
-   :mod:`uara.dynamics` rolls them with a method's own decisions instead):
+   :mod:`uara.model.dynamics` rolls them with a method's own decisions instead):
    B_i(0) ~ U[battery_range]; B_i(t+1) = max(1e-3, B_i(t) - (E_i^CP + E^CM_i,est) / capacity_i)
    with E^CP = delta_CP f_i^MD and E^CM_est = delta_CM (y_est W_j / 1e6) P_i[W],
    y_est = min(1, E / M) (an even split of each server's band);
@@ -61,12 +61,16 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from uara.channels import ChannelProvider, get_channel
+from uara.scenario.channels import ChannelProvider, get_channel
 from uara.errors import UaraError
-from uara.instance import PARAMETER_SETS, Device, Instance, Params, Slot, Task
+from uara.model.instance import PARAMETER_SETS, Device, Instance, Params, Slot, Task
 from uara.io import read_json
 
 BUILD_FORMAT = "uara-build/1"
+#: The dotted path of the builder, recorded in provenance.
+BUILDER = "uara.scenario.builder.build_instance"
+#: Earlier paths of the same builder (before the wings): rebuilds of their instances keep the recorded name.
+BUILDER_ALIASES = ("uara.build.build_instance", BUILDER)
 BATTERY_FLOOR = 1e-3
 
 
@@ -127,7 +131,7 @@ class _CachedChannel:
             return self.provider(servers, devices, seed=seed)
         import hashlib
 
-        from uara.channels import ChannelResult
+        from uara.scenario.channels import ChannelResult
 
         h = hashlib.sha256(self._salt.encode())
         for arr in (np.ascontiguousarray(servers, dtype=np.float64), np.ascontiguousarray(devices, dtype=np.float64)):
@@ -243,12 +247,12 @@ def build_instance(
         channel: provider name (``sionna-rt``, ``sionna-umi``, ``sionna-uma``, ``free-space``).
         scene: Sionna RT scene (built-in name or XML path; ``sionna-rt`` only; default ``etoile``).
         seed: seed of every random draw.
-        channel_options: further provider options (see ``uara.channels``).
+        channel_options: further provider options (see ``uara.scenario.channels``).
         catalog: path of a ``uara-catalog/1`` file (default: the built-in catalog).
         device_kinds, server_kinds: restrict the kinds drawn (default: all, by weight).
-        tasks, task_options: task sampler name and options (:func:`uara.tasks.get_task_sampler`):
+        tasks, task_options: task sampler name and options (:func:`uara.scenario.task_sources.get_task_sampler`):
             ``psd`` (default: the shipped GPT2 / GPT2-XL PSD profiles of :mod:`uara.psd`)
-            or ``parametric`` (:mod:`uara.tasks`).
+            or ``parametric`` (:mod:`uara.scenario.task_sources`).
         task_sampler: a ready sampler object instead (not reproducible from provenance
             unless it has ``describe()`` and is re-passed).
         params: :class:`Params`, a parameter-set name or a dict of overrides.
@@ -270,9 +274,9 @@ def build_instance(
         UaraError: a bad option (one line naming it).
     """
     from uara import __version__
-    from uara.catalog import load_catalog
-    from uara.mobility import RandomWaypoint
-    from uara.tasks import get_task_sampler
+    from uara.scenario.hardware import load_catalog
+    from uara.scenario.mobility import RandomWaypoint
+    from uara.scenario.task_sources import get_task_sampler
 
     # ---------------------------------------------------------------- options
     for key, val, lo in (("devices", devices, 1), ("servers", servers, 1), ("slots", slots, 1),
@@ -415,7 +419,7 @@ def build_instance(
         "queue_max_s": float(queue_max_s), "max_resample": int(max_resample), "name": name,
     }
     provenance = {
-        "builder": "uara.build.build_instance",
+        "builder": BUILDER,
         "format": BUILD_FORMAT,
         "tool_version": __version__,
         "seed": int(seed),
@@ -480,17 +484,22 @@ def _versions(provider: ChannelProvider) -> dict[str, str]:
     return out
 
 
-def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dict[str, Any]:
-    """The ``build_instance`` keyword arguments recorded in an instance (file, dict or object) or a
-    provenance dict."""
+def _provenance_of(source: str | Path | Mapping[str, Any] | Instance) -> Mapping[str, Any]:
     if isinstance(source, Instance):
-        prov = source.provenance
-    elif isinstance(source, Mapping):
+        return source.provenance or {}
+    if isinstance(source, Mapping):
         prov = source.get("provenance", source)
     else:
         data = read_json(source, what="instance or provenance file")
         prov = data.get("provenance", data) if isinstance(data, dict) else None
-    if not isinstance(prov, Mapping) or prov.get("format") != BUILD_FORMAT or "build" not in prov:
+    return prov if isinstance(prov, Mapping) else {}
+
+
+def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dict[str, Any]:
+    """The ``build_instance`` keyword arguments recorded in an instance (file, dict or object) or a
+    provenance dict."""
+    prov = _provenance_of(source)
+    if prov.get("format") != BUILD_FORMAT or "build" not in prov:
         raise UaraError(f"provenance: not written by uara build (expected format {BUILD_FORMAT!r} with a 'build' "
                         "entry); only built instances can be rebuilt")
     opts = dict(prov["build"])
@@ -499,14 +508,14 @@ def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dic
                         "call build_instance(..., task_sampler=...) yourself")
     scene_sha = prov.get("resolved", {}).get("channel_options", {}).get("scene_sha256")
     if scene_sha:
-        from uara.channels.sionna_rt import _file_sha256
+        from uara.scenario.channels.sionna_rt import _file_sha256
 
         scene_file = str(opts.get("scene"))
         if not Path(scene_file).is_file() or _file_sha256(scene_file) != scene_sha:
             raise UaraError(f"provenance.build.scene: the scene file {scene_file} is missing or changed since the build")
     recorded_tasks = prov.get("resolved", {}).get("task_files_sha256")
     if recorded_tasks:
-        from uara.tasks import get_task_sampler
+        from uara.scenario.task_sources import get_task_sampler
 
         current = _task_files_sha256(get_task_sampler(str(opts.get("tasks")), **dict(opts.get("task_options") or {})))
         if current != recorded_tasks:
@@ -514,7 +523,7 @@ def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dic
                             "(uara/psd/profiles/) changed since the build; the tasks would differ")
     expected = prov.get("resolved", {}).get("catalog", {}).get("sha256")
     if expected:
-        from uara.catalog import load_catalog
+        from uara.scenario.hardware import load_catalog
 
         actual = load_catalog(opts.get("catalog")).sha256
         if actual != expected:
@@ -527,4 +536,8 @@ def rebuild(source: str | Path | Mapping[str, Any] | Instance, progress: bool = 
             channel_cache: str | Path | None = None) -> Instance:
     """Build again from recorded provenance (see :func:`build_options_from`)."""
     opts = build_options_from(source)
-    return build_instance(progress=progress, channel_cache=channel_cache, **opts)
+    inst = build_instance(progress=progress, channel_cache=channel_cache, **opts)
+    recorded = _provenance_of(source).get("builder")
+    if recorded in BUILDER_ALIASES:  # the same code under its earlier path: keep the recorded name
+        inst.provenance["builder"] = recorded
+    return inst

@@ -1,4 +1,4 @@
-"""Reports from a results table (benchopt's "plot" step; :mod:`uara.runner` runs and stores).
+"""Reports from a results table (benchopt's "plot" step; :mod:`uara.experiments.comparison` runs and stores).
 
 :func:`build_report` reads ``results.parquet`` (or ``.csv``) from a
 ``uara compare`` output folder and writes ``report.md`` and ``report.html``
@@ -10,7 +10,7 @@ next to PNG figures in ``figures/``:
   controllable objective per device, so the proxy and the simulated latency
   are read side by side (docs/model.md: their disagreement is a finding).
 * Fig. 6: energy weight w vs latency and vs energy, for high- and low-battery
-  devices (battery >= / < :data:`uara.runner.HIGH_BATTERY`).
+  devices (battery >= / < :data:`uara.experiments.comparison.HIGH_BATTERY`).
 * the gap table with the best lower bound of each instance and its source;
 * runtime vs instance size (log scale);
 * the latency reduction of each method vs each baseline, stated as the paper
@@ -351,7 +351,7 @@ class ReportResult:
 def build_report(results: str | Path, output: str | Path | None = None, title: str | None = None) -> ReportResult:
     """Write ``report.md``, ``report.html`` and ``figures/*.png`` for a comparison folder (or table file)."""
     pd, _ = _deps()
-    from uara.runner import HIGH_BATTERY, load_table
+    from uara.experiments.comparison import HIGH_BATTERY, load_table
 
     src = Path(results)
     df = load_table(src)
@@ -440,10 +440,10 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
             lower_bound=("lower_bound", "first"), source=("lower_bound_source", "first"), best_objective=("objective", "min"))
         tab = lb.join(g).reset_index()
         doc.table(tab)
-        doc.p("Gap in % of the controllable part (I - C). The bound is the best of uara.bounds (when installed) and every proven "
+        doc.p("Gap in % of the controllable part (I - C). The bound is the best of uara.experiments.bounds (when installed) and every proven "
               "bound a solver reported on that instance; 'source' says which. Gap 0 with a solver's own bound means it proved optimality.")
     else:
-        doc.p("No lower bound is known for any instance (uara.bounds not installed and no solver reported a proven bound): gaps are n/a.")
+        doc.p("No lower bound is known for any instance (uara.experiments.bounds not installed and no solver reported a proven bound): gaps are n/a.")
 
     # -- runtime
     doc.h("Runtime vs instance size")

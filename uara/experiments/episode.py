@@ -3,9 +3,9 @@
 A static solve scores every slot of an instance on its *recorded* state. An
 episode (docs/model.md, "Dynamics across slots") starts from slot 0's state
 and, after each slot, rolls battery and server backlog forward with the
-decisions just taken (:mod:`uara.dynamics`); the channel, positions and tasks
+decisions just taken (:mod:`uara.model.dynamics`); the channel, positions and tasks
 of the next slot are exogenous and come from the instance. The solver sees
-each rolled state as a one-slot P1 (:func:`uara.dynamics.state_instance`).
+each rolled state as a one-slot P1 (:func:`uara.model.dynamics.state_instance`).
 
 The record (format ``uara-episode/1``) keeps, per slot, the state the solver
 saw (battery, queue_s) and its decisions, so that :func:`rescore_episode` can
@@ -14,19 +14,18 @@ re-roll and re-score the whole episode independently of the solver.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from uara.dynamics import BATTERY_FLOOR, next_state, roll_forward, state_instance
+from uara.model.dynamics import BATTERY_FLOOR, next_state, roll_forward, state_instance
 from uara.errors import SolutionError
-from uara.evaluator import evaluate
-from uara.formulation import slot_data
-from uara.instance import Instance
-from uara.solution import Solution, SlotDecision, Status
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance
+from uara.model.solution import Solution, Status, aggregate_status, decision_from_dict
+from uara.model.verify import OBJECTIVE_RTOL, check_fingerprint, check_total_objective, verify_slot
 
 EPISODE_FORMAT = "uara-episode/1"
 
@@ -72,11 +71,7 @@ class Episode:
 
     @property
     def status(self) -> Status:
-        statuses = [s.solution.status for s in self.slots]
-        for worst in (Status.ERROR, Status.INFEASIBLE, Status.TIME_LIMIT):
-            if worst in statuses:
-                return worst
-        return Status.FEASIBLE
+        return aggregate_status([s.solution.status for s in self.slots])
 
     def as_solution(self, instance: Instance) -> Solution:
         """The episode's decisions as one multi-slot :class:`Solution` on the rolled states (for the PSD simulator)."""
@@ -189,41 +184,47 @@ def run_episode(
     )
 
 
-def rescore_episode(data: dict[str, Any], instance: Instance, rtol: float = 1e-9) -> float:
+def rescore_episode(data: dict[str, Any], instance: Instance, rtol: float = OBJECTIVE_RTOL) -> float:
     """Re-roll an episode record from its decisions alone and re-score every slot.
 
-    Checks that the state stored for each slot is the state the dynamics give
-    from the previous decisions, that the decisions are feasible, and that the
-    claimed per-slot and total objectives match the evaluator. Returns the
-    recomputed total objective; raises :class:`SolutionError` on any mismatch.
+    The checks of :mod:`uara.model.verify`, slot by slot on the rolled states
+    (fingerprint, feasibility, per-slot and total objectives, bounds), plus:
+    the state stored for each slot is the state the dynamics give from the
+    previous decisions. Returns the recomputed total objective; raises
+    :class:`SolutionError` on any mismatch.
     """
     if not isinstance(data, dict) or data.get("format") != EPISODE_FORMAT:
         raise SolutionError("format", f"expected '{EPISODE_FORMAT}'")
-    slots = data.get("slots") or []
-    if not slots or len(slots) > instance.num_slots:
+    check_fingerprint(data, instance)
+    slots = data.get("slots")
+    if not isinstance(slots, list) or not slots or len(slots) > instance.num_slots:
         raise SolutionError("slots", f"expected 1..{instance.num_slots} slots")
     state = instance.slots[0]
     total = 0.0
     for t, rs in enumerate(slots):
-        stored_b = np.asarray(rs["state"]["battery"], float)
-        stored_q = np.asarray(rs["state"]["queue_s"], float)
-        if not (np.allclose(stored_b, state.battery, rtol=1e-9, atol=1e-12)
-                and np.allclose(stored_q, state.queue_s, rtol=1e-9, atol=1e-12)):
-            raise SolutionError(f"slots[{t}].state", "does not follow from the previous decisions")
-        dec = SlotDecision(np.asarray(rs["association"]), np.asarray(rs["bandwidth_share"], float),
-                           np.asarray(rs["compute_share"], float))
-        ev = evaluate(slot_data(instance, slot=state), dec.association, dec.bandwidth_share, dec.compute_share)
-        if ev.violations:
-            raise SolutionError(f"slots[{t}]", f"infeasible: {ev.violations[0]}")
-        if not math.isclose(float(rs["objective"]), ev.objective, rel_tol=rtol, abs_tol=1e-12):
-            raise SolutionError(f"slots[{t}].objective", f"claims {rs['objective']!r}, the evaluator computes {ev.objective!r}")
+        _check_state(t, rs, state)
+        dec = decision_from_dict(rs, t, instance.num_devices, instance.num_servers)
+        ev = dec.evaluate(slot_data(instance, slot=state))
+        verify_slot(t, rs, dec, ev, rtol)
         total += ev.objective
         outcome = roll_forward(instance, state, dec.association, dec.bandwidth_share)
         if t + 1 < len(slots):
             state = next_state(instance, t + 1, outcome)
-    if not math.isclose(float(data["objective"]), total, rel_tol=rtol, abs_tol=1e-12):
-        raise SolutionError("objective", f"claims {data['objective']!r}, the evaluator computes {total!r}")
+    check_total_objective(data.get("objective"), total, rtol)
     return total
+
+
+def _check_state(t: int, raw: Any, state: Any) -> None:
+    """The stored state of slot ``t`` equals the rolled one."""
+    try:
+        stored_b = np.asarray(raw["state"]["battery"], float)
+        stored_q = np.asarray(raw["state"]["queue_s"], float)
+    except (KeyError, TypeError, ValueError):
+        raise SolutionError(f"slots[{t}].state", "expected {battery: [...], queue_s: [...]}") from None
+    if not (stored_b.shape == np.shape(state.battery) and stored_q.shape == np.shape(state.queue_s)
+            and np.allclose(stored_b, state.battery, rtol=1e-9, atol=1e-12)
+            and np.allclose(stored_q, state.queue_s, rtol=1e-9, atol=1e-12)):
+        raise SolutionError(f"slots[{t}].state", "does not follow from the previous decisions")
 
 
 def _latency_fn() -> Callable[[Instance, Solution], dict[str, Any]] | None:

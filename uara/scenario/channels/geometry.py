@@ -12,7 +12,7 @@ model, all in metres with z up:
 
 :class:`BoxLayout` is the obstacle-free rectangle used by the free-space and
 3GPP providers; the ray-tracing provider has a scene-based layout
-(:class:`uara.channels.sionna_rt.SceneLayout`).
+(:class:`uara.scenario.channels.sionna_rt.SceneLayout`).
 """
 
 from __future__ import annotations

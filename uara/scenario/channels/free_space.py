@@ -6,7 +6,7 @@
 with d_ij the 3-D distance in metres, f the carrier frequency, n the path-loss
 exponent (2 = free space) and sigma the shadowing standard deviation (0 by
 default: the gain then falls strictly with distance). Every pair has a path
-and line of sight. Geometry: an open :class:`~uara.channels.geometry.BoxLayout`.
+and line of sight. Geometry: an open :class:`~uara.scenario.channels.geometry.BoxLayout`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from uara.channels.base import (DEFAULT_FREQUENCY_HZ, DEFAULT_GAIN_FLOOR_DB, ChannelProvider, ChannelResult,
+from uara.scenario.channels.provider import (DEFAULT_FREQUENCY_HZ, DEFAULT_GAIN_FLOOR_DB, ChannelProvider, ChannelResult,
                                 finalize_db)
-from uara.channels.geometry import BoxLayout
+from uara.scenario.channels.geometry import BoxLayout
 from uara.errors import UaraError
 
 SPEED_OF_LIGHT = 299_792_458.0

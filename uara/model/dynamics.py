@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from uara.formulation import slot_data
-from uara.instance import Instance, Slot
+from uara.model.formulation import slot_data
+from uara.model.instance import Instance, Slot
 
 #: Battery level used for scoring a depleted device (P1 needs B_i > 0).
 BATTERY_FLOOR = 1e-3

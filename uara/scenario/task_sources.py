@@ -29,7 +29,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from uara.errors import UaraError
-from uara.instance import Task
+from uara.model.instance import Task
 
 
 class TaskSampler(Protocol):
