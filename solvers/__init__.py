@@ -17,9 +17,9 @@ from dataclasses import fields
 from typing import Any
 
 from uara.errors import SolverError
-from uara.solvers.base import Solver, SlotResult, SolveContext
+from uara.solvers.base import Solver, SlotDecision, SolveContext
 
-__all__ = ["Solver", "SlotResult", "SolveContext", "get_solver", "get_solver_class", "list_solvers", "register_solver", "solver_names"]
+__all__ = ["Solver", "SlotDecision", "SolveContext", "get_solver", "get_solver_class", "list_solvers", "register_solver", "solver_names"]
 
 # name -> "module:Class" (imported on first use) or a class.
 _REGISTRY: dict[str, Any] = {

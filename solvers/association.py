@@ -10,7 +10,7 @@ import numpy as np
 from uara.model.allocation import ALLOCATORS, allocate
 from uara.errors import SolverError
 from uara.model.formulation import SlotData
-from uara.solvers.base import SlotResult, SolveContext, Solver
+from uara.solvers.base import SlotDecision, SolveContext, Solver
 
 
 @dataclass
@@ -39,10 +39,10 @@ class AssociationSolver(Solver):
     def associate(self, sd: SlotData, ctx: SolveContext) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         assoc = np.asarray(self.associate(sd, ctx), dtype=np.intp)
         alloc = allocate(sd, assoc, self.options.allocation)
-        return SlotResult(assoc, alloc.bandwidth_share, alloc.compute_share)
+        return SlotDecision(assoc, alloc.bandwidth_share, alloc.compute_share)
 
 
 def masked_argmax(score: np.ndarray, usable: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
@@ -21,6 +22,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from uara.errors import MissingDependencyError, SolverError
+from uara.model.evaluator import Evaluation
 from uara.model.formulation import SlotData, slot_data
 from uara.model.instance import Instance
 from uara.model.solution import SlotDecision, Solution, Status, aggregate_status, relative_gap
@@ -34,7 +36,10 @@ class SolveContext:
     """What a back-end may use while solving one slot.
 
     ``rng`` is seeded from (seed, slot index), so results do not depend on the
-    order slots are solved in. ``deadline`` is a ``time.perf_counter`` value or None.
+    order slots are solved in. ``deadline`` is this slot's deadline (a
+    ``time.perf_counter`` value, or None without a time limit), computed once by
+    the driver (:func:`slot_deadline`); every step of every back-end (warm start,
+    conic solve, local search, SCIP, pricing) stops by it.
     """
 
     seed: int
@@ -43,15 +48,14 @@ class SolveContext:
     deadline: float | None
     threads: int
     instance: Instance
-    slots_left: int = 1
     log: Callable[[str], None] | None = None
     trace: list[dict[str, float]] = field(default_factory=list)
 
     def remaining_s(self) -> float | None:
-        """Seconds left for this slot: the remaining time split over the slots left."""
+        """Seconds left before this slot's deadline (None without a limit)."""
         if self.deadline is None:
             return None
-        return max(0.0, (self.deadline - time.perf_counter()) / max(1, self.slots_left))
+        return max(0.0, self.deadline - time.perf_counter())
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
@@ -61,16 +65,12 @@ class SolveContext:
         self.trace.append({"time_s": time.perf_counter(), "incumbent": incumbent, "bound": bound if bound is not None else float("nan")})
 
 
-@dataclass
-class SlotResult:
-    """Decisions for one slot as a back-end returns them (shapes (M,))."""
-
-    association: np.ndarray
-    bandwidth_share: np.ndarray
-    compute_share: np.ndarray
-    status: Status = Status.FEASIBLE
-    lower_bound: float | None = None
-    info: dict[str, Any] = field(default_factory=dict)
+def slot_deadline(run_deadline: float | None, now: float, slots_left: int) -> float | None:
+    """The deadline of the next slot: an even share of the time left,
+    now + (run_deadline - now) / slots_left, so time a slot leaves unused goes to the later ones."""
+    if run_deadline is None:
+        return None
+    return now + max(0.0, run_deadline - now) / max(1, slots_left)
 
 
 @dataclass
@@ -121,7 +121,7 @@ class Solver:
     def check_options(self) -> None:
         """Validate option values; override to add checks (raise SolverError)."""
 
-    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:  # pragma: no cover - abstract
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:  # pragma: no cover - abstract
         raise NotImplementedError
 
     # ---------------------------------------------------------------- driver
@@ -135,70 +135,69 @@ class Solver:
         slots: list[int] | None = None,
         log: Callable[[str], None] | None = None,
     ) -> Solution:
-        """Solve every slot (or the given ones) of ``instance`` and return a re-scored :class:`Solution`."""
+        """Solve every slot (or the given ones) of ``instance`` and return a re-scored :class:`Solution`.
+
+        ``time_limit`` (seconds) covers the whole run; each slot gets an even share of
+        what is left when it starts (:func:`slot_deadline`).
+        """
         missing = self.missing()
         if missing:
             raise MissingDependencyError(missing[0], self.extra or "all", feature=f"solver '{self.name}'")
-        if time_limit is not None and not (time_limit > 0):
+        if time_limit is not None and not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
             raise SolverError(f"--time-limit must be positive seconds, got {time_limit}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise SolverError(f"--seed must be a non-negative integer, got {seed!r}")
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise SolverError(f"--threads must be a positive integer, got {threads!r}")
         indices = list(range(instance.num_slots)) if slots is None else list(slots)
         start = time.perf_counter()
-        deadline = None if time_limit is None else start + float(time_limit)
+        run_deadline = None if time_limit is None else start + float(time_limit)
         decisions: list[SlotDecision] = []
         evaluations = []
-        statuses: list[Status] = []
         traces: list[list[dict[str, float]]] = []
         for pos, t in enumerate(indices):
-            sd = slot_data(instance, t)
-            ctx = SolveContext(
-                seed=seed,
-                slot=t,
-                rng=np.random.default_rng([seed, t]),
-                deadline=deadline,
-                threads=threads,
-                instance=instance,
-                slots_left=len(indices) - pos,
-                log=log,
-            )
             t0 = time.perf_counter()
-            res = self.solve_slot(sd, ctx)
-            dec = SlotDecision(res.association, res.bandwidth_share, res.compute_share, res.lower_bound, dict(res.info))
+            ctx = SolveContext(seed=seed, slot=t, rng=np.random.default_rng([seed, t]),
+                               deadline=slot_deadline(run_deadline, t0, len(indices) - pos),
+                               threads=threads, instance=instance, log=log)
+            sd = slot_data(instance, t)
+            dec = self.solve_slot(sd, ctx)
             dec.info.setdefault("wall_time_s", time.perf_counter() - t0)
-            ev = dec.evaluate(sd)
-            status = res.status
-            if ev.violations:
-                status = Status.ERROR
-                dec.info["error"] = f"solver returned infeasible decisions: {ev.violations[0]}"
-            elif dec.lower_bound is not None and dec.lower_bound > ev.objective * (1 + 1e-9) + 1e-9:
-                dec.info["warning"] = f"claimed bound {dec.lower_bound} exceeds the incumbent {ev.objective}; bound dropped"
-                dec.lower_bound = None
-            if status == Status.OPTIMAL:
-                gap = relative_gap(ev.objective, dec.lower_bound, ev.constant)
-                if gap is None or gap > OPTIMALITY_TOL:
-                    status = Status.FEASIBLE
-                    dec.info["note"] = "optimality claimed without a matching bound; reported as feasible"
+            if ctx.deadline is not None:
+                dec.info.setdefault("time_share_s", ctx.deadline - t0)
+            ev = self._vet(dec, sd)
             if ctx.trace:
                 traces.append([{**p, "time_s": p["time_s"] - start} for p in ctx.trace])
             decisions.append(dec)
             evaluations.append(ev)
-            statuses.append(status)
-        wall = time.perf_counter() - start
         sub = instance if slots is None else instance.slot_subset(indices)
         info: dict[str, Any] = {"capabilities": capabilities(type(self))}
         if traces:
             info["trace"] = traces
         return Solution(
-            instance=instance.name,
-            solver=self.display_name,
-            status=aggregate_status(statuses),
-            slots=decisions,
-            evaluations=evaluations,
-            wall_time_s=wall,
-            options=dataclasses.asdict(self.options),
-            seed=seed,
-            instance_fingerprint=sub.fingerprint(),
-            info=info,
+            instance=instance.name, solver=self.display_name, status=aggregate_status([d.status for d in decisions]),
+            slots=decisions, evaluations=evaluations, wall_time_s=time.perf_counter() - start,
+            options=dataclasses.asdict(self.options), seed=seed, instance_fingerprint=sub.fingerprint(), info=info,
         )
+
+    @staticmethod
+    def _vet(dec: SlotDecision, sd: SlotData) -> Evaluation:
+        """Re-score a back-end's decisions and downgrade claims they do not support:
+        infeasible decisions make the slot an error, a bound above the incumbent is
+        dropped, and "optimal" without a matching bound becomes "feasible"."""
+        ev = dec.evaluate(sd)
+        if ev.violations:
+            dec.status = Status.ERROR
+            dec.info["error"] = f"solver returned infeasible decisions: {ev.violations[0]}"
+        elif dec.lower_bound is not None and dec.lower_bound > ev.objective * (1 + 1e-9) + 1e-9:
+            dec.info["warning"] = f"claimed bound {dec.lower_bound} exceeds the incumbent {ev.objective}; bound dropped"
+            dec.lower_bound = None
+        if dec.status == Status.OPTIMAL:
+            gap = relative_gap(ev.objective, dec.lower_bound, ev.constant)
+            if gap is None or gap > OPTIMALITY_TOL:
+                dec.status = Status.FEASIBLE
+                dec.info["note"] = "optimality claimed without a matching bound; reported as feasible"
+        return ev
 
     @property
     def display_name(self) -> str:

@@ -20,7 +20,7 @@ from uara.model.allocation import exact_allocation, group_values
 from uara.errors import SolverError
 from uara.model.formulation import SlotData
 from uara.model.solution import Status
-from uara.solvers.base import SlotResult, SolveContext, Solver
+from uara.solvers.base import SlotDecision, SolveContext, Solver
 
 
 @dataclass
@@ -51,7 +51,7 @@ class BruteForceSolver(Solver):
     PROVIDES_BOUND = True
     Options: ClassVar[type] = BruteForceOptions
 
-    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         m, e = sd.num_devices, sd.num_servers
         total = float(e) ** m
         if total > self.options.max_assignments:
@@ -80,7 +80,7 @@ class BruteForceSolver(Solver):
         assoc = (best_idx // powers) % e
         alloc = exact_allocation(sd, assoc)
         optimum = sd.constant + best_val
-        return SlotResult(
+        return SlotDecision(
             assoc, alloc.bandwidth_share, alloc.compute_share, status=Status.OPTIMAL, lower_bound=optimum,
             info={"associations": n},
         )

@@ -39,7 +39,7 @@ from uara.solvers._lagrangian import maximise_dual, start_from_association
 from uara.solvers._local_search import local_search
 from uara.solvers._misocp import Pairs, Point, point_from_decision, usable_pairs
 from uara.solvers.association import masked_argmax
-from uara.solvers.base import SlotResult, SolveContext, Solver
+from uara.solvers.base import SlotDecision, SolveContext, Solver
 from uara.solvers.tma import swap_search
 
 
@@ -180,7 +180,7 @@ class ExactSolver(Solver):
         if self.options.time_limit is not None and not self.options.time_limit > 0:
             raise SolverError(f"solver 'exact': option time_limit must be positive, got {self.options.time_limit}")
 
-    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         try:
             import pyomo.environ  # noqa: F401
             import pyscipopt  # noqa: F401
@@ -300,4 +300,4 @@ class ExactSolver(Solver):
             "incumbent_source": source,
             "pairs": pairs.size,
         }
-        return SlotResult(assoc, y, z, status=status, lower_bound=lower, info=info)
+        return SlotDecision(assoc, y, z, status=status, lower_bound=lower, info=info)

@@ -19,7 +19,7 @@ import numpy as np
 
 from uara.errors import SolverError
 from uara.model.formulation import SlotData
-from uara.solvers.base import SlotResult, SolveContext, Solver
+from uara.solvers.base import SlotDecision, SolveContext, Solver
 
 
 
@@ -78,7 +78,7 @@ class MASACSolver(Solver):
             self._policy = load_policy(path)
         return self._policy
 
-    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z, decide, device_features
 
         if self.options.zero_action:
@@ -97,4 +97,5 @@ class MASACSolver(Solver):
             beta_y, beta_z = pol.beta_y, pol.beta_z
         dec = decide(sd, action, beta_y=beta_y, beta_z=beta_z, max_moves=self.options.max_moves,
                      final_allocation=self.options.final_allocation)
-        return SlotResult(dec.association, dec.bandwidth_share, dec.compute_share, info={"moves": dec.moves})
+        dec.info.pop("band_price", None)  # the policy's internal band prices are not part of the record
+        return dec

@@ -47,7 +47,7 @@ from uara.model.formulation import SlotData
 from uara.model.solution import Status
 from uara.solvers._local_search import local_search
 from uara.solvers._pricing import ServerItems, price_server, server_items, set_values
-from uara.solvers.base import SlotResult, SolveContext, Solver
+from uara.solvers.base import SlotDecision, SolveContext, Solver
 
 #: Cushion subtracted from LB(u) for floating-point rounding: relative to sum |terms|, absolute.
 ROUNDING_CUSHION = (1e-11, 1e-12)
@@ -488,7 +488,7 @@ class PriceSolver(Solver):
         if o.pricing_nodes is not None and o.pricing_nodes < 1:
             raise SolverError(f"solver 'price': option pricing_nodes must be >= 1, got {o.pricing_nodes}")
 
-    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         from uara.solvers.exact import warm_start
 
         t0 = time.perf_counter()
@@ -506,5 +506,5 @@ class PriceSolver(Solver):
         info["solve_time_s"] = time.perf_counter() - t0
         bound = sd.constant + lower if np.isfinite(lower) else None
         ctx.record(sd.constant + bp.best_value, bound)
-        return SlotResult(bp.best_assoc, alloc.bandwidth_share, alloc.compute_share, status=status,
+        return SlotDecision(bp.best_assoc, alloc.bandwidth_share, alloc.compute_share, status=status,
                           lower_bound=bound, info=info)

@@ -42,7 +42,7 @@ from uara.solvers._lagrangian import DualBound, Multipliers, dual_value, maximis
 from uara.solvers._local_search import iterated_local_search, local_search
 from uara.solvers._misocp import Pairs, usable_pairs
 from uara.solvers.association import masked_argmax
-from uara.solvers.base import SlotResult, SolveContext, Solver
+from uara.solvers.base import SlotDecision, SolveContext, Solver
 
 #: Conic solvers (through cvxpy) the relaxation accepts, and their settings.
 CONIC_SETTINGS: dict[str, dict[str, Any]] = {
@@ -261,7 +261,7 @@ class RelaxSolver(Solver):
         if self.options.max_perturbed < 2:
             raise SolverError(f"solver 'relax': option max_perturbed must be >= 2, got {self.options.max_perturbed}")
 
-    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         opts = self.options
         t0 = time.perf_counter()
         pairs = usable_pairs(sd)
@@ -308,4 +308,4 @@ class RelaxSolver(Solver):
         ctx.record(final, lower)
         info["relax_total_s"] = t_relax
         status = Status.TIME_LIMIT if stopped else Status.FEASIBLE
-        return SlotResult(assoc, alloc.bandwidth_share, alloc.compute_share, status=status, lower_bound=lower, info=info)
+        return SlotDecision(assoc, alloc.bandwidth_share, alloc.compute_share, status=status, lower_bound=lower, info=info)

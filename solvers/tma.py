@@ -28,7 +28,7 @@ from uara.model.allocation import allocate
 from uara.model.formulation import SlotData
 from uara.model.solution import Status
 from uara.solvers.association import AssociationSolver, masked_argmax
-from uara.solvers.base import SlotResult, SolveContext
+from uara.solvers.base import SlotDecision, SolveContext
 
 
 @dataclass
@@ -110,10 +110,10 @@ class TMASolver(AssociationSolver):
     description = "two-phase matching (paper Alg. 1): Max-SINR start, then pairwise swaps while I improves"
     Options: ClassVar[type] = TMAOptions
 
-    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotResult:
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         start = masked_argmax(sd.snr, sd.usable)
         assoc, y, z, swaps, stopped = swap_search(
             sd, start, self.options.allocation, ctx, max_swaps=self.options.max_swaps, rtol=self.options.rtol
         )
         status = Status.TIME_LIMIT if stopped and ctx.out_of_time() else Status.FEASIBLE
-        return SlotResult(assoc, y, z, status=status, info={"swaps": swaps})
+        return SlotDecision(assoc, y, z, status=status, info={"swaps": swaps})

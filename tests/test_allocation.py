@@ -5,7 +5,6 @@ from scipy.optimize import minimize
 from uara.model.allocation import bandwidth_shares, compute_shares, exact_allocation, uniform_allocation, uplink_time
 from uara.model.evaluator import evaluate
 from uara.model.formulation import slot_data
-from uara.model.instance import Instance
 from uara.scenario.random_instance import random_instance
 
 

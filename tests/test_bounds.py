@@ -8,7 +8,6 @@ import pytest
 
 from uara.experiments import bounds
 from uara.errors import SolverError
-from uara.model.instance import Instance
 from uara.solvers import get_solver
 from uara.scenario.random_instance import random_instance
 

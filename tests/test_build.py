@@ -13,7 +13,7 @@ import pytest
 import uara.scenario.builder as build_mod
 from uara.scenario.builder import build_instance, build_options_from, rebuild
 from uara.scenario.hardware import BUILTIN_CATALOG, load_catalog
-from uara.scenario.channels import ChannelResult, FreeSpace, finalize_db
+from uara.scenario.channels import FreeSpace, finalize_db
 from uara.errors import UaraError
 from uara.model.instance import Instance, dumps_instance
 from uara.scenario.task_sources import ParametricTasks

@@ -4,7 +4,6 @@ import sys
 
 import pytest
 
-from uara.model.instance import Instance
 from uara.scenario.random_instance import random_instance
 
 from conftest import reference_objective

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from uara.model.allocation import exact_allocation
 from uara.errors import SolverError
 from uara.model.evaluator import evaluate
 from uara.model.formulation import slot_data
-from uara.model.instance import Instance
 from uara.model.solution import Status
 from uara.solvers import get_solver
 from uara.solvers import _misocp

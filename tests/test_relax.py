@@ -8,7 +8,6 @@ import pytest
 from uara.model.allocation import exact_allocation
 from uara.model.evaluator import evaluate
 from uara.model.formulation import slot_data
-from uara.model.instance import Instance
 from uara.solvers import get_solver
 
 pytest.importorskip("cvxpy")

@@ -12,7 +12,6 @@ pytest.importorskip("pyarrow")
 
 from uara.cli import main
 from uara.errors import UaraError
-from uara.model.instance import Instance
 from uara.experiments.report_builder import build_report, reduction_sentences, reductions
 from uara.experiments.comparison import compare, parse_param_grid
 from uara.scenario.random_instance import random_instance

@@ -16,7 +16,7 @@ from uara.cli import main
 from uara.model.evaluator import evaluate
 from uara.model.formulation import slot_data
 from uara.model.instance import Instance
-from uara.experiments.comparison import TIMING_COLUMNS, RunResult, compare, load_table, parse_param_grid, validate_and_row
+from uara.experiments.comparison import TIMING_COLUMNS, compare, load_table, parse_param_grid, validate_and_row
 from uara.solvers import list_solvers
 from uara.scenario.random_instance import random_instance
 

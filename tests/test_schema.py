@@ -3,7 +3,6 @@ from importlib import resources
 
 import pytest
 
-from uara.model.instance import Instance
 from uara.solvers import get_solver
 from uara.scenario.random_instance import random_instance
 

@@ -8,9 +8,8 @@ from uara.model.allocation import exact_allocation
 from uara.errors import SolverError
 from uara.model.evaluator import evaluate
 from uara.model.formulation import slot_data
-from uara.model.instance import Instance
 from uara.solvers import get_solver, list_solvers, register_solver
-from uara.solvers.base import SlotResult, Solver
+from uara.solvers.base import SlotDecision, Solver
 from uara.scenario.random_instance import random_instance
 
 TINY = [(m, e, seed) for seed in range(4) for (m, e) in ((5, 2), (6, 3), (7, 3), (8, 2))]
@@ -118,7 +117,7 @@ def test_custom_solver_plugs_in_and_is_rescored(small_instance):
 
         def solve_slot(self, sd, ctx):
             m = sd.num_devices
-            return SlotResult(np.zeros(m, int), np.full(m, 1 / m), np.full(m, 1 / m), lower_bound=1e30)
+            return SlotDecision(np.zeros(m, int), np.full(m, 1 / m), np.full(m, 1 / m), lower_bound=1e30)
 
     register_solver("everyone-0", Everyone0, replace=True)
     sol = solve(small_instance, "everyone-0")
@@ -134,7 +133,7 @@ def test_infeasible_custom_solver_is_an_error(small_instance):
 
         def solve_slot(self, sd, ctx):
             m = sd.num_devices
-            return SlotResult(np.zeros(m, int), np.ones(m), np.ones(m))
+            return SlotDecision(np.zeros(m, int), np.ones(m), np.ones(m))
 
     sol = Greedy().solve(small_instance)
     assert sol.status.value == "error" and not sol.feasible

@@ -23,7 +23,6 @@ pandas and matplotlib are imported here only; a missing one raises
 from __future__ import annotations
 
 import html
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path

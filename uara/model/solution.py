@@ -65,13 +65,21 @@ def aggregate_status(statuses: list[Status]) -> Status:
 
 @dataclass
 class SlotDecision:
-    """Decisions of one slot: per device, its server and its two shares (shape (M,))."""
+    """Decisions of one slot, the record a solution stores and every back-end returns.
+
+    Per device (shape (M,)): its server ``association`` (0-based int), its share
+    ``bandwidth_share`` y_i of that server's band and ``compute_share`` z_i of its
+    compute (the x_ij, y_ij, z_ij of the paper with the zeros dropped). Plus how the
+    slot's solve ended (``status``), a proven ``lower_bound`` on I(t) if any, and
+    back-end extras in ``info``.
+    """
 
     association: np.ndarray
     bandwidth_share: np.ndarray
     compute_share: np.ndarray
     lower_bound: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    status: Status = Status.FEASIBLE
 
     def __post_init__(self) -> None:
         self.association = np.asarray(self.association).astype(np.intp)
@@ -148,6 +156,7 @@ class Solution:
                     "compute_share": dec.compute_share.tolist(),
                     "objective": ev.objective,
                     "constant": ev.constant,
+                    "status": dec.status.value,
                     "lower_bound": dec.lower_bound,
                     "gap": relative_gap(ev.objective, dec.lower_bound, ev.constant),
                     "breakdown": dict(ev.breakdown),
@@ -234,8 +243,12 @@ def decision_from_dict(raw: Any, t: int, m: int, e: int) -> SlotDecision:
         raise SolutionError(f"{where}.association[{bad}]", f"server index {assoc[bad]} outside 0..{e - 1}")
     y = _vector(raw, "bandwidth_share", where, m, integer=False)
     z = _vector(raw, "compute_share", where, m, integer=False)
+    try:
+        status = Status(raw.get("status", "feasible"))
+    except ValueError:
+        raise SolutionError(f"{where}.status", f"unknown status {raw.get('status')!r}") from None
     return SlotDecision(np.asarray(assoc, dtype=np.intp), np.asarray(y), np.asarray(z), raw.get("lower_bound"),
-                        dict(raw.get("info") or {}))
+                        dict(raw.get("info") or {}), status)
 
 
 def _optional_number(data: dict[str, Any], key: str) -> float:

@@ -52,7 +52,6 @@ magnitude smaller; dividing the controllable parts keeps the reward of order 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -63,6 +62,7 @@ from uara.errors import UaraError
 from uara.model.evaluator import evaluate
 from uara.model.formulation import SlotData, slot_data
 from uara.model.instance import Instance
+from uara.model.solution import SlotDecision
 
 try:  # gymnasium is optional: the API is the same without it.
     import gymnasium as _gym
@@ -123,17 +123,6 @@ def device_features(sd: SlotData) -> np.ndarray:
     return np.clip(feats, -10.0, 10.0).astype(np.float32)
 
 
-@dataclass
-class Decision:
-    """A slot's decisions from an action: association (M,) int, shares (M,), TMA moves made."""
-
-    association: np.ndarray
-    bandwidth_share: np.ndarray
-    compute_share: np.ndarray
-    moves: int
-    info: dict[str, Any] = field(default_factory=dict)
-
-
 def decide(
     sd: SlotData,
     action: np.ndarray,
@@ -142,7 +131,7 @@ def decide(
     beta_z: float = BETA_Z,
     max_moves: int | None = None,
     final_allocation: str = "policy",
-) -> Decision:
+) -> SlotDecision:
     """Map an action (M, 2) in [-1, 1] to feasible decisions: shares from the
     action, association from TMA given them (module docstring).
 
@@ -189,11 +178,11 @@ def decide(
 
     if final_allocation == "exact":
         alloc = exact_allocation(sd, assoc)
-        return Decision(assoc, alloc.bandwidth_share, alloc.compute_share, moves, {})
+        return SlotDecision(assoc, alloc.bandwidth_share, alloc.compute_share, info={"moves": moves})
     y, mu, _ = bandwidth_shares(a, b[rows, assoc], price[rows, assoc], lam, assoc, e)
     wj = np.bincount(assoc, weights=w, minlength=e)
     z = w / wj[assoc]
-    return Decision(assoc, y, z, moves, {"band_price": mu})
+    return SlotDecision(assoc, y, z, info={"moves": moves, "band_price": mu})
 
 
 def random_uniform_baseline(sd: SlotData, rng: np.random.Generator) -> float:
@@ -282,7 +271,7 @@ class UARAEnv(_EnvBase):
             "objective": ev.objective,
             "baseline": base,
             "constant": const,
-            "moves": dec.moves,
+            "moves": dec.info["moves"],
             "depleted": outcome.depleted,
             "slot": self.t,
             "feasible": ev.feasible,

@@ -63,7 +63,7 @@ import numpy as np
 
 from uara.scenario.channels import ChannelProvider, get_channel
 from uara.errors import UaraError
-from uara.model.instance import PARAMETER_SETS, Device, Instance, Params, Slot, Task
+from uara.model.instance import PARAMETER_SETS, Instance, Params, Slot, Task
 from uara.io import read_json
 
 BUILD_FORMAT = "uara-build/1"
