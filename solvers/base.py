@@ -118,6 +118,13 @@ class Solver:
     def missing(cls) -> list[str]:
         return [mod for mod in cls.requires if importlib.util.find_spec(mod) is None]
 
+    @classmethod
+    def import_solver(cls) -> None:
+        """Import the optional packages the back-end needs (cvxpy's ``import_solver``). The driver
+        calls it before the run's clock starts, so a first import is not charged to the time limit."""
+        for mod in cls.requires:
+            importlib.import_module(mod)
+
     def check_options(self) -> None:
         """Validate option values; override to add checks (raise SolverError)."""
 
@@ -150,6 +157,7 @@ class Solver:
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
             raise SolverError(f"--threads must be a positive integer, got {threads!r}")
         indices = list(range(instance.num_slots)) if slots is None else list(slots)
+        type(self).import_solver()
         start = time.perf_counter()
         run_deadline = None if time_limit is None else start + float(time_limit)
         decisions: list[SlotDecision] = []
@@ -209,8 +217,8 @@ def capabilities(cls: type[Solver]) -> dict[str, bool]:
 
 
 def parse_options(options_cls: type, raw: dict[str, Any], solver_name: str) -> Any:
-    """Build the options dataclass from keyword values, converting strings
-    (from ``--option key=value``) to the declared field types."""
+    """Build the options dataclass from keyword values, converting and checking each value
+    against the field's declared type (strings from ``--option key=value`` are converted)."""
     known = {f.name: f for f in dataclasses.fields(options_cls)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
@@ -222,24 +230,35 @@ def parse_options(options_cls: type, raw: dict[str, Any], solver_name: str) -> A
     return options_cls(**values)
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _convert(value: Any, f: dataclasses.Field, solver_name: str) -> Any:
-    if not isinstance(value, str):
-        return value
+    """``value`` as the field's declared type (bool, int, float or str, optionally ``| None``)."""
     typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    if "None" in typ and value.lower() == "none":
+    base = typ.split("|")[0].strip()
+    if "None" in typ and (value is None or (isinstance(value, str) and value.lower() in ("none", "null"))):
         return None
-    try:
-        if typ.startswith("bool"):
-            low = value.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if typ.startswith("int"):
-            return int(value)
-        if typ.startswith("float"):
-            return float(value)
-    except ValueError:
-        raise SolverError(f"solver '{solver_name}': option '{f.name}' expects {typ}, got {value!r}") from None
+    bad = SolverError(f"solver '{solver_name}': option '{f.name}' expects {typ}, got {value!r}")
+    if base == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+            return value.lower() in _TRUE
+        raise bad
+    if base in ("int", "float"):
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, str):
+            try:
+                value = int(value) if base == "int" else float(value)
+            except ValueError:
+                raise bad from None
+        if base == "int" and not isinstance(value, (int, np.integer)):
+            raise bad
+        if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+            raise bad
+        return int(value) if base == "int" else float(value)
+    if base == "str" and not isinstance(value, str):
+        raise bad
     return value

@@ -51,6 +51,12 @@ class BruteForceSolver(Solver):
     PROVIDES_BOUND = True
     Options: ClassVar[type] = BruteForceOptions
 
+    def check_options(self) -> None:
+        if not self.options.max_assignments >= 1:
+            raise SolverError(f"solver 'brute-force': option max_assignments must be >= 1, got {self.options.max_assignments}")
+        if self.options.chunk < 1:
+            raise SolverError(f"solver 'brute-force': option chunk must be >= 1, got {self.options.chunk}")
+
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         m, e = sd.num_devices, sd.num_servers
         total = float(e) ** m

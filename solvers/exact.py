@@ -47,7 +47,6 @@ from uara.solvers.tma import swap_search
 class ExactOptions:
     """gap: SCIP's relative gap limit (limits/gap) on I - C;
     warm_start: start SCIP from TMA + exact allocation;
-    time_limit: seconds per slot when the run gives none (None = no limit);
     perspective: penalty cone as r x >= e^2 (True) or r >= e^2 (False);
     feastol: SCIP's numerics/feastol (its default 1e-6 lets the cones slip by ~1e-6,
       which shows as a ~1e-6 relative gap after re-scoring; 1e-9 keeps it below 1e-7);
@@ -56,7 +55,6 @@ class ExactOptions:
 
     gap: float = 5e-7
     warm_start: bool = True
-    time_limit: float | None = None
     perspective: bool = True
     feastol: float = 1e-9
     tee: bool = False
@@ -164,6 +162,44 @@ def _scip_solver() -> Any:
     return _ScipDirectFullStart()
 
 
+#: SCIP's status -> the status uara reports (cvxpy's STATUS_MAP pattern). "optimal" is
+#: claimed only when the re-scored gap is within the option ``gap`` (else "feasible").
+SCIP_STATUS = {
+    "optimal": Status.OPTIMAL,
+    "gaplimit": Status.OPTIMAL,
+    "timelimit": Status.TIME_LIMIT,
+    "userinterrupt": Status.TIME_LIMIT,
+    "nodelimit": Status.TIME_LIMIT,
+    "memlimit": Status.TIME_LIMIT,
+    "infeasible": Status.FEASIBLE,  # impossible with a feasible warm start: SCIP's tolerances; keep the incumbent
+    "skipped": Status.TIME_LIMIT,  # no time left for SCIP after the warm starts
+}
+
+#: Seconds of a slot's share kept back for reading SCIP's answer and re-scoring.
+_MARGIN_S = 0.05
+
+
+@dataclass
+class _Incumbent:
+    """The best decision known so far and where it came from."""
+
+    assoc: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    objective: float
+    source: str
+
+
+@dataclass
+class _ScipRun:
+    status: str
+    nodes: int = 0
+    dual: float | None = None
+    primal: float | None = None
+    x: np.ndarray | None = None  # x_p of SCIP's best solution, if any
+    time_s: float = 0.0
+
+
 class ExactSolver(Solver):
     name = "exact"
     description = "P1 as a convex MISOCP (Pyomo model, SCIP branch-and-bound): proven optimum or proven gap"
@@ -172,40 +208,75 @@ class ExactSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = ExactOptions
-    VERSION = 2  # 2: bound = max(SCIP, Lagrangian dual); 0.2 s floor per slot
+    VERSION = 3  # 3: every step within the slot's share of the run's time limit
+
+    @classmethod
+    def import_solver(cls) -> None:
+        import pyomo.environ  # noqa: F401
+        import pyscipopt  # noqa: F401
+        from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect  # noqa: F401
 
     def check_options(self) -> None:
         if not (0 <= self.options.gap < 1):
             raise SolverError(f"solver 'exact': option gap must be in [0, 1), got {self.options.gap}")
-        if self.options.time_limit is not None and not self.options.time_limit > 0:
-            raise SolverError(f"solver 'exact': option time_limit must be positive, got {self.options.time_limit}")
+        if not (0 < self.options.feastol < 1e-2):
+            raise SolverError(f"solver 'exact': option feastol must be in (0, 0.01), got {self.options.feastol}")
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
+        """Warm starts and the Lagrangian bound, then SCIP on the MISOCP for what is left of the slot's share."""
         try:
             import pyomo.environ  # noqa: F401
             import pyscipopt  # noqa: F401
         except ImportError as exc:  # pragma: no cover - guarded by Solver.missing
             raise MissingDependencyError(exc.name or "pyscipopt", "exact", feature="solver 'exact'") from None
         t_start = time.perf_counter()
-        opts = self.options
         pairs = usable_pairs(sd)
         if np.any(np.bincount(pairs.device, minlength=sd.num_devices) == 0):
             raise SolverError("exact: a device has no usable server (no path above the gain floor)")
         const = sd.constant
+        inc, lagrangian = self._warm_starts(sd, pairs, ctx)
+        ws = inc
+        build_s = time.perf_counter() - t_start
+        run = self._scip(sd, pairs, inc, ctx)
+        if run.x is not None:
+            cand = pairs.to_matrix(run.x).argmax(axis=1)
+            alloc = exact_allocation(sd, cand)
+            cand_eval = evaluate(sd, cand, alloc.bandwidth_share, alloc.compute_share)
+            if cand_eval.feasible and cand_eval.objective <= inc.objective:
+                inc = _Incumbent(cand, alloc.bandwidth_share, alloc.compute_share, cand_eval.objective, "scip")
+        lower = const + lagrangian
+        if run.dual is not None and math.isfinite(run.dual) and const + run.dual > lower:
+            lower = const + run.dual
+            if inc.objective < lower <= inc.objective + 1e-6 * max(inc.objective - const, 1e-12):
+                lower = inc.objective  # SCIP's feasibility tolerance: a bound a hair above the re-scored optimum
+        ctx.record(inc.objective, lower)
+        status = SCIP_STATUS.get(run.status, Status.FEASIBLE)
+        gap = relative_gap(inc.objective, lower, const)
+        if status == Status.OPTIMAL and (gap is None or gap > max(self.options.gap, 1e-6)):
+            status = Status.FEASIBLE
+        info = {
+            "scip_status": run.status, "nodes": run.nodes,
+            "scip_primal": None if run.primal is None else const + run.primal,
+            "scip_dual": None if run.dual is None or not math.isfinite(run.dual) else const + run.dual,
+            "lagrangian_bound": const + lagrangian, "scip_time_s": run.time_s, "build_time_s": build_s,
+            "warm_start_objective": ws.objective, "warm_start_source": ws.source,
+            "incumbent_source": "scip" if inc is not ws else "warm_start", "pairs": pairs.size,
+        }
+        return SlotDecision(inc.assoc, inc.y, inc.z, status=status, lower_bound=lower, info=info)
 
+    def _warm_starts(self, sd: SlotData, pairs: Pairs, ctx: SolveContext) -> tuple[_Incumbent, float]:
+        """TMA + local search, then (option ``warm_start``) the rounding of the Lagrangian dual's
+        fractional association + local search; the better seeds SCIP. Returns it and the dual bound on I - C."""
+        const = sd.constant
         ws_assoc, ws_y, ws_z = warm_start(sd, ctx)
         ws_eval = evaluate(sd, ws_assoc, ws_y, ws_z)
-        ub = ws_eval.objective - const
-        ctx.record(ws_eval.objective, None)
-
+        inc = _Incumbent(ws_assoc, ws_y, ws_z, ws_eval.objective, "tma+local-search")
+        ctx.record(inc.objective, None)
         # The relaxation's Lagrangian dual (solvers/_lagrangian.py): a certified bound in
         # ~0.1-0.4 s, kept if SCIP's own dual bound ends below it (large instances).
-        relaxed = maximise_dual(pairs, start_from_association(pairs, ws_assoc, exact_allocation(sd, ws_assoc).band_price), ub=ub)
-        lagrangian = relaxed.bound
-        # A second warm start from the dual's fractional association (relax's rounding +
-        # local search); the better one seeds SCIP.
-        ws_source = "tma+local-search"
-        if opts.warm_start:
+        relaxed = maximise_dual(pairs, start_from_association(pairs, ws_assoc, exact_allocation(sd, ws_assoc).band_price),
+                                ub=inc.objective - const, deadline=ctx.deadline)
+        if self.options.warm_start and not ctx.out_of_time():
             from uara.solvers.relax import association_values, round_relaxation
 
             cands = round_relaxation(sd, relaxed.x, ctx.rng, 64)
@@ -213,22 +284,46 @@ class ExactSolver(Solver):
             alt = local_search(sd, rounded, deadline=ctx.deadline).association
             alt_alloc = exact_allocation(sd, alt)
             alt_eval = evaluate(sd, alt, alt_alloc.bandwidth_share, alt_alloc.compute_share)
-            if alt_eval.objective < ws_eval.objective:
-                ws_assoc, ws_y, ws_z, ws_eval = alt, alt_alloc.bandwidth_share, alt_alloc.compute_share, alt_eval
-                ub, ws_source = ws_eval.objective - const, "dual-rounding+local-search"
-                ctx.record(ws_eval.objective, const + lagrangian)
+            if alt_eval.objective < inc.objective:
+                inc = _Incumbent(alt, alt_alloc.bandwidth_share, alt_alloc.compute_share, alt_eval.objective,
+                                 "dual-rounding+local-search")
+                ctx.record(inc.objective, const + relaxed.bound)
+        return inc, relaxed.bound
 
-        model = build_model(pairs, ub, perspective=opts.perspective)
+    def _scip(self, sd: SlotData, pairs: Pairs, inc: _Incumbent, ctx: SolveContext) -> _ScipRun:
+        """Build the MISOCP, start it from ``inc`` and run SCIP until the slot's deadline (less the
+        time the model took to build, which Pyomo spends again translating it for SCIP)."""
+        opts = self.options
+        t0 = time.perf_counter()
+        left = ctx.remaining_s()
+        if left is not None and left <= 2 * _MARGIN_S:
+            return _ScipRun("skipped")
+        model = build_model(pairs, inc.objective - sd.constant, perspective=opts.perspective)
         if opts.warm_start:
-            set_point(model, point_from_decision(pairs, ws_assoc, ws_y))
-        build_s = time.perf_counter() - t_start
-
-        limit = ctx.remaining_s()
-        if opts.time_limit is not None:
-            limit = opts.time_limit if limit is None else min(limit, opts.time_limit)
-        if limit is not None:
-            limit = max(0.2, limit - (time.perf_counter() - t_start) - 0.2)
+            set_point(model, point_from_decision(pairs, inc.assoc, inc.y))
+        config = self._scip_config(ctx)
+        left = ctx.remaining_s()
+        if left is not None:
+            limit = left - (time.perf_counter() - t0) - _MARGIN_S
+            if limit <= _MARGIN_S:
+                return _ScipRun("skipped")
+            config["time_limit"] = float(limit)
         solver = _scip_solver()
+        res = solver.solve(model, **config)
+        scip = solver._solver_model
+        run = _ScipRun(str(scip.getStatus()), int(scip.getNNodes()), res.objective_bound, res.incumbent_objective,
+                       time_s=float(scip.getSolvingTime()))
+        if run.dual is not None:
+            run.dual = float(run.dual)
+        if run.primal is not None:
+            run.primal = float(run.primal)
+        if res.solution_loader.get_number_of_solutions() > 0:
+            res.solution_loader.load_vars()
+            run.x = np.array([model.x[p].value or 0.0 for p in range(pairs.size)])
+        return run
+
+    def _scip_config(self, ctx: SolveContext) -> dict[str, Any]:
+        opts = self.options
         config: dict[str, Any] = dict(
             load_solutions=False,
             raise_exception_on_nonoptimal_result=False,
@@ -243,61 +338,10 @@ class ExactSolver(Solver):
                 "display/verblevel": 4 if opts.tee else 0,
             },
         )
-        if limit is not None:
-            config["time_limit"] = float(limit)
         if ctx.threads and ctx.threads > 1:
             config["threads"] = int(ctx.threads)
         if opts.tee:
             import sys
 
             config["tee"] = [sys.stdout]
-        res = solver.solve(model, **config)
-        scip = solver._solver_model
-        scip_status = str(scip.getStatus())
-        nodes = int(scip.getNNodes())
-        dual = res.objective_bound
-        primal = res.incumbent_objective
-
-        assoc, y, z, source = ws_assoc, ws_y, ws_z, "warm_start"
-        if res.solution_loader.get_number_of_solutions() > 0:
-            res.solution_loader.load_vars()
-            xv = np.array([model.x[p].value or 0.0 for p in range(pairs.size)])
-            x_mat = pairs.to_matrix(xv)
-            cand = x_mat.argmax(axis=1)
-            alloc = exact_allocation(sd, cand)
-            cand_eval = evaluate(sd, cand, alloc.bandwidth_share, alloc.compute_share)
-            if cand_eval.feasible and cand_eval.objective <= ws_eval.objective:
-                assoc, y, z, source = cand, alloc.bandwidth_share, alloc.compute_share, "scip"
-                best = cand_eval.objective
-            else:
-                best = ws_eval.objective
-        else:
-            best = ws_eval.objective
-
-        lower = const + lagrangian
-        if dual is not None and math.isfinite(dual) and const + float(dual) > lower:
-            lower = const + float(dual)
-            if best < lower <= best + 1e-6 * max(best - const, 1e-12):
-                lower = best  # SCIP's feasibility tolerance: a bound a hair above the re-scored optimum
-        ctx.record(best, lower)
-        gap = relative_gap(best, lower, const)
-        if scip_status in ("optimal", "gaplimit") and gap is not None and gap <= max(opts.gap, 1e-6):
-            status = Status.OPTIMAL
-        elif scip_status in ("timelimit", "userinterrupt", "nodelimit", "memlimit"):
-            status = Status.TIME_LIMIT
-        else:
-            status = Status.FEASIBLE
-        info = {
-            "scip_status": scip_status,
-            "nodes": nodes,
-            "scip_primal": None if primal is None else const + float(primal),
-            "scip_dual": None if dual is None or not math.isfinite(dual) else const + float(dual),
-            "lagrangian_bound": const + lagrangian,
-            "scip_time_s": float(scip.getSolvingTime()),
-            "build_time_s": build_s,
-            "warm_start_objective": ws_eval.objective,
-            "warm_start_source": ws_source,
-            "incumbent_source": source,
-            "pairs": pairs.size,
-        }
-        return SlotDecision(assoc, y, z, status=status, lower_bound=lower, info=info)
+        return config

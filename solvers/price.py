@@ -58,8 +58,7 @@ RELAXATION_TEMPERATURES = (1e-3, 1e-5)
 
 @dataclass
 class PriceOptions:
-    """time_limit: seconds per slot when the run gives none (None = no limit);
-    gap: relative gap on I - C at which a node is pruned / the search stops;
+    """gap: relative gap on I - C at which a node is pruned / the search stops;
     max_nodes: cap on branch-and-price nodes (None = no cap);
     pricing_nodes: cap on search nodes per pricing call (its bound stays valid);
     columns_per_server: columns added per server and iteration;
@@ -70,7 +69,6 @@ class PriceOptions:
     relaxation_start: first centre = the device prices of the continuous relaxation's
     Lagrangian dual (solvers/_lagrangian.py), so the root bound is never below it."""
 
-    time_limit: float | None = None
     gap: float = 1e-7
     max_nodes: int | None = None
     pricing_nodes: int | None = 50000
@@ -476,11 +474,18 @@ class PriceSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = PriceOptions
+    VERSION = 2  # 2: every step within the slot's share of the run's time limit
 
     def check_options(self) -> None:
         o = self.options
-        if o.time_limit is not None and not o.time_limit > 0:
-            raise SolverError(f"solver 'price': option time_limit must be positive, got {o.time_limit}")
+        if o.max_cg_iterations < 1:
+            raise SolverError(f"solver 'price': option max_cg_iterations must be >= 1, got {o.max_cg_iterations}")
+        if o.max_nodes is not None and o.max_nodes < 1:
+            raise SolverError(f"solver 'price': option max_nodes must be >= 1, got {o.max_nodes}")
+        if not o.root_mip_s >= 0:
+            raise SolverError(f"solver 'price': option root_mip_s must be >= 0, got {o.root_mip_s}")
+        if not 0 <= o.smoothing < 1:
+            raise SolverError(f"solver 'price': option smoothing must be in [0, 1), got {o.smoothing}")
         if not o.gap >= 0:
             raise SolverError(f"solver 'price': option gap must be >= 0, got {o.gap}")
         if o.columns_per_server < 1:
@@ -492,10 +497,7 @@ class PriceSolver(Solver):
         from uara.solvers.exact import warm_start
 
         t0 = time.perf_counter()
-        limit = ctx.remaining_s()
-        if self.options.time_limit is not None:
-            limit = self.options.time_limit if limit is None else min(limit, self.options.time_limit)
-        deadline = None if limit is None else t0 + limit
+        deadline = ctx.deadline
         bp = BranchAndPrice(sd, self.options, deadline)
         start, _, _ = warm_start(sd, ctx)
         lower, proven = bp.run(start)

@@ -250,7 +250,13 @@ class RelaxSolver(Solver):
     PROVIDES_BOUND = True
     STOCHASTIC = True
     Options: ClassVar[type] = RelaxOptions
-    VERSION = 2  # 2: Lagrangian certificate, single conic solve
+    VERSION = 3  # 2: Lagrangian certificate, single conic solve; 3: within the slot's share of the time limit
+
+    @classmethod
+    def import_solver(cls) -> None:
+        import cvxpy as cp
+
+        cp.installed_solvers()  # imports the conic solvers' interfaces
 
     def check_options(self) -> None:
         if self.options.solver.upper() not in RELAXATION_SOLVERS:
@@ -268,7 +274,10 @@ class RelaxSolver(Solver):
         if np.any(np.bincount(pairs.device, minlength=sd.num_devices) == 0):
             raise SolverError("relax: a device has no usable server (no path above the gain floor)")
         start, ub = max_sinr_start(sd)
-        relax = solve_relaxation(sd, solver=opts.solver, ub=ub, pairs=pairs, start=start, deadline=ctx.deadline)
+        # Out of time already: skip the conic solve (it cannot be interrupted); the Lagrangian
+        # dual at the start's multipliers still certifies a bound.
+        conic = "lagrangian" if ctx.out_of_time() else opts.solver
+        relax = solve_relaxation(sd, solver=conic, ub=ub, pairs=pairs, start=start, deadline=ctx.deadline)
         lower = sd.constant + relax.bound
         t_relax = time.perf_counter() - t0
 

@@ -27,6 +27,7 @@ import numpy as np
 from uara.model.allocation import allocate
 from uara.model.formulation import SlotData
 from uara.model.solution import Status
+from uara.errors import SolverError
 from uara.solvers.association import AssociationSolver, masked_argmax
 from uara.solvers.base import SlotDecision, SolveContext
 
@@ -109,6 +110,13 @@ class TMASolver(AssociationSolver):
     name = "tma"
     description = "two-phase matching (paper Alg. 1): Max-SINR start, then pairwise swaps while I improves"
     Options: ClassVar[type] = TMAOptions
+
+    def check_options(self) -> None:
+        super().check_options()
+        if not 0 <= self.options.rtol < 1:
+            raise SolverError(f"solver 'tma': option rtol must be in [0, 1), got {self.options.rtol}")
+        if self.options.max_swaps is not None and self.options.max_swaps < 0:
+            raise SolverError(f"solver 'tma': option max_swaps must be >= 0, got {self.options.max_swaps}")
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         start = masked_argmax(sd.snr, sd.usable)

@@ -1,4 +1,5 @@
-"""File I/O helpers: atomic writes and JSON reads whose errors name the file."""
+"""Text and file I/O helpers: atomic writes, JSON reads whose errors name the file, and the one
+KEY=VALUE parser of the command line."""
 
 from __future__ import annotations
 
@@ -98,3 +99,29 @@ def read_json(path: str | os.PathLike, what: str = "file") -> Any:
         raise UaraError(
             f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+
+
+def parse_key_value(item: str, flag: str) -> tuple[str, str]:
+    """``"KEY=VALUE"`` -> (KEY, VALUE), both stripped; a one-line error naming ``flag`` otherwise."""
+    key, sep, value = str(item).partition("=")
+    if not sep or not key.strip():
+        raise UaraError(f"{flag} expects KEY=VALUE, got {item!r}")
+    return key.strip(), value.strip()
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: JSON where it parses (numbers, true/false, null, lists), else the plain string.
+    The receiver then checks it against its declared type (solver options, parameters, build options)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """``["k=v", ...]`` -> {k: parse_value(v)}: the one KEY=VALUE parser of every subcommand."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, value = parse_key_value(item, flag)
+        out[key] = parse_value(value)
+    return out

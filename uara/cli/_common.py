@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from uara.errors import UaraError
+from uara.io import parse_key_values  # noqa: F401  (the one KEY=VALUE parser, re-exported for the subcommands)
 from uara.model.instance import Instance
 
 
 def load_instance(path: str) -> Instance:
     return Instance.load(path)
-
-
-def parse_key_values(pairs: list[str] | None, flag: str = "--option") -> dict[str, Any]:
-    """``["k=v", ...]`` -> dict of strings (converted by the solver's option types)."""
-    out: dict[str, Any] = {}
-    for item in pairs or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UaraError(f"{flag} expects KEY=VALUE, got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

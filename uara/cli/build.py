@@ -17,24 +17,7 @@ from typing import Any
 import numpy as np
 
 from uara.errors import UaraError
-
-
-def _parse_value(text: str) -> Any:
-    """JSON when it parses (numbers, true/false, lists), else the plain string."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _key_values(pairs: list[str] | None, flag: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in pairs or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UaraError(f"{flag} expects KEY=VALUE, got {item!r}")
-        out[key.strip()] = _parse_value(value.strip())
-    return out
+from uara.io import parse_key_values
 
 
 def _pair(text: str) -> tuple[float, float]:
@@ -126,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         if args.check:
             raise UaraError("--check needs --from-provenance FILE")
         params: Any = args.params
-        overrides = _key_values(args.param, "--param")
+        overrides = parse_key_values(args.param, "--param")
         if overrides:
             from uara.model.instance import PARAMETER_SETS
 
@@ -137,11 +120,11 @@ def run(args: argparse.Namespace) -> int:
             params = base
         inst = build_instance(
             devices=args.devices, servers=args.servers, slots=args.slots, channel=args.channel, scene=args.scene,
-            seed=args.seed, channel_options=_key_values(args.channel_option, "--channel-option"),
+            seed=args.seed, channel_options=parse_key_values(args.channel_option, "--channel-option"),
             catalog=args.catalog,
             device_kinds=args.device_kinds.split(",") if args.device_kinds else None,
             server_kinds=args.server_kinds.split(",") if args.server_kinds else None,
-            tasks=args.tasks, task_options=_key_values(args.task_option, "--task-option"), params=params,
+            tasks=args.tasks, task_options=parse_key_values(args.task_option, "--task-option"), params=params,
             speed_mps=args.speed, max_resample=args.max_resample, name=args.name, progress=not args.quiet,
             channel_cache=args.channel_cache,
         )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from typing import Any
 
 from uara.errors import UaraError
+from uara.io import parse_key_value, parse_value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,14 +56,15 @@ def parse_list(text: str, what: str, conv=str) -> list:
         raise UaraError(f"{what} must be a comma-separated list, got {text!r}") from None
 
 
-def parse_solver_options(items: list[str] | None) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
+def parse_solver_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``["relax:samples=8", ...]`` -> {"relax": {"samples": 8}} (values as :func:`uara.io.parse_value`)."""
+    out: dict[str, dict[str, Any]] = {}
     for item in items or []:
         solver, sep, kv = item.partition(":")
-        key, sep2, value = kv.partition("=")
-        if not sep or not sep2 or not solver or not key:
+        if not sep or not solver.strip():
             raise UaraError(f"--option expects SOLVER:KEY=VALUE, got {item!r}")
-        out.setdefault(solver.strip(), {})[key.strip()] = value.strip()
+        key, value = parse_key_value(kv, f"--option {solver.strip()}:")
+        out.setdefault(solver.strip(), {})[key] = parse_value(value)
     return out
 
 

@@ -32,20 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from uara.experiments.episode import SLOT_HEADER, format_slot, run_episode
-    from uara.errors import UaraError
     from uara.io import atomic_write_json
 
     inst = load_instance(args.instance)
     if args.param:
         raw = parse_key_values(args.param, "--param")
-        try:
-            inst = inst.with_params(**{k: float(v) for k, v in raw.items()})
-        except (TypeError, ValueError) as exc:
-            raise UaraError(f"--param: {exc}") from None
+        inst = inst.with_params(**raw)
     print(f"episode  {inst.name}  ({inst.num_devices} devices, {inst.num_servers} servers, {inst.num_slots} slots)  solver {args.solver}  seed {args.seed}")
     print(SLOT_HEADER)
     ep = run_episode(
-        inst, args.solver, options=parse_key_values(args.option), seed=args.seed, time_limit=args.time_limit,
+        inst, args.solver, options=parse_key_values(args.option, "--option"), seed=args.seed, time_limit=args.time_limit,
         threads=args.threads, num_slots=args.slots, latency=not args.no_latency,
         on_slot=lambda rec: print(format_slot(rec), flush=True),
     )

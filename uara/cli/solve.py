@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         unknown = [m for m in bound_methods if m not in METHODS]
         if unknown:
             raise SolverError(f"--bound: unknown bound method {unknown[0]!r}; choose from: {', '.join(METHODS)}")
-    options = parse_key_values(args.option)
+    options = parse_key_values(args.option, "--option")
     if args.allocation:
         options["allocation"] = args.allocation
     if args.policy:

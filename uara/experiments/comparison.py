@@ -45,6 +45,7 @@ from uara.errors import MissingDependencyError, SolutionError, SolverError, Uara
 from uara.model.instance import Instance
 from uara.model.solution import relative_gap
 from uara.model.verify import OBJECTIVE_RTOL
+from uara.io import parse_key_value
 from uara.io import atomic_write_bytes, atomic_write_json, dumps_json, read_json
 
 #: Battery level splitting "high" from "low" battery devices (Fig. 6).
@@ -122,9 +123,8 @@ def parse_param_grid(items: Sequence[str] | None) -> list[dict[str, float]]:
     """``["energy_weight=20,40", "lambda=0.01"]`` -> the cartesian product as dicts (``[{}]`` when empty)."""
     axes: list[tuple[str, list[float]]] = []
     for item in items or []:
-        name, sep, values = item.partition("=")
-        name = name.strip()
-        if not sep or not name or not values.strip():
+        name, values = parse_key_value(item, "--param")
+        if not values:
             raise UaraError(f"--param expects NAME=V1,V2,..., got {item!r}")
         try:
             vals = [float(v) for v in values.split(",") if v.strip()]

@@ -373,7 +373,15 @@ class Instance:
         """A copy with some parameters changed (e.g. ``energy_weight=100``)."""
         if "lambda" in changes:
             changes["lambda_"] = changes.pop("lambda")
-        new = replace(self, params=replace(self.params, **changes), slots=list(self.slots))
+        names = {f.name for f in fields(Params)}
+        for key, value in changes.items():
+            shown = "lambda" if key == "lambda_" else key
+            if key not in names:
+                known = ", ".join(sorted("lambda" if n == "lambda_" else n for n in names))
+                raise InstanceError(f"params.{shown}", f"unknown parameter (known: {known})")
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise InstanceError(f"params.{shown}", f"expected a number, got {value!r}")
+        new = replace(self, params=replace(self.params, **{k: float(v) for k, v in changes.items()}), slots=list(self.slots))
         _check_params(new.params)
         return new
 
