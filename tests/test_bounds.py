@@ -69,13 +69,27 @@ def test_stale_method_versions_are_recomputed(tmp_path):
     """A bound cached by an older version of a method is ignored, not trusted."""
     import json
 
-    from uara.experiments.bounds import METHOD_VERSIONS, _path, best_lower_bound
+    from uara.experiments.bounds import _path, best_lower_bound, method_version
 
     inst = random_instance(6, 2, seed=4)
     fresh = best_lower_bound(inst, root=tmp_path)
     path = _path(inst, tmp_path)
     data = json.loads(path.read_text())
-    data["slots"][0]["relax"] = {"bound": 1e30, "time_s": 0.0, "version": METHOD_VERSIONS["relax"] - 1}
+    data["slots"][0]["relax"] = {"bound": 1e30, "time_s": 0.0, "version": method_version("relax") - 1}
     path.write_text(json.dumps(data))
     again = best_lower_bound(inst, root=tmp_path)
     assert again[0] == pytest.approx(fresh[0], rel=1e-12)
+
+
+def test_bound_methods_and_versions_come_from_the_solver_registry(monkeypatch):
+    from uara.experiments.bounds import bound_methods, check_methods, method_version
+    from uara.solvers import get_solver_class
+
+    methods = bound_methods()
+    assert {"relax", "exact", "price", "brute-force"} <= set(methods)
+    assert "tma" not in methods and "max-sinr" not in methods
+    cls = get_solver_class("relax")
+    monkeypatch.setattr(cls, "VERSION", cls.VERSION + 7)
+    assert method_version("relax") == cls.VERSION
+    with pytest.raises(SolverError, match="unknown bound method 'tma'"):
+        check_methods(["relax", "tma"])

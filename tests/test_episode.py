@@ -68,7 +68,8 @@ def test_cli_simulate_and_compare_episode_mode(inst: Instance, tmp_path: Path, c
     assert text.count("feasible") >= 4 and "total" in text
     assert rescore_episode(json.loads(out.read_text()), inst) > 0
     assert main(["simulate", str(f), "--solver", "nope"]) == 2
-    from uara.experiments.comparison import compare, load_table
+    from uara.experiments.comparison import compare
+    from uara.experiments.table import load_table
 
     res = compare([f], ["random", "tma"], [0], tmp_path / "cmp", mode="episode", executor="serial")
     df = load_table(tmp_path / "cmp")

@@ -13,7 +13,8 @@ pytest.importorskip("pyarrow")
 from uara.cli import main
 from uara.errors import UaraError
 from uara.experiments.report_builder import build_report, reduction_sentences, reductions
-from uara.experiments.comparison import compare, parse_param_grid
+from uara.experiments.comparison import compare
+from uara.experiments.grid import parse_param_grid
 from uara.scenario.random_instance import random_instance
 
 

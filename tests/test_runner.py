@@ -16,7 +16,9 @@ from uara.cli import main
 from uara.model.evaluator import evaluate
 from uara.model.formulation import slot_data
 from uara.model.instance import Instance
-from uara.experiments.comparison import TIMING_COLUMNS, compare, load_table, parse_param_grid, validate_and_row
+from uara.experiments.comparison import compare
+from uara.experiments.grid import parse_param_grid
+from uara.experiments.table import TIMING_COLUMNS, load_table, validate_and_row
 from uara.solvers import list_solvers
 from uara.scenario.random_instance import random_instance
 
@@ -70,7 +72,8 @@ def test_all_installed_solvers_objectives_recomputed(inst_dir: Path, tmp_path: P
 
 
 def test_claimed_objective_mismatch_is_an_error_row(inst_dir: Path) -> None:
-    from uara.experiments.comparison import build_specs, execute_run
+    from uara.experiments.grid import build_specs
+    from uara.experiments.worker import execute_run
 
     spec = build_specs([inst_dir / "small_a.json"], ["tma"], [0], latency=False)[0]
     res = execute_run(spec)
@@ -179,7 +182,7 @@ def test_cli_compare_and_user_errors(inst_dir: Path, tmp_path: Path, capsys: pyt
 
 def test_resume_key_follows_the_solver_code_version(monkeypatch):
     """Stored runs are redone when the back-end's code version changes, and only then."""
-    from uara.experiments.comparison import RunSpec
+    from uara.experiments.grid import RunSpec
     from uara.solvers import get_solver_class
 
     key = RunSpec("x.json", "abc", "tma+exact", 0).key
@@ -197,7 +200,7 @@ def test_process_workers_get_one_blas_thread():
 
     code = (
         "import ctypes, os, numpy, scipy.optimize\n"
-        "from uara.experiments.comparison import limit_blas_threads\n"
+        "from uara.experiments.executors import limit_blas_threads\n"
         "limit_blas_threads(1)\n"
         "paths = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l.lower() and l.split()[-1].startswith('/')})\n"
         "got = []\n"

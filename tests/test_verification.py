@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from uara.errors import SolutionError
-from uara.experiments.comparison import RunResult, RunSpec, validate_and_row
+from uara.experiments.grid import RunSpec
+from uara.experiments.table import validate_and_row
+from uara.experiments.worker import RunResult
 from uara.experiments.episode import rescore_episode, run_episode
 from uara.io import dumps_json
 from uara.model.instance import Instance

@@ -69,7 +69,8 @@ def parse_solver_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.experiments.comparison import compare, parse_param_grid
+    from uara.experiments.comparison import compare
+    from uara.experiments.grid import parse_param_grid
 
     solvers = parse_list(args.solvers, "--solvers")
     seeds = parse_list(args.seeds, "--seeds", int)

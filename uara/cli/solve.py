@@ -39,12 +39,9 @@ def run(args: argparse.Namespace) -> int:
     instance = load_instance(args.instance)
     bound_methods = [m.strip() for m in args.bound.split(",") if m.strip()] if args.bound else []
     if bound_methods:
-        from uara.experiments.bounds import METHODS
-        from uara.errors import SolverError
+        from uara.experiments.bounds import check_methods
 
-        unknown = [m for m in bound_methods if m not in METHODS]
-        if unknown:
-            raise SolverError(f"--bound: unknown bound method {unknown[0]!r}; choose from: {', '.join(METHODS)}")
+        check_methods(bound_methods)
     options = parse_key_values(args.option, "--option")
     if args.allocation:
         options["allocation"] = args.allocation

@@ -1,12 +1,16 @@
 """Best known lower bounds per instance and slot, cached on disk.
 
 A comparison scores every solver against the same bound: for slot t,
-LB(t) = max over the methods run so far of their proven lower bound on I(t)
-(the relaxation of :mod:`uara.solvers.relax`, SCIP's dual bound from
-:mod:`uara.solvers.exact`, or any solution's own bound recorded with
-:func:`record_bound`). Bounds are stored in
-``<cache>/bounds/<fingerprint>.json`` (format ``uara-bounds/1``), written
-atomically; the cache folder is ``$UARA_CACHE_DIR`` or ``./.uara-cache``.
+LB(t) = max over the methods run so far of their proven lower bound on I(t).
+The methods are the registered back-ends that prove bounds
+(``Solver.PROVIDES_BOUND``: relax's Lagrangian certificate, exact's SCIP dual
+bound, price's column-generation bound, brute force's optimum); each cached
+entry carries the back-end's ``Solver.VERSION`` and entries of another version
+are recomputed. Any solution's own bound can be added with :func:`record_bound`.
+This is the one bound cache: ``uara solve --bound`` uses it under
+``$UARA_CACHE_DIR`` (default ``./.uara-cache``), ``uara compare`` inside its
+output folder. Bounds are stored in ``<root>/bounds/<fingerprint>.json``
+(format ``uara-bounds/1``), written atomically.
 Two processes updating one file at once can lose one update (never corrupt
 the file); the lost bound is recomputed on the next call.
 
@@ -27,13 +31,40 @@ from uara.io import atomic_write_json, read_json
 from uara.model.solution import Solution, relative_gap
 
 BOUNDS_FORMAT = "uara-bounds/1"
-METHODS = ("relax", "exact", "price")
-#: Version of each bounding method's code. Bump it when a change could alter the
-#: bounds a method proves (relax 2: Clarabel dual objective at tight tolerances;
-#: relax 3: certify only OPTIMAL solves, coverage threshold; relax 4: the Lagrangian dual
-#: certifies every slot, whatever the conic solver's status);
-#: cached entries of another version are ignored and recomputed.
-METHOD_VERSIONS = {"relax": 4, "exact": 1, "price": 1}
+
+
+def bound_methods() -> tuple[str, ...]:
+    """The registered back-ends that prove lower bounds (``PROVIDES_BOUND``), in registry order."""
+    from uara.solvers import get_solver_class, solver_names
+
+    out = []
+    for name in solver_names():
+        try:
+            if get_solver_class(name).PROVIDES_BOUND:
+                out.append(name)
+        except SolverError:  # registered but not part of this installation
+            continue
+    return tuple(out)
+
+
+def method_version(method: str) -> int:
+    """The code version of a bound method: its back-end's ``Solver.VERSION`` (1 for names outside the registry,
+    e.g. bounds recorded by hand)."""
+    from uara.solvers import get_solver_class, solver_names
+
+    if method not in solver_names():
+        return 1
+    return int(getattr(get_solver_class(method), "VERSION", 1))
+
+
+def check_methods(methods: Iterable[str]) -> tuple[str, ...]:
+    """``methods`` as a tuple, or a one-line error naming the first that proves no bound."""
+    known = bound_methods()
+    methods = tuple(methods)
+    for mth in methods:
+        if mth not in known:
+            raise SolverError(f"unknown bound method {mth!r}; choose from: {', '.join(known)}")
+    return methods
 
 
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
@@ -63,7 +94,7 @@ def load_bounds(instance: Instance, *, root: str | os.PathLike | None = None) ->
             slots[t] = {
                 k: v for k, v in entry.items()
                 if isinstance(v, dict) and _finite(v.get("bound"))
-                and v.get("version", 1) == METHOD_VERSIONS.get(k, v.get("version", 1))
+                and v.get("version", 1) == method_version(k)
             }
     return slots
 
@@ -88,26 +119,16 @@ def record_bound(
     slots = load_bounds(instance, root=root)
     old = slots[slot].get(method)
     if old is None or bound > old["bound"]:
-        slots[slot][method] = {"bound": float(bound), "time_s": time_s, "version": METHOD_VERSIONS.get(method, 1)}
+        slots[slot][method] = {"bound": float(bound), "time_s": time_s, "version": method_version(method)}
         _save(instance, slots, root)
 
 
 def _compute(instance: Instance, slot: int, method: str, time_limit: float | None, threads: int) -> float | None:
-    from uara.model.formulation import slot_data
+    """Run the back-end ``method`` on one slot (``time_limit`` seconds) and return its proven bound."""
+    from uara.solvers import get_solver
 
-    if method == "relax":
-        from uara.solvers.relax import max_sinr_start, solve_relaxation
-
-        sd = slot_data(instance, slot)
-        start, ub = max_sinr_start(sd)
-        # certified by the Lagrangian dual whatever the conic solver's status (solvers/relax.py)
-        return sd.constant + solve_relaxation(sd, ub=ub, start=start).bound
-    if method in ("exact", "price"):  # price: column generation / branch-and-price (solvers/price.py)
-        from uara.solvers import get_solver
-
-        sol = get_solver(method).solve(instance, time_limit=time_limit, threads=threads, slots=[slot])
-        return sol.slots[0].lower_bound
-    raise SolverError(f"unknown bound method {method!r}; choose from: {', '.join(METHODS)}")
+    sol = get_solver(method).solve(instance, time_limit=time_limit, threads=threads, slots=[slot])
+    return sol.slots[0].lower_bound
 
 
 def best_lower_bound(
@@ -127,10 +148,7 @@ def best_lower_bound(
     then returns the maximum over all cached methods, including bounds added by
     :func:`record_bound`. Slots not in ``slots`` are only read from the cache.
     """
-    methods = tuple(methods)
-    for mth in methods:
-        if mth not in METHODS:
-            raise SolverError(f"unknown bound method {mth!r}; choose from: {', '.join(METHODS)}")
+    methods = check_methods(methods)
     cached = load_bounds(instance, root=root) if use_cache else [{} for _ in range(instance.num_slots)]
     todo = range(instance.num_slots) if slots is None else list(slots)
     changed = False
@@ -142,7 +160,7 @@ def best_lower_bound(
             bound = _compute(instance, t, mth, time_limit, threads)
             if bound is not None and _finite(bound):
                 cached[t][mth] = {"bound": float(bound), "time_s": time.perf_counter() - t0,
-                                  "version": METHOD_VERSIONS[mth]}
+                                  "version": method_version(mth)}
                 changed = True
     if changed and use_cache:
         # merge with whatever another process wrote meanwhile
@@ -155,6 +173,21 @@ def best_lower_bound(
         _save(instance, latest, root)
         cached = latest
     return [max((v["bound"] for v in entry.values()), default=None) for entry in cached]
+
+
+def bound_sources(instance: Instance, *, root: str | os.PathLike | None = None) -> list[str | None]:
+    """Per slot, the method whose cached bound is the best (None where none is cached)."""
+    return [max(entry, key=lambda k: entry[k]["bound"]) if entry else None for entry in load_bounds(instance, root=root)]
+
+
+def total_bound(instance: Instance, *, root: str | os.PathLike | None = None) -> tuple[float | None, str]:
+    """The cached bound on sum_t I(t) (None unless every slot has one) and its sources, e.g. ``bounds:relax``."""
+    slots = load_bounds(instance, root=root)
+    if not slots or any(not entry for entry in slots):
+        return None, "none"
+    best = [max(entry.items(), key=lambda kv: kv[1]["bound"]) for entry in slots]
+    methods = sorted({k for k, _ in best})
+    return float(sum(v["bound"] for _, v in best)), "bounds:" + "+".join(methods)
 
 
 def score(solution: Solution, bounds: list[float | None]) -> list[float | None]:

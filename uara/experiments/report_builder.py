@@ -10,7 +10,7 @@ next to PNG figures in ``figures/``:
   controllable objective per device, so the proxy and the simulated latency
   are read side by side (docs/model.md: their disagreement is a finding).
 * Fig. 6: energy weight w vs latency and vs energy, for high- and low-battery
-  devices (battery >= / < :data:`uara.experiments.comparison.HIGH_BATTERY`).
+  devices (battery >= / < :data:`uara.experiments.table.HIGH_BATTERY`).
 * the gap table with the best lower bound of each instance and its source;
 * runtime vs instance size (log scale);
 * the latency reduction of each method vs each baseline, stated as the paper
@@ -350,7 +350,7 @@ class ReportResult:
 def build_report(results: str | Path, output: str | Path | None = None, title: str | None = None) -> ReportResult:
     """Write ``report.md``, ``report.html`` and ``figures/*.png`` for a comparison folder (or table file)."""
     pd, _ = _deps()
-    from uara.experiments.comparison import HIGH_BATTERY, load_table
+    from uara.experiments.table import HIGH_BATTERY, load_table
 
     src = Path(results)
     df = load_table(src)

@@ -1,0 +1,162 @@
+"""The house rules of docs/architecture.md, enforced on the source tree.
+
+Wings, lowest first: the loose modules (errors, io) < model < psd < scenario < rl <
+solvers < experiments < cli < the facade (uara/__init__, uara/__main__). A module
+may import its own wing and the wings below it, never above. Every import counts, also one inside a function (a lazy
+upward import is still an upward dependency). Module-level imports have no cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+#: source folder -> the package it installs as
+FOLDERS = {"uara": "uara", "solvers": "uara.solvers", "psd": "uara.psd"}
+RANK = {"base": 0, "model": 1, "psd": 2, "scenario": 3, "rl": 4, "solvers": 5, "experiments": 6, "cli": 7, "facade": 8}
+LOOSE = {"uara.errors", "uara.io"}
+FACADE = {"uara", "uara.__main__"}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT)
+    pkg = FOLDERS[rel.parts[0]]
+    parts = list(rel.with_suffix("").parts[1:])
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join([pkg, *parts])
+
+
+def wing(module: str) -> str:
+    if module in FACADE:
+        return "facade"
+    if module in LOOSE:
+        return "base"
+    parts = module.split(".")
+    if len(parts) >= 2 and parts[1] in RANK:
+        return parts[1]
+    raise AssertionError(f"{module}: not in a wing (at most errors, io, __init__ and __main__ stay loose in uara/)")
+
+
+def source_modules() -> dict[str, Path]:
+    out = {}
+    for folder in FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            out[module_name(path)] = path
+    return out
+
+
+def imports(path: Path, module: str, *, top_level_only: bool = False) -> list[tuple[str, int]]:
+    """(imported uara module, line) for every import in ``path`` (resolved against the known modules)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative import
+                pkg = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+                base = ".".join(pkg[: len(pkg) - node.level + 1] + ([node.module] if node.module else []))
+            found.append((base, node.lineno))
+            found += [(f"{base}.{alias.name}", node.lineno) for alias in node.names]
+    # the package root itself (``from uara import __version__``) is loaded by every import: not a dependency
+    return [(name, line) for name, line in found if name.startswith("uara.") and name != "uara.__version__"]
+
+
+def resolve(name: str, known: dict[str, Path]) -> str | None:
+    """The known module an imported dotted name refers to (``uara.model.solution.Status`` -> ``uara.model.solution``)."""
+    while name and name not in known:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def upward_imports(known: dict[str, Path]) -> list[str]:
+    bad = []
+    for mod, path in known.items():
+        src = wing(mod)
+        for name, line in imports(path, mod):
+            target = resolve(name, known)
+            if target is None or target == mod:
+                continue
+            dst = wing(target)
+            if RANK[dst] > RANK[src] or (RANK[dst] == RANK[src] and dst != src):
+                bad.append(f"{path.relative_to(ROOT)}:{line}: {src} wing imports {target} ({dst} wing)")
+    return sorted(set(bad))
+
+
+def test_every_module_is_in_a_wing_and_at_most_four_stay_loose():
+    known = source_modules()
+    loose = sorted(p.name for m, p in known.items() if p.parent == ROOT / "uara")
+    assert len(loose) <= 4, loose
+    for mod in known:
+        wing(mod)
+
+
+def test_no_upward_import():
+    assert upward_imports(source_modules()) == []
+
+
+def test_the_model_wing_imports_only_errors_and_io_of_uara():
+    known = source_modules()
+    for mod, path in known.items():
+        if wing(mod) != "model":
+            continue
+        for name, line in imports(path, mod):
+            target = resolve(name, known)
+            assert target in LOOSE or (target or "").startswith("uara.model"), f"{path}:{line}: {name}"
+
+
+def test_the_layering_check_catches_an_upward_import(tmp_path, monkeypatch):
+    """Show that the rule bites: a model module that imports the solvers is reported."""
+    known = source_modules()
+    bad = tmp_path / "uara" / "model" / "sneaky.py"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("def f():\n    from uara.solvers import get_solver\n    return get_solver\n")
+    stub = bad.parent / "solvers_stub.py"
+    stub.write_text("")
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    assert upward_imports({"uara.model.sneaky": bad, "uara.solvers": stub}) == [
+        "uara/model/sneaky.py:2: model wing imports uara.solvers (solvers wing)"
+    ]
+
+
+def test_no_module_level_import_cycle():
+    known = source_modules()
+    graph: dict[str, set[str]] = defaultdict(set)
+    for mod, path in known.items():
+        for name, _ in imports(path, mod, top_level_only=True):
+            target = resolve(name, known)
+            if target and target != mod:
+                graph[mod].add(target)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt):] + [nxt]
+                pytest.fail("module-level import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for mod in sorted(known):
+        if mod not in state:
+            visit(mod)
+
+
+def test_no_two_modules_share_a_name():
+    names: dict[str, list[str]] = defaultdict(list)
+    for mod, path in source_modules().items():
+        if path.name not in ("__init__.py", "__main__.py"):
+            names[path.stem].append(str(path.relative_to(ROOT)))
+    assert {k: v for k, v in names.items() if len(v) > 1} == {}

@@ -1,0 +1,158 @@
+"""The run grid: instances x solvers x seeds x parameter values -> a list of :class:`RunSpec`.
+
+A run's ``key`` hashes everything its result depends on (instance fingerprint,
+solver, options, time limit, mode, seed, params and the back-end's code
+``VERSION``), so a rerun of a grid into the same folder finds its finished runs.
+Everything a user can get wrong (an unknown solver, a bad option, a parameter
+name, a time limit) is checked here, before any run starts.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from uara.errors import SolverError, UaraError
+from uara.io import parse_key_value
+from uara.model.instance import Instance
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run depends on. Picklable; :func:`execute_run` is a pure function of it."""
+
+    instance_file: str
+    base_fingerprint: str
+    solver: str
+    seed: int
+    options: tuple[tuple[str, Any], ...] = ()
+    params: tuple[tuple[str, float], ...] = ()
+    mode: str = "static"
+    time_limit: float | None = None
+    threads: int = 1
+    latency: bool = True
+
+    @property
+    def key(self) -> str:
+        """Resume key: instance fingerprint + solver + options (+ time limit, mode) + seed + params,
+        plus the back-end's code version (``Solver.VERSION``; 1 is left out, so keys of runs
+        stored before versions existed still match)."""
+        from uara.solvers import get_solver_class
+
+        fields: list[Any] = [self.base_fingerprint, self.solver, list(self.options), self.time_limit, self.mode, self.seed,
+                             list(self.params)]
+        version = getattr(get_solver_class(self.solver), "VERSION", 1)
+        if version != 1:
+            fields.append({"solver_version": version})
+        payload = json.dumps(fields, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+    def instance(self) -> Instance:
+        """The instance with this run's parameter values applied."""
+        inst = Instance.load(self.instance_file)
+        return inst.with_params(**dict(self.params)) if self.params else inst
+
+
+def parse_param_grid(items: Sequence[str] | None) -> list[dict[str, float]]:
+    """``["energy_weight=20,40", "lambda=0.01"]`` -> the cartesian product as dicts (``[{}]`` when empty)."""
+    axes: list[tuple[str, list[float]]] = []
+    for item in items or []:
+        name, values = parse_key_value(item, "--param")
+        if not values:
+            raise UaraError(f"--param expects NAME=V1,V2,..., got {item!r}")
+        try:
+            vals = [float(v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            raise UaraError(f"--param {name}: values must be numbers, got {values!r}") from None
+        axes.append((name, vals))
+    if not axes:
+        return [{}]
+    names = [a[0] for a in axes]
+    return [dict(zip(names, combo)) for combo in itertools.product(*[a[1] for a in axes])]
+
+
+def expand_instances(paths: Sequence[str]) -> list[Path]:
+    """Files, folders (their ``*.json``) and globs -> sorted unique instance files."""
+    out: list[Path] = []
+    for p in paths:
+        hits = sorted(glob.glob(p)) if any(ch in p for ch in "*?[") else [p]
+        if not hits:
+            raise UaraError(f"no instance matches {p!r}")
+        for h in hits:
+            path = Path(h)
+            if path.is_dir():
+                files = sorted(path.glob("*.json"))
+                if not files:
+                    raise UaraError(f"instance folder has no *.json file: {path}")
+                out.extend(files)
+            elif path.exists():
+                out.append(path)
+            else:
+                raise UaraError(f"instance not found: {path}")
+    seen: dict[str, Path] = {}
+    for f in out:
+        seen.setdefault(str(f.resolve()), f)
+    return sorted(seen.values(), key=lambda f: str(f))
+
+
+def check_solvers(names: Sequence[str], options: dict[str, Any] | None = None) -> tuple[list[str], dict[str, str]]:
+    """Split requested solvers into (runnable, {skipped: reason}).
+
+    An unknown name or a bad option is a user error (raised); a registered
+    back-end whose module or optional package is missing is skipped with its reason.
+    """
+    from uara.solvers import get_solver, get_solver_class, solver_names
+
+    ok: list[str] = []
+    skipped: dict[str, str] = {}
+    for name in names:
+        base = name.partition("+")[0]
+        if base not in solver_names():
+            raise SolverError(f"unknown solver '{name}'; available: {', '.join(solver_names())}")
+        try:
+            cls = get_solver_class(base)
+        except SolverError as exc:
+            skipped[name] = str(exc)
+            continue
+        missing = cls.missing()
+        if missing:
+            skipped[name] = f"optional package(s) {', '.join(missing)} not installed (pip install 'uara[{cls.extra}]')"
+            continue
+        get_solver(name, **(options or {}).get(name, {}))  # raises on bad options now, not in a worker
+        ok.append(name)
+    return ok, skipped
+
+
+def build_specs(
+    instance_files: Sequence[Path],
+    solvers: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    params: Sequence[dict[str, float]] = ({},),
+    options: dict[str, dict[str, Any]] | None = None,
+    mode: str = "static",
+    time_limit: float | None = None,
+    threads: int = 1,
+    latency: bool = True,
+) -> list[RunSpec]:
+    """The grid of runs, in a fixed order."""
+    if mode not in ("static", "episode"):
+        raise UaraError(f"--mode must be static or episode, got {mode!r}")
+    specs = []
+    for f in instance_files:
+        inst = Instance.load(f)
+        fp = inst.fingerprint()
+        for pv in params:
+            if pv:
+                inst.with_params(**pv)  # validate names and values once, here
+            for solver in solvers:
+                opts = tuple(sorted((options or {}).get(solver, {}).items()))
+                for seed in seeds:
+                    specs.append(RunSpec(str(f), fp, solver, int(seed), opts, tuple(sorted(pv.items())), mode,
+                                         time_limit, threads, latency))
+    return specs
