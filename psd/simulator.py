@@ -216,7 +216,7 @@ def _plus(t, c, d, cat):
 
 
 def simulate(n_tokens: Any, match: np.ndarray, timing: Timing, decoding: Decoding) -> SimResult:
-    """Simulate N tasks.
+    """Simulate N tasks, all rounds of all tasks at once (vectorised over the unfinished tasks).
 
     Args:
         n_tokens: output tokens each task must produce, (N,) or scalar, >= 1.
@@ -225,20 +225,9 @@ def simulate(n_tokens: Any, match: np.ndarray, timing: Timing, decoding: Decodin
         timing: speeds (:class:`Timing`).
         decoding: mode, draft length, protocol (:class:`Decoding`).
     """
-    match = np.asarray(match, dtype=bool)
-    if match.ndim != 2:
-        raise UaraError(f"match: expected a 2-D (tasks, positions) array, got shape {match.shape}")
+    match, n_tok = _check_inputs(n_tokens, match, decoding)
     n_all = match.shape[0]
-    n_tok = np.broadcast_to(np.asarray(n_tokens), (n_all,)).astype(np.int64)
-    if (n_tok < 1).any():
-        raise UaraError("n_tokens: expected >= 1 for every task")
-    need = int(n_tok.max(initial=1)) + decoding.max_block + 1
-    if match.shape[1] < need:
-        raise UaraError(f"match: traces have {match.shape[1]} positions, need >= {need}")
     tm = timing.arrays(n_all)
-    dec = decoding
-    proto, vocab = dec.protocol, dec.vocab
-
     res = {k: np.zeros(n_all) for k in ("latency_s", "device_busy_s", "uplink_busy_s", "server_busy_s",
                                           "downlink_busy_s", "uplink_bits", "downlink_bits")}
     ires = {k: np.zeros(n_all, dtype=np.int64) for k in ("rounds", "tokens", "drafted_tokens",
@@ -249,16 +238,56 @@ def simulate(n_tokens: Any, match: np.ndarray, timing: Timing, decoding: Decodin
               & np.isfinite(tm["link_latency_s"]) & np.isfinite(tm["queue_s"]))
     res["latency_s"][~finite] = np.inf
     crit[~finite] = np.nan
-
     rows = np.flatnonzero(finite)
     nf = next_mismatch(match[rows])
+    st = _initial_state(rows, tm, n_tok, decoding)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while st["row"].size:
+            ev = _round_timeline(st, decoding)
+            out = _verdict(st, ev, nf, decoding)
+            if out["waste"].any():
+                _charge_waste(st, ev, out, decoding)
+            done = out["p_new"] >= st["ntok"]
+            if done.any():
+                _record_finished(st, ev, out, done, res, ires, crit)
+            _next_block(st, ev, out, decoding)
+            if done.any():
+                keep = ~done
+                st = {k: v[keep] for k, v in st.items()}
+    return SimResult(
+        latency_s=res["latency_s"], critical_s=crit,
+        device_busy_s=res["device_busy_s"], uplink_busy_s=res["uplink_busy_s"],
+        server_busy_s=res["server_busy_s"], downlink_busy_s=res["downlink_busy_s"],
+        rounds=ires["rounds"], tokens=ires["tokens"], drafted_tokens=ires["drafted_tokens"],
+        accepted_tokens=ires["accepted_tokens"], verified_positions=ires["verified_positions"],
+        uplink_bits=res["uplink_bits"], downlink_bits=res["downlink_bits"], finite=finite,
+    )
+
+
+def _check_inputs(n_tokens: Any, match: np.ndarray, decoding: Decoding) -> tuple[np.ndarray, np.ndarray]:
+    """(match as a 2-D bool array, n_tokens per task); one-line errors for bad shapes or counts."""
+    match = np.asarray(match, dtype=bool)
+    if match.ndim != 2:
+        raise UaraError(f"match: expected a 2-D (tasks, positions) array, got shape {match.shape}")
+    n_tok = np.broadcast_to(np.asarray(n_tokens), (match.shape[0],)).astype(np.int64)
+    if (n_tok < 1).any():
+        raise UaraError("n_tokens: expected >= 1 for every task")
+    need = int(n_tok.max(initial=1)) + decoding.max_block + 1
+    if match.shape[1] < need:
+        raise UaraError(f"match: traces have {match.shape[1]} positions, need >= {need}")
+    return match, n_tok
+
+
+def _initial_state(rows: np.ndarray, tm: dict[str, np.ndarray], n_tok: np.ndarray, dec: Decoding) -> dict[str, np.ndarray]:
+    """Per unfinished task: its speeds, the resources' free times (each with its critical-path attribution
+    over CATEGORIES) and the counters; every task starts its first block at t = 0."""
     n = rows.size
     z = np.zeros(n)
     zc = np.zeros((n, len(CATEGORIES)))
     g0 = np.full(n, dec.draft_length, dtype=np.int64)
     qc = zc.copy()
     qc[:, QUEUE] = tm["queue_s"][rows]
-    st: dict[str, np.ndarray] = {
+    return {
         "row": rows, "loc": np.arange(n), "ntok": n_tok[rows],
         "td": tm["draft_s_per_token"][rows], "tv": tm["verify_s_per_position"][rows],
         "tc": tm["verify_s_per_call"][rows], "rup": tm["uplink_bps"][rows],
@@ -276,119 +305,122 @@ def simulate(n_tokens: Any, match: np.ndarray, timing: Timing, decoding: Decodin
         "rounds": np.zeros(n, dtype=np.int64), "drafted": np.zeros(n, dtype=np.int64),
         "accepted": np.zeros(n, dtype=np.int64), "verified": np.zeros(n, dtype=np.int64),
     }
-    with np.errstate(divide="ignore", invalid="ignore"):
-        while st["row"].size:
-            m, td = st["m"], st["td"]
-            # phone drafts the block
-            de, dec_ = _plus(st["ds"], st["dsc"], m * td, DEVICE)
-            # uplink (FIFO), then one-way latency
-            bits_up = proto.up_bits(m, vocab)
-            tx_up = bits_up / st["rup"]
-            us, usc = _mx(de, dec_, st["uf"], st["ufc"])
-            ue, uec = _plus(us, usc, tx_up, UPLINK)
-            if dec.stream_uplink:
-                # each token leaves as soon as it is drafted (FIFO link, tau = tx_up / m per token):
-                # the last one is through at max(uf + m tau, de + tau, ds + t_d + m tau)
-                tau = tx_up / m
-                e1, e1c = _plus(de, dec_, tau, UPLINK)
-                e2, e2c = _plus(*_plus(st["ds"], st["dsc"], td, DEVICE), tx_up, UPLINK)
-                e3, e3c = _plus(st["uf"], st["ufc"], tx_up, UPLINK)
-                ue, uec = _mx(*_mx(e1, e1c, e2, e2c), e3, e3c)
-            arr, arrc = _plus(ue, uec, st["lat"], UPLINK)
-            # server (FIFO, not before the queue delay)
-            vs, vsc = _mx(arr, arrc, st["vf"], st["vfc"])
-            vs, vsc = _mx(vs, vsc, st["q"], st["qc"])
-            work = (m + 1) * st["tv"] + st["tc"]
-            ve, vec = _plus(vs, vsc, work, SERVER)
-            # downlink (FIFO), then latency
-            bits_dn = proto.down_bits(m, vocab)
-            tx_dn = bits_dn / st["rdn"]
-            dns, dnsc = _mx(ve, vec, st["nf_"], st["nfc"])
-            dne, dnec = _plus(dns, dnsc, tx_dn, DOWNLINK)
-            r, rc = _plus(dne, dnec, st["lat"], DOWNLINK)
 
-            st["dev"] += m * td
-            st["upb"] += tx_up
-            st["srv"] += work
-            st["dnb"] += tx_dn
-            st["bu"] += bits_up
-            st["bd"] += bits_dn
-            st["rounds"] += 1
-            st["drafted"] += m
-            st["verified"] += m + 1
 
-            # outcome
-            a = st["a"]
-            b = a + m
-            f = nf[st["loc"], a]
-            rej = f < b
-            g = st["g"]
-            g_new = np.where(rej, np.maximum(dec.min_draft_length, g - 1),
-                             np.minimum(dec.max_draft_length, g + 2)) if dec.adaptive else g
-            nxt_blk = st["blk"] + 1
-            if dec.lookahead:
-                m_next = dec.block_size(nxt_blk, g)  # fixed before this verdict is known
-                ds1, ds1c = _mx(de, dec_, st["rp"], st["rpc"])
-                ahead = ds1 < r
-            else:
-                m_next = dec.block_size(nxt_blk, g_new)
-                ds1, ds1c = r, rc
-                ahead = np.zeros(r.shape, dtype=bool)
-            reset = rej | (ahead & (f == b))
-            p_new = np.where(rej, f + 1, b + 1)
-            st["accepted"] += np.minimum(f, b) - a
+def _round_timeline(st: dict[str, np.ndarray], dec: Decoding) -> dict[str, Any]:
+    """One round of every unfinished task: draft m tokens (m t_d), uplink (FIFO, bits_up / r_up, then the
+    one-way latency), verify (FIFO, not before the queue delay: (m + 1) t_v + t_call), downlink (FIFO,
+    bits_down / r_down, then latency). Each event time comes with its critical-path attribution. Busy times
+    and bit counts are charged to the state."""
+    proto, vocab = dec.protocol, dec.vocab
+    m, td = st["m"], st["td"]
+    de, dec_ = _plus(st["ds"], st["dsc"], m * td, DEVICE)
+    bits_up = proto.up_bits(m, vocab)
+    tx_up = bits_up / st["rup"]
+    us, usc = _mx(de, dec_, st["uf"], st["ufc"])
+    ue, uec = _plus(us, usc, tx_up, UPLINK)
+    if dec.stream_uplink:
+        # each token leaves as soon as it is drafted (FIFO link, tau = tx_up / m per token):
+        # the last one is through at max(uf + m tau, de + tau, ds + t_d + m tau)
+        tau = tx_up / m
+        e1, e1c = _plus(de, dec_, tau, UPLINK)
+        e2, e2c = _plus(*_plus(st["ds"], st["dsc"], td, DEVICE), tx_up, UPLINK)
+        e3, e3c = _plus(st["uf"], st["ufc"], tx_up, UPLINK)
+        ue, uec = _mx(*_mx(e1, e1c, e2, e2c), e3, e3c)
+    arr, arrc = _plus(ue, uec, st["lat"], UPLINK)
+    vs, vsc = _mx(arr, arrc, st["vf"], st["vfc"])
+    vs, vsc = _mx(vs, vsc, st["q"], st["qc"])
+    work = (m + 1) * st["tv"] + st["tc"]
+    ve, vec = _plus(vs, vsc, work, SERVER)
+    bits_dn = proto.down_bits(m, vocab)
+    tx_dn = bits_dn / st["rdn"]
+    dns, dnsc = _mx(ve, vec, st["nf_"], st["nfc"])
+    dne, dnec = _plus(dns, dnsc, tx_dn, DOWNLINK)
+    r, rc = _plus(dne, dnec, st["lat"], DOWNLINK)
+    st["dev"] += m * td
+    st["upb"] += tx_up
+    st["srv"] += work
+    st["dnb"] += tx_dn
+    st["bu"] += bits_up
+    st["bd"] += bits_dn
+    st["rounds"] += 1
+    st["drafted"] += m
+    st["verified"] += m + 1
+    return {"de": de, "dec": dec_, "ue": ue, "uec": uec, "ve": ve, "vec": vec, "dne": dne, "dnec": dnec,
+            "r": r, "rc": rc}
 
-            # work wasted on the block drafted ahead when the lineage ends
-            waste = reset & ahead
-            if waste.any():
-                d_end1 = ds1 + m_next * td
-                stop = np.minimum(r, d_end1)
-                st["dev"] += np.where(waste, stop - ds1, 0.0)
-                part = np.where(td > 0, np.floor((stop - ds1) / np.where(td > 0, td, 1.0) + 1e-9), m_next)
-                st["drafted"] += np.where(waste, part, 0).astype(np.int64)
-                b1 = proto.up_bits(m_next, vocab)
-                us1 = np.maximum(ds1 + td if dec.stream_uplink else d_end1, ue)
-                frac = np.where(waste & (us1 < r), np.clip((r - us1) * st["rup"] / b1, 0.0, 1.0), 0.0)
-                frac = np.minimum(frac, part / m_next)  # only drafted tokens can have left
-                st["bu"] += frac * b1
-                st["upb"] += frac * b1 / st["rup"]
 
-            done = p_new >= st["ntok"]
-            if done.any():
-                idx = st["row"][done]
-                res["latency_s"][idx] = r[done]
-                crit[idx] = rc[done]
-                ires["tokens"][idx] = p_new[done]
-                for k_out, k_st in (("device_busy_s", "dev"), ("uplink_busy_s", "upb"), ("server_busy_s", "srv"),
-                                    ("downlink_busy_s", "dnb"), ("uplink_bits", "bu"), ("downlink_bits", "bd")):
-                    res[k_out][idx] = st[k_st][done]
-                for k_out, k_st in (("rounds", "rounds"), ("drafted_tokens", "drafted"),
-                                    ("accepted_tokens", "accepted"), ("verified_positions", "verified")):
-                    ires[k_out][idx] = st[k_st][done]
+def _verdict(st: dict[str, np.ndarray], ev: dict[str, Any], nf: np.ndarray, dec: Decoding) -> dict[str, Any]:
+    """The verdict of the round: the first mismatch f in [a, a + m) rejects (resume at f + 1), else the
+    block is accepted (resume at a + m + 1); the adaptive draft length moves (-1 / +2); with look-ahead
+    the next block started drafting at max(draft end, previous verdict) and is wasted if this one resets."""
+    a, m, g = st["a"], st["m"], st["g"]
+    b = a + m
+    f = nf[st["loc"], a]
+    rej = f < b
+    g_new = np.where(rej, np.maximum(dec.min_draft_length, g - 1), np.minimum(dec.max_draft_length, g + 2)) \
+        if dec.adaptive else g
+    nxt_blk = st["blk"] + 1
+    if dec.lookahead:
+        m_next = dec.block_size(nxt_blk, g)  # fixed before this verdict is known
+        ds1, ds1c = _mx(ev["de"], ev["dec"], st["rp"], st["rpc"])
+        ahead = ds1 < ev["r"]
+    else:
+        m_next = dec.block_size(nxt_blk, g_new)
+        ds1, ds1c = ev["r"], ev["rc"]
+        ahead = np.zeros(ev["r"].shape, dtype=bool)
+    reset = rej | (ahead & (f == b))
+    st["accepted"] += np.minimum(f, b) - a
+    return {"b": b, "g_new": g_new, "nxt_blk": nxt_blk, "m_next": m_next, "ds1": ds1, "ds1c": ds1c,
+            "ahead": ahead, "reset": reset, "p_new": np.where(rej, f + 1, b + 1), "waste": reset & ahead}
 
-            # next block: continue the lineage or start a new one at the verdict
-            rs = reset[:, None]
-            st["a"] = np.where(reset, p_new, np.where(ahead, b, b + 1))
-            st["blk"] = np.where(reset, 1, nxt_blk)
-            st["g"] = g_new
-            st["m"] = np.where(reset, dec.block_size(np.ones_like(g_new), g_new), m_next)
-            st["ds"], st["dsc"] = np.where(reset, r, ds1), np.where(rs, rc, ds1c)
-            st["uf"], st["ufc"] = np.where(reset, r, ue), np.where(rs, rc, uec)
-            st["vf"], st["vfc"] = ve, vec
-            st["nf_"], st["nfc"] = dne, dnec
-            st["rp"], st["rpc"] = r, rc
-            if done.any():
-                keep = ~done
-                st = {k: v[keep] for k, v in st.items()}
 
-    return SimResult(
-        latency_s=res["latency_s"], critical_s=crit,
-        device_busy_s=res["device_busy_s"], uplink_busy_s=res["uplink_busy_s"],
-        server_busy_s=res["server_busy_s"], downlink_busy_s=res["downlink_busy_s"],
-        rounds=ires["rounds"], tokens=ires["tokens"], drafted_tokens=ires["drafted_tokens"],
-        accepted_tokens=ires["accepted_tokens"], verified_positions=ires["verified_positions"],
-        uplink_bits=res["uplink_bits"], downlink_bits=res["downlink_bits"], finite=finite,
-    )
+def _charge_waste(st: dict[str, np.ndarray], ev: dict[str, Any], out: dict[str, Any], dec: Decoding) -> None:
+    """Charge the work spent on the block drafted ahead when its lineage ends at this verdict: drafting
+    until the verdict, and the fraction of its uplink that had left by then."""
+    td, r, ds1, m_next, waste = st["td"], ev["r"], out["ds1"], out["m_next"], out["waste"]
+    d_end1 = ds1 + m_next * td
+    stop = np.minimum(r, d_end1)
+    st["dev"] += np.where(waste, stop - ds1, 0.0)
+    part = np.where(td > 0, np.floor((stop - ds1) / np.where(td > 0, td, 1.0) + 1e-9), m_next)
+    st["drafted"] += np.where(waste, part, 0).astype(np.int64)
+    b1 = dec.protocol.up_bits(m_next, dec.vocab)
+    us1 = np.maximum(ds1 + td if dec.stream_uplink else d_end1, ev["ue"])
+    frac = np.where(waste & (us1 < r), np.clip((r - us1) * st["rup"] / b1, 0.0, 1.0), 0.0)
+    frac = np.minimum(frac, part / m_next)  # only drafted tokens can have left
+    st["bu"] += frac * b1
+    st["upb"] += frac * b1 / st["rup"]
+
+
+def _record_finished(st: dict[str, np.ndarray], ev: dict[str, Any], out: dict[str, Any], done: np.ndarray,
+                     res: dict[str, np.ndarray], ires: dict[str, np.ndarray], crit: np.ndarray) -> None:
+    """Write the results of the tasks whose output is complete at this verdict."""
+    idx = st["row"][done]
+    res["latency_s"][idx] = ev["r"][done]
+    crit[idx] = ev["rc"][done]
+    ires["tokens"][idx] = out["p_new"][done]
+    for k_out, k_st in (("device_busy_s", "dev"), ("uplink_busy_s", "upb"), ("server_busy_s", "srv"),
+                        ("downlink_busy_s", "dnb"), ("uplink_bits", "bu"), ("downlink_bits", "bd")):
+        res[k_out][idx] = st[k_st][done]
+    for k_out, k_st in (("rounds", "rounds"), ("drafted_tokens", "drafted"),
+                        ("accepted_tokens", "accepted"), ("verified_positions", "verified")):
+        ires[k_out][idx] = st[k_st][done]
+
+
+def _next_block(st: dict[str, np.ndarray], ev: dict[str, Any], out: dict[str, Any], dec: Decoding) -> None:
+    """Continue the lineage (the block drafted ahead, or the next after the verdict) or start a new one at the verdict."""
+    reset, ahead, b, g_new = out["reset"], out["ahead"], out["b"], out["g_new"]
+    r, rc = ev["r"], ev["rc"]
+    rs = reset[:, None]
+    st["a"] = np.where(reset, out["p_new"], np.where(ahead, b, b + 1))
+    st["blk"] = np.where(reset, 1, out["nxt_blk"])
+    st["g"] = g_new
+    st["m"] = np.where(reset, dec.block_size(np.ones_like(g_new), g_new), out["m_next"])
+    st["ds"], st["dsc"] = np.where(reset, r, out["ds1"]), np.where(rs, rc, out["ds1c"])
+    st["uf"], st["ufc"] = np.where(reset, r, ev["ue"]), np.where(rs, rc, ev["uec"])
+    st["vf"], st["vfc"] = ev["ve"], ev["vec"]
+    st["nf_"], st["nfc"] = ev["dne"], ev["dnec"]
+    st["rp"], st["rpc"] = r, rc
 
 
 def psd_latency_alpha1(n_tokens: int, draft_length: int, draft_s_per_token: float,

@@ -68,9 +68,9 @@ class MASACSolver(Solver):
         return base if self.options.final_allocation == "exact" else f"{base}[policy-alloc]"
 
     def policy(self):
-        """The loaded :class:`uara.rl.trainer.Policy` (loaded once per solver object)."""
+        """The loaded :class:`uara.rl.policy.Policy` (loaded once per solver object)."""
         if self._policy is None:
-            from uara.rl.trainer import load_policy
+            from uara.rl.policy import load_policy
 
             path = Path(self.options.policy) if self.options.policy else default_policy_path()
             if not path.is_file():

@@ -11,7 +11,9 @@ from uara.rl.environment import ACT_DIM, OBS_DIM, UARAEnv, decide, device_featur
 from uara.model.evaluator import evaluate  # noqa: E402
 from uara.model.formulation import slot_data  # noqa: E402
 from uara.model.instance import Instance  # noqa: E402
-from uara.rl.trainer import Actor, MASACArgs, evaluate_policy, load_policy, make_instances, save_policy, train  # noqa: E402
+from uara.rl.policy import Actor, load_policy, save_policy  # noqa: E402
+from uara.rl.train_args import MASACArgs  # noqa: E402
+from uara.rl.trainer import evaluate_policy, make_instances, train  # noqa: E402
 from uara.solvers import get_solver  # noqa: E402
 from uara.scenario.random_instance import random_instance
 
@@ -183,3 +185,29 @@ def test_missing_policy_is_one_line_error(tmp_path):
 
     with pytest.raises(SolverError, match="no policy checkpoint"):
         get_solver("masac", policy=str(tmp_path / "nope.pt")).solve(random_instance(10, 2, seed=0))
+
+
+def test_train_flags_are_generated_from_the_dataclass():
+    """Every MASACArgs field is a `uara train` flag with its docstring as help; values round-trip."""
+    import argparse
+    from dataclasses import fields
+
+    from uara.cli import build_parser
+    from uara.cli.train import hyperparameters
+    from uara.rl.train_args import field_docs
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "masac", "--steps", "7", "--gamma", "0.5", "--no-autotune",
+                              "--train-m", "10,20", "--eval-sizes", "10x2,20x3"])
+    hp = hyperparameters(args)
+    assert hp.total_steps == 7 and hp.gamma == 0.5 and hp.autotune is False
+    assert hp.train_m == (10, 20) and hp.eval_sizes == ((10, 2), (20, 3))
+    assert hp.hidden == MASACArgs().hidden  # unset flags keep the dataclass defaults
+    docs = field_docs(MASACArgs)
+    assert docs["gamma"] == "discount per slot"
+    sub = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith("train"))
+    dests = {a.dest for a in sub._actions}
+    assert {f"hp_{f.name}" for f in fields(MASACArgs)} <= dests
+    with pytest.raises(Exception, match="--batch-size must be >= 1"):
+        hyperparameters(parser.parse_args(["train", "masac", "--batch-size", "0"]))
+    assert isinstance(args, argparse.Namespace)

@@ -17,20 +17,7 @@ from typing import Any
 import numpy as np
 
 from uara.errors import UaraError
-from uara.io import parse_key_values
-
-
-def _pair(text: str) -> tuple[float, float]:
-    parts = text.split(",")
-    try:
-        vals = tuple(float(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LOW,HIGH numbers, got {text!r}") from None
-    if len(vals) == 1:
-        vals = (vals[0], vals[0])
-    if len(vals) != 2:
-        raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got {text!r}")
-    return vals  # type: ignore[return-value]
+from uara.scenario.build_spec import add_arguments, from_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -39,33 +26,8 @@ def register(subparsers: Any) -> None:
         description="Build an instance (uara-instance/1): hardware from the catalog, servers on rooftops and "
                     "devices on streets (ray tracing) or in an open area, random-waypoint mobility, one task per "
                     "device and slot. The file's provenance rebuilds it bit for bit (--from-provenance).")
-    p.add_argument("--devices", "-m", type=int, default=60, help="M, number of devices (default 60)")
-    p.add_argument("--servers", "-e", type=int, default=8, help="E, number of edge servers (default 8)")
-    p.add_argument("--slots", "-t", type=int, default=10, help="T, number of time slots (default 10)")
-    p.add_argument("--channel", default="sionna-rt",
-                   help="sionna-rt (default), sionna-umi, sionna-uma or free-space")
-    p.add_argument("--scene", default=None,
-                   help="Sionna RT scene: built-in name (etoile, munich, florence, simple_street_canyon, ...) or "
-                        "XML file (default etoile)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-    p.add_argument("--channel-option", "-c", action="append", metavar="KEY=VALUE",
-                   help="channel option, repeatable (e.g. samples_per_src=300000, diffraction=false, threads=0)")
-    p.add_argument("--catalog", default=None, metavar="FILE", help="hardware catalog (uara-catalog/1); default built-in")
-    p.add_argument("--device-kinds", default=None, metavar="K1,K2", help="restrict device kinds (catalog names)")
-    p.add_argument("--server-kinds", default=None, metavar="K1,K2", help="restrict server kinds (catalog names)")
-    p.add_argument("--tasks", default="psd",
-                   help="task sampler: psd (default; PSD profiles of uara.psd) or parametric (uara/scenario/task_sources.py)")
-    p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
-                   help="task sampler option, repeatable (psd: profiles=gpt2, protocol=topk:64, draft_length=8, ...)")
-    p.add_argument("--params", default=None, metavar="SET", help="named parameter set (default, paper-table1-literal)")
-    p.add_argument("--param", action="append", metavar="KEY=VALUE",
-                   help="override a parameter (bandwidth_hz, lambda, energy_weight, slot_s, ...), repeatable")
-    p.add_argument("--speed", type=_pair, default=(0.5, 1.5), metavar="LOW,HIGH",
-                   help="device speed range in m/s (default 0.5,1.5; 0 keeps devices still)")
-    p.add_argument("--max-resample", type=int, default=10,
-                   help="rounds of new slot-0 positions for devices that reach no server before dropping them")
-    p.add_argument("--name", default=None, help="instance name (default m{M}_e{E})")
-    p.add_argument("--output", "-o", default=None, metavar="FILE", help="where to write the instance JSON")
+    add_arguments(p)  # one flag per BuildSpec field (uara/scenario/build_spec.py)
+    p.add_argument("--output", "-O", default=None, metavar="FILE", help="where to write the instance JSON (atomically)")
     p.add_argument("--from-provenance", default=None, metavar="FILE",
                    help="rebuild from the provenance of an instance file (or a provenance JSON); other build "
                         "options are ignored")
@@ -88,8 +50,8 @@ def _summary(inst: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.scenario.builder import build_instance, rebuild
     from uara.model.instance import dumps_instance
+    from uara.scenario.builder import build_instance, rebuild
 
     t0 = time.perf_counter()
     if args.from_provenance:
@@ -108,26 +70,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.check:
             raise UaraError("--check needs --from-provenance FILE")
-        params: Any = args.params
-        overrides = parse_key_values(args.param, "--param")
-        if overrides:
-            from uara.model.instance import PARAMETER_SETS
-
-            if args.params and args.params not in PARAMETER_SETS:
-                raise UaraError(f"--params: unknown parameter set {args.params!r}; known: {', '.join(PARAMETER_SETS)}")
-            base = PARAMETER_SETS[args.params or "default"].to_dict()
-            base.update(overrides)
-            params = base
-        inst = build_instance(
-            devices=args.devices, servers=args.servers, slots=args.slots, channel=args.channel, scene=args.scene,
-            seed=args.seed, channel_options=parse_key_values(args.channel_option, "--channel-option"),
-            catalog=args.catalog,
-            device_kinds=args.device_kinds.split(",") if args.device_kinds else None,
-            server_kinds=args.server_kinds.split(",") if args.server_kinds else None,
-            tasks=args.tasks, task_options=parse_key_values(args.task_option, "--task-option"), params=params,
-            speed_mps=args.speed, max_resample=args.max_resample, name=args.name, progress=not args.quiet,
-            channel_cache=args.channel_cache,
-        )
+        if not args.output:
+            raise UaraError("--output FILE is required (where to write the instance)")
+        inst = build_instance(from_arguments(args), progress=not args.quiet, channel_cache=args.channel_cache)
     if not args.output:
         raise UaraError("--output FILE is required (where to write the instance)")
     inst.save(args.output)

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--draft", required=True, help="draft model: local folder, .gguf file, or 'smollm2'")
     q.add_argument("--target", required=True, help="target model: local folder, .gguf file, or 'smollm2'")
     q.add_argument("--prompts", required=True, help="humaneval, mtbench, jsonl:PATH or PATH.jsonl")
-    q.add_argument("--output", "-o", required=True, help="profile JSON to write")
+    q.add_argument("--output", "-O", required=True, help="profile JSON to write")
     q.add_argument("--split", default="eval", choices=["all", "train", "eval"], help="prompt split (default eval)")
     q.add_argument("--limit", type=int, default=None, help="first N prompts of the split")
     q.add_argument("--field", default=None, help="JSONL field holding the text")
@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run_simulate)
 
     f = psub.add_parser("figure2", help="reproduce the seed paper's Fig. 2 (PNG + JSON)")
-    f.add_argument("--output", "-o", default="results/figure2", help="output folder")
+    f.add_argument("--output", "-O", default="results/figure2", help="output folder")
     f.add_argument("--profiles", nargs="+", default=["gpt2_code", "gpt2_summarisation"],
                    help="profile names/paths (one per task type)")
     f.add_argument("--tasks", type=int, default=400)
@@ -85,11 +85,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     lt.set_defaults(func=run_latency)
 
     d = psub.add_parser("declared", help="write the declared GPT2/GPT2-XL profiles")
-    d.add_argument("--output", "-o", default="psd/profiles")
+    d.add_argument("--output", "-O", default="psd/profiles")
     d.set_defaults(func=run_declared)
 
     b = psub.add_parser("build-draft", help="distil a same-tokenizer draft for SmolLM2 on CPU")
-    b.add_argument("--output", "-o", default="~/.cache/uara/drafts/smollm2-135m-draft4")
+    b.add_argument("--output", "-O", default="~/.cache/uara/drafts/smollm2-135m-draft4")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--gen-cpu-s", type=float, default=600.0, help="generation budget in CPU seconds")

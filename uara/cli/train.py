@@ -1,12 +1,22 @@
-"""`uara train masac`: train the TMA-MASAC policy (CleanRL-style loop in :mod:`uara.rl.trainer`)."""
+"""`uara train masac`: train the TMA-MASAC policy (CleanRL-style loop in :mod:`uara.rl.trainer`).
+
+Every hyperparameter flag is generated from :class:`uara.rl.train_args.MASACArgs`
+(name, type, default and its docstring as help), so nothing is declared twice.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import Any
 
 from uara.errors import MissingDependencyError, UaraError
+from uara.rl.train_args import FLAG_ALIASES, MASACArgs, field_docs
+
+#: Fields whose flags keep their earlier (narrower) choices.
+_CHOICES = {"final_allocation": ["exact", "policy"], "device": ["auto", "cpu", "cuda"]}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,27 +26,74 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Train TMA-MASAC on random instances of varied size (plus the --instances files); "
             "writes the policy to --output, the full training state next to it (*.resume) and "
-            "the learning curve (CSV + PNG) to --curve-dir."
+            "the learning curve (CSV + PNG) to --curve-dir. Every hyperparameter of MASACArgs is a flag."
         ),
     )
     p.add_argument("algorithm", choices=["masac"], help="what to train")
     p.add_argument("--instances", default=None, metavar="PATH", help="instance file or folder of *.json added to the training pool")
-    p.add_argument("--steps", type=int, default=6000, help="environment steps (slots) in total (default 6000)")
-    p.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
     p.add_argument("--output", "-O", default="policies/masac.pt", metavar="FILE", help="policy checkpoint to write (the best by held-out evaluation; the last goes to FILE.last)")
     p.add_argument("--resume", action="store_true", help="continue from the *.resume next to --output")
-    p.add_argument("--eval-every", type=int, default=500, metavar="N", help="evaluate and checkpoint every N steps")
     p.add_argument("--curve-dir", default=None, metavar="DIR", help="where to write learning_curve.csv/png (default: next to --output)")
-    p.add_argument("--train-instances", type=int, default=48, metavar="N", help="random training instances (default 48)")
-    p.add_argument("--final-allocation", default="exact", choices=["exact", "policy"],
-                   help="shares the reward scores: 'exact' (re-solved after TMA; the policy steers the association) "
-                        "or 'policy' (the policy's Y, Z, the paper's semantics); default exact")
-    p.add_argument("--init-scale", type=float, default=3.0, metavar="S",
-                   help="actor mean-head init std * sqrt(hidden) (3: random corrections; 0.01: start at the zero action)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device (auto: CUDA when present)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_hyperparameters(p.add_argument_group("hyperparameters (uara.rl.train_args.MASACArgs)"))
     p.set_defaults(func=run)
+
+
+def add_hyperparameters(group: Any) -> None:
+    """One flag per MASACArgs field: ``--name-with-dashes`` (plus its alias), typed from the annotation."""
+    docs = field_docs(MASACArgs)
+    for f in fields(MASACArgs):
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        flags = [f"--{f.name.replace('_', '-')}"] + ([FLAG_ALIASES[f.name]] if f.name in FLAG_ALIASES else [])
+        kw: dict[str, Any] = {"dest": f"hp_{f.name}", "default": None,
+                              "help": f"{docs.get(f.name, f.name)} (default {_show(default)})"}
+        typ = str(f.type)
+        if typ == "bool":
+            kw["action"] = argparse.BooleanOptionalAction
+        elif typ.startswith("tuple[tuple"):
+            kw.update(type=_pairs, metavar="AxB,...")
+        elif typ.startswith("tuple"):
+            kw.update(type=_ints, metavar="N,...")
+        else:
+            kw["type"] = {"int": int, "float": float}.get(typ, str)
+            if f.name in _CHOICES:
+                kw["choices"] = _CHOICES[f.name]
+            else:
+                kw["metavar"] = f.name.upper()
+        group.add_argument(*flags, **kw)
+
+
+def hyperparameters(args: argparse.Namespace) -> MASACArgs:
+    """MASACArgs from the flags (unset flags keep the dataclass defaults), range-checked."""
+    values = {f.name: getattr(args, f"hp_{f.name}") for f in fields(MASACArgs) if getattr(args, f"hp_{f.name}", None) is not None}
+    hp = MASACArgs(**values)
+    for name in ("total_steps", "eval_every", "batch_size", "buffer_size", "hidden", "train_instances", "threads",
+                 "policy_frequency", "train_slots", "eval_slots"):
+        if getattr(hp, name) < 1:
+            raise UaraError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(hp, name)}")
+    if hp.seed < 0:
+        raise UaraError(f"--seed must be >= 0, got {hp.seed}")
+    return hp
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join("x".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in value)
+    return str(value)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _pairs(text: str) -> tuple[tuple[int, int], ...]:
+    try:
+        return tuple((int(a), int(b)) for a, b in (t.split("x") for t in text.split(",") if t.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 30x4,60x8, got {text!r}") from None
 
 
 def _instance_files(path: str) -> list[Path]:
@@ -51,22 +108,28 @@ def _instance_files(path: str) -> list[Path]:
     return [p]
 
 
+def _check_output(path: str) -> None:
+    """Fail before training if the checkpoint cannot be written there."""
+    out = Path(path)
+    for parent in [out.parent, *out.parent.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UaraError(f"--output: {parent} is a file, not a folder")
+            break
+    if out.is_dir():
+        raise UaraError(f"--output: {out} is a folder; give a file name")
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        from uara.rl.trainer import MASACArgs, train
+        from uara.rl.trainer import train
     except ImportError as exc:  # pragma: no cover - the module raises MissingDependencyError itself
         raise MissingDependencyError("torch", "rl", feature="uara train") from exc
     from uara.model.instance import Instance
 
-    if args.steps < 1:
-        raise UaraError(f"--steps must be >= 1, got {args.steps}")
-    if args.eval_every < 1:
-        raise UaraError(f"--eval-every must be >= 1, got {args.eval_every}")
+    hp = hyperparameters(args)
+    _check_output(args.output)
     extra = [Instance.load(f) for f in _instance_files(args.instances)] if args.instances else []
-    hp = MASACArgs(
-        seed=args.seed, total_steps=args.steps, eval_every=args.eval_every, train_instances=args.train_instances,
-        device=args.device, threads=args.threads, final_allocation=args.final_allocation, init_scale=args.init_scale,
-    )
     curve_dir = args.curve_dir or str(Path(args.output).parent)
     t0 = time.perf_counter()
     result = train(hp, output=args.output, extra_instances=extra, resume=args.resume, progress=not args.no_progress,

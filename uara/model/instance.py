@@ -75,6 +75,21 @@ class Params:
     gain_floor_db: float = -200.0
     min_snr_db: float = -5.0
 
+    def with_changes(self, changes: Mapping[str, Any], where: str = "params") -> "Params":
+        """A checked copy with some values changed (JSON keys: ``lambda`` names ``lambda_``).
+
+        An unknown name, a value that is not a finite number or one out of its range is a
+        one-line :class:`InstanceError` naming ``where.key``. The one way a mapping becomes
+        parameters: the loader, ``Instance.with_params`` and the builder all use it.
+        """
+        if not isinstance(changes, Mapping):
+            raise InstanceError(where, "must be a JSON object")
+        check_keys(dict(changes), _PARAM_KEYS, where)
+        values = {("lambda_" if k == "lambda" else k): check_number(v, f"{where}.{k}") for k, v in changes.items()}
+        new = replace(self, **values)
+        _check_params(new, where)
+        return new
+
     def to_dict(self) -> dict[str, float]:
         d = {f.name: float(getattr(self, f.name)) for f in fields(self)}
         d["lambda"] = d.pop("lambda_")
@@ -370,20 +385,10 @@ class Instance:
         return inst.validate()
 
     def with_params(self, **changes: Any) -> "Instance":
-        """A copy with some parameters changed (e.g. ``energy_weight=100``)."""
-        if "lambda" in changes:
-            changes["lambda_"] = changes.pop("lambda")
-        names = {f.name for f in fields(Params)}
-        for key, value in changes.items():
-            shown = "lambda" if key == "lambda_" else key
-            if key not in names:
-                known = ", ".join(sorted("lambda" if n == "lambda_" else n for n in names))
-                raise InstanceError(f"params.{shown}", f"unknown parameter (known: {known})")
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise InstanceError(f"params.{shown}", f"expected a number, got {value!r}")
-        new = replace(self, params=replace(self.params, **{k: float(v) for k, v in changes.items()}), slots=list(self.slots))
-        _check_params(new.params)
-        return new
+        """A copy with some parameters changed (e.g. ``energy_weight=100``; ``lambda`` or ``lambda_``)."""
+        if "lambda_" in changes:
+            changes["lambda"] = changes.pop("lambda_")
+        return replace(self, params=self.params.with_changes(changes), slots=list(self.slots))
 
     def slot_subset(self, slot_indices: Sequence[int]) -> "Instance":
         """A copy holding only the given slots."""
@@ -395,14 +400,7 @@ _PARAM_KEYS = {f.name if f.name != "lambda_" else "lambda" for f in fields(Param
 
 
 def _params_from_dict(raw: Any) -> Params:
-    if not isinstance(raw, dict):
-        raise InstanceError("params", "must be a JSON object")
-    check_keys(raw, _PARAM_KEYS, "params")
-    values = {}
-    for key, val in raw.items():
-        attr = "lambda_" if key == "lambda" else key
-        values[attr] = check_number(val, f"params.{key}")
-    return Params(**values)
+    return Params().with_changes(raw)
 
 
 def _device_from_dict(raw: Any, path: str) -> Device:
@@ -478,18 +476,18 @@ def _positive(value: float, path: str, unit: str = "") -> None:
         raise InstanceError(path, f"must be a positive finite number{unit}, got {value!r}")
 
 
-def _check_params(p: Params) -> None:
-    _positive(p.bandwidth_hz, "params.bandwidth_hz", " (Hz)")
-    _positive(p.lambda_, "params.lambda", " (the sync penalty is the only place uplink time enters P1)")
-    _positive(p.slot_s, "params.slot_s", " (s)")
+def _check_params(p: Params, where: str = "params") -> None:
+    _positive(p.bandwidth_hz, f"{where}.bandwidth_hz", " (Hz)")
+    _positive(p.lambda_, f"{where}.lambda", " (the sync penalty is the only place uplink time enters P1)")
+    _positive(p.slot_s, f"{where}.slot_s", " (s)")
     for key in ("energy_weight", "delta_cp_j_per_flop", "delta_cm"):
         v = getattr(p, key)
         if not np.isfinite(v) or v < 0:
-            raise InstanceError(f"params.{key}", f"must be a finite number >= 0, got {v!r}")
+            raise InstanceError(f"{where}.{key}", f"must be a finite number >= 0, got {v!r}")
     for key in ("noise_dbm_per_hz", "gain_floor_db", "min_snr_db"):
         v = getattr(p, key)
         if not np.isfinite(v):
-            raise InstanceError(f"params.{key}", f"must be finite, got {v!r}")
+            raise InstanceError(f"{where}.{key}", f"must be finite, got {v!r}")
 
 
 def _check_device(d: Device, path: str) -> None:

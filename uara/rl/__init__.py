@@ -1,7 +1,11 @@
-"""The learning wing: TMA-MASAC's environment, policy and trainer.
+"""The learning wing: TMA-MASAC's environment, policy, hyperparameters and trainer.
 
-- :mod:`uara.rl.environment` -- the multi-agent environment over P1 (gymnasium API) and the policy's features.
-- :mod:`uara.rl.trainer` -- the SAC trainer (CleanRL style: one dataclass of arguments) and ``load_policy``.
+- :mod:`uara.rl.environment` -- the multi-agent environment over P1 (gymnasium API), the policy's
+  features and :func:`~uara.rl.environment.decide` (action -> a slot's decisions).
+- :mod:`uara.rl.policy` -- the actor network and its checkpoint, as the solver loads it (torch).
+- :mod:`uara.rl.train_args` -- :class:`~uara.rl.train_args.MASACArgs`, every hyperparameter in one place
+  (no torch needed; ``uara train``'s flags are generated from it).
+- :mod:`uara.rl.trainer` -- the SAC training loop (CleanRL style).
 
 The back-end that runs a trained policy is :mod:`uara.solvers.masac`.
 """

@@ -1,8 +1,10 @@
 """TMA-MASAC: multi-agent soft actor-critic for UARA, in one readable file (CleanRL style).
 
-Read top to bottom: hyperparameters (:class:`MASACArgs`), networks
-(:class:`Actor`, :class:`SoftQ`), the replay buffer, the update, the training
-loop (:func:`train`), checkpoints (:func:`save_policy`, :func:`load_policy`).
+Read top to bottom: the critic (:class:`SoftQ`), the replay buffer, the update,
+the training loop (:func:`train`). The hyperparameters are
+:class:`uara.rl.train_args.MASACArgs`; the actor and its checkpoints
+(:class:`~uara.rl.policy.Actor`, :func:`~uara.rl.policy.save_policy`,
+:func:`~uara.rl.policy.load_policy`) are :mod:`uara.rl.policy`.
 The environment, the agents' action and the reward are in :mod:`uara.rl.environment`;
 docs/masac.md explains the design.
 
@@ -36,7 +38,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from uara.errors import MissingDependencyError, UaraError
-from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z, FEATURES, FINAL_ALLOCATIONS, OBS_DIM, UARAEnv
+from uara.rl.environment import ACT_DIM, FINAL_ALLOCATIONS, OBS_DIM, UARAEnv
 from uara.model.instance import Instance
 from uara.scenario.random_instance import random_instance
 
@@ -47,103 +49,8 @@ try:
 except ImportError as _exc:  # pragma: no cover - exercised only without the rl extra
     raise MissingDependencyError("torch", "rl", feature="TMA-MASAC") from _exc
 
-CHECKPOINT_FORMAT = "uara-masac/1"
-LOG_STD_MAX = 2.0
-LOG_STD_MIN = -5.0
-
-
-# ------------------------------------------------------------------ hyperparameters
-@dataclass
-class MASACArgs:
-    """Every hyperparameter of a run; a run is reproducible from these and the instance list."""
-
-    seed: int = 1
-    """seed of numpy, torch, the instance generator and the environment"""
-    total_steps: int = 6000
-    """environment steps (one step = one slot of one instance)"""
-    buffer_size: int = 20_000
-    """replay buffer capacity (transitions)"""
-    gamma: float = 0.9
-    """discount per slot"""
-    tau: float = 0.01
-    """xi of the soft target update phi_bar <- xi phi + (1 - xi) phi_bar"""
-    batch_size: int = 64
-    learning_starts: int = 300
-    """steps of uniformly random actions before learning"""
-    policy_lr: float = 3e-4
-    q_lr: float = 1e-3
-    policy_frequency: int = 2
-    """actor (and alpha) updates every this many critic updates (CleanRL's delayed update)"""
-    alpha: float = 0.05
-    """initial entropy coefficient"""
-    autotune: bool = True
-    """automatic entropy tuning towards H_target = -ACT_DIM per agent"""
-    hidden: int = 64
-    """width of every hidden layer"""
-    beta_y: float = BETA_Y
-    """bandwidth correction range: price factor exp(+-beta_y)"""
-    beta_z: float = BETA_Z
-    """compute correction range: weight factor exp(+-beta_z)"""
-    final_allocation: str = "exact"
-    """shares the environment scores: 'policy' (the policy's Y, Z, the paper's semantics) or 'exact'
-    (exact allocation re-solved once TMA fixed the association: the policy only steers the association)"""
-    init_scale: float = 3.0
-    """std * sqrt(hidden) of the actor's mean head at init (3: the untrained corrections span the action
-    range; ~0.01: the untrained policy is the zero action, i.e. starts at the exact-allocation prior)"""
-    train_instances: int = 48
-    """random training instances (sizes drawn from train_m x train_e)"""
-    train_m: tuple[int, ...] = (30, 60, 90, 120, 150, 180)
-    train_e: tuple[int, ...] = (4, 8, 12, 16, 20)
-    train_slots: int = 6
-    """slots per random training instance (episode length)"""
-    eval_every: int = 500
-    eval_sizes: tuple[tuple[int, int], ...] = ((30, 4), (60, 8), (90, 16), (120, 12), (150, 20), (180, 20))
-    """held-out random instances (fixed seeds) of the periodic evaluation that picks the best checkpoint"""
-    eval_slots: int = 4
-    device: str = "auto"
-    """'auto' (CUDA when present), 'cpu' or 'cuda'"""
-    threads: int = 1
-    """torch CPU threads"""
-
-
-# ------------------------------------------------------------------ networks
-def mlp(sizes: Sequence[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for k in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[k], sizes[k + 1]))
-        if k < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-class Actor(nn.Module):
-    """Per-device tanh-Gaussian policy pi(a_i | o_i); shapes (..., M, OBS_DIM) -> (..., M, ACT_DIM)."""
-
-    def __init__(self, obs_dim: int = OBS_DIM, act_dim: int = ACT_DIM, hidden: int = 64, init_scale: float = 3.0):
-        super().__init__()
-        self.trunk = mlp([obs_dim, hidden, hidden])
-        self.fc_mean = nn.Linear(hidden, act_dim)
-        self.fc_logstd = nn.Linear(hidden, act_dim)
-        # Untrained actors spread their corrections over the action range (not ~0), so
-        # that "the trained policy beats the untrained one" measures learning.
-        nn.init.normal_(self.fc_mean.weight, std=init_scale / math.sqrt(hidden))
-
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = F.relu(self.trunk(obs))
-        mean = self.fc_mean(h)
-        log_std = torch.tanh(self.fc_logstd(h))
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (log_std + 1)  # CleanRL's squashing
-        return mean, log_std
-
-    def get_action(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(sampled action, its log-prob per agent (..., M), deterministic action tanh(mean))."""
-        mean, log_std = self(obs)
-        std = log_std.exp()
-        normal = torch.distributions.Normal(mean, std)
-        x_t = normal.rsample()
-        y_t = torch.tanh(x_t)
-        log_prob = normal.log_prob(x_t) - torch.log(1 - y_t.pow(2) + 1e-6)
-        return y_t, log_prob.sum(-1), torch.tanh(mean)
+from uara.rl.policy import Actor, mlp, resolve_device, save_policy
+from uara.rl.train_args import MASACArgs
 
 
 class SoftQ(nn.Module):
@@ -231,81 +138,6 @@ class ReplayBuffer:
         self.pos, self.full = int(d["pos"]), bool(d["full"])
 
 
-# ------------------------------------------------------------------ policy for inference
-class Policy:
-    """A trained actor for inference: :meth:`act` maps features (M, OBS_DIM) to the deterministic action tanh(mean)."""
-
-    def __init__(self, actor: Actor, meta: dict[str, Any]):
-        self.actor = actor.eval()
-        self.meta = meta
-        self.beta_y = float(meta.get("beta_y", BETA_Y))
-        self.beta_z = float(meta.get("beta_z", BETA_Z))
-        #: the final_allocation the policy was trained under (checkpoints before it existed: 'policy')
-        self.trained_final_allocation = str(meta.get("args", {}).get("final_allocation", "policy"))
-
-    @torch.no_grad()
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        mean, _ = self.actor(torch.as_tensor(obs, dtype=torch.float32))
-        return torch.tanh(mean).numpy().astype(float)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UaraError("--device cuda requested but no CUDA device is available")
-    return torch.device(name)
-
-
-def save_policy(path: str | Path, actor: Actor, args: MASACArgs, extra: dict[str, Any] | None = None) -> Path:
-    """Write the small inference checkpoint (actor weights + metadata), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().clone() for k, v in actor.state_dict().items()}
-    blob = {
-        "format": CHECKPOINT_FORMAT,
-        "features": list(FEATURES),
-        "obs_dim": OBS_DIM,
-        "act_dim": ACT_DIM,
-        "hidden": args.hidden,
-        "beta_y": args.beta_y,
-        "beta_z": args.beta_z,
-        "actor": state,
-        "args": _jsonable(dataclasses.asdict(args)),
-        **(extra or {}),
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
-    return path
-
-
-def load_policy(path: str | Path) -> Policy:
-    """Load a checkpoint written by :func:`save_policy` (or a resume file); one-line errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise UaraError(f"policy checkpoint not found: {path}")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
-        raise UaraError(f"cannot read policy checkpoint {path}: {exc}") from None
-    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
-        raise UaraError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
-    if list(blob.get("features", [])) != list(FEATURES):
-        raise UaraError(f"{path} was trained on other features ({blob.get('features')}); retrain it")
-    actor = Actor(blob["obs_dim"], blob["act_dim"], blob["hidden"], init_scale=0.0)
-    actor.load_state_dict(blob["actor"])
-    return Policy(actor, {k: v for k, v in blob.items() if k != "actor"})
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return x
-
-
 # ------------------------------------------------------------------ evaluation
 def evaluate_policy(
     act_fn: Callable[[np.ndarray], np.ndarray],
@@ -369,6 +201,92 @@ def resume_path(output: str | Path) -> Path:
     return p.with_name(p.name + ".resume")
 
 
+@dataclass
+class Learner:
+    """Everything SAC updates: the actor, twin critics and their targets, the optimisers,
+    the entropy coefficient log(alpha) and the replay buffer."""
+
+    actor: Actor
+    qf1: SoftQ
+    qf2: SoftQ
+    qf1_t: SoftQ
+    qf2_t: SoftQ
+    q_opt: Any
+    pi_opt: Any
+    a_opt: Any
+    log_alpha: Any
+    rb: ReplayBuffer
+
+    @classmethod
+    def create(cls, args: MASACArgs, device: Any, max_m: int) -> "Learner":
+        actor = Actor(OBS_DIM, ACT_DIM, args.hidden, init_scale=args.init_scale).to(device)
+        qf1, qf2 = SoftQ(hidden=args.hidden).to(device), SoftQ(hidden=args.hidden).to(device)
+        qf1_t, qf2_t = SoftQ(hidden=args.hidden).to(device), SoftQ(hidden=args.hidden).to(device)
+        qf1_t.load_state_dict(qf1.state_dict())
+        qf2_t.load_state_dict(qf2.state_dict())
+        log_alpha = torch.tensor([math.log(args.alpha)], device=device, requires_grad=True)
+        return cls(actor, qf1, qf2, qf1_t, qf2_t,
+                   torch.optim.Adam(list(qf1.parameters()) + list(qf2.parameters()), lr=args.q_lr),
+                   torch.optim.Adam(actor.parameters(), lr=args.policy_lr),
+                   torch.optim.Adam([log_alpha], lr=args.q_lr), log_alpha, ReplayBuffer(args.buffer_size, max_m))
+
+    _MODULES = ("actor", "qf1", "qf2", "qf1_t", "qf2_t", "q_opt", "pi_opt", "a_opt")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k).state_dict() for k in self._MODULES},
+                "log_alpha": self.log_alpha.detach(), "buffer": self.rb.state_dict()}
+
+    def load_state_dict(self, st: dict[str, Any]) -> None:
+        for k in self._MODULES:
+            getattr(self, k).load_state_dict(st[k])
+        with torch.no_grad():
+            self.log_alpha.copy_(st["log_alpha"])
+        self.rb.load_state_dict(st["buffer"])
+
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        """The deterministic action tanh(mean) for features (M, OBS_DIM)."""
+        device = self.log_alpha.device
+        with torch.no_grad():
+            mean, _ = self.actor(torch.as_tensor(obs, dtype=torch.float32, device=device))
+            return torch.tanh(mean).cpu().numpy().astype(float)
+
+    def update(self, data: dict[str, Any], step: int, args: MASACArgs, stats: dict[str, float]) -> None:
+        """One SAC update (module docstring): critics on y, then every ``policy_frequency`` steps
+        the actor and alpha (as many times, CleanRL's compensation), then the soft target update."""
+        mask, alpha = data["mask"], self.log_alpha.exp()
+        with torch.no_grad():
+            next_a, next_logp, _ = self.actor.get_action(data["next_obs"])
+            q_next = torch.min(self.qf1_t(data["next_obs"], next_a, mask), self.qf2_t(data["next_obs"], next_a, mask))
+            target = data["rew"] + (1.0 - data["done"]) * args.gamma * (q_next - alpha * masked_mean(next_logp, mask))
+        q_loss = F.mse_loss(self.qf1(data["obs"], data["act"], mask), target) \
+            + F.mse_loss(self.qf2(data["obs"], data["act"], mask), target)
+        self.q_opt.zero_grad()
+        q_loss.backward()
+        self.q_opt.step()
+        stats["q_loss"] = float(q_loss.item())
+        if step % args.policy_frequency == 0:
+            for _ in range(args.policy_frequency):
+                a, logp, _ = self.actor.get_action(data["obs"])
+                q_pi = torch.min(self.qf1(data["obs"], a, mask), self.qf2(data["obs"], a, mask))
+                pi_loss = (self.log_alpha.exp().detach() * masked_mean(logp, mask) - q_pi).mean()
+                self.pi_opt.zero_grad()
+                pi_loss.backward()
+                self.pi_opt.step()
+                stats["actor_loss"] = float(pi_loss.item())
+                if args.autotune:
+                    with torch.no_grad():
+                        _, logp, _ = self.actor.get_action(data["obs"])
+                        logp_m = masked_mean(logp, mask)
+                    a_loss = (-self.log_alpha.exp() * (logp_m - float(ACT_DIM))).mean()  # H_target = -ACT_DIM
+                    self.a_opt.zero_grad()
+                    a_loss.backward()
+                    self.a_opt.step()
+        with torch.no_grad():  # phi_bar <- xi phi + (1 - xi) phi_bar
+            for net, tgt in ((self.qf1, self.qf1_t), (self.qf2, self.qf2_t)):
+                for p, tp in zip(net.parameters(), tgt.parameters()):
+                    tp.mul_(1.0 - args.tau).add_(args.tau * p)
+
+
 def train(
     args: MASACArgs,
     *,
@@ -392,82 +310,25 @@ def train(
     train_set, eval_set = make_instances(args, extra_instances)
     env = UARAEnv(train_set, beta_y=args.beta_y, beta_z=args.beta_z, seed=args.seed,
                   final_allocation=args.final_allocation)
-
-    actor = Actor(OBS_DIM, ACT_DIM, args.hidden, init_scale=args.init_scale).to(device)
-    qf1, qf2 = SoftQ(hidden=args.hidden).to(device), SoftQ(hidden=args.hidden).to(device)
-    qf1_t, qf2_t = SoftQ(hidden=args.hidden).to(device), SoftQ(hidden=args.hidden).to(device)
-    qf1_t.load_state_dict(qf1.state_dict())
-    qf2_t.load_state_dict(qf2.state_dict())
-    q_opt = torch.optim.Adam(list(qf1.parameters()) + list(qf2.parameters()), lr=args.q_lr)
-    pi_opt = torch.optim.Adam(actor.parameters(), lr=args.policy_lr)
-    target_entropy = -float(ACT_DIM)
-    log_alpha = torch.tensor([math.log(args.alpha)], device=device, requires_grad=True)
-    a_opt = torch.optim.Adam([log_alpha], lr=args.q_lr)
-    rb = ReplayBuffer(args.buffer_size, max(i.num_devices for i in train_set))
-
-    curve: list[dict[str, float]] = []
-    start_step, wall_before = 0, 0.0
-    best = {"step": 0, "reward": float("-inf")}
+    lrn = Learner.create(args, device, max(i.num_devices for i in train_set))
+    run = {"curve": [], "step": 0, "wall_s": 0.0, "best": {"step": 0, "reward": float("-inf")}}
     rpath = resume_path(output)
     if resume:
         if not rpath.is_file():
             raise UaraError(f"--resume: no training state at {rpath}")
         st = torch.load(rpath, map_location=device, weights_only=False)
-        for mod, key in ((actor, "actor"), (qf1, "qf1"), (qf2, "qf2"), (qf1_t, "qf1_t"), (qf2_t, "qf2_t")):
-            mod.load_state_dict(st[key])
-        q_opt.load_state_dict(st["q_opt"])
-        pi_opt.load_state_dict(st["pi_opt"])
-        a_opt.load_state_dict(st["a_opt"])
-        with torch.no_grad():
-            log_alpha.copy_(st["log_alpha"])
-        rb.load_state_dict(st["buffer"])
+        lrn.load_state_dict(st)
         rng.bit_generator.state = st["np_rng"]
         torch.set_rng_state(st["torch_rng"])
-        curve, start_step, wall_before = list(st["curve"]), int(st["step"]), float(st["wall_s"])
-        best = dict(st.get("best", best))
-
-    def greedy(obs: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            mean, _ = actor(torch.as_tensor(obs, dtype=torch.float32, device=device))
-            return torch.tanh(mean).cpu().numpy().astype(float)
-
+        run.update(curve=list(st["curve"]), step=int(st["step"]), wall_s=float(st["wall_s"]),
+                   best=dict(st.get("best", run["best"])))
     zero_ref = evaluate_policy(lambda o: np.zeros((o.shape[0], ACT_DIM)), eval_set, args)["reward"]
 
     def checkpoint(step: int, stats: dict[str, float], wall: float) -> None:
-        ev = evaluate_policy(greedy, eval_set, args)
-        improved = ev["reward"] > best["reward"]
-        if improved:
-            best.update(step=step, reward=ev["reward"])
-        row = {"step": step, "wall_s": round(wall, 2), "eval_reward": ev["reward"], "zero_action_reward": zero_ref,
-               "best_step": best["step"], "alpha": float(log_alpha.exp().item()),
-               **{k: float(v) for k, v in stats.items()}}
-        curve.append(row)
-        save_policy(last_path(output), actor, args, {"step": step, "curve_last": row})
-        if improved:
-            save_policy(output, actor, args, {"step": step, "curve_last": row, "best": dict(best)})
-        torch.save(
-            {"actor": actor.state_dict(), "qf1": qf1.state_dict(), "qf2": qf2.state_dict(), "qf1_t": qf1_t.state_dict(),
-             "qf2_t": qf2_t.state_dict(), "q_opt": q_opt.state_dict(), "pi_opt": pi_opt.state_dict(),
-             "a_opt": a_opt.state_dict(), "log_alpha": log_alpha.detach(), "buffer": rb.state_dict(),
-             "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "curve": curve, "step": step,
-             "wall_s": wall, "args": dataclasses.asdict(args), "best": dict(best)},
-            rpath,
-        )
-        if curve_dir is not None:
-            write_curve(curve, curve_dir)
-        if log:
-            log(f"step {step}: eval reward {ev['reward']:.4f} (zero action {zero_ref:.4f}, best {best['reward']:.4f} "
-                f"at step {best['step']}), alpha {row['alpha']:.3g}")
+        _checkpoint(lrn, args, eval_set, run, step, stats, wall, zero_ref, rng, output, curve_dir, log)
 
-    bar = None
-    if progress:
-        try:
-            from tqdm import tqdm
-
-            bar = tqdm(total=args.total_steps, initial=start_step, desc="masac", unit="step")
-        except ImportError:
-            bar = None
-
+    bar = _progress_bar(progress, args.total_steps, run["step"])
+    start_step, wall_before = int(run["step"]), float(run["wall_s"])
     if start_step == 0:
         checkpoint(0, {}, 0.0)  # the untrained policy's score, first point of the curve
     t_start = time.perf_counter()
@@ -475,72 +336,70 @@ def train(
     stats: dict[str, float] = {}
     ep_rewards: list[float] = []
     for step in range(start_step, args.total_steps):
-        # ---- act
-        if step < args.learning_starts:
+        if step < args.learning_starts:  # act
             action = rng.uniform(-1.0, 1.0, size=(obs.shape[0], ACT_DIM))
         else:
             with torch.no_grad():
-                a, _, _ = actor.get_action(torch.as_tensor(obs, dtype=torch.float32, device=device))
+                a, _, _ = lrn.actor.get_action(torch.as_tensor(obs, dtype=torch.float32, device=device))
             action = a.cpu().numpy().astype(float)
         next_obs, reward, terminated, truncated, _ = env.step(action)
-        rb.add(obs, action, reward, next_obs, terminated)
+        lrn.rb.add(obs, action, reward, next_obs, terminated)
         ep_rewards.append(reward)
         obs = next_obs
         if terminated or truncated:
             obs, _ = env.reset(seed=int(rng.integers(2**31)))
-
-        # ---- learn
-        if step >= args.learning_starts and len(rb) >= args.batch_size:
-            data = rb.sample(args.batch_size, rng, device)
-            mask = data["mask"]
-            with torch.no_grad():
-                next_a, next_logp, _ = actor.get_action(data["next_obs"])
-                q_next = torch.min(qf1_t(data["next_obs"], next_a, mask), qf2_t(data["next_obs"], next_a, mask))
-                q_next = q_next - log_alpha.exp() * masked_mean(next_logp, mask)
-                target = data["rew"] + (1.0 - data["done"]) * args.gamma * q_next
-            q1 = qf1(data["obs"], data["act"], mask)
-            q2 = qf2(data["obs"], data["act"], mask)
-            q_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-            q_opt.zero_grad()
-            q_loss.backward()
-            q_opt.step()
-            stats["q_loss"] = float(q_loss.item())
-
-            if step % args.policy_frequency == 0:
-                for _ in range(args.policy_frequency):  # CleanRL: compensate the delay
-                    a, logp, _ = actor.get_action(data["obs"])
-                    logp_m = masked_mean(logp, mask)
-                    q_pi = torch.min(qf1(data["obs"], a, mask), qf2(data["obs"], a, mask))
-                    pi_loss = (log_alpha.exp().detach() * logp_m - q_pi).mean()
-                    pi_opt.zero_grad()
-                    pi_loss.backward()
-                    pi_opt.step()
-                    stats["actor_loss"] = float(pi_loss.item())
-                    if args.autotune:
-                        with torch.no_grad():
-                            _, logp, _ = actor.get_action(data["obs"])
-                            logp_m = masked_mean(logp, mask)
-                        a_loss = (-log_alpha.exp() * (logp_m + target_entropy)).mean()
-                        a_opt.zero_grad()
-                        a_loss.backward()
-                        a_opt.step()
-
-            with torch.no_grad():  # phi_bar <- xi phi + (1 - xi) phi_bar
-                for net, tgt in ((qf1, qf1_t), (qf2, qf2_t)):
-                    for p, tp in zip(net.parameters(), tgt.parameters()):
-                        tp.mul_(1.0 - args.tau).add_(args.tau * p)
-
+        if step >= args.learning_starts and len(lrn.rb) >= args.batch_size:  # learn
+            lrn.update(lrn.rb.sample(args.batch_size, rng, device), step, args, stats)
         if bar is not None:
             bar.update(1)
             if step % 50 == 0 and ep_rewards:
-                bar.set_postfix(reward=f"{np.mean(ep_rewards[-200:]):.3f}", alpha=f"{log_alpha.exp().item():.3g}")
+                bar.set_postfix(reward=f"{np.mean(ep_rewards[-200:]):.3f}", alpha=f"{lrn.log_alpha.exp().item():.3g}")
         if (step + 1) % args.eval_every == 0 or step + 1 == args.total_steps:
             stats["train_reward"] = float(np.mean(ep_rewards[-args.eval_every:])) if ep_rewards else float("nan")
             checkpoint(step + 1, stats, wall_before + time.perf_counter() - t_start)
     if bar is not None:
         bar.close()
     wall = wall_before + time.perf_counter() - t_start
-    return TrainResult(Path(output), last_path(output), int(best["step"]), float(best["reward"]), curve, args.total_steps, wall)
+    best = run["best"]
+    return TrainResult(Path(output), last_path(output), int(best["step"]), float(best["reward"]), run["curve"],
+                       args.total_steps, wall)
+
+
+def _progress_bar(enabled: bool, total: int, initial: int) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, desc="masac", unit="step")
+
+
+def _checkpoint(lrn: Learner, args: MASACArgs, eval_set: Sequence[Instance], run: dict[str, Any], step: int,
+                stats: dict[str, float], wall: float, zero_ref: float, rng: np.random.Generator, output: str | Path,
+                curve_dir: str | Path | None, log: Callable[[str], None] | None) -> None:
+    """Evaluate the greedy policy on the held-out set; write the last policy, the best one when it improved,
+    the full training state (resume) and the learning curve."""
+    best, curve = run["best"], run["curve"]
+    ev = evaluate_policy(lrn.greedy, eval_set, args)
+    improved = ev["reward"] > best["reward"]
+    if improved:
+        best.update(step=step, reward=ev["reward"])
+    row = {"step": step, "wall_s": round(wall, 2), "eval_reward": ev["reward"], "zero_action_reward": zero_ref,
+           "best_step": best["step"], "alpha": float(lrn.log_alpha.exp().item()),
+           **{k: float(v) for k, v in stats.items()}}
+    curve.append(row)
+    save_policy(last_path(output), lrn.actor, args, {"step": step, "curve_last": row})
+    if improved:
+        save_policy(output, lrn.actor, args, {"step": step, "curve_last": row, "best": dict(best)})
+    torch.save({**lrn.state_dict(), "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "curve": curve, "step": step, "wall_s": wall, "args": dataclasses.asdict(args), "best": dict(best)},
+               resume_path(output))
+    if curve_dir is not None:
+        write_curve(curve, curve_dir)
+    if log:
+        log(f"step {step}: eval reward {ev['reward']:.4f} (zero action {zero_ref:.4f}, best {best['reward']:.4f} "
+            f"at step {best['step']}), alpha {row['alpha']:.3g}")
 
 
 def write_curve(curve: list[dict[str, float]], out_dir: str | Path) -> tuple[Path, Path | None]:

@@ -57,14 +57,15 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from uara.scenario.channels import ChannelProvider, get_channel
 from uara.errors import UaraError
-from uara.model.instance import PARAMETER_SETS, Instance, Params, Slot, Task
+from uara.model.instance import Instance, Params, Slot, Task
 from uara.io import read_json
+from uara.scenario.build_spec import BuildSpec, params_from
 
 BUILD_FORMAT = "uara-build/1"
 #: The dotted path of the builder, recorded in provenance.
@@ -81,27 +82,6 @@ def _sig(x: float, digits: int = 4) -> float:
 def _round_task(task: Task) -> Task:
     return replace(task, bits=float(round(task.bits)), flops_device=_sig(task.flops_device),
                    flops_server=_sig(task.flops_server))
-
-
-def _params_from(value: Any) -> Params:
-    if value is None:
-        return Params()
-    if isinstance(value, Params):
-        return value
-    if isinstance(value, str):
-        if value not in PARAMETER_SETS:
-            raise UaraError(f"params: unknown parameter set {value!r}; known: {', '.join(PARAMETER_SETS)}")
-        return PARAMETER_SETS[value]
-    if isinstance(value, Mapping):
-        changes = dict(value)
-        if "lambda" in changes:
-            changes["lambda_"] = changes.pop("lambda")
-        known = set(Params.__dataclass_fields__)
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise UaraError(f"params: unknown parameter {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        return replace(Params(), **{k: float(v) for k, v in changes.items()})
-    raise UaraError(f"params: expected a Params, a parameter-set name or a dict, got {type(value).__name__}")
 
 
 class _CachedChannel:
@@ -216,112 +196,92 @@ def _channel_seed(streams: _Streams, slot: int, attempt: int, per_slot: bool = T
 
 
 def build_instance(
-    devices: int = 60,
-    servers: int = 8,
-    slots: int = 10,
-    channel: str = "sionna-rt",
-    scene: str | None = None,
-    seed: int = 0,
+    spec: BuildSpec | None = None,
     *,
-    channel_options: Mapping[str, Any] | None = None,
-    catalog: str | None = None,
-    device_kinds: Sequence[str] | None = None,
-    server_kinds: Sequence[str] | None = None,
-    tasks: str = "psd",
-    task_options: Mapping[str, Any] | None = None,
     task_sampler: Callable[[np.random.Generator, int], list[Task]] | None = None,
-    params: Params | str | Mapping[str, Any] | None = None,
-    speed_mps: Sequence[float] = (0.5, 1.5),
-    waypoint_radius_m: float = 100.0,
-    battery_range: Sequence[float] = (0.2, 1.0),
-    queue_max_s: float = 0.05,
-    max_resample: int = 10,
-    name: str | None = None,
     progress: bool = False,
     channel_cache: str | Path | None = None,
+    **options: Any,
 ) -> Instance:
     """Build an instance (see the module docstring for every rule).
 
     Args:
-        devices, servers, slots: M, E, T.
-        channel: provider name (``sionna-rt``, ``sionna-umi``, ``sionna-uma``, ``free-space``).
-        scene: Sionna RT scene (built-in name or XML path; ``sionna-rt`` only; default ``etoile``).
-        seed: seed of every random draw.
-        channel_options: further provider options (see ``uara.scenario.channels``).
-        catalog: path of a ``uara-catalog/1`` file (default: the built-in catalog).
-        device_kinds, server_kinds: restrict the kinds drawn (default: all, by weight).
-        tasks, task_options: task sampler name and options (:func:`uara.scenario.task_sources.get_task_sampler`):
-            ``psd`` (default: the shipped GPT2 / GPT2-XL PSD profiles of :mod:`uara.psd`)
-            or ``parametric`` (:mod:`uara.scenario.task_sources`).
-        task_sampler: a ready sampler object instead (not reproducible from provenance
-            unless it has ``describe()`` and is re-passed).
-        params: :class:`Params`, a parameter-set name or a dict of overrides.
-        speed_mps: (low, high) device speed, m/s.
-        waypoint_radius_m: random-waypoint radius, m.
-        battery_range: (low, high) of the slot-0 battery level, in (0, 1].
-        queue_max_s: upper bound of the per-slot queueing delay, s.
-        max_resample: rounds of fresh slot-0 positions for devices that reach no server.
-        name: instance name (default ``m{M}_e{E}``).
+        spec: the :class:`~uara.scenario.build_spec.BuildSpec` (M, E, T, channel, scene, seed,
+            hardware, tasks, parameters, mobility, battery and queue ranges); or give its
+            fields as keyword ``options`` (``build_instance(devices=60, servers=8, ...)``).
+        task_sampler: a ready sampler object instead of ``spec.tasks`` (not reproducible from
+            provenance unless it has ``describe()`` and is re-passed).
         progress: show a progress bar (tqdm if installed) on stderr.
         channel_cache: folder caching channel results by their exact inputs (saves the
             ray tracing when only tasks, hardware or parameters change; not recorded,
             it never changes the result).
 
     Returns:
-        The validated :class:`Instance`; ``provenance["build"]`` repeats it.
+        The validated :class:`Instance`; ``provenance["build"]`` records the resolved spec.
 
     Raises:
         UaraError: a bad option (one line naming it).
     """
-    from uara import __version__
     from uara.scenario.hardware import load_catalog
     from uara.scenario.mobility import RandomWaypoint
     from uara.scenario.task_sources import get_task_sampler
 
-    # ---------------------------------------------------------------- options
-    for key, val, lo in (("devices", devices, 1), ("servers", servers, 1), ("slots", slots, 1),
-                         ("max_resample", max_resample, 0)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
-            raise UaraError(f"{key}: expected an integer >= {lo}, got {val!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UaraError(f"seed: expected an integer >= 0, got {seed!r}")
-    lo_b, hi_b = (float(v) for v in battery_range)
-    if not 0 < lo_b <= hi_b <= 1:
-        raise UaraError(f"battery_range: expected 0 < low <= high <= 1, got {tuple(battery_range)!r}")
-    if not np.isfinite(queue_max_s) or queue_max_s < 0:
-        raise UaraError(f"queue_max_s: expected a delay >= 0 in seconds, got {queue_max_s!r}")
-    ch_opts = dict(channel_options or {})
-    if scene is not None:
-        if channel != "sionna-rt":
-            raise UaraError(f"scene: only the sionna-rt channel uses a scene (channel is {channel!r})")
-        ch_opts["scene"] = scene
-    par = _params_from(params)
+    if spec is None:
+        spec = BuildSpec.from_dict(options, where="build_instance")
+    elif options:
+        raise UaraError(f"build_instance: give a BuildSpec or its fields, not both (got {', '.join(sorted(options))})")
+    spec.validate()
+    par = params_from(spec.params)
+    ch_opts = dict(spec.channel_options)
+    if spec.scene is not None:
+        ch_opts["scene"] = spec.scene
     ch_opts.setdefault("gain_floor_db", par.gain_floor_db)
     if ch_opts["gain_floor_db"] != par.gain_floor_db:
         raise UaraError("channel_options.gain_floor_db must equal params.gain_floor_db "
                         f"({ch_opts['gain_floor_db']} != {par.gain_floor_db})")
-    provider: ChannelProvider = get_channel(channel, **ch_opts)
-    cat = load_catalog(catalog)
-    sampler = task_sampler if task_sampler is not None else get_task_sampler(tasks, **dict(task_options or {}))
-    m, e, n_slots = int(devices), int(servers), int(slots)
-    streams = _streams(int(seed))
-    inst_name = name or f"m{m}_e{e}"
+    provider: ChannelProvider = get_channel(spec.channel, **ch_opts)
+    cat = load_catalog(spec.catalog)
+    sampler = task_sampler if task_sampler is not None else get_task_sampler(spec.tasks, **dict(spec.task_options))
+    m, e = int(spec.devices), int(spec.servers)
+    streams = _streams(int(spec.seed))
+    inst_name = spec.name or f"m{m}_e{e}"
 
-    # ---------------------------------------------------------------- hardware
-    dev_list = cat.draw_devices(m, streams.hardware, list(device_kinds) if device_kinds else None)
-
-    # ---------------------------------------------------------------- geometry
+    dev_list = cat.draw_devices(m, streams.hardware, list(spec.device_kinds) if spec.device_kinds else None)
     layout = provider.layout()
     server_pos = np.round(layout.sample_servers(e, streams.placement), 2)
-    srv_list = cat.draw_servers(e, streams.hardware, server_pos, list(server_kinds) if server_kinds else None)
-    mobility = RandomWaypoint(layout, tuple(speed_mps), waypoint_radius_m)  # type: ignore[arg-type]
-
+    srv_list = cat.draw_servers(e, streams.hardware, server_pos, list(spec.server_kinds) if spec.server_kinds else None)
+    mobility = RandomWaypoint(layout, tuple(spec.speed_mps), spec.waypoint_radius_m)  # type: ignore[arg-type]
     trace = _CachedChannel(provider, channel_cache)
-    bar = _Progress(n_slots, f"build {inst_name} ({provider.label})", progress)
     stats: dict[str, Any] = {"no_path_pairs": [], "los_pairs": [], "held_moves": [], "resample_rounds": 0,
                              "dropped_devices": 0, "spare_positions": 0}
+    first = _place_devices(spec, provider, layout, server_pos, streams, trace, stats)
+    if first.kept < m:
+        dev_list = [replace(d, name=f"d{i}") for i, d in enumerate(dev_list[:first.kept])]
+    bar = _Progress(int(spec.slots), f"build {inst_name} ({provider.label})", progress)
+    slot_list = _roll_slots(spec, par, dev_list, first, mobility, streams, trace, server_pos, sampler, stats, bar)
+    bar.close()
+    provenance = _provenance(spec, par, provider, layout, mobility, sampler, cat, stats)
+    if task_sampler is not None:
+        provenance["build"]["task_sampler"] = "custom object (pass it again to rebuild)"
+    return Instance(inst_name, par, dev_list, srv_list, slot_list, provenance).validate()
 
-    # slot 0: M + spares, keep the first M that reach a server
+
+@dataclass
+class _Placement:
+    """Slot-0 positions of the devices that reach a server, with their channel."""
+
+    pos: np.ndarray  # (M', 2) m
+    gain: np.ndarray  # (M', E) dB
+    no_path: np.ndarray  # (M', E) bool
+    los: np.ndarray | None  # (M', E) bool
+    kept: int
+
+
+def _place_devices(spec: BuildSpec, provider: ChannelProvider, layout: Any, server_pos: np.ndarray, streams: _Streams,
+                   trace: _CachedChannel, stats: dict[str, Any]) -> _Placement:
+    """Slot 0 (module docstring, no-path rule): M + spares positions, keep the first M that reach a
+    server, then up to ``max_resample`` rounds of fresh positions, then drop the rest (warning)."""
+    m = int(spec.devices)
     spares = math.ceil(m / 5) + 2
     stats["spare_positions"] = spares
     cand = np.round(layout.sample_devices(m + spares, streams.placement, servers=server_pos), 2)
@@ -331,7 +291,7 @@ def build_instance(
             "no_path": [res.no_path[i] for i in ok_idx],
             "los": [None if res.los is None else res.los[i] for i in ok_idx]}
     attempt = 0
-    while len(rows["pos"]) < m and attempt < max_resample:
+    while len(rows["pos"]) < m and attempt < spec.max_resample:
         attempt += 1
         need = m - len(rows["pos"])
         cand = np.round(layout.sample_devices(2 * need + 2, streams.placement, servers=server_pos), 2)
@@ -350,87 +310,82 @@ def build_instance(
         stats["dropped_devices"] = m - kept
         print(f"uara build: warning: {m - kept} of {m} devices reach no server after {attempt} rounds of new "
               "positions; dropped (provenance.build_stats.dropped_devices)", file=sys.stderr)
-        dev_list = [replace(d, name=f"d{i}") for i, d in enumerate(dev_list[:kept])]
-        m = kept
-    pos = np.array(rows["pos"])
-    gain = np.array(rows["gain"])
-    no_path = np.array(rows["no_path"])
     los = None if rows["los"][0] is None else np.array(rows["los"])
-    state = mobility.start(pos, streams.mobility)
+    return _Placement(np.array(rows["pos"]), np.array(rows["gain"]), np.array(rows["no_path"]), los, kept)
 
-    slot_list: list[Slot] = []
-    battery = np.round(streams.state.uniform(lo_b, hi_b, m), 4)
-    battery = np.maximum(battery, 1e-4)
+
+def _roll_slots(spec: BuildSpec, par: Params, dev_list: list[Any], first: _Placement, mobility: Any, streams: _Streams,
+                trace: _CachedChannel, server_pos: np.ndarray, sampler: Any, stats: dict[str, Any],
+                bar: _Progress) -> list[Slot]:
+    """Slots 0..T-1: mobility (a move into no coverage is held and redirected), channel, tasks, queues, and the
+    battery rule B(t+1) = max(1e-3, B(t) - (dCP f_MD + dCM (min(1, E/M) W/E / 1e6) P) / capacity)."""
+    m, e = first.kept, int(spec.servers)
+    pos, gain, no_path, los = first.pos, first.gain, first.no_path, first.los
+    state = mobility.start(pos, streams.mobility)
+    lo_b, hi_b = (float(v) for v in spec.battery_range)
+    battery = np.maximum(np.round(streams.state.uniform(lo_b, hi_b, m), 4), 1e-4)
     cap = np.array([d.battery_capacity_j for d in dev_list])
     p_w = 10.0 ** ((np.array([d.tx_power_dbm for d in dev_list]) - 30.0) / 10.0)
-    y_est = min(1.0, e / m)
-    w_j = par.bandwidth_hz / e
-    for t in range(n_slots):
+    y_est, w_j = min(1.0, e / m), par.bandwidth_hz / e
+    slot_list: list[Slot] = []
+    for t in range(int(spec.slots)):
         held = 0
         if t > 0:
-            prev_pos, prev_gain, prev_np, prev_los = pos, gain, no_path, los
+            prev = (pos, gain, no_path, los)
             state = mobility.step(state, par.slot_s, streams.mobility)
             pos = np.round(state.positions, 2)
-            res = trace(server_pos, pos, seed=_channel_seed(streams, t, 0, provider.seed_per_slot))
+            res = trace(server_pos, pos, seed=_channel_seed(streams, t, 0, trace.provider.seed_per_slot))
             gain, no_path, los = res.gain_db.copy(), res.no_path.copy(), None if res.los is None else res.los.copy()
             lost = np.flatnonzero(res.unreachable)
             if len(lost):
                 held = len(lost)
-                pos[lost] = prev_pos[lost]
-                gain[lost] = prev_gain[lost]
-                no_path[lost] = prev_np[lost]
-                if los is not None and prev_los is not None:
-                    los[lost] = prev_los[lost]
+                pos[lost], gain[lost], no_path[lost] = prev[0][lost], prev[1][lost], prev[2][lost]
+                if los is not None and prev[3] is not None:
+                    los[lost] = prev[3][lost]
                 state = replace(state, positions=state.positions.copy())
-                state.positions[lost] = prev_pos[lost]
+                state.positions[lost] = prev[0][lost]
                 state = mobility.redirect(state, lost, streams.mobility)
         task_list = [_round_task(tk) for tk in sampler(streams.tasks, m)]
-        queue = np.round(streams.state.uniform(0.0, queue_max_s, e), 4) if queue_max_s > 0 else np.zeros(e)
-        gain_r = np.round(gain, 2)
+        queue = np.round(streams.state.uniform(0.0, spec.queue_max_s, e), 4) if spec.queue_max_s > 0 else np.zeros(e)
         # a path just above the floor must not round onto it (that would read as "no path")
-        gain_r = np.where(no_path, par.gain_floor_db, np.maximum(gain_r, par.gain_floor_db + 0.01))
+        gain_r = np.where(no_path, par.gain_floor_db, np.maximum(np.round(gain, 2), par.gain_floor_db + 0.01))
         slot_list.append(Slot(gain_db=gain_r, battery=battery.copy(), queue_s=queue, tasks=task_list,
                               device_positions=pos.copy()))
         stats["no_path_pairs"].append(int(no_path.sum()))
         stats["los_pairs"].append(None if los is None else int(los.sum()))
         stats["held_moves"].append(held)
-        # battery for the next slot (static-instance rule, module docstring step 6)
         f_md = np.array([tk.flops_device for tk in task_list])
         energy = par.delta_cp_j_per_flop * f_md + par.delta_cm * (y_est * w_j / 1e6) * p_w
         battery = np.round(np.maximum(BATTERY_FLOOR, battery - energy / cap), 4)
         bar.update(f"no-path {int(no_path.sum())}/{no_path.size}")
-    bar.close()
     stats["mobility_stuck"] = int(state.stuck)
+    return slot_list
 
-    # every channel option is recorded resolved (defaults included), so that a rebuild does not
-    # depend on the defaults of a later version; the scene file's hash is checked, not passed
+
+def _provenance(spec: BuildSpec, par: Params, provider: ChannelProvider, layout: Any, mobility: Any, sampler: Any,
+                cat: Any, stats: dict[str, Any]) -> dict[str, Any]:
+    """``provenance``: the resolved spec (every channel option and parameter written out, so a rebuild does not
+    depend on a later version's defaults; the scene file's hash is checked, not passed) and what was resolved."""
+    from uara import __version__
+
     resolved_ch = provider.options()
     resolved_ch.pop("scene_sha256", None)
     resolved_ch.pop("gain_floor_db", None)  # always params.gain_floor_db
     rec_scene = resolved_ch.pop("scene", None)
-    options = {
-        "devices": int(devices), "servers": e, "slots": n_slots, "channel": channel, "scene": rec_scene,
-        "seed": int(seed), "channel_options": resolved_ch, "catalog": catalog,
-        "device_kinds": list(device_kinds) if device_kinds else None,
-        "server_kinds": list(server_kinds) if server_kinds else None,
-        "tasks": tasks, "task_options": dict(task_options or {}),
-        "params": par.to_dict(), "speed_mps": [float(v) for v in speed_mps],
-        "waypoint_radius_m": float(waypoint_radius_m), "battery_range": [lo_b, hi_b],
-        "queue_max_s": float(queue_max_s), "max_resample": int(max_resample), "name": name,
-    }
-    provenance = {
+    describe = getattr(sampler, "describe", lambda: {"model": "custom"})
+    return {
         "builder": BUILDER,
         "format": BUILD_FORMAT,
         "tool_version": __version__,
-        "seed": int(seed),
+        "seed": int(spec.seed),
         "channel": provider.label,
-        "psd_profile": getattr(sampler, "describe", lambda: {"model": "custom"})().get("model", "custom"),
-        "build": options,
+        "psd_profile": describe().get("model", "custom"),
+        "build": spec.resolved(scene=rec_scene, channel_options=resolved_ch, params=par).to_dict(),
         "resolved": {
             "channel_options": provider.options(),
             "layout": layout.describe(),
             "mobility": mobility.describe(),
-            "tasks": getattr(sampler, "describe", lambda: {"model": "custom"})(),
+            "tasks": describe(),
             "catalog": {"source": cat.source, "sha256": cat.sha256},
             "task_files_sha256": _task_files_sha256(sampler),
             "versions": _versions(provider),
@@ -441,10 +396,6 @@ def build_instance(
         },
         "build_stats": stats,
     }
-    if task_sampler is not None:
-        provenance["build"]["task_sampler"] = "custom object (pass it again to rebuild)"
-    inst = Instance(inst_name, par, dev_list, srv_list, slot_list, provenance)
-    return inst.validate()
 
 
 def _task_files_sha256(sampler: Any) -> str | None:
@@ -535,8 +486,8 @@ def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dic
 def rebuild(source: str | Path | Mapping[str, Any] | Instance, progress: bool = False,
             channel_cache: str | Path | None = None) -> Instance:
     """Build again from recorded provenance (see :func:`build_options_from`)."""
-    opts = build_options_from(source)
-    inst = build_instance(progress=progress, channel_cache=channel_cache, **opts)
+    spec = BuildSpec.from_dict(build_options_from(source), where="provenance.build")
+    inst = build_instance(spec, progress=progress, channel_cache=channel_cache)
     recorded = _provenance_of(source).get("builder")
     if recorded in BUILDER_ALIASES:  # the same code under its earlier path: keep the recorded name
         inst.provenance["builder"] = recorded

@@ -1,0 +1,222 @@
+"""BuildSpec: everything an instance build depends on, stated once.
+
+:func:`uara.scenario.builder.build_instance` takes it, ``provenance["build"]``
+records it (resolved: every channel option and parameter written out, so a
+rebuild does not depend on a later version's defaults), and ``uara build``
+generates its flags from the fields' metadata (:func:`add_arguments`,
+:func:`from_arguments`). A field added here is recorded, rebuilt and offered on
+the command line with no other change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+import numpy as np
+
+from uara.errors import UaraError
+from uara.io import parse_key_values
+from uara.model.instance import PARAMETER_SETS, Params
+
+
+def _cli(*flags: str, kind: str = "value", help: str, metavar: str | None = None) -> dict[str, Any]:
+    """Field metadata: how ``uara build`` offers the field (kind: value, pair, list, kv, params)."""
+    return {"flags": flags, "kind": kind, "help": help, "metavar": metavar}
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """The inputs of one build (module docstring); units in the field names or help texts."""
+
+    devices: int = field(default=60, metadata=_cli("--devices", "-m", help="M, number of devices (default 60)"))
+    servers: int = field(default=8, metadata=_cli("--servers", "-e", help="E, number of edge servers (default 8)"))
+    slots: int = field(default=10, metadata=_cli("--slots", "-t", help="T, number of time slots (default 10)"))
+    channel: str = field(default="sionna-rt", metadata=_cli(
+        "--channel", help="sionna-rt (default), sionna-umi, sionna-uma or free-space"))
+    scene: str | None = field(default=None, metadata=_cli(
+        "--scene", help="Sionna RT scene: built-in name (etoile, munich, florence, simple_street_canyon, ...) or "
+                        "XML file (default etoile)"))
+    seed: int = field(default=0, metadata=_cli("--seed", help="seed of every random draw (default 0)"))
+    channel_options: Mapping[str, Any] = field(default_factory=dict, metadata=_cli(
+        "--channel-option", "-c", kind="kv", metavar="KEY=VALUE",
+        help="channel option, repeatable (e.g. samples_per_src=300000, diffraction=false, threads=0)"))
+    catalog: str | None = field(default=None, metadata=_cli(
+        "--catalog", metavar="FILE", help="hardware catalog (uara-catalog/1); default built-in"))
+    device_kinds: tuple[str, ...] | None = field(default=None, metadata=_cli(
+        "--device-kinds", kind="list", metavar="K1,K2", help="restrict device kinds (catalog names)"))
+    server_kinds: tuple[str, ...] | None = field(default=None, metadata=_cli(
+        "--server-kinds", kind="list", metavar="K1,K2", help="restrict server kinds (catalog names)"))
+    tasks: str = field(default="psd", metadata=_cli(
+        "--tasks", help="task sampler: psd (default; PSD profiles of uara.psd) or parametric "
+                        "(uara/scenario/task_sources.py)"))
+    task_options: Mapping[str, Any] = field(default_factory=dict, metadata=_cli(
+        "--task-option", kind="kv", metavar="KEY=VALUE",
+        help="task sampler option, repeatable (psd: profiles=gpt2, protocol=topk:64, draft_length=8, ...)"))
+    params: Any = field(default=None, metadata=_cli(
+        "--params", kind="params", metavar="SET",
+        help="named parameter set (default, paper-table1-literal); --param KEY=VALUE overrides one parameter "
+             "(bandwidth_hz, lambda, energy_weight, slot_s, ...), repeatable"))
+    speed_mps: tuple[float, float] = field(default=(0.5, 1.5), metadata=_cli(
+        "--speed", kind="pair", metavar="LOW,HIGH", help="device speed range in m/s (default 0.5,1.5; 0 keeps devices still)"))
+    waypoint_radius_m: float = field(default=100.0, metadata=_cli(
+        "--waypoint-radius", metavar="M", help="random-waypoint radius in m (default 100)"))
+    battery_range: tuple[float, float] = field(default=(0.2, 1.0), metadata=_cli(
+        "--battery-range", kind="pair", metavar="LOW,HIGH", help="slot-0 battery level range in (0, 1] (default 0.2,1)"))
+    queue_max_s: float = field(default=0.05, metadata=_cli(
+        "--queue-max", metavar="S", help="upper bound of the per-slot queueing delay in s (default 0.05)"))
+    max_resample: int = field(default=10, metadata=_cli(
+        "--max-resample", help="rounds of new slot-0 positions for devices that reach no server before dropping them"))
+    name: str | None = field(default=None, metadata=_cli("--name", help="instance name (default m{M}_e{E})"))
+
+    # ------------------------------------------------------------ checks
+    def validate(self) -> "BuildSpec":
+        """Raise a one-line :class:`UaraError` naming the first bad field; return self."""
+        for key, lo in (("devices", 1), ("servers", 1), ("slots", 1), ("max_resample", 0), ("seed", 0)):
+            val = getattr(self, key)
+            if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
+                raise UaraError(f"{key}: expected an integer >= {lo}, got {val!r}")
+        lo_b, hi_b = _pair_of(self.battery_range, "battery_range")
+        if not 0 < lo_b <= hi_b <= 1:
+            raise UaraError(f"battery_range: expected 0 < low <= high <= 1, got {tuple(self.battery_range)!r}")
+        lo_v, hi_v = _pair_of(self.speed_mps, "speed_mps")
+        if not 0 <= lo_v <= hi_v:
+            raise UaraError(f"speed_mps: expected 0 <= low <= high in m/s, got {tuple(self.speed_mps)!r}")
+        for key in ("queue_max_s", "waypoint_radius_m"):
+            val = getattr(self, key)
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or val < 0:
+                raise UaraError(f"{key}: expected a finite number >= 0, got {val!r}")
+        if self.scene is not None and self.channel != "sionna-rt":
+            raise UaraError(f"scene: only the sionna-rt channel uses a scene (channel is {self.channel!r})")
+        for key in ("channel_options", "task_options"):
+            if not isinstance(getattr(self, key), Mapping):
+                raise UaraError(f"{key}: expected a mapping of options, got {getattr(self, key)!r}")
+        params_from(self.params)
+        return self
+
+    # ------------------------------------------------------------ records
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, in field order (``provenance["build"]`` records the resolved spec)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            val = getattr(self, f.name)
+            if f.name in ("device_kinds", "server_kinds"):
+                val = list(val) if val else None
+            elif f.name in ("speed_mps", "battery_range"):
+                val = [float(v) for v in val]
+            elif f.name in ("channel_options", "task_options"):
+                val = dict(val)
+            elif f.name in ("waypoint_radius_m", "queue_max_s"):
+                val = float(val)
+            elif f.name == "params" and isinstance(val, Params):
+                val = val.to_dict()
+            out[f.name] = val
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "build") -> "BuildSpec":
+        """A spec from its JSON form; an unknown key is a one-line error naming it."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UaraError(f"{where}.{unknown[0]}: unknown build option (known: {', '.join(sorted(names))})")
+        vals = dict(data)
+        for key in ("channel_options", "task_options"):
+            if vals.get(key) is None:
+                vals.pop(key, None)  # None: no options
+        for key in ("device_kinds", "server_kinds"):
+            if vals.get(key):
+                vals[key] = tuple(vals[key])
+        for key in ("speed_mps", "battery_range"):
+            if key in vals:
+                vals[key] = tuple(vals[key])
+        return cls(**vals)
+
+    def resolved(self, *, scene: str | None, channel_options: Mapping[str, Any], params: Params) -> "BuildSpec":
+        """The spec as recorded: the provider's resolved options and the full parameter set written out."""
+        return replace(self, scene=scene, channel_options=dict(channel_options), params=params.to_dict())
+
+
+def params_from(value: Any) -> Params:
+    """:class:`Params` from a Params, a parameter-set name, a dict of overrides of the defaults, or None."""
+    if value is None:
+        return Params()
+    if isinstance(value, Params):
+        return value
+    if isinstance(value, str):
+        if value not in PARAMETER_SETS:
+            raise UaraError(f"params: unknown parameter set {value!r}; known: {', '.join(PARAMETER_SETS)}")
+        return PARAMETER_SETS[value]
+    if isinstance(value, Mapping):
+        return Params().with_changes(value)
+    raise UaraError(f"params: expected a Params, a parameter-set name or a dict, got {type(value).__name__}")
+
+
+def _pair_of(value: Any, key: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise UaraError(f"{key}: expected (low, high), got {value!r}") from None
+    return lo, hi
+
+
+# ---------------------------------------------------------------- command line
+def _pair_arg(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        vals = tuple(float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH numbers, got {text!r}") from None
+    if len(vals) == 1:
+        vals = (vals[0], vals[0])
+    if len(vals) != 2:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got {text!r}")
+    return vals  # type: ignore[return-value]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per :class:`BuildSpec` field (from its metadata); defaults are left to the spec."""
+    for f in fields(BuildSpec):
+        meta = f.metadata
+        kind = meta["kind"]
+        kw: dict[str, Any] = {"dest": f"spec_{f.name}", "help": meta["help"], "default": None,
+                              "metavar": meta.get("metavar") or f.name.upper()}
+        if kind == "value":
+            kw["type"] = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
+        elif kind == "pair":
+            kw["type"] = _pair_arg
+        elif kind == "kv":
+            kw["action"] = "append"
+        parser.add_argument(*meta["flags"], **kw)
+        if kind == "params":
+            parser.add_argument("--param", action="append", metavar="KEY=VALUE", dest="spec_param_overrides",
+                                help="override one parameter of --params, repeatable")
+
+
+def from_arguments(args: argparse.Namespace) -> BuildSpec:
+    """The spec the flags of :func:`add_arguments` describe (unset flags keep the spec's defaults)."""
+    values: dict[str, Any] = {}
+    for f in fields(BuildSpec):
+        raw = getattr(args, f"spec_{f.name}", None)
+        kind = f.metadata["kind"]
+        if kind == "kv":
+            raw = parse_key_values(raw, f.metadata["flags"][0]) if raw else None
+        elif kind == "list" and raw is not None:
+            raw = tuple(k.strip() for k in raw.split(",") if k.strip())
+        if raw is not None:
+            values[f.name] = raw
+    overrides = parse_key_values(getattr(args, "spec_param_overrides", None), "--param")
+    if overrides:
+        values["params"] = params_from(values.get("params") or "default").with_changes(overrides).to_dict()
+    return BuildSpec(**values)
+
+
+def spec_default(name: str) -> Any:
+    """The default of a field (for documentation and tests)."""
+    f = next(f for f in fields(BuildSpec) if f.name == name)
+    return f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+
+
+__all__ = ["BuildSpec", "add_arguments", "from_arguments", "params_from", "spec_default"]
