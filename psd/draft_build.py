@@ -211,64 +211,40 @@ def agreement(model: Any, samples: list[_Sample], batch_tokens: int = 4096) -> t
     return hit / max(tot, 1), ce / max(tot, 1)
 
 
-def build_draft(cfg: DraftBuildConfig, log=print) -> dict[str, Any]:
-    """Run the whole build; returns the ``build_info`` dict (also written next to the weights)."""
-    torch = require("torch", "building a draft model")
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    out_dir = Path(cfg.output).expanduser()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    t_start = time.time()
-    target, tok, ref = load_model(cfg.target)
+@dataclass
+class _Distillation:
+    """What the distillation loop did (for ``build_info.json``)."""
 
-    data_path = out_dir / "train_data.json"
-    pr = P.humaneval("train") + P.mtbench("train", turn=0) + P.mtbench("train", turn=1)
-    pr += P.synthetic_instructions(cfg.n_synthetic, cfg.seed)
-    pr = [pr[i] for i in rng.permutation(len(pr))]
-    w = cfg.gen_batch * 4  # sort windows by length: less left padding, types still mixed
-    pr = [q for k in range(0, len(pr), w) for q in sorted(pr[k:k + w], key=lambda q: len(q.text))]
-    samples, gen_s = _generate(target, tok, pr, cfg, data_path, log)
-    n_hold = max(4, int(cfg.holdout * len(samples)))
-    perm = rng.permutation(len(samples))
-    hold = [samples[i] for i in perm[:n_hold]]
-    train = [samples[i] for i in perm[n_hold:]]
+    step: int = 0
+    seen: int = 0
+    epoch: int = 0
+    losses: list[float] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_acc: float = -1.0
+    best_step: int = 0
+    best_state: dict[str, Any] | None = None
+    train_s: float = 0.0
+    train_cpu_s: float = 0.0
 
-    scores = {}
-    for cand in cfg.layer_candidates:
-        layers = [int(x) for x in cand.split(",")]
-        if max(layers) >= target.config.num_hidden_layers:
-            continue
-        acc, ce = agreement(_make_draft(target, layers), hold[:16])
-        scores[cand] = {"agreement": acc, "cross_entropy": ce}
-        log(f"init layers {cand}: held-out agreement {acc:.3f}, cross-entropy {ce:.2f}")
-    best = min(scores, key=lambda c: scores[c]["cross_entropy"])
-    layers = [int(x) for x in best.split(",")]
-    draft = _make_draft(target, layers)
-    del target
-    vocab_s = sorted({t for s in train for t in s.answer})
-    _prune_head(draft, vocab_s)
-    torch_s = torch.tensor(vocab_s, dtype=torch.long)
-    to_s = torch.full((draft.config.vocab_size,), len(vocab_s), dtype=torch.long)  # "other" = len(S)
-    to_s[torch_s] = torch.arange(len(vocab_s))
-    w_s = draft.lm_head.weight.detach()[torch_s]  # (|S|, d), frozen
-    params = [p for p in draft.parameters() if p.requires_grad]
+
+def _distil(draft: Any, w_s: Any, to_s: Any, params: list[Any], train_t: list[_Sample], hold_t: list[_Sample],
+            cfg: DraftBuildConfig, rng: np.random.Generator, log) -> _Distillation:
+    """Train the draft's blocks on the target's greedy answers for ``train_cpu_s`` CPU seconds:
+    cross-entropy over the pruned vocabulary S (+ one "other" class) through the frozen head rows
+    ``w_s``, AdamW with 10 warm-up steps and a linear decay in CPU time, gradient clipping at 1;
+    held-out agreement every ``eval_every`` steps keeps the best state."""
+    torch = require("torch")
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     draft.train()
-    train_t = _truncate(train, cfg.max_prompt_tokens)
-    hold_t = _truncate(hold, 10**9)
-    history: list[dict[str, float]] = []
-    best_acc, best_step, best_state = -1.0, 0, None
+    run = _Distillation()
     c0, t0 = time.process_time(), time.time()
-    step = seen = epoch = 0
-    losses: list[float] = []
     used = lambda: time.process_time() - c0  # noqa: E731
     while used() < cfg.train_cpu_s:
-        epoch += 1
+        run.epoch += 1
         for ids, lab, mask in _batches(train_t, cfg.batch_tokens, rng):
             frac = min(1.0, used() / cfg.train_cpu_s)
             for g in opt.param_groups:
-                g["lr"] = cfg.lr * min(1.0, (step + 1) / 10) * max(0.05, 1.0 - frac)
+                g["lr"] = cfg.lr * min(1.0, (run.step + 1) / 10) * max(0.05, 1.0 - frac)
             h = draft.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
             tgt = lab[:, 1:]
             ok = tgt != -100
@@ -279,32 +255,87 @@ def build_draft(cfg: DraftBuildConfig, log=print) -> dict[str, Any]:
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             opt.zero_grad(set_to_none=True)
-            step += 1
-            seen += int(ok.sum())
-            losses.append(float(loss.detach()))
-            if step % 10 == 0:
-                log(f"epoch {epoch} step {step} loss {np.mean(losses[-10:]):.3f} tokens {seen} "
+            run.step += 1
+            run.seen += int(ok.sum())
+            run.losses.append(float(loss.detach()))
+            if run.step % 10 == 0:
+                log(f"epoch {run.epoch} step {run.step} loss {np.mean(run.losses[-10:]):.3f} tokens {run.seen} "
                     f"cpu {used():.0f} s wall {time.time() - t0:.0f} s")
-            if step % cfg.eval_every == 0:
+            if run.step % cfg.eval_every == 0:
                 draft.eval()
                 acc, ce = agreement(draft, hold_t)
                 draft.train()
-                history.append({"step": step, "cpu_s": used(), "heldout_agreement": acc, "heldout_ce": ce})
+                run.history.append({"step": run.step, "cpu_s": used(), "heldout_agreement": acc, "heldout_ce": ce})
                 log(f"  held-out agreement {acc:.3f}, cross-entropy {ce:.2f}")
-                if acc > best_acc:
-                    best_acc, best_step = acc, step
-                    best_state = {k: v.detach().clone() for k, v in draft.state_dict().items()}
+                if acc > run.best_acc:
+                    run.best_acc, run.best_step = acc, run.step
+                    run.best_state = {k: v.detach().clone() for k, v in draft.state_dict().items()}
             if used() >= cfg.train_cpu_s:
                 break
-    train_s = time.time() - t0
-    train_cpu = used()
+    run.train_s, run.train_cpu_s = time.time() - t0, used()
+    return run
+
+
+def _training_data(cfg: DraftBuildConfig, target: Any, tok: Any, out_dir: Path, rng: np.random.Generator,
+                   log) -> tuple[list[_Sample], list[_Sample], float]:
+    """The target's greedy answers to the training prompts (HumanEval and MT-bench train splits plus
+    synthetic instructions, shuffled, length-sorted in windows), split into (train, held-out)."""
+    pr = P.humaneval("train") + P.mtbench("train", turn=0) + P.mtbench("train", turn=1)
+    pr += P.synthetic_instructions(cfg.n_synthetic, cfg.seed)
+    pr = [pr[i] for i in rng.permutation(len(pr))]
+    w = cfg.gen_batch * 4  # sort windows by length: less left padding, types still mixed
+    pr = [q for k in range(0, len(pr), w) for q in sorted(pr[k:k + w], key=lambda q: len(q.text))]
+    samples, gen_s = _generate(target, tok, pr, cfg, out_dir / "train_data.json", log)
+    n_hold = max(4, int(cfg.holdout * len(samples)))
+    perm = rng.permutation(len(samples))
+    return [samples[i] for i in perm[n_hold:]], [samples[i] for i in perm[:n_hold]], gen_s
+
+
+def _initial_layers(cfg: DraftBuildConfig, target: Any, hold: list[_Sample], log) -> tuple[list[int], dict[str, Any]]:
+    """The candidate block set whose draft has the lowest held-out cross-entropy before training."""
+    scores = {}
+    for cand in cfg.layer_candidates:
+        layers = [int(x) for x in cand.split(",")]
+        if max(layers) >= target.config.num_hidden_layers:
+            continue
+        acc, ce = agreement(_make_draft(target, layers), hold[:16])
+        scores[cand] = {"agreement": acc, "cross_entropy": ce}
+        log(f"init layers {cand}: held-out agreement {acc:.3f}, cross-entropy {ce:.2f}")
+    best = min(scores, key=lambda c: scores[c]["cross_entropy"])
+    return [int(x) for x in best.split(",")], scores
+
+
+def build_draft(cfg: DraftBuildConfig, log=print) -> dict[str, Any]:
+    """Run the whole build; returns the ``build_info`` dict (also written next to the weights)."""
+    torch = require("torch", "building a draft model")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    out_dir = Path(cfg.output).expanduser()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t_start = time.time()
+    target, tok, ref = load_model(cfg.target)
+    train, hold, gen_s = _training_data(cfg, target, tok, out_dir, rng, log)
+    layers, scores = _initial_layers(cfg, target, hold, log)
+    draft = _make_draft(target, layers)
+    del target
+    vocab_s = sorted({t for s in train for t in s.answer})
+    _prune_head(draft, vocab_s)
+    torch_s = torch.tensor(vocab_s, dtype=torch.long)
+    to_s = torch.full((draft.config.vocab_size,), len(vocab_s), dtype=torch.long)  # "other" = len(S)
+    to_s[torch_s] = torch.arange(len(vocab_s))
+    w_s = draft.lm_head.weight.detach()[torch_s]  # (|S|, d), frozen
+    params = [p for p in draft.parameters() if p.requires_grad]
+    hold_t = _truncate(hold, 10**9)
+    run = _distil(draft, w_s, to_s, params, _truncate(train, cfg.max_prompt_tokens), hold_t, cfg, rng, log)
     draft.eval()
     after, after_ce = agreement(draft, hold_t)
-    if best_state is not None and best_acc > after:  # early stopping: keep the best checkpoint
-        draft.load_state_dict(best_state)
+    best_step = run.best_step
+    if run.best_state is not None and run.best_acc > after:  # early stopping: keep the best checkpoint
+        draft.load_state_dict(run.best_state)
         after, after_ce = agreement(draft, hold_t)
     else:
-        best_step = step
+        best_step = run.step
     log(f"held-out agreement of the kept draft (step {best_step}): {after:.3f} (cross-entropy {after_ce:.2f})")
     draft.half().save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
@@ -316,19 +347,19 @@ def build_draft(cfg: DraftBuildConfig, log=print) -> dict[str, Any]:
         "init_agreement": scores,
         "heldout_agreement": after,
         "kept_step": best_step,
-        "history": history,
+        "history": run.history,
         "heldout_cross_entropy": after_ce,
         "n_train_answers": len(train),
         "n_heldout_answers": len(hold),
         "train_answer_tokens": int(sum(len(s.answer) for s in train)),
-        "train_steps": step,
-        "train_tokens_seen": seen,
-        "epochs": epoch,
-        "final_loss": float(np.mean(losses[-20:])) if losses else math.nan,
+        "train_steps": run.step,
+        "train_tokens_seen": run.seen,
+        "epochs": run.epoch,
+        "final_loss": float(np.mean(run.losses[-20:])) if run.losses else math.nan,
         "pruned_vocab": len(vocab_s),
         "gen_cpu_s": gen_s,
-        "train_s": train_s,
-        "train_cpu_s": train_cpu,
+        "train_s": run.train_s,
+        "train_cpu_s": run.train_cpu_s,
         "total_s": time.time() - t_start,
         "trainable_params": int(sum(p.numel() for p in params)),
         "torch_threads": cfg.threads,

@@ -19,7 +19,10 @@ from typing import Any
 from uara.errors import SolverError
 from uara.solvers.base import Solver, SlotDecision, SolveContext
 
-__all__ = ["Solver", "SlotDecision", "SolveContext", "get_solver", "get_solver_class", "list_solvers", "register_solver", "solver_names"]
+#: The paper's three baselines (association heuristics; with their uniform shares by default).
+BASELINES = ("random", "max-sinr", "max-compute")
+
+__all__ = ["BASELINES", "Solver", "SlotDecision", "SolveContext", "get_solver", "get_solver_class", "list_solvers", "register_solver", "solver_names"]
 
 # name -> "module:Class" (imported on first use) or a class.
 _REGISTRY: dict[str, Any] = {

@@ -56,10 +56,9 @@ class MASACSolver(Solver):
     def check_options(self) -> None:
         if self.options.max_moves is not None and self.options.max_moves < 0:
             raise SolverError(f"solver 'masac': max_moves must be >= 0, got {self.options.max_moves}")
-        if self.options.final_allocation not in ("exact", "policy"):
-            raise SolverError(
-                f"solver 'masac': final_allocation must be 'exact' or 'policy', got {self.options.final_allocation!r}"
-            )
+        from uara.rl.environment import check_final_allocation
+
+        check_final_allocation(self.options.final_allocation, "solver 'masac': option final_allocation")
         self._policy = None
 
     @property

@@ -46,7 +46,7 @@ from uara.errors import SolverError
 from uara.model.formulation import SlotData
 from uara.model.solution import Status
 from uara.solvers._local_search import local_search
-from uara.solvers._pricing import ServerItems, price_server, server_items, set_values
+from uara.solvers._pricing import price_server, server_items, set_values
 from uara.solvers.base import SlotDecision, SolveContext, Solver
 
 #: Cushion subtracted from LB(u) for floating-point rounding: relative to sum |terms|, absolute.
@@ -364,18 +364,57 @@ class BranchAndPrice:
         return u if np.all(np.isfinite(u)) else None
 
     # ------------------------------------------------------------ branch-and-price
-    def run(self, start: np.ndarray) -> tuple[float, bool]:
-        """Branch-and-price from the association ``start``; returns (lower bound, proven)."""
-        m, e = self.m, self.e
+    def _start_master(self, start: np.ndarray) -> None:
+        """The master LP seeded with the incumbent's columns and every usable singleton {i} on j."""
         self.offer(start, "start")
-        self.master = Master(m, e, big=2.0 * max(self.best_value, 1.0) + 1.0)
+        self.master = Master(self.m, self.e, big=2.0 * max(self.best_value, 1.0) + 1.0)
         self.offer(self.best_assoc, "start")
-        # singletons on every usable server
         dev, srv = np.nonzero(self.usable)
-        single = np.zeros((dev.size, m), dtype=bool)
+        single = np.zeros((dev.size, self.m), dtype=bool)
         single[np.arange(dev.size), dev] = True
         self.master.add(single, srv, self.column_values(single, srv))
-        tol = self.opts.gap * max(self.best_value, 1e-12)
+
+    def _root_incumbents(self, node: _Node, cg: CGResult) -> None:
+        """At the root: record its statistics, solve the integer master over its columns (``root_mip_s``)
+        and, when its column generation did not finish, round and search its LP point."""
+        self.stats["root_bound"] = cg.bound
+        self.stats["root_lp"] = cg.lp_value
+        self.stats["root_converged"] = cg.converged
+        self.stats["root_time_s"] = time.perf_counter() - self.t0
+        self.stats["root_cg_iterations"] = cg.iterations
+        if self.opts.root_mip_s > 0:
+            limit = self.opts.root_mip_s
+            if self.deadline is not None:
+                limit = min(limit, self.deadline - time.perf_counter())
+            sol = self.master.integer_solution(limit)
+            if sol is not None:
+                self.offer(self.lam_to_assoc(sol[1]).argmax(axis=1), "root-mip", search=True)
+        if not cg.converged:
+            x = self.lam_to_assoc(cg.lam)
+            self.offer(np.where(node.cand, x, -1.0).argmax(axis=1), "rounding", search=True)
+
+    def _branch(self, heap: list[_Node], counter: int, node: _Node, bound: float, center: Any, score: np.ndarray) -> int:
+        """Branch on the most fractional usable pair (i, j): x_ij = 1 (i only on j) and x_ij = 0. With no
+        fractional pair (artificial columns only) raise their cost and retry the node. Returns the next counter."""
+        if score.max() <= 1e-9:
+            self.master.raise_big()
+            heapq.heappush(heap, _Node(bound, counter, node.cand, node.depth, center))
+            return counter + 1
+        i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+        one = node.cand.copy()
+        one[i, :] = False
+        one[i, j] = True
+        zero = node.cand.copy()
+        zero[i, j] = False
+        for child in (one, zero):
+            if child.any(axis=1).all():
+                heapq.heappush(heap, _Node(bound, counter, child, node.depth + 1, center))
+                counter += 1
+        return counter
+
+    def run(self, start: np.ndarray) -> tuple[float, bool]:
+        """Branch-and-price from the association ``start``; returns (lower bound, proven)."""
+        self._start_master(start)
         center = self.relaxation_prices() if self.opts.relaxation_start else None
         heap: list[_Node] = [_Node(-np.inf, 0, self.usable.copy(), 0, center)]
         counter = 1
@@ -402,21 +441,7 @@ class BranchAndPrice:
             self.deadline = full_deadline
             bound = cg.bound
             if root:
-                self.stats["root_bound"] = bound
-                self.stats["root_lp"] = cg.lp_value
-                self.stats["root_converged"] = cg.converged
-                self.stats["root_time_s"] = time.perf_counter() - self.t0
-                self.stats["root_cg_iterations"] = cg.iterations
-                if self.opts.root_mip_s > 0:
-                    limit = self.opts.root_mip_s
-                    if self.deadline is not None:
-                        limit = min(limit, self.deadline - time.perf_counter())
-                    sol = self.master.integer_solution(limit)
-                    if sol is not None:
-                        self.offer(self.lam_to_assoc(sol[1]).argmax(axis=1), "root-mip", search=True)
-                if not cg.converged:  # the LP point of an unfinished root, rounded and searched
-                    x = self.lam_to_assoc(cg.lam)
-                    self.offer(np.where(node.cand, x, -1.0).argmax(axis=1), "rounding", search=True)
+                self._root_incumbents(node, cg)
                 root = False
             if bound >= self.best_value - tol:
                 closed = min(closed, bound)
@@ -439,22 +464,7 @@ class BranchAndPrice:
             if bound >= self.best_value - self.opts.gap * self.best_value:
                 closed = min(closed, bound)
                 continue
-            score = np.where(node.cand, frac, -1.0)
-            if score.max() <= 1e-9:  # artificials only: raise their cost and retry the node
-                self.master.raise_big()
-                heapq.heappush(heap, _Node(bound, counter, node.cand, node.depth, cg.u))
-                counter += 1
-                continue
-            i, j = np.unravel_index(int(np.argmax(score)), score.shape)
-            one = node.cand.copy()
-            one[i, :] = False
-            one[i, j] = True
-            zero = node.cand.copy()
-            zero[i, j] = False
-            for child in (one, zero):
-                if child.any(axis=1).all():
-                    heapq.heappush(heap, _Node(bound, counter, child, node.depth + 1, cg.u))
-                    counter += 1
+            counter = self._branch(heap, counter, node, bound, cg.u, np.where(node.cand, frac, -1.0))
         tol = self.opts.gap * max(self.best_value, 1e-12)
         open_bound = min((n.bound for n in heap), default=np.inf)
         lower = min(self.best_value, open_bound, closed)

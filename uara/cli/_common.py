@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from uara.io import parse_key_values  # noqa: F401  (the one KEY=VALUE parser, re-exported for the subcommands)
 from uara.model.instance import Instance
 
 

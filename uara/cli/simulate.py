@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from uara.cli._common import load_instance, parse_key_values
+from uara.cli._common import load_instance
+from uara.io import parse_key_values
 
 
 def register(sub: argparse._SubParsersAction) -> None:

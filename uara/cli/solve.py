@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from uara.cli._common import add_run_arguments, fmt, load_instance, parse_key_values
+from uara.cli._common import add_run_arguments, fmt, load_instance
+from uara.io import parse_key_values
 from uara.io import dumps_json
 
 
@@ -75,12 +76,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def attach_latency(instance, solution) -> None:
-    """Fill ``solution.latency`` from the PSD simulator when it is installed."""
-    try:
-        from uara.psd.latency import solution_latency
-    except ImportError:
-        return
-    solution.latency = solution_latency(instance, solution)
+    """Fill ``solution.latency`` from the PSD simulator when it is installed (a failure is a note, not a crash)."""
+    from uara.experiments.worker import psd_latency
+
+    found, note = psd_latency(instance, solution)
+    solution.latency = found if found is not None else {"mean_s": None, "p95_s": None, "note": note}
 
 
 def attach_best_bound(instance, solution, *, methods=("relax",), time_limit: float = 60.0, threads: int = 1) -> None:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from uara.errors import MissingDependencyError, UaraError
+from uara.rl.environment import FINAL_ALLOCATIONS
 from uara.rl.train_args import FLAG_ALIASES, MASACArgs, field_docs
 
 #: Fields whose flags keep their earlier (narrower) choices.
-_CHOICES = {"final_allocation": ["exact", "policy"], "device": ["auto", "cpu", "cuda"]}
+_CHOICES = {"final_allocation": list(FINAL_ALLOCATIONS), "device": ["auto", "cpu", "cuda"]}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -34,8 +34,6 @@ from uara.io import atomic_write_json, read_json
 from uara.model.instance import Instance
 
 
-#: The paper's three baselines (association only, uniform allocation).
-BASELINES = ("random", "max-sinr", "max-compute")
 
 
 @dataclass

@@ -25,6 +25,7 @@ from uara.errors import SolutionError
 from uara.model.formulation import slot_data
 from uara.model.instance import Instance
 from uara.model.solution import Solution, Status, aggregate_status, decision_from_dict
+from uara.experiments.worker import psd_latency
 from uara.model.verify import OBJECTIVE_RTOL, check_fingerprint, check_total_objective, verify_slot
 
 EPISODE_FORMAT = "uara-episode/1"
@@ -159,18 +160,15 @@ def run_episode(
     state = instance.slots[0]
     out: list[EpisodeSlot] = []
     start = time.perf_counter()
-    lat_fn = _latency_fn() if latency else None
     for t in range(total):
         inst_t = state_instance(instance, state, t)
         sol = slv.solve(inst_t, time_limit=per_slot, seed=slot_seed(seed, t), threads=threads)
         dec = sol.slots[0]
         outcome = roll_forward(instance, state, dec.association, dec.bandwidth_share)
         lat = None
-        if lat_fn is not None:
-            try:
-                lat = lat_fn(inst_t, sol)
-            except Exception as exc:  # the simulator is another module; never lose the episode to it
-                lat = {"mean_s": None, "p95_s": None, "note": f"PSD simulator failed: {exc}"}
+        if latency:
+            found, note = psd_latency(inst_t, sol)
+            lat = found if found is not None else {"mean_s": None, "p95_s": None, "note": note}
         rec = EpisodeSlot(t, np.asarray(state.battery, float).copy(), np.asarray(state.queue_s, float).copy(),
                           sol, outcome.energy_j, outcome.depleted, lat)
         out.append(rec)
@@ -225,14 +223,6 @@ def _check_state(t: int, raw: Any, state: Any) -> None:
             and np.allclose(stored_b, state.battery, rtol=1e-9, atol=1e-12)
             and np.allclose(stored_q, state.queue_s, rtol=1e-9, atol=1e-12)):
         raise SolutionError(f"slots[{t}].state", "does not follow from the previous decisions")
-
-
-def _latency_fn() -> Callable[[Instance, Solution], dict[str, Any]] | None:
-    try:
-        from uara.psd.latency import solution_latency
-    except ImportError:
-        return None
-    return solution_latency
 
 
 def format_slot(rec: EpisodeSlot) -> str:

@@ -30,8 +30,8 @@ from typing import Any, Sequence
 
 from uara.errors import MissingDependencyError, UaraError
 from uara.io import atomic_write_bytes, atomic_write_text, read_json
+from uara.solvers import BASELINES
 
-BASELINES = ("random", "max-sinr", "max-compute")
 #: Metrics a reduction can be stated on: (column, words).
 REDUCTION_METRICS = (
     ("latency_mean_s", "end-to-end latency (PSD simulator)"),
@@ -349,9 +349,9 @@ class ReportResult:
 
 def build_report(results: str | Path, output: str | Path | None = None, title: str | None = None) -> ReportResult:
     """Write ``report.md``, ``report.html`` and ``figures/*.png`` for a comparison folder (or table file)."""
-    pd, _ = _deps()
-    from uara.experiments.table import HIGH_BATTERY, load_table
+    from uara.experiments.table import load_table
 
+    _deps()
     src = Path(results)
     df = load_table(src)
     if not len(df):
@@ -369,8 +369,23 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
     df = prepare(df)
     doc = Doc(title or f"Solver comparison: {src}")
     figs: list[Path] = []
+    _what_was_run(doc, df, manifest)
+    _summary_per_solver(doc, df)
+    _figures_5_and_6(doc, df, figdir, out, figs)
+    _gap_table(doc, df)
+    doc.h("Runtime vs instance size")
+    pr = fig_runtime(df, figdir)
+    figs.append(out / pr)
+    doc.img(pr, "runtime")
+    base = base_rows(df)
+    _reduction_tables(doc, base)
+    _proxy_vs_latency(doc, base)
+    md = atomic_write_text(out / "report.md", doc.markdown())
+    ht = atomic_write_text(out / "report.html", doc.html())
+    return ReportResult(md, ht, figs)
 
-    # -- what was run
+
+def _what_was_run(doc: Doc, df: Any, manifest: dict[str, Any]) -> None:
     doc.h("What was run")
     n_err = int((df["status"] == "error").sum())
     doc.p(f"{len(df)} runs: {df['instance'].nunique()} instance(s), solvers {', '.join(_solver_order(df))}, "
@@ -384,11 +399,11 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
         doc.code("\n".join(cmds))
     for name, why in (manifest.get("skipped_solvers") or {}).items():
         doc.p(f"Skipped solver {name}: {why}.")
-    notes = sorted({str(n) for n in df["latency_note"].dropna().unique()})
-    for n in notes:
+    for n in sorted({str(n) for n in df["latency_note"].dropna().unique()}):
         doc.p(f"Latency: {n}.")
 
-    # -- summary per solver
+
+def _summary_per_solver(doc: Doc, df: Any) -> None:
     doc.h("Summary per solver (P1 objective and simulated latency side by side)")
     ok = df[df["feasible"].fillna(False).astype(bool)]
     summ_rows = base_rows(df)
@@ -403,19 +418,20 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
     doc.p("Static feasible runs at the instances' own parameters (sweep runs are in the Fig. 6 and gap tables). objective: I summed over slots (whole, with its decision-independent constant C); ctrl_per_device: (I - C)/(M x slots); "
           "gap_pct: 100 (I - LB)/(I - C); latency_*: PSD simulator; p1_latency_s: a_i + D_ij^ES per device (P1's latency terms); "
           "uplink_mean_s: P1's uplink time T_i, which enters I only through the sync penalty.")
-    if n_err:
+    if (df["status"] == "error").any():
         doc.h("Error rows", 3)
         doc.table(df[df["status"] == "error"][["instance", "solver", "seed", "params", "error"]])
 
-    # -- Fig. 5
+
+def _figures_5_and_6(doc: Doc, df: Any, figdir: Path, out: Path, figs: list[Path]) -> None:
+    from uara.experiments.table import HIGH_BATTERY
+
     doc.h("Fig. 5: latency vs number of devices and servers")
     path, note = fig5(df, figdir)
     figs.append(out / path)
     doc.img(path, "Fig. 5")
     if note:
         doc.p(f"Note: {note} (ship instances that vary it for a curve).")
-
-    # -- Fig. 6
     doc.h("Fig. 6: energy weight vs latency and energy by battery level")
     path6, note6 = fig6(df, figdir)
     if path6:
@@ -430,29 +446,24 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
         doc.p(f"Note: {note6}.")
     doc.p(f"High battery: B_i >= {HIGH_BATTERY} in the slot; low: below. Energy is E^CP + E^CM per device and slot (J).")
 
-    # -- gaps
+
+def _gap_table(doc: Doc, df: Any) -> None:
     doc.h("Gap to the best known lower bound")
+    ok = df[df["feasible"].fillna(False).astype(bool)]
     st = ok[ok["mode"] == "static"]
-    if st["lower_bound"].notna().any():
-        g = st.groupby(["instance", "M", "E", "energy_weight", "solver"], observed=True)["gap"].mean().mul(100).unstack("solver")
-        lb = st.groupby(["instance", "M", "E", "energy_weight"], observed=True).agg(
-            lower_bound=("lower_bound", "first"), source=("lower_bound_source", "first"), best_objective=("objective", "min"))
-        tab = lb.join(g).reset_index()
-        doc.table(tab)
-        doc.p("Gap in % of the controllable part (I - C). The bound is the best of uara.experiments.bounds (when installed) and every proven "
-              "bound a solver reported on that instance; 'source' says which. Gap 0 with a solver's own bound means it proved optimality.")
-    else:
+    if not st["lower_bound"].notna().any():
         doc.p("No lower bound is known for any instance (uara.experiments.bounds not installed and no solver reported a proven bound): gaps are n/a.")
+        return
+    g = st.groupby(["instance", "M", "E", "energy_weight", "solver"], observed=True)["gap"].mean().mul(100).unstack("solver")
+    lb = st.groupby(["instance", "M", "E", "energy_weight"], observed=True).agg(
+        lower_bound=("lower_bound", "first"), source=("lower_bound_source", "first"), best_objective=("objective", "min"))
+    doc.table(lb.join(g).reset_index())
+    doc.p("Gap in % of the controllable part (I - C). The bound is the best of uara.experiments.bounds (when installed) and every proven "
+          "bound a solver reported on that instance; 'source' says which. Gap 0 with a solver's own bound means it proved optimality.")
 
-    # -- runtime
-    doc.h("Runtime vs instance size")
-    pr = fig_runtime(df, figdir)
-    figs.append(out / pr)
-    doc.img(pr, "runtime")
 
-    # -- reductions
+def _reduction_tables(doc: Doc, base: Any) -> None:
     doc.h("Latency reduction vs the baselines")
-    base = base_rows(df)
     any_red = False
     for metric, words in REDUCTION_METRICS:
         red = reductions(base, metric)
@@ -468,23 +479,20 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
     doc.p("Reduction = 1 - L_method / L_baseline per scenario (instance at given parameters; mean over seeds). 'Up to' is the largest "
           "over scenarios and baselines, 'on average' the mean over baselines of the per-baseline mean, as the paper's 28.0 % / 23.7 %.")
 
-    # -- proxy vs simulation
+
+def _proxy_vs_latency(doc: Doc, base: Any) -> None:
     doc.h("P1 objective vs simulated latency")
     both = base.dropna(subset=["latency_mean_s", "ctrl_per_device"])
-    if len(both) and both["solver"].nunique() > 1:
-        rk = both.groupby(["fingerprint", "solver"], observed=True)[["ctrl_per_device", "latency_mean_s"]].mean()
-        rk["rank_p1"] = rk.groupby(level=0)["ctrl_per_device"].rank()
-        rk["rank_latency"] = rk.groupby(level=0)["latency_mean_s"].rank()
-        agree = rk.groupby(level=0).apply(lambda g: g["rank_p1"].corr(g["rank_latency"])).dropna()
-        doc.p(f"Spearman rank correlation between P1's objective and the simulated latency across solvers, per scenario: "
-              f"mean {agree.mean():.2f} over {len(agree)} scenario(s) (1 = the proxy orders methods as the simulator does).")
-        doc.table(rk.groupby(level=1)[["ctrl_per_device", "latency_mean_s", "rank_p1", "rank_latency"]].mean().reset_index())
-    else:
+    if not (len(both) and both["solver"].nunique() > 1):
         doc.p("Simulated latency unavailable (or a single solver): only P1's objective is compared.")
-
-    md = atomic_write_text(out / "report.md", doc.markdown())
-    ht = atomic_write_text(out / "report.html", doc.html())
-    return ReportResult(md, ht, figs)
+        return
+    rk = both.groupby(["fingerprint", "solver"], observed=True)[["ctrl_per_device", "latency_mean_s"]].mean()
+    rk["rank_p1"] = rk.groupby(level=0)["ctrl_per_device"].rank()
+    rk["rank_latency"] = rk.groupby(level=0)["latency_mean_s"].rank()
+    agree = rk.groupby(level=0).apply(lambda g: g["rank_p1"].corr(g["rank_latency"])).dropna()
+    doc.p(f"Spearman rank correlation between P1's objective and the simulated latency across solvers, per scenario: "
+          f"mean {agree.mean():.2f} over {len(agree)} scenario(s) (1 = the proxy orders methods as the simulator does).")
+    doc.table(rk.groupby(level=1)[["ctrl_per_device", "latency_mean_s", "rank_p1", "rank_latency"]].mean().reset_index())
 
 
 __all__ = ["BASELINES", "Doc", "ReportResult", "base_rows", "build_report", "fig5", "fig6", "fig_runtime", "reduction_sentences", "reductions"]

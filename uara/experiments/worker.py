@@ -54,7 +54,7 @@ def execute_run(spec: RunSpec) -> RunResult:
         wall = time.perf_counter() - start
         latency, note = (None, "latency not requested")
         if spec.latency:
-            latency, note = _latency(lat_inst, sol)
+            latency, note = psd_latency(lat_inst, sol)
         record = json.loads(dumps_json(record))  # exactly what is stored
         record["wall_time_s"] = wall if spec.mode == "episode" else record.get("wall_time_s", wall)
         if latency is not None:
@@ -75,8 +75,9 @@ def rolled_from_record(inst: Instance, record: dict[str, Any]) -> Instance:
     return rolled_instance(sub, [s["state"]["battery"] for s in slots], [s["state"]["queue_s"] for s in slots])
 
 
-def _latency(inst: Instance, sol: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """PSD end-to-end latency, or (None, why not)."""
+def psd_latency(inst: Instance, sol: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """The PSD simulator's end-to-end latency of a solution (:func:`uara.psd.latency.solution_latency`), or
+    (None, why not): the one place a run, an episode slot or ``uara solve`` attaches latency."""
     try:
         from uara.psd.latency import solution_latency
     except ImportError:

@@ -123,6 +123,13 @@ def device_features(sd: SlotData) -> np.ndarray:
     return np.clip(feats, -10.0, 10.0).astype(np.float32)
 
 
+def check_final_allocation(value: str, where: str = "final_allocation") -> str:
+    """``value`` if it is one of FINAL_ALLOCATIONS, else a one-line error naming ``where``."""
+    if value not in FINAL_ALLOCATIONS:
+        raise UaraError(f"{where} must be one of {', '.join(FINAL_ALLOCATIONS)}, got {value!r}")
+    return value
+
+
 def decide(
     sd: SlotData,
     action: np.ndarray,

@@ -38,7 +38,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from uara.errors import MissingDependencyError, UaraError
-from uara.rl.environment import ACT_DIM, FINAL_ALLOCATIONS, OBS_DIM, UARAEnv
+from uara.rl.environment import ACT_DIM, OBS_DIM, UARAEnv, check_final_allocation
 from uara.model.instance import Instance
 from uara.scenario.random_instance import random_instance
 
@@ -301,8 +301,7 @@ def train(
     written to :func:`last_path`; when its evaluation reward is the best so far (ties: the earlier one)
     it is also written to ``output`` (keep-best: ``output`` is the checkpoint to ship). The full state
     goes to :func:`resume_path`."""
-    if args.final_allocation not in FINAL_ALLOCATIONS:
-        raise UaraError(f"final_allocation must be one of {FINAL_ALLOCATIONS}, got {args.final_allocation!r}")
+    check_final_allocation(args.final_allocation)
     torch.set_num_threads(max(1, args.threads))
     device = resolve_device(args.device)
     rng = np.random.default_rng(args.seed)
