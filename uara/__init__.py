@@ -19,6 +19,13 @@ from uara.model.instance import Device, Instance, Params, Server, Slot, Task
 from uara.model.solution import Solution, SlotDecision, Status
 
 
+def random_instance(m: int = 60, e: int = 8, **kwargs) -> Instance:
+    """A seeded random ``m`` x ``e`` instance (:func:`uara.scenario.random_instance.random_instance`)."""
+    from uara.scenario.random_instance import random_instance as _random_instance
+
+    return _random_instance(m, e, **kwargs)
+
+
 def solve(instance: Instance, solver: str = "tma", **kwargs):
     """Solve ``instance`` with the back-end named ``solver``.
 
@@ -36,5 +43,6 @@ def solve(instance: Instance, solver: str = "tma", **kwargs):
 __all__ = [
     "Device", "Evaluation", "Instance", "InstanceError", "MissingDependencyError", "Params", "Server", "Slot",
     "SlotData", "SlotDecision", "Solution", "SolutionError", "SolverError", "Status", "Task", "UaraError",
-    "evaluate", "evaluate_batch", "exact_allocation", "slot_data", "solve", "uniform_allocation", "__version__",
+    "evaluate", "evaluate_batch", "exact_allocation", "random_instance", "slot_data", "solve", "uniform_allocation",
+    "__version__",
 ]
