@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from uara.model.allocation import allocate
+from uara.model.allocation import allocate, band_cost
 from uara.model.formulation import SlotData
 from uara.model.solution import Status
 from uara.errors import SolverError
@@ -54,8 +54,7 @@ def seat_costs(sd: SlotData, assoc: np.ndarray, y: np.ndarray, z: np.ndarray) ->
     return (
         sd.queue_s[assoc][None, :]
         + s / z[None, :]
-        + sd.lam * (sd.device_s[:, None] - b / y[None, :]) ** 2
-        + c * y[None, :]
+        + band_cost(sd.device_s[:, None], b, c, sd.lam, y[None, :])
     )
 
 

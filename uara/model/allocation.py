@@ -151,6 +151,13 @@ def allocate(sd: SlotData, association: np.ndarray, method: str = "exact") -> Al
     return fn(sd, association)
 
 
+def band_cost(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, y: np.ndarray) -> np.ndarray:
+    """A device's bandwidth-dependent cost at share y (eq. 9): lambda (a_i - b_ij / y)^2 + c_ij y, the
+    sync penalty plus the communication-energy term; broadcasts. (The relaxation's one-sided form,
+    lambda max(0, t - a)^2 with t >= b, lives with the bounds in uara.solvers._pricing / _lagrangian.)"""
+    return lam * (a - b / y) ** 2 + c * y
+
+
 def group_values(
     sd: SlotData, devices: np.ndarray, servers: np.ndarray, groups: np.ndarray, num_groups: int
 ) -> np.ndarray:
@@ -167,7 +174,7 @@ def group_values(
     s = sd.server_work_s[devices, servers]
     y, _, _ = bandwidth_shares(a, b, c, sd.lam, groups, num_groups)
     with np.errstate(divide="ignore"):
-        per = sd.lam * (a - b / y) ** 2 + c * y + sd.queue_s[servers]
+        per = band_cost(a, b, c, sd.lam, y) + sd.queue_s[servers]
     value = np.bincount(groups, weights=per, minlength=num_groups)
     root = np.bincount(groups, weights=np.sqrt(s), minlength=num_groups)
     return value + root**2

@@ -56,7 +56,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from uara.model.allocation import bandwidth_shares, exact_allocation, uniform_allocation, uplink_time
+from uara.model.allocation import band_cost, bandwidth_shares, exact_allocation, uniform_allocation, uplink_time
 from uara.model.dynamics import next_state, roll_forward
 from uara.errors import UaraError
 from uara.model.evaluator import evaluate
@@ -157,7 +157,7 @@ def decide(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         t0 = uplink_time(a[:, None], b, price, lam, np.zeros((m, e)))  # uplink time at mu = 0, (M, E) s
         y0 = np.minimum(b / t0, 1.0)
-        phi = lam * (a[:, None] - b / y0) ** 2 + sd.energy_cost * y0  # true bandwidth cost, (M, E)
+        phi = band_cost(a[:, None], b, sd.energy_cost, lam, y0)  # true bandwidth cost, (M, E)
     phi = np.where(sd.usable & np.isfinite(phi), phi, np.inf)
     w = np.sqrt(sd.server_work_s[:, 0]) * np.exp(beta_z * act[:, 1])  # compute weights, (M,)
     g = sd.server_work_s / w[:, None]  # s_ij / w_i, (M, E)
