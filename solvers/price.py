@@ -34,7 +34,10 @@ every node. The global bound is the minimum over open nodes.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -80,6 +83,21 @@ class PriceOptions:
     relaxation_start: bool = True
 
 
+@contextlib.contextmanager
+def _fd1_silenced() -> Any:
+    """File descriptor 1 pointed at /dev/null for the duration (C libraries' banners), then restored."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 @dataclass
 class CGResult:
     """Column generation at one node: best Lagrangian bound, the last LP point."""
@@ -104,7 +122,8 @@ class Master:
         import highspy
 
         self.m, self.e = m, e
-        h = highspy.Highs()
+        with _fd1_silenced():  # HiGHS prints its banner to the C stdout in the constructor
+            h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         inf = highspy.kHighsInf
         h.addRows(m + e, np.r_[np.ones(m), np.full(e, -inf)], np.ones(m + e), 0,

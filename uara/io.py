@@ -13,27 +13,81 @@ from typing import Any
 from uara.errors import UaraError
 
 
+def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
+    """Where a write to ``path`` lands (a symlink resolved to its target), checked before any work:
+    a one-line :class:`UaraError` if it is a folder, its name is too long, or its folder cannot be
+    made or written."""
+    long = next((part for part in Path(path).parts if len(part.encode()) > 255), None)
+    if long is not None:
+        raise UaraError(f"{what} {path}: a name in the path is {len(long.encode())} bytes long (at most 255)")
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise UaraError(f"{what} {path}: is a folder; give a file name")
+    if _is_stream(path, target):
+        return target
+    parent = target.parent
+    for anc in [parent, *parent.parents]:
+        if anc.exists():
+            if not anc.is_dir():
+                raise UaraError(f"{what} {path}: {anc} is a file, not a folder")
+            if not os.access(anc, os.W_OK | os.X_OK):
+                raise UaraError(f"{what} {path}: cannot write in {anc} (permission denied)")
+            break
+    return target
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file in the same
     folder, fsync, then ``os.replace``. A crash leaves the old file or none,
-    never half a file."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    never half a file. A symlink is followed (its target is replaced, the link
+    stays); a device or pipe (``/dev/stdout``) is written directly. The file
+    gets the mode a plain ``open`` would give it (0666 less the umask)."""
+    target = check_output_path(path)
+    if _is_stream(path, target):
+        _write_stream(path, data)
+        return Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:200]}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
-    return path
+    return Path(path)
+
+
+def _is_stream(path: str | os.PathLike, target: Path) -> bool:
+    """A device, pipe or /dev/std* path: written directly, never replaced."""
+    return str(path).startswith(("/dev/", "/proc/")) or (target.exists() and not target.is_file())
+
+
+def _write_stream(path: str | os.PathLike, data: bytes) -> None:
+    """/dev/stdout and /dev/stderr through this process's own streams (so nothing printed is overwritten);
+    other devices and pipes appended to."""
+    import sys
+
+    std = {"/dev/stdout": sys.stdout, "/dev/stderr": sys.stderr}.get(str(path))
+    if std is not None:
+        std.flush()
+        std.buffer.write(data)
+        std.buffer.flush()
+        return
+    with open(path, "ab") as fh:
+        fh.write(data)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -95,6 +149,8 @@ def read_json(path: str | os.PathLike, what: str = "file") -> Any:
         raise UaraError(f"{path}: empty file, expected JSON")
     try:
         return json.loads(text)
+    except RecursionError:
+        raise UaraError(f"{path}: JSON nested too deeply to read") from None
     except json.JSONDecodeError as exc:
         raise UaraError(
             f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"

@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     from uara.model.instance import dumps_instance
     from uara.scenario.builder import build_instance, rebuild
 
+    if args.output:
+        from uara.io import check_output_path
+
+        check_output_path(args.output, "--output")  # before any work, not after it
     t0 = time.perf_counter()
     if args.from_provenance:
         inst = rebuild(args.from_provenance, progress=not args.quiet, channel_cache=args.channel_cache)

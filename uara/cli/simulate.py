@@ -35,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from uara.experiments.episode import SLOT_HEADER, format_slot, run_episode
     from uara.io import atomic_write_json
 
+    if args.output:
+        from uara.io import check_output_path
+
+        check_output_path(args.output, "--output")  # before any work, not after it
     inst = load_instance(args.instance)
     if args.param:
         raw = parse_key_values(args.param, "--param")

@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from uara.solvers import get_solver
 
+    if args.output:
+        from uara.io import check_output_path
+
+        check_output_path(args.output, "--output")  # before any work, not after it
     instance = load_instance(args.instance)
     bound_methods = [m.strip() for m in args.bound.split(",") if m.strip()] if args.bound else []
     if bound_methods:

@@ -288,6 +288,7 @@ class Instance:
         fmt = data.get("format")
         if fmt != INSTANCE_FORMAT:
             raise InstanceError("format", f"expected '{INSTANCE_FORMAT}', got {fmt!r}")
+        check_keys(data, _TOP_KEYS, "")
         name = check_string(data.get("name", "instance"), "name")
 
         params = _params_from_dict(data.get("params", {}))
@@ -397,6 +398,28 @@ class Instance:
 
 # ---------------------------------------------------------------------- parsing
 _PARAM_KEYS = {f.name if f.name != "lambda_" else "lambda" for f in fields(Params)}
+_TOP_KEYS = {"format", "name", "params", "devices", "servers", "slots", "provenance"}
+_DEVICE_KEYS = {"name", "kind", "flops", "tx_power_dbm", "battery_capacity_j"}
+_SERVER_KEYS = {"name", "kind", "flops", "position"}
+_TASK_KEYS = {"type", "bits", "flops_device", "flops_server", "psd"}
+_SLOT_KEYS = {"gain_db", "battery", "queue_s", "tasks", "device_positions"}
+#: Plausible ranges of the physical fields, (low, high) inclusive, with units: a value outside is a
+#: typo or a unit slip (and would make P1's terms overflow or vanish), refused naming the field.
+RANGES = {
+    "flops_per_s": (1e6, 1e19, "FLOP/s"),
+    "battery_capacity_j": (1.0, 1e8, "J"),
+    "bits": (1.0, 1e13, "bit"),
+    "task_flops": (1.0, 1e18, "FLOP"),
+    "battery": (1e-6, 1.0, "fraction of capacity"),
+    "bandwidth_hz": (1e3, 1e11, "Hz"),
+    "queue_s": (0.0, 1e6, "s"),
+}
+
+
+def _in_range(value: float, kind: str, path: str) -> None:
+    lo, hi, unit = RANGES[kind]
+    if not np.isfinite(value) or not lo <= value <= hi:
+        raise InstanceError(path, f"{value!r} is outside the plausible range [{lo:g}, {hi:g}] {unit}")
 
 
 def _params_from_dict(raw: Any) -> Params:
@@ -406,6 +429,7 @@ def _params_from_dict(raw: Any) -> Params:
 def _device_from_dict(raw: Any, path: str) -> Device:
     if not isinstance(raw, dict):
         raise InstanceError(path, "must be a JSON object")
+    check_keys(raw, _DEVICE_KEYS, path)
     for key in ("flops", "tx_power_dbm"):
         if key not in raw:
             raise InstanceError(f"{path}.{key}", "missing")
@@ -421,6 +445,7 @@ def _device_from_dict(raw: Any, path: str) -> Device:
 def _server_from_dict(raw: Any, path: str) -> Server:
     if not isinstance(raw, dict):
         raise InstanceError(path, "must be a JSON object")
+    check_keys(raw, _SERVER_KEYS, path)
     if "flops" not in raw:
         raise InstanceError(f"{path}.flops", "missing")
     pos = raw.get("position")
@@ -439,6 +464,7 @@ def _server_from_dict(raw: Any, path: str) -> Server:
 def _task_from_dict(raw: Any, path: str) -> Task:
     if not isinstance(raw, dict):
         raise InstanceError(path, "must be a JSON object")
+    check_keys(raw, _TASK_KEYS, path)
     for key in ("bits", "flops_device", "flops_server"):
         if key not in raw:
             raise InstanceError(f"{path}.{key}", "missing")
@@ -457,6 +483,7 @@ def _task_from_dict(raw: Any, path: str) -> Task:
 def _slot_from_dict(raw: Any, path: str, m: int, e: int) -> Slot:
     if not isinstance(raw, dict):
         raise InstanceError(path, "must be a JSON object")
+    check_keys(raw, _SLOT_KEYS, path)
     for key in ("gain_db", "battery", "queue_s", "tasks"):
         if key not in raw:
             raise InstanceError(f"{path}.{key}", "missing")
@@ -477,7 +504,7 @@ def _positive(value: float, path: str, unit: str = "") -> None:
 
 
 def _check_params(p: Params, where: str = "params") -> None:
-    _positive(p.bandwidth_hz, f"{where}.bandwidth_hz", " (Hz)")
+    _in_range(p.bandwidth_hz, "bandwidth_hz", f"{where}.bandwidth_hz")
     _positive(p.lambda_, f"{where}.lambda", " (the sync penalty is the only place uplink time enters P1)")
     _positive(p.slot_s, f"{where}.slot_s", " (s)")
     for key in ("energy_weight", "delta_cp_j_per_flop", "delta_cm"):
@@ -491,8 +518,8 @@ def _check_params(p: Params, where: str = "params") -> None:
 
 
 def _check_device(d: Device, path: str) -> None:
-    _positive(d.flops, f"{path}.flops", " (FLOP/s)")
-    _positive(d.battery_capacity_j, f"{path}.battery_capacity_j", " (J)")
+    _in_range(d.flops, "flops_per_s", f"{path}.flops")
+    _in_range(d.battery_capacity_j, "battery_capacity_j", f"{path}.battery_capacity_j")
     if not np.isfinite(d.tx_power_dbm):
         raise InstanceError(f"{path}.tx_power_dbm", f"must be finite, got {d.tx_power_dbm!r}")
     if d.tx_power_dbm < 0:
@@ -505,7 +532,7 @@ def _check_device(d: Device, path: str) -> None:
 
 
 def _check_server(s: Server, path: str) -> None:
-    _positive(s.flops, f"{path}.flops", " (FLOP/s)")
+    _in_range(s.flops, "flops_per_s", f"{path}.flops")
     if s.position is not None and not np.all(np.isfinite(s.position)):
         raise InstanceError(f"{path}.position", "must be finite")
 
@@ -540,20 +567,21 @@ def _check_slot(slot: Slot, path: str, m: int, e: int, floor_db: float, devices:
     battery = np.asarray(slot.battery, dtype=float)
     if battery.shape != (m,):
         raise InstanceError(f"{path}.battery", f"expected shape ({m},), got {battery.shape}")
-    bad = ~np.isfinite(battery) | (battery <= 0) | (battery > 1)
+    lo_b = RANGES["battery"][0]
+    bad = ~np.isfinite(battery) | (battery < lo_b) | (battery > 1)
     if bad.any():
         i = _first_bad(bad)[0]
         raise InstanceError(
             f"{path}.battery[{i}]",
-            f"{battery[i]} is outside (0, 1]; the battery level is a fraction of capacity and P1 divides by it",
+            f"{battery[i]} is outside [{lo_b:g}, 1]; the battery level is a fraction of capacity and P1 divides by it",
         )
     queue = np.asarray(slot.queue_s, dtype=float)
     if queue.shape != (e,):
         raise InstanceError(f"{path}.queue_s", f"expected shape ({e},), got {queue.shape}")
-    bad = ~np.isfinite(queue) | (queue < 0)
+    bad = ~np.isfinite(queue) | (queue < 0) | (queue > RANGES["queue_s"][1])
     if bad.any():
         j = _first_bad(bad)[0]
-        raise InstanceError(f"{path}.queue_s[{j}]", f"{queue[j]} must be a finite delay >= 0 (s)")
+        raise InstanceError(f"{path}.queue_s[{j}]", f"{queue[j]} must be a finite delay in [0, {RANGES['queue_s'][1]:g}] s")
     if slot.device_positions is not None:
         pos = np.asarray(slot.device_positions, dtype=float)
         if pos.shape != (m, 3):
@@ -564,8 +592,8 @@ def _check_slot(slot: Slot, path: str, m: int, e: int, floor_db: float, devices:
     if len(slot.tasks) != m:
         raise InstanceError(f"{path}.tasks", f"expected {m} tasks (one per device), got {len(slot.tasks)}")
     for i, task in enumerate(slot.tasks):
-        for key, unit in (("bits", "bit"), ("flops_device", "FLOP"), ("flops_server", "FLOP")):
-            _positive(getattr(task, key), f"{path}.tasks[{i}].{key}", f" ({unit})")
+        for key, kind in (("bits", "bits"), ("flops_device", "task_flops"), ("flops_server", "task_flops")):
+            _in_range(getattr(task, key), kind, f"{path}.tasks[{i}].{key}")
 
 
 def dumps_instance(instance: Instance) -> str:

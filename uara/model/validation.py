@@ -45,7 +45,8 @@ def check_keys(raw: dict, allowed: Iterable[str], path: str) -> None:
     allowed = set(allowed)
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise InstanceError(f"{path}.{unknown[0]}", f"unknown field; known fields: {', '.join(sorted(allowed))}")
+        where = f"{path}.{unknown[0]}" if path else unknown[0]
+        raise InstanceError(where, f"unknown field; known fields: {', '.join(sorted(allowed))}")
 
 
 def _shape_error(value: Any, path: str, shape: tuple[int, ...]) -> InstanceError:
@@ -92,22 +93,12 @@ def check_array(value: Any, path: str, *, shape: tuple[int, ...]) -> np.ndarray:
             raise InstanceError(where, "is null; expected a number (NaN and infinity are not allowed)")
         raise InstanceError(where, f"{arr[idx]} is not finite")
     if isinstance(value, list):
-        # bools would slip through np.asarray; reject them like check_number does.
+        # bools and numeric strings ("-100") would slip through np.asarray: reject them like check_number does
         flat = value
         for _ in range(len(shape) - 1):
             flat = [x for row in flat for x in row]
-        if any(isinstance(x, bool) for x in flat):
-            return _raise_bool(value, path, shape)
+        if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in flat):
+            raise _shape_error(value, path, shape)
     return arr
 
 
-def _raise_bool(value: Any, path: str, shape: tuple[int, ...]) -> np.ndarray:
-    def walk(v: Any, p: str) -> None:
-        if isinstance(v, list):
-            for k, item in enumerate(v):
-                walk(item, f"{p}[{k}]")
-        elif isinstance(v, bool):
-            raise InstanceError(p, f"expected a number, got bool {v!r}")
-
-    walk(value, path)
-    raise InstanceError(path, f"expected shape {shape}")
