@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from uara.errors import UaraError
-from uara.experiments.executors import make_executor
+from uara.experiments.executors import make_executor, run_isolated
 from uara.experiments.grid import RunSpec, build_specs, check_solvers, expand_instances
 from uara.experiments.table import HIGH_BATTERY, validate_and_row, write_table
 from uara.experiments.worker import RunResult, execute_run
@@ -201,15 +201,32 @@ def _row_line(row: dict[str, Any]) -> str:
 
 def _run_all(todo: Sequence[RunSpec], store: Callable[[RunResult], None], *, executor: str, workers: int | None,
              scheduler: Any, threads: int) -> None:
-    """Execute ``todo`` on the chosen executor, storing each result as it finishes."""
+    """Execute ``todo`` on the chosen executor, storing each result as it finishes. If a process worker
+    dies (``BrokenProcessPool``: an out-of-memory kill, a crash in native code), the runs not yet stored
+    are run again one per fresh process, and a run that kills its worker again is stored as an error row."""
+    from concurrent.futures.process import BrokenProcessPool
+
     ex, close = make_executor(executor, workers, scheduler, threads=threads)
+    pending = {spec.key: spec for spec in todo}
+    broken = False
     try:
         if ex is None:
             for spec in todo:
                 store(execute_run(spec))
         else:
             futures = [ex.submit(execute_run, spec) for spec in todo]
-            for fut in cf.as_completed(futures):
-                store(fut.result())
+            try:
+                for fut in cf.as_completed(futures):
+                    res = fut.result()
+                    store(res)
+                    pending.pop(res.spec.key, None)
+            except BrokenProcessPool:
+                broken = True
     finally:
         close()
+    if broken and pending:
+        def died(spec: RunSpec) -> None:
+            store(RunResult(spec, None, 0.0, "worker died while running this run (killed by a signal, e.g. out of "
+                                             "memory); the other runs went on"))
+
+        run_isolated(list(pending.values()), execute_run, store, died, threads=threads)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
-from typing import Any, Callable
+import time
+from typing import Any, Callable, Sequence
 
 from uara.errors import MissingDependencyError, UaraError
 
@@ -45,6 +46,56 @@ def limit_blas_threads(threads: int) -> None:
                 fn(ctypes.c_int(int(threads)))
 
 
+def init_worker(threads: int, main_pid: int) -> None:
+    """Process-pool initializer: cap the BLAS threads (:func:`limit_blas_threads`) and die with the
+    campaign: on Linux the kernel kills the worker when its parent (the fork server) exits
+    (PR_SET_PDEATHSIG), and a watchdog thread exits it within a second of the main process's
+    disappearance (``kill -9`` of ``uara compare`` leaves no worker behind, even one blocked
+    writing its result)."""
+    limit_blas_threads(threads)
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(main_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="uara-parent-watch", daemon=True).start()
+
+
+def run_isolated(specs: Sequence[Any], fn: Callable[[Any], Any], on_result: Callable[[Any], None],
+                 on_death: Callable[[Any], None], threads: int = 1) -> None:
+    """Run each spec in a fresh one-worker process pool, so that a run which kills its worker (an
+    out-of-memory kill, a crash in native code) is reported by ``on_death(spec)`` and the others go on."""
+    import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp.get_context("forkserver") if "forkserver" in mp.get_all_start_methods() else None
+    for spec in specs:
+        ex = cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=init_worker,
+                                    initargs=(max(1, int(threads)), os.getpid()))
+        try:
+            result = ex.submit(fn, spec).result()
+        except BrokenProcessPool:
+            on_death(spec)
+            continue
+        finally:
+            ex.shutdown(wait=False, cancel_futures=True)
+        on_result(result)
+
+
 def make_executor(kind: str = "process", workers: int | None = None, scheduler: Any = None,
                   threads: int = 1) -> tuple[cf.Executor | None, Callable[[], None]]:
     """(executor, close) for ``serial`` (None: run in process), ``process`` or ``dask``.
@@ -60,8 +111,8 @@ def make_executor(kind: str = "process", workers: int | None = None, scheduler: 
 
         n = max(1, int(workers or os.cpu_count() or 1))
         ctx = mp.get_context("forkserver") if "forkserver" in mp.get_all_start_methods() else None
-        ex = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=limit_blas_threads,
-                                    initargs=(max(1, int(threads)),))
+        ex = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_worker,
+                                    initargs=(max(1, int(threads)), os.getpid()))
         return ex, lambda: ex.shutdown(wait=False, cancel_futures=True)
     if kind == "dask":
         try:
