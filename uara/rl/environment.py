@@ -231,19 +231,26 @@ class UARAEnv(_EnvBase):
             raise UaraError(f"reward must be 'controllable' or 'paper', got {reward!r}")
         self.instances = list(instances)
         self.reward_kind = reward
-        if final_allocation not in FINAL_ALLOCATIONS:
-            raise UaraError(f"final_allocation must be one of {FINAL_ALLOCATIONS}, got {final_allocation!r}")
         self.beta_y, self.beta_z, self.max_moves = beta_y, beta_z, max_moves
-        self.final_allocation = final_allocation
+        self.final_allocation = check_final_allocation(final_allocation)
         self._rng = np.random.default_rng(seed)
         self._episode_seed = 0
         self.instance: Instance | None = None
         self.t = 0
         self.state = None
         self.sd: SlotData | None = None
+        self.done = False
+        self._set_spaces(self.instances[0].num_devices)  # rebuilt at each reset for that episode's M
+
+    def _set_spaces(self, m: int) -> None:
+        if _gym is not None:
+            self.observation_space = _gym.spaces.Box(-10.0, 10.0, (m, OBS_DIM), np.float32)
+            self.action_space = _gym.spaces.Box(-1.0, 1.0, (m, ACT_DIM), np.float32)
 
     # ------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if _gym is not None:
+            super().reset(seed=seed)  # gymnasium's np_random (unused here; the env draws from its own _rng)
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         options = options or {}
@@ -254,15 +261,21 @@ class UARAEnv(_EnvBase):
         self.t = 0
         self.state = self.instance.slots[0]
         self.sd = slot_data(self.instance, slot=self.state)
+        self.done = False
         m = self.instance.num_devices
-        if _gym is not None:
-            self.observation_space = _gym.spaces.Box(-10.0, 10.0, (m, OBS_DIM), np.float32)
-            self.action_space = _gym.spaces.Box(-1.0, 1.0, (m, ACT_DIM), np.float32)
+        self._set_spaces(m)
         return device_features(self.sd), {"instance": self.instance.name, "index": k, "num_devices": m}
 
     def step(self, action: np.ndarray):
         if self.instance is None or self.sd is None:
             raise UaraError("call reset() before step()")
+        if self.done:
+            raise UaraError("the episode is over (terminated): call reset() before step()")
+        act = np.asarray(action, dtype=float)
+        if act.size != self.instance.num_devices * ACT_DIM:
+            raise UaraError(f"action: expected shape ({self.instance.num_devices}, {ACT_DIM}), got {act.shape}")
+        if not np.all(np.isfinite(act)):
+            raise UaraError("action: contains NaN or infinity; expected values in [-1, 1]")
         sd, inst = self.sd, self.instance
         dec = decide(sd, action, beta_y=self.beta_y, beta_z=self.beta_z, max_moves=self.max_moves,
                      final_allocation=self.final_allocation)
@@ -285,6 +298,7 @@ class UARAEnv(_EnvBase):
         }
         self.t += 1
         terminated = self.t >= inst.num_slots
+        self.done = terminated
         if terminated:
             obs = device_features(sd)  # no slot after the last: the final obs is not used (no bootstrap)
         else:
