@@ -43,6 +43,7 @@ multipliers, minus a cushion for floating-point rounding.
 from __future__ import annotations
 
 import time
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -202,11 +203,16 @@ def maximise_dual(
     best_mult = fun.split(z)
     best_value, best_bound = dual_value(pairs, best_mult, ub=ub)
     magnitude = max(abs(best_value), 1e-12) / max(pairs.num_devices, 1)
+
+    def stop_at_deadline(intermediate_result: Any) -> None:  # any multipliers certify: stopping early is safe
+        if deadline is not None and time.perf_counter() >= deadline:
+            raise StopIteration
+
     for temperature in temperatures:
         if deadline is not None and time.perf_counter() >= deadline:
             break
         fun.tau = temperature * magnitude
-        res = minimize(fun, z, jac=True, method="L-BFGS-B", bounds=bounds,
+        res = minimize(fun, z, jac=True, method="L-BFGS-B", bounds=bounds, callback=stop_at_deadline,
                        options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-13})
         z = res.x
         mult = fun.split(z)

@@ -39,10 +39,15 @@ class LocalSearchResult:
     stopped_early: bool
 
 
+#: Entries (device, group) evaluated at once when the tables are first built: bounds the peak memory
+#: (about 100 bytes an entry) and lets a deadline stop the build between chunks.
+CHUNK_ENTRIES = 2_000_000
+
+
 class _Tables:
     """Cached block values for the current association (see module docstring)."""
 
-    def __init__(self, sd: SlotData, assoc: np.ndarray):
+    def __init__(self, sd: SlotData, assoc: np.ndarray, deadline: float | None = None):
         self.sd = sd
         self.assoc = assoc.copy()
         m, e = sd.num_devices, sd.num_servers
@@ -51,7 +56,25 @@ class _Tables:
         self.rem = np.zeros(m)
         self.add = np.full((m, e), np.inf)
         self.rep = np.full((m, m), np.inf)
-        self.update(np.arange(e))
+        self.complete = self.build(deadline)
+
+    def build(self, deadline: float | None) -> bool:
+        """Compute every server's block, in chunks of about CHUNK_ENTRIES entries; False if the
+        deadline came first (the tables are then unusable)."""
+        n = np.bincount(self.assoc, minlength=self.sd.num_servers).astype(float)
+        o = self.usable.sum(axis=0) - n
+        entries = n * n + o * (n + 1) + n * o * n + 1.0  # block sizes of the module docstring
+        chunk: list[int] = []
+        size = 0.0
+        for j in range(self.sd.num_servers):
+            chunk.append(j)
+            size += entries[j]
+            if size >= CHUNK_ENTRIES or j == self.sd.num_servers - 1:
+                if deadline is not None and time.perf_counter() >= deadline:
+                    return False
+                self.update(np.array(chunk))
+                chunk, size = [], 0.0
+        return True
 
     def update(self, servers: np.ndarray) -> None:
         """Recompute the blocks of ``servers`` for the current association."""
@@ -115,10 +138,19 @@ def local_search(
     swaps: bool = True,
     rtol: float = 1e-12,
 ) -> LocalSearchResult:
-    """Best-improvement move/swap search from ``assoc`` (M,) with the exact allocation."""
-    tab = _Tables(sd, np.asarray(assoc, dtype=np.intp))
+    """Best-improvement move/swap search from ``assoc`` (M,) with the exact allocation. A deadline that
+    comes while the tables are first built returns ``assoc`` unchanged (``stopped_early``)."""
+    tab = _Tables(sd, np.asarray(assoc, dtype=np.intp), deadline)
+    if not tab.complete:
+        start = np.asarray(assoc, dtype=np.intp)
+        return LocalSearchResult(start.copy(), _value(sd, start), 0, 0, True)
     n_moves, n_swaps, stopped = _descend(tab, deadline, max_steps, swaps, rtol)
     return LocalSearchResult(tab.assoc.copy(), float(tab.V.sum()), n_moves, n_swaps, stopped)
+
+
+def _value(sd: SlotData, assoc: np.ndarray) -> float:
+    """I - C of ``assoc`` under the exact allocation (one group per server)."""
+    return float(group_values(sd, np.arange(sd.num_devices), assoc, assoc, sd.num_servers).sum())
 
 
 def _descend(tab: _Tables, deadline: float | None, max_steps: int | None, swaps: bool, rtol: float) -> tuple[int, int, bool]:
@@ -186,7 +218,10 @@ def iterated_local_search(
     budget, sets the work, so the same seed gives the same association on any
     machine; ``deadline`` only stops early (then ``stopped_early``).
     """
-    tab = _Tables(sd, np.asarray(assoc, dtype=np.intp))
+    tab = _Tables(sd, np.asarray(assoc, dtype=np.intp), deadline)
+    if not tab.complete:
+        start = np.asarray(assoc, dtype=np.intp)
+        return IteratedSearchResult(start.copy(), _value(sd, start), 0, 0, True, 0, 0)
     n_moves, n_swaps, stopped = _descend(tab, deadline, None, swaps, rtol)
     m = sd.num_devices
     choices = [np.flatnonzero(row) for row in tab.usable]

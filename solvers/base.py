@@ -125,6 +125,11 @@ class Solver:
         for mod in cls.requires:
             importlib.import_module(mod)
 
+    def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
+        """Peak memory one slot's solve needs, roughly (override where it grows fast, e.g. (M, M) tables).
+        The driver refuses, with one line, a run that would need more than the machine has available."""
+        return 0.0
+
     def check_options(self) -> None:
         """Validate option values; override to add checks (raise SolverError)."""
 
@@ -157,6 +162,7 @@ class Solver:
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
             raise SolverError(f"--threads must be a positive integer, got {threads!r}")
         indices = list(range(instance.num_slots)) if slots is None else list(slots)
+        self._check_memory(instance.num_devices, instance.num_servers)
         type(self).import_solver()
         start = time.perf_counter()
         run_deadline = None if time_limit is None else start + float(time_limit)
@@ -188,6 +194,14 @@ class Solver:
             options=dataclasses.asdict(self.options), seed=seed, instance_fingerprint=sub.fingerprint(), info=info,
         )
 
+    def _check_memory(self, m: int, e: int) -> None:
+        need = self.memory_estimate_bytes(m, e)
+        avail = available_memory_bytes()
+        if need > 0 and avail is not None and need > 0.8 * avail:
+            raise SolverError(f"solver '{self.name}' needs about {need / 2**30:.1f} GiB for M = {m} devices and E = {e} "
+                              f"servers, more than the {avail / 2**30:.1f} GiB available here; use a smaller instance "
+                              "or a solver whose tables grow slower (relax with solver=lagrangian, max-sinr)")
+
     @staticmethod
     def _vet(dec: SlotDecision, sd: SlotData) -> Evaluation:
         """Re-score a back-end's decisions and downgrade claims they do not support:
@@ -210,6 +224,18 @@ class Solver:
     @property
     def display_name(self) -> str:
         return self.name
+
+
+def available_memory_bytes() -> float | None:
+    """MemAvailable of /proc/meminfo (Linux), else None (no check)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        return None
+    return None
 
 
 def capabilities(cls: type[Solver]) -> dict[str, bool]:

@@ -217,6 +217,10 @@ class ExactSolver(Solver):
         import pyscipopt  # noqa: F401
         from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect  # noqa: F401
 
+    def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
+        """The move/swap search's (M, M) swap tables (three float arrays) and the (M, E) ones."""
+        return 3 * 8.0 * num_devices**2 + 16 * 8.0 * num_devices * num_servers
+
     def check_options(self) -> None:
         if not (0 <= self.options.gap < 1):
             raise SolverError(f"solver 'exact': option gap must be in [0, 1), got {self.options.gap}")

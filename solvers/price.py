@@ -505,6 +505,10 @@ class PriceSolver(Solver):
     Options: ClassVar[type] = PriceOptions
     VERSION = 2  # 2: every step within the slot's share of the run's time limit
 
+    def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
+        """The move/swap search's (M, M) swap tables (three float arrays) and the (M, E) ones."""
+        return 3 * 8.0 * num_devices**2 + 16 * 8.0 * num_devices * num_servers
+
     def check_options(self) -> None:
         o = self.options
         if o.max_cg_iterations < 1:

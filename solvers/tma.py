@@ -110,6 +110,10 @@ class TMASolver(AssociationSolver):
     description = "two-phase matching (paper Alg. 1): Max-SINR start, then pairwise swaps while I improves"
     Options: ClassVar[type] = TMAOptions
 
+    def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
+        """Phase 2's seat-cost table and its temporaries: about six (M, M) float arrays."""
+        return 6 * 8.0 * num_devices**2
+
     def check_options(self) -> None:
         super().check_options()
         if not 0 <= self.options.rtol < 1:
