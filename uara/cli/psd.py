@@ -13,6 +13,8 @@ import argparse
 import json
 import sys
 
+from uara.errors import UaraError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("psd", help="speculative decoding: profiles, simulator, Fig. 2",
@@ -130,6 +132,13 @@ def run_simulate(args: argparse.Namespace) -> int:
     from uara.psd.profiles import load_profile
     from uara.psd.simulator import Timing, simulate
 
+    for flag, value, low in (("--tasks", args.tasks, 1), ("--seed", args.seed, 0)):
+        if value < low:
+            raise UaraError(f"{flag} must be an integer >= {low}, got {value}")
+    for flag, value in (("--device-gflops", args.device_gflops), ("--server-tflops", args.server_tflops),
+                        ("--uplink-mbps", args.uplink_mbps), ("--downlink-mbps", args.downlink_mbps)):
+        if not value > 0:
+            raise UaraError(f"{flag} must be positive, got {value}")
     prof = load_profile(args.profile)
     if args.alpha is not None:
         prof = dataclasses.replace(prof, acceptance=Acceptance.iid(args.alpha))

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from uara.model.dynamics import BATTERY_FLOOR, next_state, roll_forward, state_instance
-from uara.errors import SolutionError
+from uara.errors import SolutionError, SolverError
 from uara.model.formulation import slot_data
 from uara.model.instance import Instance
 from uara.model.solution import Solution, Status, aggregate_status, decision_from_dict
@@ -152,6 +152,8 @@ def run_episode(
     from uara.solvers import get_solver
 
     options = dict(options or {})
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SolverError(f"--seed must be a non-negative integer, got {seed!r}")
     slv = get_solver(solver, **options)
     total = instance.num_slots if num_slots is None else min(int(num_slots), instance.num_slots)
     if total < 1:
