@@ -68,3 +68,50 @@ def test_report_cli_and_errors(results: Path, tmp_path: Path, capsys: pytest.Cap
     (tmp_path / "e").mkdir()
     with pytest.raises(UaraError, match="no results table"):
         build_report(tmp_path / "e")
+
+
+def test_summary_is_per_instance_with_status_and_spread(results: Path) -> None:
+    from uara.experiments.report_builder import prepare, summary_table
+    from uara.experiments.table import load_table
+
+    summ = summary_table(prepare(load_table(results)))
+    # one row per (instance, solver): three instance sizes are never averaged together
+    assert len(summ) == 3 * 5 and set(summ["instance"]) == {"m6_e2", "m9_e2", "m9_e3"}
+    assert summ.groupby(["instance", "solver"]).size().max() == 1
+    assert (summ["runs"] == 2).all()  # two seeds
+    assert summ["statuses"].str.contains("x2").all()
+    assert (summ.loc[summ["solver"] == "brute-force", "statuses"] == "optimal x2").all()
+    assert summ["objective_sd"].notna().any()  # random differs across seeds: a spread is shown
+    best = summ.groupby("instance")["above_best_pct"].min()
+    assert (best.abs() < 1e-9).all()  # the best solver on each instance is 0 % above the best
+
+
+def test_report_has_provenance_anytime_note_and_valid_html(results: Path, tmp_path: Path) -> None:
+    from html.parser import HTMLParser
+
+    res = build_report(results, output=tmp_path / "r")
+    md = res.markdown.read_text()
+    assert "## Provenance" in md and "commit" in md and "CPU(s)" in md
+    assert "Anytime incumbent and bound" in md
+    html_text = res.html.read_text()
+
+    class Check(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+            self.images: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+            elif tag not in ("meta", "br"):
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            assert self.stack and self.stack[-1] == tag, (tag, self.stack[-3:])
+            self.stack.pop()
+
+    chk = Check()
+    chk.feed(html_text)
+    assert chk.stack == []
+    assert chk.images and all((tmp_path / "r" / src).stat().st_size > 5000 for src in chk.images)

@@ -246,32 +246,60 @@ def _pick_fixed(df: Any, vary: str, fixed: str) -> tuple[Any, Any]:
     return val, df[df[fixed] == val]
 
 
-def fig5(df: Any, figdir: Path) -> tuple[str, str]:
-    """Latency vs M and vs E, one line per solver; PSD latency on top, P1 objective per device below."""
+_STYLES = [("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"), ("v", "-"), ("P", "--"), ("X", "-."), ("*", ":"), ("h", "-")]
+
+
+def _plain_ticks(axis: Any, values: Sequence[Any]) -> None:
+    """Ticks at the data's own values, written plainly (not 6 x 10^0) on a log axis."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, ScalarFormatter
+
+    axis.set_major_locator(FixedLocator([float(v) for v in values]))
+    axis.set_major_formatter(ScalarFormatter())
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def fig5(df: Any, figdir: Path) -> tuple[str | None, str]:
+    """Latency vs M and vs E, one line per solver (distinct marker and dash, so equal lines stay visible),
+    log axes, a band of +-1 standard deviation over seeds where there are several; PSD latency on top,
+    P1's objective per device below. A panel with a single size says so instead of drawing a point."""
     _, plt = _deps()
     b = base_rows(df)
+    if not len(b) or (b["M"].nunique() < 2 and b["E"].nunique() < 2):
+        return None, "all runs are on one instance size: no curve to draw"
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     notes = []
     for col, (vary, fixed) in enumerate((("M", "E"), ("E", "M"))):
         val, sub = _pick_fixed(b, vary, fixed)
-        for row, (metric, label) in enumerate((("latency_mean_s", "mean end-to-end latency (s), PSD"),
-                                               ("ctrl_per_device", "P1: (I - C) per device"))):
+        for row, (metric, label) in enumerate((("latency_mean_s", "mean end-to-end latency (s), PSD simulator"),
+                                               ("ctrl_per_device", "P1: (I - C) per device and slot"))):
             ax = axes[row][col]
             d = sub.dropna(subset=[metric]) if len(sub) else sub
-            if not len(d):
-                ax.text(0.5, 0.5, "not available" + (" (uara.psd.latency missing)" if metric == "latency_mean_s" else ""),
-                        ha="center", va="center", transform=ax.transAxes)
-            for s in _solver_order(d) if len(d) else []:
-                g = d[d["solver"] == s].groupby(vary)[metric].mean().sort_index()
-                ax.plot(g.index.astype(float), g.values, marker="o", label=s)
-            ax.set_xlabel(f"number of {'devices M' if vary == 'M' else 'servers E'}" + (f" ({fixed} = {val})" if val is not None else ""))
+            xlabel = f"number of {'devices M' if vary == 'M' else 'servers E'}" + (f" ({fixed} = {val})" if val is not None else "")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel(label)
-            ax.grid(alpha=0.3)
-            if len(d):
-                ax.legend(fontsize=8)
-            if len(sub) and sub[vary].nunique() < 2:
-                notes.append(f"only one value of {vary} at {fixed} = {val}")
-    fig.suptitle("Fig. 5: average latency vs number of devices and servers")
+            if not len(d) or d[vary].nunique() < 2:
+                why = "not available" if not len(d) else f"one value of {vary} only ({vary} = {int(d[vary].iloc[0])}): no curve"
+                ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
+                if len(d):
+                    notes.append(f"only one value of {vary} at {fixed} = {val}")
+                continue
+            for k, s_name in enumerate(_solver_order(d)):
+                per_seed = d[d["solver"] == s_name].groupby([vary, "seed"])[metric].mean()
+                g = per_seed.groupby(level=0).agg(["mean", "std"]).sort_index()
+                marker, dash = _STYLES[k % len(_STYLES)]
+                x = g.index.astype(float)
+                line, = ax.plot(x, g["mean"].values, marker=marker, linestyle=dash, label=s_name, alpha=0.9)
+                if g["std"].notna().any():
+                    lo = (g["mean"] - g["std"].fillna(0)).clip(lower=1e-12)
+                    ax.fill_between(x, lo.values, (g["mean"] + g["std"].fillna(0)).values, alpha=0.12,
+                                    color=line.get_color())
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            _plain_ticks(ax.xaxis, sorted(d[vary].unique()))
+            ax.grid(alpha=0.3, which="both")
+            ax.legend(fontsize=8)
+    fig.suptitle("Fig. 5: average latency vs number of devices and servers (bands: +-1 sd over seeds)")
     note = "; ".join(sorted(set(notes)))
     return _save(fig, figdir / "fig5_latency_vs_size.png"), note
 
@@ -320,23 +348,96 @@ def fig6(df: Any, figdir: Path) -> tuple[str | None, str]:
 
 
 def fig_runtime(df: Any, figdir: Path) -> str:
-    """Wall time vs instance size M*E (log-log), one line per solver."""
+    """Wall time per run (the solve itself: optional packages are imported before the clock starts)
+    vs instance size M x E, one point per instance and solver (mean over seeds; instances of equal
+    size stay separate points), log-log."""
     _, plt = _deps()
     d = df[df["status"] != "error"].copy()
     d["size"] = d["M"].astype(float) * d["E"].astype(float)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for s in _solver_order(d):
-        g = d[d["solver"] == s].groupby("size")["wall_time_s"].mean().sort_index()
-        ax.plot(g.index, g.values.clip(min=1e-5), marker="o", label=s)
+    for k, s_name in enumerate(_solver_order(d)):
+        g = d[d["solver"] == s_name].groupby(["instance", "size"], observed=True)["wall_time_s"].mean().reset_index()
+        g = g.sort_values("size")
+        marker, dash = _STYLES[k % len(_STYLES)]
+        ax.plot(g["size"], g["wall_time_s"].clip(lower=1e-5), marker=marker, linestyle=dash, label=s_name, alpha=0.85)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("instance size M x E")
+    ax.set_xlabel("instance size M x E (devices x servers)")
     ax.set_ylabel("wall time per run (s)")
     ax.grid(alpha=0.3, which="both")
     if len(d):
         ax.legend(fontsize=8)
-    ax.set_title("Runtime vs instance size")
+    ax.set_title("Runtime vs instance size (one point per instance)")
     return _save(fig, figdir / "runtime_vs_size.png")
+
+
+def fig_anytime(df: Any, root: Path, figdir: Path) -> tuple[str | None, str]:
+    """Incumbent and proven bound against time for the solvers that record a trace (exact, price, relax),
+    on the instance where most of them ran, slot 0, from the solutions stored in ``runs/``; both as
+    I - C relative to the best bound found."""
+    _, plt = _deps()
+    rows = df[(df["mode"] == "static") & df["solution_file"].notna() & (df["status"] != "error")]
+    traces: dict[str, list[dict[str, float]]] = {}
+    inst_name = None
+    for name, g in rows.groupby("instance", observed=True):
+        found: dict[str, list[dict[str, float]]] = {}
+        for _, r in g.iterrows():
+            try:
+                sol = read_json(root / str(r["solution_file"]), what="run file").get("solution") or {}
+            except UaraError:
+                continue
+            trace = (sol.get("info") or {}).get("trace")
+            if trace and trace[0] and str(r["solver"]) not in found:
+                found[str(r["solver"])] = trace[0]
+        if len(found) > len(traces):
+            traces, inst_name = found, name
+    if not traces:
+        return None, "no solver recorded an anytime trace (exact, price and relax do)"
+    const = float(rows[rows["instance"] == inst_name]["constant"].iloc[0]) / max(int(rows[rows["instance"] == inst_name]["slots"].iloc[0]), 1)
+    best_lb = max((p["bound"] for t in traces.values() for p in t if p.get("bound") is not None and math.isfinite(p["bound"])), default=None)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for k, (s_name, t) in enumerate(sorted(traces.items())):
+        color = f"C{k}"
+        ts = [max(p["time_s"], 1e-4) for p in t]
+        ax.step(ts, [p["incumbent"] for p in t], where="post", color=color, marker="o", markersize=3,
+                label=f"{s_name} incumbent")
+        bounds = [(max(p["time_s"], 1e-4), p["bound"]) for p in t if p.get("bound") is not None and math.isfinite(p["bound"])]
+        if bounds:
+            ax.step([b[0] for b in bounds], [b[1] for b in bounds], where="post", color=color, linestyle="--",
+                    marker="x", markersize=4, label=f"{s_name} bound")
+    if best_lb is not None:
+        ax.axhline(best_lb, color="grey", lw=0.6)
+    ax.set_xscale("log")
+    ax.set_xlabel("time since the run started (s)")
+    ax.set_ylabel("I of slot 0 (incumbent solid, proven bound dashed)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    ax.set_title(f"Anytime curves, {inst_name}, slot 0 (constant C per slot ~ {const:.6g})")
+    return _save(fig, figdir / "anytime.png"), ""
+
+
+def provenance_lines(src: Path) -> list[str]:
+    """What made this report: uara's version and commit, the machine, the time."""
+    import os
+    import platform
+    import subprocess
+
+    from uara import __version__
+
+    commit = "unknown"
+    try:
+        here = Path(__file__).resolve().parent
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=5).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=5).stdout
+        commit += " (with uncommitted changes)" if dirty.strip() else ""
+    except (OSError, subprocess.SubprocessError):
+        pass
+    import time as _time
+
+    return [f"uara {__version__}, commit {commit}",
+            f"machine: {platform.machine()}, {os.cpu_count()} CPU(s), {platform.platform()}, Python {platform.python_version()}",
+            f"report written {_time.strftime('%Y-%m-%d %H:%M:%S')} from {src}"]
 
 
 # ---------------------------------------------------------------------- the report
@@ -377,9 +478,18 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
     pr = fig_runtime(df, figdir)
     figs.append(out / pr)
     doc.img(pr, "runtime")
+    doc.h("Anytime incumbent and bound")
+    pa, note_a = fig_anytime(df, src if src.is_dir() else src.parent, figdir)
+    if pa:
+        figs.append(out / pa)
+        doc.img(pa, "anytime curves")
+    if note_a:
+        doc.p(note_a)
     base = base_rows(df)
     _reduction_tables(doc, base)
     _proxy_vs_latency(doc, base)
+    doc.h("Provenance")
+    doc.code("\n".join(provenance_lines(src)))
     md = atomic_write_text(out / "report.md", doc.markdown())
     ht = atomic_write_text(out / "report.html", doc.html())
     return ReportResult(md, ht, figs)
@@ -403,21 +513,45 @@ def _what_was_run(doc: Doc, df: Any, manifest: dict[str, Any]) -> None:
         doc.p(f"Latency: {n}.")
 
 
+def summary_table(df: Any) -> Any:
+    """One row per (instance, mode, solver): never a mean across instances of different sizes.
+
+    Columns: runs, statuses (count of each), objective I (mean over seeds, 10 digits), its spread
+    (sample standard deviation over seeds), above_best_pct = 100 (I - I_best) / (I_best - C) against the
+    best solver on that instance, gap to the best bound, PSD latency mean/p95 (and its spread), energy,
+    wall time."""
+    pd, _ = _deps()
+    rows = base_rows(df)
+    if not len(rows):
+        return rows
+    keys = ["instance", "M", "E", "mode", "solver"]
+    g = rows.groupby(keys, observed=True)
+    out = g.agg(runs=("objective", "size"), objective=("objective", "mean"), objective_sd=("objective", "std"),
+                constant=("constant", "mean"), gap_pct=("gap", lambda v: 100 * v.mean()),
+                latency_mean_s=("latency_mean_s", "mean"), latency_sd_s=("latency_mean_s", "std"),
+                latency_p95_s=("latency_p95_s", "mean"), energy_j=("energy_j_mean", "mean"),
+                wall_time_s=("wall_time_s", "mean")).reset_index()
+    out.insert(5, "statuses", g["status"].agg(lambda v: ", ".join(f"{k} x{n}" for k, n in sorted(v.value_counts().items()))).values)
+    best = out.groupby(["instance", "mode"], observed=True)["objective"].transform("min")
+    ctrl = (best - out["constant"]).where(lambda v: v > 0)
+    out.insert(8, "above_best_pct", 100 * (out["objective"] - best) / ctrl)
+    return out.drop(columns=["constant"])
+
+
 def _summary_per_solver(doc: Doc, df: Any) -> None:
-    doc.h("Summary per solver (P1 objective and simulated latency side by side)")
-    ok = df[df["feasible"].fillna(False).astype(bool)]
-    summ_rows = base_rows(df)
-    summ_rows = summ_rows if len(summ_rows) else ok
-    summ = summ_rows.groupby(["mode", "solver"], observed=True).agg(
-        runs=("objective", "size"), objective=("objective", "mean"), ctrl_per_device=("ctrl_per_device", "mean"),
-        gap_pct=("gap", lambda s: 100 * s.mean()), latency_mean_s=("latency_mean_s", "mean"),
-        latency_p95_s=("latency_p95_s", "mean"), p1_latency_s=("p1_latency_s", "mean"), uplink_mean_s=("uplink_mean_s", "mean"),
-        energy_j=("energy_j_mean", "mean"), wall_time_s=("wall_time_s", "mean"),
-    ).reset_index()
-    doc.table(summ)
-    doc.p("Static feasible runs at the instances' own parameters (sweep runs are in the Fig. 6 and gap tables). objective: I summed over slots (whole, with its decision-independent constant C); ctrl_per_device: (I - C)/(M x slots); "
-          "gap_pct: 100 (I - LB)/(I - C); latency_*: PSD simulator; p1_latency_s: a_i + D_ij^ES per device (P1's latency terms); "
-          "uplink_mean_s: P1's uplink time T_i, which enters I only through the sync penalty.")
+    doc.h("Summary per instance and solver (P1 objective and simulated latency side by side)")
+    summ = summary_table(df)
+    if len(summ):
+        doc.table(summ[["instance", "M", "E", "mode", "solver", "statuses", "runs", "objective", "objective_sd",
+                        "above_best_pct", "gap_pct"]], floatfmt="{:.10g}")
+        doc.table(summ[["instance", "solver", "latency_mean_s", "latency_sd_s", "latency_p95_s", "energy_j",
+                        "wall_time_s"]])
+    doc.p("Static feasible runs at the instances' own parameters (sweep runs are in the Fig. 6 and gap tables), one row per "
+          "instance: instances of different sizes are never averaged together. statuses: how the runs ended "
+          "(time_limit = stopped by the limit with its best solution); objective: I summed over slots, mean over seeds, "
+          "with its standard deviation over seeds (objective_sd; empty with one seed); above_best_pct: 100 (I - I_best) / "
+          "(I_best - C) against the best solver on that instance; gap_pct: 100 (I - LB) / (I - C) against the best proven "
+          "bound; latency_*: PSD simulator, latency_sd_s its spread over seeds.")
     if (df["status"] == "error").any():
         doc.h("Error rows", 3)
         doc.table(df[df["status"] == "error"][["instance", "solver", "seed", "params", "error"]])
@@ -428,8 +562,9 @@ def _figures_5_and_6(doc: Doc, df: Any, figdir: Path, out: Path, figs: list[Path
 
     doc.h("Fig. 5: latency vs number of devices and servers")
     path, note = fig5(df, figdir)
-    figs.append(out / path)
-    doc.img(path, "Fig. 5")
+    if path:
+        figs.append(out / path)
+        doc.img(path, "Fig. 5")
     if note:
         doc.p(f"Note: {note} (ship instances that vary it for a curve).")
     doc.h("Fig. 6: energy weight vs latency and energy by battery level")
