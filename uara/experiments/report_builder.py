@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from uara.errors import MissingDependencyError, UaraError
 from uara.io import atomic_write_bytes, atomic_write_text, read_json
 from uara.solvers import BASELINES
@@ -416,6 +418,73 @@ def fig_anytime(df: Any, root: Path, figdir: Path) -> tuple[str | None, str]:
     return _save(fig, figdir / "anytime.png"), ""
 
 
+def _stored_solutions(df: Any, root: Path) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """The instance with the most solvers among static feasible runs, and per solver its first stored solution."""
+    rows = df[(df["mode"] == "static") & df["solution_file"].notna() & (df["status"] != "error") & (df["params"] == "{}")]
+    if not len(rows):
+        return None, {}
+    inst = rows.groupby("instance", observed=True)["solver"].nunique().idxmax()
+    out: dict[str, dict[str, Any]] = {}
+    for _, r in rows[rows["instance"] == inst].sort_values(["solver", "seed"]).iterrows():
+        if str(r["solver"]) in out:
+            continue
+        try:
+            out[str(r["solver"])] = read_json(root / str(r["solution_file"]), what="run file").get("solution") or {}
+        except UaraError:
+            continue
+    return str(inst), out
+
+
+def per_slot_table(df: Any, root: Path) -> tuple[str | None, Any]:
+    """I(t) - C(t) per slot (rows) and solver (columns) on the instance where most solvers ran (seed of the
+    first stored run), with each slot's status."""
+    pd, _ = _deps()
+    inst, sols = _stored_solutions(df, root)
+    if not sols:
+        return None, pd.DataFrame()
+    table = {}
+    for name, sol in sorted(sols.items()):
+        table[name] = [f"{s['objective'] - s['constant']:.6g} ({s.get('status', '?')})" for s in sol.get("slots", [])]
+    n = max(len(v) for v in table.values())
+    frame = pd.DataFrame({k: v + [""] * (n - len(v)) for k, v in table.items()})
+    frame.insert(0, "slot", range(n))
+    return inst, frame
+
+
+def fig_device_latency(df: Any, root: Path, figdir: Path) -> tuple[str | None, str]:
+    """Per-device view: the distribution (CDF) of each device's simulated latency, one line per solver,
+    on the instance where most solvers ran."""
+    _, plt = _deps()
+    inst, sols = _stored_solutions(df, root)
+    curves = {}
+    for name, sol in sols.items():
+        per = (sol.get("latency") or {}).get("per_device_s")
+        if per:
+            v = np.asarray([np.nan if x is None else x for x in np.ravel(np.asarray(per, dtype=object))], dtype=float)
+            v = np.sort(v[np.isfinite(v)])
+            if v.size:
+                curves[name] = v
+    if not curves:
+        return None, "no per-device latency stored (run without --no-latency)"
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for k, s_name in enumerate(_solver_order_names(list(curves))):
+        v = curves[s_name]
+        marker, dash = _STYLES[k % len(_STYLES)]
+        ax.plot(v, np.arange(1, v.size + 1) / v.size, linestyle=dash, label=s_name)
+    ax.set_xscale("log")
+    ax.set_xlabel("end-to-end latency of a device's task (s), PSD simulator")
+    ax.set_ylabel("fraction of device-slots")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Per-device latency distribution, {inst}")
+    return _save(fig, figdir / "device_latency_cdf.png"), ""
+
+
+def _solver_order_names(names: list[str]) -> list[str]:
+    first = [b for b in BASELINES if b in names]
+    return first + sorted(n for n in names if n not in first)
+
+
 def provenance_lines(src: Path) -> list[str]:
     """What made this report: uara's version and commit, the machine, the time."""
     import os
@@ -488,6 +557,18 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
     base = base_rows(df)
     _reduction_tables(doc, base)
     _proxy_vs_latency(doc, base)
+    root = src if src.is_dir() else src.parent
+    inst_t, slots_t = per_slot_table(df, root)
+    if inst_t is not None:
+        doc.h("Per slot and per device")
+        doc.p(f"I(t) - C(t) of each slot and its status on {inst_t} (first stored seed of each solver):")
+        doc.table(slots_t)
+        pd_, note_d = fig_device_latency(df, root, figdir)
+        if pd_:
+            figs.append(out / pd_)
+            doc.img(pd_, "per-device latency")
+        if note_d:
+            doc.p(note_d)
     doc.h("Provenance")
     doc.code("\n".join(provenance_lines(src)))
     md = atomic_write_text(out / "report.md", doc.markdown())
@@ -530,6 +611,7 @@ def summary_table(df: Any) -> Any:
                 constant=("constant", "mean"), gap_pct=("gap", lambda v: 100 * v.mean()),
                 latency_mean_s=("latency_mean_s", "mean"), latency_sd_s=("latency_mean_s", "std"),
                 latency_p95_s=("latency_p95_s", "mean"), energy_j=("energy_j_mean", "mean"),
+                energy_comm=("energy_comm", "mean"),
                 wall_time_s=("wall_time_s", "mean")).reset_index()
     out.insert(5, "statuses", g["status"].agg(lambda v: ", ".join(f"{k} x{n}" for k, n in sorted(v.value_counts().items()))).values)
     best = out.groupby(["instance", "mode"], observed=True)["objective"].transform("min")
@@ -545,13 +627,15 @@ def _summary_per_solver(doc: Doc, df: Any) -> None:
         doc.table(summ[["instance", "M", "E", "mode", "solver", "statuses", "runs", "objective", "objective_sd",
                         "above_best_pct", "gap_pct"]], floatfmt="{:.10g}")
         doc.table(summ[["instance", "solver", "latency_mean_s", "latency_sd_s", "latency_p95_s", "energy_j",
-                        "wall_time_s"]])
+                        "energy_comm", "wall_time_s"]])
     doc.p("Static feasible runs at the instances' own parameters (sweep runs are in the Fig. 6 and gap tables), one row per "
           "instance: instances of different sizes are never averaged together. statuses: how the runs ended "
           "(time_limit = stopped by the limit with its best solution); objective: I summed over slots, mean over seeds, "
           "with its standard deviation over seeds (objective_sd; empty with one seed); above_best_pct: 100 (I - I_best) / "
           "(I_best - C) against the best solver on that instance; gap_pct: 100 (I - LB) / (I - C) against the best proven "
-          "bound; latency_*: PSD simulator, latency_sd_s its spread over seeds.")
+          "bound; latency_*: PSD simulator, latency_sd_s its spread over seeds; energy_j: E^CP + E^CM per device and slot (J), "
+          "dominated by drafting energy, which no decision changes; energy_comm: P1's communication-energy term "
+          "w sum E^CM / B (objective units), the part the bandwidth shares decide.")
     if (df["status"] == "error").any():
         doc.h("Error rows", 3)
         doc.table(df[df["status"] == "error"][["instance", "solver", "seed", "params", "error"]])
