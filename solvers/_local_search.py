@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uara.model.allocation import group_values
+from uara.model.allocation import exact_allocation, group_values
 from uara.model.formulation import SlotData
 
 
@@ -56,6 +56,10 @@ class _Tables:
         self.rem = np.zeros(m)
         self.add = np.full((m, e), np.inf)
         self.rep = np.full((m, m), np.inf)
+        # band price of each server's current group: starts the price iteration of every group of its
+        # block (S - i, S + l, S - i + l differ from S by one or two devices), which then needs a few
+        # Newton steps instead of ~16 from zero
+        self.mu = exact_allocation(sd, self.assoc).band_price.copy()
         self.complete = self.build(deadline)
 
     def build(self, deadline: float | None) -> bool:
@@ -80,7 +84,7 @@ class _Tables:
         """Recompute the blocks of ``servers`` for the current association."""
         sd, assoc = self.sd, self.assoc
         m = sd.num_devices
-        devs, srvs, grps = [], [], []
+        devs, srvs, grps, starts = [], [], [], []
         layout = []
         base = 0
         for j in np.asarray(servers).tolist():
@@ -114,13 +118,16 @@ class _Tables:
             devs.append(d)
             srvs.append(np.full(d.size, j, dtype=np.intp))
             grps.append(np.concatenate(g_all).astype(np.intp))
+            starts.append(np.full(size, self.mu[j]))
             base += size
-        vals = group_values(sd, np.concatenate(devs), np.concatenate(srvs), np.concatenate(grps), base)
+        vals, mu = group_values(sd, np.concatenate(devs), np.concatenate(srvs), np.concatenate(grps), base,
+                                mu_start=np.concatenate(starts), return_prices=True)
         for j, S, O, b0, size in layout:
             n, o = S.size, O.size
             v = vals[b0 : b0 + size]
             vj = v[0]
             self.V[j] = vj
+            self.mu[j] = mu[b0]
             self.rem[S] = v[1 : 1 + n] - vj  # an empty group (n = 1: S - i = {}) has value 0
             self.add[:, j] = np.inf
             self.add[O, j] = v[1 + n : 1 + n + o] - vj

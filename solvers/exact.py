@@ -209,7 +209,7 @@ class ExactSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = ExactOptions
-    VERSION = 4  # 3: every step within the slot's share of the run's time limit; 4: feastol 1e-6
+    VERSION = 5  # 3: every step within the slot's share of the run's time limit; 4: feastol 1e-6; 5: warm-started band prices in the search
 
     @classmethod
     def import_solver(cls) -> None:

@@ -503,7 +503,7 @@ class PriceSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = PriceOptions
-    VERSION = 2  # 2: every step within the slot's share of the run's time limit
+    VERSION = 3  # 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search
 
     def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
         """The move/swap search's (M, M) swap tables (three float arrays) and the (M, E) ones."""

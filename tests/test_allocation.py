@@ -88,3 +88,23 @@ def test_binding_budget_is_met_exactly():
     loads = np.bincount(assoc, weights=al.bandwidth_share)
     assert np.all(al.band_price > 0)
     assert np.allclose(loads, 1.0, atol=1e-12)
+
+
+def test_band_prices_started_at_a_guess_reach_the_same_shares_in_fewer_steps():
+    """bandwidth_shares(mu_start=...) (the local search starts each group at its server's price)
+    converges to the same root as the iteration from zero, in fewer Newton steps."""
+    from uara.model.allocation import bandwidth_shares
+
+    rng = np.random.default_rng(7)
+    fewer = 0
+    for _ in range(100):
+        n, g = int(rng.integers(2, 300)), int(rng.integers(1, 20))
+        groups = rng.integers(0, g, n)
+        a, b = rng.uniform(0.01, 5, n), rng.uniform(0.01, 20, n) * rng.choice([0.1, 1, 10], n)
+        c = rng.uniform(0, 3, n)
+        y0, mu0, it0 = bandwidth_shares(a, b, c, 0.01, groups, g)
+        y1, mu1, it1 = bandwidth_shares(a, b, c, 0.01, groups, g, mu_start=mu0 * rng.uniform(0.8, 1.25, g))
+        assert np.allclose(y1, y0, rtol=1e-9, atol=1e-12)
+        assert np.allclose(mu1, mu0, rtol=1e-8, atol=1e-12)
+        fewer += it1 < it0
+    assert fewer > 50

@@ -74,28 +74,33 @@ def bandwidth_shares(
     *,
     rtol: float = 1e-13,
     max_iter: int = 200,
+    mu_start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Optimal bandwidth shares for each group's devices (see module docstring).
 
     Args:
         a: draft times a_i (s), (N,).  b: full-share uplink times b_i (s), (N,).
         c: energy cost per unit share c_i, (N,).  groups: group id of each entry, (N,).
+        mu_start: a guess of each group's band price (G,), e.g. a neighbouring group's: Newton starts
+            there for the groups whose band binds (fewer iterations, the same root to ``rtol``).
     Returns:
         (y (N,), mu (G,), iterations).
     """
-    mu = np.zeros(num_groups)
+    t = uplink_time(a, b, c, lam, 0.0)
+    y = b / t
+    g = np.bincount(groups, weights=y, minlength=num_groups) - 1.0
+    active = g > 0.0  # groups whose band binds at mu = 0
+    if not active.any():
+        return y, np.zeros(num_groups), 0
+    mu = np.zeros(num_groups) if mu_start is None else np.where(active, np.maximum(mu_start, 0.0), 0.0)
     lo = np.zeros(num_groups)
     hi = np.full(num_groups, np.inf)
-    active = np.zeros(num_groups, dtype=bool)  # groups whose band binds at mu = 0
     it = 0
     for it in range(max_iter + 1):
-        t = uplink_time(a, b, c, lam, mu[groups])
-        y = b / t
-        g = np.bincount(groups, weights=y, minlength=num_groups) - 1.0
-        if it == 0:
-            active = g > 0.0
-            if not active.any():
-                return y, mu, 0
+        if it > 0 or mu_start is not None:  # iteration 0 without a start is the evaluation at mu = 0 above
+            t = uplink_time(a, b, c, lam, mu[groups])
+            y = b / t
+            g = np.bincount(groups, weights=y, minlength=num_groups) - 1.0
         # d y / d mu = -(b / t^2) * b / (2 lambda t (3 t - 2 a))
         dy = -(b / (t * t)) * b / (2.0 * lam * t * (3.0 * t - 2.0 * a))
         dg = np.bincount(groups, weights=dy, minlength=num_groups)
@@ -159,22 +164,26 @@ def band_cost(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, y: np.nda
 
 
 def group_values(
-    sd: SlotData, devices: np.ndarray, servers: np.ndarray, groups: np.ndarray, num_groups: int
-) -> np.ndarray:
+    sd: SlotData, devices: np.ndarray, servers: np.ndarray, groups: np.ndarray, num_groups: int,
+    mu_start: np.ndarray | None = None,
+    return_prices: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Optimal value of each group's sub-problem (controllable part only).
 
     Entry n puts device ``devices[n]`` on server ``servers[n]`` in group
     ``groups[n]`` (all entries of a group must share one server). Returns, per
     group, sum_i [q_j + lambda (a_i - t_i)^2 + c_i y_i] + (sum_i sqrt(s_i))^2,
     i.e. the group's share of I - C under the exact allocation; empty groups give 0.
+    ``mu_start`` (G,) starts each group's band-price iteration at a guess (:func:`bandwidth_shares`);
+    ``return_prices`` also returns the band prices mu (G,).
     """
     a = sd.device_s[devices]
     b = sd.uplink_s_full[devices, servers]
     c = sd.energy_cost[devices, servers]
     s = sd.server_work_s[devices, servers]
-    y, _, _ = bandwidth_shares(a, b, c, sd.lam, groups, num_groups)
+    y, mu, _ = bandwidth_shares(a, b, c, sd.lam, groups, num_groups, mu_start=mu_start)
     with np.errstate(divide="ignore"):
         per = band_cost(a, b, c, sd.lam, y) + sd.queue_s[servers]
     value = np.bincount(groups, weights=per, minlength=num_groups)
     root = np.bincount(groups, weights=np.sqrt(s), minlength=num_groups)
-    return value + root**2
+    return (value + root**2, mu) if return_prices else value + root**2
