@@ -221,9 +221,17 @@ def reduction_sentences(red: Any, what: str) -> list[str]:
 
 
 def _solver_order(df: Any) -> list[str]:
-    names = sorted(df["solver"].dropna().unique())
-    first = [b for b in BASELINES if b in names]
-    return first + [n for n in names if n not in first]
+    return _solver_order_names(list(df["solver"].dropna().unique()))
+
+
+def _log_axes(ax: Any, xlabel: str, ylabel: str, title: str, legend_size: int = 8) -> None:
+    """Log x axis, labels with units, grid, legend and title: the finish every line figure shares."""
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=legend_size)
+    ax.set_title(title)
 
 
 # ---------------------------------------------------------------------- figures
@@ -409,12 +417,8 @@ def fig_anytime(df: Any, root: Path, figdir: Path) -> tuple[str | None, str]:
                     marker="x", markersize=4, label=f"{s_name} bound")
     if best_lb is not None:
         ax.axhline(best_lb, color="grey", lw=0.6)
-    ax.set_xscale("log")
-    ax.set_xlabel("time since the run started (s)")
-    ax.set_ylabel("I of slot 0 (incumbent solid, proven bound dashed)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
-    ax.set_title(f"Anytime curves, {inst_name}, slot 0 (constant C per slot ~ {const:.6g})")
+    _log_axes(ax, "time since the run started (s)", "I of slot 0 (incumbent solid, proven bound dashed)",
+              f"Anytime curves, {inst_name}, slot 0 (constant C per slot ~ {const:.6g})", legend_size=7)
     return _save(fig, figdir / "anytime.png"), ""
 
 
@@ -469,14 +473,9 @@ def fig_device_latency(df: Any, root: Path, figdir: Path) -> tuple[str | None, s
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for k, s_name in enumerate(_solver_order_names(list(curves))):
         v = curves[s_name]
-        marker, dash = _STYLES[k % len(_STYLES)]
-        ax.plot(v, np.arange(1, v.size + 1) / v.size, linestyle=dash, label=s_name)
-    ax.set_xscale("log")
-    ax.set_xlabel("end-to-end latency of a device's task (s), PSD simulator")
-    ax.set_ylabel("fraction of device-slots")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    ax.set_title(f"Per-device latency distribution, {inst}")
+        ax.plot(v, np.arange(1, v.size + 1) / v.size, linestyle=_STYLES[k % len(_STYLES)][1], label=s_name)
+    _log_axes(ax, "end-to-end latency of a device's task (s), PSD simulator", "fraction of device-slots",
+              f"Per-device latency distribution, {inst}")
     return _save(fig, figdir / "device_latency_cdf.png"), ""
 
 
