@@ -150,7 +150,7 @@ class Solver:
         """Solve every slot (or the given ones) of ``instance`` and return a re-scored :class:`Solution`.
 
         ``time_limit`` (seconds) covers the whole run; each slot gets an even share of
-        what is left when it starts (:func:`slot_deadline`).
+        what is left when it starts (:func:`slot_deadline`). ``log`` receives one progress line per slot.
         """
         missing = self.missing()
         if missing:
@@ -180,6 +180,10 @@ class Solver:
             if ctx.deadline is not None:
                 dec.info.setdefault("time_share_s", ctx.deadline - t0)
             ev = self._vet(dec, sd)
+            if log is not None:
+                bound = "" if dec.lower_bound is None else f", bound {dec.lower_bound:.10g}"
+                log(f"{self.name}: slot {t} ({pos + 1}/{len(indices)}): I = {ev.objective:.10g}{bound}, "
+                    f"{dec.status.value}, {dec.info['wall_time_s']:.2f} s")
             if ctx.trace:
                 traces.append([{**p, "time_s": p["time_s"] - start} for p in ctx.trace])
             decisions.append(dec)

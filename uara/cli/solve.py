@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-O", default=None, metavar="FILE", help="write the solution JSON here (atomically)")
     p.add_argument("--json", action="store_true", help="print the solution JSON instead of the summary")
     p.add_argument("--no-latency", action="store_true", help="skip the PSD end-to-end latency simulation")
+    p.add_argument("--quiet", "-q", action="store_true", help="no per-slot progress lines on stderr")
     p.add_argument("--bound", nargs="?", const="relax", default=None, metavar="METHODS",
                    help="also score the solution against the best known lower bound of the instance, computing "
                         "the bounds of METHODS (comma-separated: relax, exact, price; default relax) where not "
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if args.policy:
         options["policy"] = args.policy
     solver = get_solver(args.solver, **options)
-    solution = solver.solve(instance, time_limit=args.time_limit, seed=args.seed, threads=args.threads)
+    log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    solution = solver.solve(instance, time_limit=args.time_limit, seed=args.seed, threads=args.threads, log=log)
     if not args.no_latency:
         attach_latency(instance, solution)
     if args.bound:
