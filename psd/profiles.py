@@ -160,11 +160,12 @@ class Profile:
         g = int(draft_length or self.draft_length)
         ctx = self.context_tokens(self.prompt_tokens.mean(), self.output_tokens.mean())
         protos = {"ids": Protocol("ids"), "full": Protocol("full"), "topk:64": Protocol("topk", 64),
-                  "split": Protocol("split"), self.protocol.spec: self.protocol}
+                  "split": Protocol("split"), "pearl": Protocol("pearl"), self.protocol.spec: self.protocol}
         return {
             "mean_context_tokens": float(ctx),
             "draft_flops_per_token": float(self.draft.flops_per_token(ctx)),
             "target_flops_per_token": float(self.target.flops_per_token(ctx)),
+            # down: a round with a rejection (split's larger message; the others do not depend on it)
             "bits_per_round": {k: {"up": float(p.up_bits(g, self.vocab)), "down": float(p.down_bits(g, self.vocab))}
                                for k, p in protos.items()},
             "draft_length": g,

@@ -10,21 +10,30 @@ protocol    uplink bits per block of m tokens            downlink bits per block
 ``ids``     m * id                                       count + id
 ``full``    m * (id + V * prob_bits)                     count + id
 ``topk``    m * (id + K * (prob_bits + id))              count + id
-``split``   m * id                                       count + id + (m + 1) * dist
+``split``   m * (id + prob_bits)                         count + id + [a rejection] * dist
+``pearl``   m * id + (m + 1) * V * prob_bits             (m + 1) * V * prob_bits
 ``bits``    m * K (a given number of bits per token)     count + id
 ==========  ===========================================  ==============================================
 
 ``count = ceil(log2(m + 2))`` bits carry the accepted count (0..m) and ``id``
 the target's correction (or bonus) token. ``split`` is DSSD (Ning et al.
-2025): the server returns its distributions (``dist = V * prob_bits``, or
-``K * (prob_bits + id)`` with a K) for the m + 1 positions and the device
-finishes verification, so no draft distribution goes up. ``ids`` is the seed
-paper's choice (greedy / target-side regeneration needs no q); ``full`` is
-what conventional distributed SD and PEARL's code exchange; ``topk`` is TK-SLT
-(Zheng & Yang 2025). Every message also carries ``header_bits`` (default 0).
+2025): the device sends its m draft ids with the draft's probability of each
+(one scalar per token), the server verifies and returns one target
+distribution (``dist = V * prob_bits``, or ``K * (prob_bits + id)`` with a K)
+only when it rejects a token, for the device to resample the correction; an
+all-accepted round returns the count and the bonus token. ``pearl`` is what
+PEARL's reference code exchanges (smart-lty/ParallelSpeculativeDecoding): it
+all-gathers the full distributions of the (gamma + 1) positions of a round in
+both directions (bf16: ``prob_bits`` = 16), the draft ids going up beside
+them. ``ids`` is the seed paper's choice (greedy / target-side regeneration
+needs no q); ``full`` is conventional distributed SD's uplink; ``topk`` is
+TK-SLT (Zheng & Yang 2025). Every message also carries ``header_bits``
+(default 0; e.g. 320 = 40 bytes of IPv4 + UDP + a 12-byte application
+header per message).
 
-Specs (:meth:`Protocol.parse`): ``ids``, ``full``, ``full@4`` (4-bit
-probabilities), ``topk:64``, ``topk:64@8``, ``split``, ``split:64``,
+Specs (:meth:`Protocol.parse`): ``name[:K][@prob_bits][+hHEADER_BITS]``:
+``ids``, ``ids+h320``, ``full``, ``full@4`` (4-bit probabilities),
+``topk:64``, ``topk:64@8``, ``split``, ``split:64``, ``pearl``,
 ``bits:2064`` (any fixed payload per token, e.g. the d_i / D of a task that
 carries no protocol).
 """
@@ -38,7 +47,7 @@ import numpy as np
 
 from uara.errors import UaraError
 
-PROTOCOLS = ("ids", "full", "topk", "split", "bits")
+PROTOCOLS = ("ids", "full", "topk", "split", "pearl", "bits")
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,7 @@ class Protocol:
             raise UaraError(f"protocol: unknown name {self.name!r} (one of {', '.join(PROTOCOLS)})")
         if self.name in ("topk", "bits") and self.k is None:
             raise UaraError(f"protocol: {self.name} needs K (e.g. '{self.name}:64')")
-        if self.name in ("ids", "full") and self.k is not None:
+        if self.name in ("ids", "full", "pearl") and self.k is not None:
             raise UaraError(f"protocol: {self.name} takes no K")
         if self.k is not None and self.k < 1:
             raise UaraError(f"protocol.k: expected >= 1, got {self.k}")
@@ -66,10 +75,17 @@ class Protocol:
 
     @classmethod
     def parse(cls, spec: "str | Protocol") -> "Protocol":
-        """``name[:K][@prob_bits]`` -> Protocol."""
+        """``name[:K][@prob_bits][+hHEADER_BITS]`` -> Protocol."""
         if isinstance(spec, Protocol):
             return spec
         s = str(spec).strip()
+        header = 0
+        if "+h" in s:
+            s, h = s.split("+h", 1)
+            try:
+                header = int(h)
+            except ValueError:
+                raise UaraError(f"protocol: bad header bits in {spec!r}") from None
         bits = 16
         if "@" in s:
             s, b = s.split("@", 1)
@@ -84,12 +100,13 @@ class Protocol:
                 k = int(kk)
             except ValueError:
                 raise UaraError(f"protocol: bad K in {spec!r}") from None
-        return cls(s, k, bits)
+        return cls(s, k, bits, header)
 
     @property
     def spec(self) -> str:
         s = self.name + (f":{self.k}" if self.k is not None else "")
-        return s + (f"@{self.prob_bits}" if self.prob_bits != 16 and self.name != "ids" else "")
+        s += f"@{self.prob_bits}" if self.prob_bits != 16 and self.name != "ids" else ""
+        return s + (f"+h{self.header_bits}" if self.header_bits else "")
 
     @staticmethod
     def id_bits(vocab: int) -> int:
@@ -108,18 +125,27 @@ class Protocol:
         idb = self.id_bits(vocab)
         if self.name == "bits":
             return int(self.k)  # type: ignore[arg-type]
-        if self.name in ("ids", "split"):
+        if self.name in ("ids", "pearl"):
             return idb
+        if self.name == "split":
+            return idb + self.prob_bits
         return idb + self.dist_bits(vocab)
 
     def up_bits(self, m: np.ndarray | int, vocab: int) -> np.ndarray:
         """Uplink bits of blocks of ``m`` draft tokens (array in, array out)."""
-        return self.header_bits + np.asarray(m, dtype=float) * self.token_bits(vocab)
-
-    def down_bits(self, m: np.ndarray | int, vocab: int) -> np.ndarray:
-        """Downlink bits of the verdicts on blocks of ``m`` tokens."""
         m = np.asarray(m, dtype=float)
+        out = self.header_bits + m * self.token_bits(vocab)
+        if self.name == "pearl":
+            out = out + (m + 1.0) * vocab * self.prob_bits
+        return out
+
+    def down_bits(self, m: np.ndarray | int, vocab: int, rejected: np.ndarray | bool = True) -> np.ndarray:
+        """Downlink bits of the verdicts on blocks of ``m`` tokens; ``rejected`` (per block) says whether the
+        round rejected a token, which only ``split`` depends on (default: a rejection, the larger message)."""
+        m = np.asarray(m, dtype=float)
+        if self.name == "pearl":
+            return self.header_bits + (m + 1.0) * vocab * self.prob_bits
         out = self.header_bits + np.ceil(np.log2(m + 2.0)) + self.id_bits(vocab)
         if self.name == "split":
-            out = out + (m + 1.0) * self.dist_bits(vocab)
+            out = out + np.asarray(rejected, dtype=float) * self.dist_bits(vocab)
         return out

@@ -243,7 +243,8 @@ def simulate(n_tokens: Any, match: np.ndarray, timing: Timing, decoding: Decodin
     st = _initial_state(rows, tm, n_tok, decoding)
     with np.errstate(divide="ignore", invalid="ignore"):
         while st["row"].size:
-            ev = _round_timeline(st, decoding)
+            rejected = nf[st["loc"], st["a"]] < st["a"] + st["m"]  # this round's verdict (split's downlink needs it)
+            ev = _round_timeline(st, decoding, rejected)
             out = _verdict(st, ev, nf, decoding)
             if out["waste"].any():
                 _charge_waste(st, ev, out, decoding)
@@ -307,7 +308,7 @@ def _initial_state(rows: np.ndarray, tm: dict[str, np.ndarray], n_tok: np.ndarra
     }
 
 
-def _round_timeline(st: dict[str, np.ndarray], dec: Decoding) -> dict[str, Any]:
+def _round_timeline(st: dict[str, np.ndarray], dec: Decoding, rejected: np.ndarray) -> dict[str, Any]:
     """One round of every unfinished task: draft m tokens (m t_d), uplink (FIFO, bits_up / r_up, then the
     one-way latency), verify (FIFO, not before the queue delay: (m + 1) t_v + t_call), downlink (FIFO,
     bits_down / r_down, then latency). Each event time comes with its critical-path attribution. Busy times
@@ -332,7 +333,7 @@ def _round_timeline(st: dict[str, np.ndarray], dec: Decoding) -> dict[str, Any]:
     vs, vsc = _mx(vs, vsc, st["q"], st["qc"])
     work = (m + 1) * st["tv"] + st["tc"]
     ve, vec = _plus(vs, vsc, work, SERVER)
-    bits_dn = proto.down_bits(m, vocab)
+    bits_dn = proto.down_bits(m, vocab, rejected)
     tx_dn = bits_dn / st["rdn"]
     dns, dnsc = _mx(ve, vec, st["nf_"], st["nfc"])
     dne, dnec = _plus(dns, dnsc, tx_dn, DOWNLINK)

@@ -20,21 +20,45 @@ def test_payload_sizes_per_protocol():
     np.testing.assert_array_equal(Protocol.parse("full@4").up_bits(m, V), [16 + V * 4, 8 * (16 + V * 4)])
     np.testing.assert_array_equal(Protocol.parse("topk:64").up_bits(m, V), [16 + 64 * 32, 8 * (16 + 64 * 32)])
     np.testing.assert_array_equal(Protocol.parse("topk:64@8").up_bits(1, V), 16 + 64 * 24)
-    np.testing.assert_array_equal(Protocol.parse("split").up_bits(m, V), [16, 128])
     # verdict: accepted count in 0..m (ceil(log2(m + 2)) bits) + one token id
     np.testing.assert_array_equal(Protocol.parse("ids").down_bits(m, V), [2 + 16, 4 + 16])
-    # DSSD returns the target's m + 1 distributions
-    np.testing.assert_array_equal(Protocol.parse("split").down_bits(m, V), [18 + 2 * V * 16, 20 + 9 * V * 16])
-    np.testing.assert_array_equal(Protocol.parse("split:10").down_bits(1, V), 18 + 2 * 10 * 32)
+    # a per-message header (40 bytes of IPv4 + UDP + application) on each message
+    np.testing.assert_array_equal(Protocol.parse("ids+h320").up_bits(m, V), [320 + 16, 320 + 128])
+    np.testing.assert_array_equal(Protocol.parse("ids+h320").down_bits(m, V), [320 + 18, 320 + 20])
+
+
+def test_split_follows_the_dssd_accounting():
+    """DSSD (Ning et al. 2025): m ids and m draft-probability scalars up; the count and the token down,
+    plus one target distribution only when a token was rejected."""
+    m = np.array([1, 8, 15])
+    split = Protocol.parse("split")
+    np.testing.assert_array_equal(split.up_bits(m, V), m * (16 + 16))
+    np.testing.assert_array_equal(split.down_bits(m, V, rejected=np.array([False, False, False])), [18, 20, 21])
+    np.testing.assert_array_equal(split.down_bits(m, V, rejected=np.array([True, False, True])),
+                                  [18 + V * 16, 20, 21 + V * 16])
+    np.testing.assert_array_equal(Protocol.parse("split:10").down_bits(1, V, rejected=True), 18 + 10 * 32)
+    # at m = 15 a rejection round costs one distribution, not m + 1 of them (the old accounting): 16x less
+    old = 21 + 16 * V * 16
+    assert old / float(split.down_bits(15, V, rejected=True)) > 15.9
+
+
+def test_pearl_sends_gamma_plus_one_distributions_both_ways():
+    """PEARL's reference code all-gathers the (gamma + 1) positions' full bf16 distributions each round."""
+    m = np.array([1, 4, 8])
+    pearl = Protocol.parse("pearl")
+    np.testing.assert_array_equal(pearl.down_bits(m, V), (m + 1) * V * 16)
+    np.testing.assert_array_equal(pearl.up_bits(m, V), (m + 1) * V * 16 + m * 16)
+    np.testing.assert_array_equal(Protocol.parse("pearl+h320").down_bits(4, V), 320 + 5 * V * 16)
     # the default of the shipped profiles sits near 200 kbit per draft token
     assert 190e3 < Protocol.parse("full@4").token_bits(V) < 210e3
 
 
 def test_protocol_spec_roundtrip_and_errors():
-    for s in ("ids", "full", "full@4", "topk:64", "topk:64@8", "split", "split:32"):
+    for s in ("ids", "full", "full@4", "topk:64", "topk:64@8", "split", "split:32", "pearl", "ids+h320", "topk:64@8+h96"):
         assert Protocol.parse(Protocol.parse(s).spec) == Protocol.parse(s)
     for bad, msg in (("zip", "unknown name"), ("topk", "needs K"), ("topk:x", "bad K"), ("full:3", "takes no K"),
-                     ("full@0", "prob_bits"), ("topk:0", "protocol.k")):
+                     ("full@0", "prob_bits"), ("topk:0", "protocol.k"), ("pearl:4", "takes no K"),
+                     ("ids+hx", "bad header bits")):
         with pytest.raises(UaraError, match=msg):
             Protocol.parse(bad)
 
@@ -97,3 +121,21 @@ def test_importing_uara_psd_pulls_in_no_heavy_package():
             "print([m for m in ('torch', 'transformers', 'matplotlib') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_simulator_charges_splits_distribution_only_on_rejections():
+    from uara.psd.simulator import Decoding, Timing, simulate
+
+    vocab, g, n = 1000, 4, 40
+    accept = np.ones((1, n + 20), dtype=bool)
+    reject = accept.copy()
+    reject[0, ::7] = False  # a mismatch every seventh position: some rounds reject, some accept
+    timing = Timing(0.01, 0.001, uplink_bps=1e6, downlink_bps=1e6, link_latency_s=0.001)
+    dec = Decoding("sd", g, protocol="split", vocab=vocab)
+    all_ok = simulate(n, accept, timing, dec)
+    some = simulate(n, reject, timing, dec)
+    # every round accepted: only count + bonus id come down; with rejections a distribution per rejected round
+    rounds = int(all_ok.rounds[0])
+    assert all_ok.downlink_bits[0] == rounds * (np.ceil(np.log2(g + 2)) + 10)
+    assert some.downlink_bits[0] > some.rounds[0] * (np.ceil(np.log2(g + 2)) + 10) + vocab * 16 - 1
+    assert some.downlink_bits[0] < some.rounds[0] * (np.ceil(np.log2(g + 2)) + 10 + vocab * 16)
