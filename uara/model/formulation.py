@@ -99,6 +99,19 @@ class SlotData:
         return float(self.device_s.sum() + self.compute_energy.sum())
 
 
+def link_rate_bps(band_hz: float, snr: np.ndarray, params: Params) -> np.ndarray:
+    """r_ij = W_j log2(1 + SNR_ij) (eq. 5), or with ``shannon_attenuation`` alpha < 1 or a
+    ``max_spectral_efficiency`` cap, the link abstraction of 3GPP TR 36.942 Annex A:
+    r = W_j min(alpha log2(1 + SNR), cap). Its SNR floor is the coverage threshold
+    (``min_snr_db``): a weaker link is not usable (:func:`usable_links`). Shape of ``snr``, bit/s."""
+    se = np.log1p(snr) / LN2  # log2(1 + SNR), accurate for tiny SNR
+    if params.shannon_attenuation != 1.0:
+        se = params.shannon_attenuation * se
+    if params.max_spectral_efficiency > 0:
+        se = np.minimum(se, params.max_spectral_efficiency)
+    return band_hz * se
+
+
 def build_slot_data(
     params: Params,
     *,
@@ -117,9 +130,11 @@ def build_slot_data(
     m, e = gain_db.shape
     band_hz = params.bandwidth_hz / e  # W_j = W / E (eq. 5 text)
     noise_w = float(dbm_to_watt(params.noise_dbm_per_hz)) * band_hz  # N_j = N0 W_j
+    if params.noise_figure_db:
+        noise_w *= 10.0 ** (params.noise_figure_db / 10.0)  # receiver noise figure
     p_w = dbm_to_watt(tx_power_dbm)
     snr = 10.0 ** (gain_db / 10.0) * p_w[:, None] / noise_w
-    rate = band_hz * np.log1p(snr) / LN2  # log2(1 + SNR), accurate for tiny SNR
+    rate = link_rate_bps(band_hz, snr, params)
     with np.errstate(divide="ignore"):
         uplink_full = np.asarray(bits, dtype=float)[:, None] / rate
     battery = np.asarray(battery, dtype=float)

@@ -63,6 +63,14 @@ class Params:
             (10 log10 SNR_ij) is below it cannot be used, except each device's best
             link, kept so that every device can be served (docs/model.md). Written to
             JSON only when it differs from the default.
+        noise_figure_db: receiver noise figure NF (dB): the noise over W_j is N0 W_j 10^(NF/10).
+            0 = the paper's ideal receiver; 3GPP FR1 evaluations use 5 dB for a base station.
+        shannon_attenuation: alpha of the attenuated Shannon bound of 3GPP TR 36.942 Annex A,
+            r = W_j min(alpha log2(1 + SNR), max_spectral_efficiency); 1 = pure Shannon (the paper).
+        max_spectral_efficiency: the cap of that bound (b/s/Hz; 0 = no cap, the paper). NR's
+            single-layer peak is about 7.4 b/s/Hz (256-QAM, code rate 948/1024).
+        The last three are written to JSON (and enter the fingerprint) only when they differ from
+        their defaults, so every file written before they existed keeps its bytes and fingerprint.
     """
 
     bandwidth_hz: float = 1e7
@@ -74,6 +82,9 @@ class Params:
     slot_s: float = 1.0
     gain_floor_db: float = -200.0
     min_snr_db: float = -5.0
+    noise_figure_db: float = 0.0
+    shannon_attenuation: float = 1.0
+    max_spectral_efficiency: float = 0.0
 
     def with_changes(self, changes: Mapping[str, Any], where: str = "params") -> "Params":
         """A checked copy with some values changed (JSON keys: ``lambda`` names ``lambda_``).
@@ -93,10 +104,14 @@ class Params:
     def to_dict(self) -> dict[str, float]:
         d = {f.name: float(getattr(self, f.name)) for f in fields(self)}
         d["lambda"] = d.pop("lambda_")
-        if d["min_snr_db"] == Params.min_snr_db:
-            del d["min_snr_db"]  # files written before the threshold existed stay byte-identical
+        for key in OPTIONAL_PARAMS:  # files written before these existed stay byte-identical
+            if d[key] == getattr(Params, key):
+                del d[key]
         return d
 
+
+#: Parameters written to JSON, and fingerprinted, only when they differ from their defaults.
+OPTIONAL_PARAMS = ("min_snr_db", "noise_figure_db", "shannon_attenuation", "max_spectral_efficiency")
 
 #: Named parameter sets. ``default`` is the project's reading of Table I
 #: (delta_CP = 1e-9 J/FLOP); ``paper-table1-literal`` keeps the printed value
@@ -272,7 +287,9 @@ class Instance:
         """
         d = self.to_dict()
         d.pop("provenance", None)
-        d["params"] = {f.name: float(getattr(self.params, f.name)) for f in fields(self.params)}  # defaults too
+        d["params"] = {f.name: float(getattr(self.params, f.name)) for f in fields(self.params)  # defaults too,
+                       if f.name in ("min_snr_db",) or f.name not in OPTIONAL_PARAMS  # except the newer ones
+                       or getattr(self.params, f.name) != getattr(Params, f.name)}
         text = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -515,6 +532,13 @@ def _check_params(p: Params, where: str = "params") -> None:
         v = getattr(p, key)
         if not np.isfinite(v):
             raise InstanceError(f"{where}.{key}", f"must be finite, got {v!r}")
+    if not 0.0 <= p.noise_figure_db <= 30.0:
+        raise InstanceError(f"{where}.noise_figure_db", f"must be in [0, 30] dB, got {p.noise_figure_db!r}")
+    if not 0.0 < p.shannon_attenuation <= 1.0:
+        raise InstanceError(f"{where}.shannon_attenuation", f"must be in (0, 1], got {p.shannon_attenuation!r}")
+    if not 0.0 <= p.max_spectral_efficiency <= 30.0:
+        raise InstanceError(f"{where}.max_spectral_efficiency",
+                            f"must be in [0, 30] b/s/Hz (0 = no cap), got {p.max_spectral_efficiency!r}")
 
 
 def _check_device(d: Device, path: str) -> None:
