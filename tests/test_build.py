@@ -326,3 +326,23 @@ def test_user_scene_file_is_hashed_and_checked(tmp_path):
     xml.write_text(xml.read_text() + "\n<!-- edited -->\n")
     with pytest.raises(UaraError, match="scene file .* changed since the build"):
         build_options_from(inst)
+
+
+def test_the_coverage_rule_keeps_every_device_slot_above_the_snr_threshold():
+    from uara.scenario.builder import best_snr_db, rebuild
+
+    opts = dict(devices=20, servers=3, slots=5, channel="free-space", seed=3, speed_mps=(20.0, 30.0),
+                channel_options={"width_m": 3000, "depth_m": 3000, "exponent": 3.8, "shadowing_db": 8.0})
+    plain = build_instance(**opts)
+    assert "min_coverage_snr_db" not in plain.provenance["build"]  # off: not recorded
+    worst_plain = min(best_snr_db(s.gain_db, plain.tx_power_dbm, plain.params, 3).min() for s in plain.slots)
+    assert worst_plain < -6.0  # the scenario does have devices out of coverage
+    covered = build_instance(**opts, min_coverage_snr_db=-6.0)
+    stats = covered.provenance["build_stats"]
+    assert stats["coverage_rejected"] > 0
+    for s in covered.slots:  # gains are rounded to 0.01 dB after the check
+        assert best_snr_db(s.gain_db, covered.tx_power_dbm, covered.params, 3).min() >= -6.0 - 0.01
+    assert rebuild(covered).fingerprint() == covered.fingerprint()
+    noisy = build_instance(**opts, min_coverage_snr_db=-6.0, params={"noise_figure_db": 5.0})
+    for s in noisy.slots:  # the noise figure counts
+        assert best_snr_db(s.gain_db, noisy.tx_power_dbm, noisy.params, 3).min() >= -6.0 - 0.01

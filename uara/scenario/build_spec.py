@@ -70,6 +70,11 @@ class BuildSpec:
     max_resample: int = field(default=10, metadata=_cli(
         "--max-resample", help="rounds of new slot-0 positions for devices that reach no server before dropping them"))
     name: str | None = field(default=None, metadata=_cli("--name", help="instance name (default m{M}_e{E})"))
+    min_coverage_snr_db: float | None = field(default=None, metadata=_cli(
+        "--min-coverage-snr", metavar="DB",
+        help="coverage rule: a device is in coverage when its best server's SNR (with the parameters' noise "
+             "figure) is at least DB (NR decodes down to about -6 dB); slot-0 positions outside are resampled and "
+             "moves that would leave coverage are held (default: off, only a propagation path is required)"))
 
     # ------------------------------------------------------------ checks
     def validate(self) -> "BuildSpec":
@@ -88,6 +93,9 @@ class BuildSpec:
             val = getattr(self, key)
             if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or val < 0:
                 raise UaraError(f"{key}: expected a finite number >= 0, got {val!r}")
+        cov = self.min_coverage_snr_db
+        if cov is not None and (isinstance(cov, bool) or not isinstance(cov, (int, float)) or not math.isfinite(cov)):
+            raise UaraError(f"min_coverage_snr_db: expected a number of dB or None, got {cov!r}")
         if self.scene is not None and self.channel != "sionna-rt":
             raise UaraError(f"scene: only the sionna-rt channel uses a scene (channel is {self.channel!r})")
         for key in ("channel_options", "task_options"):
@@ -112,6 +120,10 @@ class BuildSpec:
                 val = float(val)
             elif f.name == "params" and isinstance(val, Params):
                 val = val.to_dict()
+            elif f.name == "min_coverage_snr_db":
+                if val is None:
+                    continue  # off: not recorded, so specs written before the rule existed stay identical
+                val = float(val)
             out[f.name] = val
         return out
 

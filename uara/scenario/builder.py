@@ -22,11 +22,17 @@ state, channel):
    path to it, i.e. a gain above the floor). If fewer than M reach, up to
    ``max_resample`` rounds trace fresh positions for the missing ones; any
    still missing are dropped and listed in provenance (``dropped_devices``).
+   With the coverage rule (``min_coverage_snr_db``, e.g. -6 dB, where NR stops
+   decoding) a position also needs a best-server SNR of at least that much for
+   the device it would become (:func:`best_snr_db`: its transmit power, the band
+   W / E and the noise figure); rejected positions are counted
+   (``coverage_rejected``).
 4. Slots t >= 1: devices move by random waypoint (:mod:`uara.scenario.mobility`) for
    ``params.slot_s`` seconds and the channel is recomputed. A device whose
-   move would leave it reaching no server does not make that move: it stays
-   at its slot t-1 position with its slot t-1 gains, and turns to a new
-   waypoint (counted per slot in provenance ``held_moves``).
+   move would leave it reaching no server (or, with the coverage rule, leave
+   coverage) does not make that move: it stays at its slot t-1 position with
+   its slot t-1 gains, and turns to a new waypoint (counted per slot in
+   provenance ``held_moves``; coverage holds also in ``coverage_held``).
 5. Tasks: one new task per device per slot from the task sampler (default
    ``psd``: type drawn uniformly from code / summarisation / chat, fields from
    the PSD profile of that type, :mod:`uara.psd.tasks`; ``parametric``:
@@ -254,7 +260,10 @@ def build_instance(
     trace = _CachedChannel(provider, channel_cache)
     stats: dict[str, Any] = {"no_path_pairs": [], "los_pairs": [], "held_moves": [], "resample_rounds": 0,
                              "dropped_devices": 0, "spare_positions": 0}
-    first = _place_devices(spec, provider, layout, server_pos, streams, trace, stats)
+    if spec.min_coverage_snr_db is not None:
+        stats.update(coverage_rejected=0, coverage_held=0)
+    tx_dbm = np.array([d.tx_power_dbm for d in dev_list])
+    first = _place_devices(spec, provider, layout, server_pos, streams, trace, stats, par, tx_dbm)
     if first.kept < m:
         dev_list = [replace(d, name=f"d{i}") for i, d in enumerate(dev_list[:first.kept])]
     bar = _Progress(int(spec.slots), f"build {inst_name} ({provider.label})", progress)
@@ -277,30 +286,46 @@ class _Placement:
     kept: int
 
 
+def best_snr_db(gain_db: np.ndarray, tx_power_dbm: np.ndarray, par: Params, num_servers: int) -> np.ndarray:
+    """Each row's best-server SNR (dB) over a server's band W / E with the noise figure:
+    max_j G_ij + P_i - (N0 + 10 log10(W / E) + NF). Shapes (n, E), (n,) -> (n,)."""
+    noise_dbm = par.noise_dbm_per_hz + 10.0 * np.log10(par.bandwidth_hz / num_servers) + par.noise_figure_db
+    return np.max(np.asarray(gain_db, dtype=float), axis=1) + np.asarray(tx_power_dbm, dtype=float) - noise_dbm
+
+
 def _place_devices(spec: BuildSpec, provider: ChannelProvider, layout: Any, server_pos: np.ndarray, streams: _Streams,
-                   trace: _CachedChannel, stats: dict[str, Any]) -> _Placement:
+                   trace: _CachedChannel, stats: dict[str, Any], par: Params, tx_dbm: np.ndarray) -> _Placement:
     """Slot 0 (module docstring, no-path rule): M + spares positions, keep the first M that reach a
-    server, then up to ``max_resample`` rounds of fresh positions, then drop the rest (warning)."""
+    server (and, with ``min_coverage_snr_db``, whose best SNR with the device they would become clears
+    it), then up to ``max_resample`` rounds of fresh positions, then drop the rest (warning)."""
     m = int(spec.devices)
     spares = math.ceil(m / 5) + 2
     stats["spare_positions"] = spares
+    rows: dict[str, list[Any]] = {"pos": [], "gain": [], "no_path": [], "los": []}
+
+    def take(cand: np.ndarray, res: Any, need: int) -> None:
+        for i in np.flatnonzero(~res.unreachable):
+            if need <= 0:
+                return
+            k = len(rows["pos"])  # the device this position would become
+            if spec.min_coverage_snr_db is not None and \
+                    best_snr_db(res.gain_db[i:i + 1], tx_dbm[k:k + 1], par, len(server_pos))[0] < spec.min_coverage_snr_db:
+                stats["coverage_rejected"] = stats.get("coverage_rejected", 0) + 1
+                continue
+            rows["pos"].append(cand[i])
+            rows["gain"].append(res.gain_db[i])
+            rows["no_path"].append(res.no_path[i])
+            rows["los"].append(None if res.los is None else res.los[i])
+            need -= 1
+
     cand = np.round(layout.sample_devices(m + spares, streams.placement, servers=server_pos), 2)
-    res = trace(server_pos, cand, seed=_channel_seed(streams, 0, 0, provider.seed_per_slot))
-    ok_idx = list(np.flatnonzero(~res.unreachable)[:m])
-    rows = {"pos": [cand[i] for i in ok_idx], "gain": [res.gain_db[i] for i in ok_idx],
-            "no_path": [res.no_path[i] for i in ok_idx],
-            "los": [None if res.los is None else res.los[i] for i in ok_idx]}
+    take(cand, trace(server_pos, cand, seed=_channel_seed(streams, 0, 0, provider.seed_per_slot)), m)
     attempt = 0
     while len(rows["pos"]) < m and attempt < spec.max_resample:
         attempt += 1
         need = m - len(rows["pos"])
         cand = np.round(layout.sample_devices(2 * need + 2, streams.placement, servers=server_pos), 2)
-        sub = trace(server_pos, cand, seed=_channel_seed(streams, 0, attempt, provider.seed_per_slot))
-        for i in np.flatnonzero(~sub.unreachable)[:need]:
-            rows["pos"].append(cand[i])
-            rows["gain"].append(sub.gain_db[i])
-            rows["no_path"].append(sub.no_path[i])
-            rows["los"].append(None if sub.los is None else sub.los[i])
+        take(cand, trace(server_pos, cand, seed=_channel_seed(streams, 0, attempt, provider.seed_per_slot)), need)
     stats["resample_rounds"] = attempt
     kept = len(rows["pos"])
     if kept == 0:
@@ -308,7 +333,9 @@ def _place_devices(spec: BuildSpec, provider: ChannelProvider, layout: Any, serv
                         "rounds; use more servers or samples_per_src")
     if kept < m:
         stats["dropped_devices"] = m - kept
-        print(f"uara build: warning: {m - kept} of {m} devices reach no server after {attempt} rounds of new "
+        why = "reach no server" if spec.min_coverage_snr_db is None else \
+            f"reach no server with a best-server SNR of at least {spec.min_coverage_snr_db:g} dB"
+        print(f"uara build: warning: {m - kept} of {m} devices {why} after {attempt} rounds of new "
               "positions; dropped (provenance.build_stats.dropped_devices)", file=sys.stderr)
     los = None if rows["los"][0] is None else np.array(rows["los"])
     return _Placement(np.array(rows["pos"]), np.array(rows["gain"]), np.array(rows["no_path"]), los, kept)
@@ -336,7 +363,12 @@ def _roll_slots(spec: BuildSpec, par: Params, dev_list: list[Any], first: _Place
             pos = np.round(state.positions, 2)
             res = trace(server_pos, pos, seed=_channel_seed(streams, t, 0, trace.provider.seed_per_slot))
             gain, no_path, los = res.gain_db.copy(), res.no_path.copy(), None if res.los is None else res.los.copy()
-            lost = np.flatnonzero(res.unreachable)
+            out = res.unreachable
+            if spec.min_coverage_snr_db is not None:
+                below = best_snr_db(res.gain_db, [d.tx_power_dbm for d in dev_list], par, e) < spec.min_coverage_snr_db
+                stats["coverage_held"] += int((below & ~res.unreachable).sum())
+                out = out | below
+            lost = np.flatnonzero(out)
             if len(lost):
                 held = len(lost)
                 pos[lost], gain[lost], no_path[lost] = prev[0][lost], prev[1][lost], prev[2][lost]
