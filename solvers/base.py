@@ -22,6 +22,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from uara.errors import MissingDependencyError, SolverError
+from uara.io import available_memory_bytes
 from uara.model.evaluator import Evaluation
 from uara.model.formulation import SlotData, slot_data
 from uara.model.instance import Instance
@@ -157,8 +158,7 @@ class Solver:
             raise MissingDependencyError(missing[0], self.extra or "all", feature=f"solver '{self.name}'")
         if time_limit is not None and not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
             raise SolverError(f"--time-limit must be positive seconds, got {time_limit}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise SolverError(f"--seed must be a non-negative integer, got {seed!r}")
+        check_seed(seed)
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
             raise SolverError(f"--threads must be a positive integer, got {threads!r}")
         indices = list(range(instance.num_slots)) if slots is None else list(slots)
@@ -230,16 +230,10 @@ class Solver:
         return self.name
 
 
-def available_memory_bytes() -> float | None:
-    """MemAvailable of /proc/meminfo (Linux), else None (no check)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024.0
-    except OSError:
-        return None
-    return None
+def check_seed(seed: Any) -> None:
+    """A run's seed is a non-negative integer (numpy's SeedSequence refuses others with a traceback)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SolverError(f"--seed must be a non-negative integer, got {seed!r}")
 
 
 def capabilities(cls: type[Solver]) -> dict[str, bool]:

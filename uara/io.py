@@ -13,6 +13,18 @@ from typing import Any
 from uara.errors import UaraError
 
 
+def available_memory_bytes() -> float | None:
+    """MemAvailable of /proc/meminfo (Linux) in bytes, else None (callers then skip their memory check)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        return None
+    return None
+
+
 def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
     """Where a write to ``path`` lands (a symlink resolved to its target), checked before any work:
     a one-line :class:`UaraError` if it is a folder, its name is too long, or its folder cannot be

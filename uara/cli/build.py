@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from uara.errors import UaraError
+from uara.io import check_output_path
 from uara.scenario.build_spec import add_arguments, from_arguments
 
 
@@ -54,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
     from uara.scenario.builder import build_instance, rebuild
 
     if args.output:
-        from uara.io import check_output_path
-
         check_output_path(args.output, "--output")  # before any work, not after it
     t0 = time.perf_counter()
     if args.from_provenance:

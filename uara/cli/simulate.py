@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from uara.cli._common import load_instance
-from uara.io import parse_key_values
+from uara.io import check_output_path, parse_key_values
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
     from uara.io import atomic_write_json
 
     if args.output:
-        from uara.io import check_output_path
-
         check_output_path(args.output, "--output")  # before any work, not after it
     inst = load_instance(args.instance)
     if args.param:

@@ -7,8 +7,7 @@ import json
 import sys
 
 from uara.cli._common import add_run_arguments, fmt, load_instance
-from uara.io import parse_key_values
-from uara.io import dumps_json
+from uara.io import check_output_path, dumps_json, parse_key_values
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,8 +38,6 @@ def run(args: argparse.Namespace) -> int:
     from uara.solvers import get_solver
 
     if args.output:
-        from uara.io import check_output_path
-
         check_output_path(args.output, "--output")  # before any work, not after it
     instance = load_instance(args.instance)
     bound_methods = [m.strip() for m in args.bound.split(",") if m.strip()] if args.bound else []

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from uara.errors import MissingDependencyError, UaraError
+from uara.io import check_output_path
 from uara.rl.environment import FINAL_ALLOCATIONS
 from uara.rl.train_args import FLAG_ALIASES, MASACArgs, field_docs
 
@@ -109,18 +110,6 @@ def _instance_files(path: str) -> list[Path]:
     return [p]
 
 
-def _check_output(path: str) -> None:
-    """Fail before training if the checkpoint cannot be written there."""
-    out = Path(path)
-    for parent in [out.parent, *out.parent.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UaraError(f"--output: {parent} is a file, not a folder")
-            break
-    if out.is_dir():
-        raise UaraError(f"--output: {out} is a folder; give a file name")
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         from uara.rl.trainer import train
@@ -129,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from uara.model.instance import Instance
 
     hp = hyperparameters(args)
-    _check_output(args.output)
+    check_output_path(args.output, "--output")  # before training, not after it
     extra = [Instance.load(f) for f in _instance_files(args.instances)] if args.instances else []
     curve_dir = args.curve_dir or str(Path(args.output).parent)
     t0 = time.perf_counter()

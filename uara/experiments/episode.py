@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from uara.model.dynamics import BATTERY_FLOOR, next_state, roll_forward, state_instance
-from uara.errors import SolutionError, SolverError
+from uara.errors import SolutionError
 from uara.model.formulation import slot_data
 from uara.model.instance import Instance
 from uara.model.solution import Solution, Status, aggregate_status, decision_from_dict
@@ -150,10 +150,10 @@ def run_episode(
         on_slot: called after each slot (progress printing).
     """
     from uara.solvers import get_solver
+    from uara.solvers.base import check_seed
 
     options = dict(options or {})
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SolverError(f"--seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
     slv = get_solver(solver, **options)
     total = instance.num_slots if num_slots is None else min(int(num_slots), instance.num_slots)
     if total < 1:

@@ -75,17 +75,23 @@ def init_worker(threads: int, main_pid: int) -> None:
     threading.Thread(target=watch, name="uara-parent-watch", daemon=True).start()
 
 
+def process_pool(workers: int, threads: int) -> cf.ProcessPoolExecutor:
+    """A pool of ``workers`` fork-server processes set up by :func:`init_worker` (BLAS caps, dying with us)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("forkserver") if "forkserver" in mp.get_all_start_methods() else None
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
+                                  initargs=(max(1, int(threads)), os.getpid()))
+
+
 def run_isolated(specs: Sequence[Any], fn: Callable[[Any], Any], on_result: Callable[[Any], None],
                  on_death: Callable[[Any], None], threads: int = 1) -> None:
     """Run each spec in a fresh one-worker process pool, so that a run which kills its worker (an
     out-of-memory kill, a crash in native code) is reported by ``on_death(spec)`` and the others go on."""
-    import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("forkserver") if "forkserver" in mp.get_all_start_methods() else None
     for spec in specs:
-        ex = cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=init_worker,
-                                    initargs=(max(1, int(threads)), os.getpid()))
+        ex = process_pool(1, threads)
         try:
             result = ex.submit(fn, spec).result()
         except BrokenProcessPool:
@@ -107,12 +113,7 @@ def make_executor(kind: str = "process", workers: int | None = None, scheduler: 
     if kind == "serial":
         return None, lambda: None
     if kind == "process":
-        import multiprocessing as mp
-
-        n = max(1, int(workers or os.cpu_count() or 1))
-        ctx = mp.get_context("forkserver") if "forkserver" in mp.get_all_start_methods() else None
-        ex = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_worker,
-                                    initargs=(max(1, int(threads)), os.getpid()))
+        ex = process_pool(max(1, int(workers or os.cpu_count() or 1)), threads)
         return ex, lambda: ex.shutdown(wait=False, cancel_futures=True)
     if kind == "dask":
         try:

@@ -47,6 +47,7 @@ from uara.scenario.channels.provider import (DEFAULT_FREQUENCY_HZ, DEFAULT_GAIN_
                                 finalize_gain)
 from uara.scenario.channels.geometry import Layout, default_separation, spread_choice
 from uara.errors import UaraError
+from uara.io import available_memory_bytes
 
 #: Scenes tested with this provider (any other built-in name or XML file also works).
 KNOWN_SCENES = ("etoile", "munich", "florence", "san_francisco", "simple_street_canyon",
@@ -84,12 +85,8 @@ def tx_chunk(num_servers: int) -> int:
     depend on it). A machine whose available memory cannot hold one call is refused with one line."""
     chunk = max(1, min(int(num_servers), TX_CHUNK))
     need = chunk * GIB_PER_TX * 2**30
-    try:
-        with open("/proc/meminfo") as fh:
-            avail = next(float(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
-    except (OSError, StopIteration):
-        return chunk
-    if need > 0.8 * avail:
+    avail = available_memory_bytes()
+    if avail is not None and need > 0.8 * avail:
         raise UaraError(f"sionna-rt: tracing {chunk} servers at once needs about {need / 2**30:.0f} GiB, more than the "
                         f"{avail / 2**30:.0f} GiB available here")
     return chunk
