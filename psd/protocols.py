@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -79,28 +80,10 @@ class Protocol:
         if isinstance(spec, Protocol):
             return spec
         s = str(spec).strip()
-        header = 0
-        if "+h" in s:
-            s, h = s.split("+h", 1)
-            try:
-                header = int(h)
-            except ValueError:
-                raise UaraError(f"protocol: bad header bits in {spec!r}") from None
-        bits = 16
-        if "@" in s:
-            s, b = s.split("@", 1)
-            try:
-                bits = int(b)
-            except ValueError:
-                raise UaraError(f"protocol: bad bit width in {spec!r}") from None
-        k = None
-        if ":" in s:
-            s, kk = s.split(":", 1)
-            try:
-                k = int(kk)
-            except ValueError:
-                raise UaraError(f"protocol: bad K in {spec!r}") from None
-        return cls(s, k, bits, header)
+        s, header = _split_int(s, "+h", spec, "header bits")
+        s, bits = _split_int(s, "@", spec, "bit width")
+        s, k = _split_int(s, ":", spec, "K")
+        return cls(s, k, 16 if bits is None else bits, header or 0)
 
     @property
     def spec(self) -> str:
@@ -149,3 +132,14 @@ class Protocol:
         if self.name == "split":
             out = out + np.asarray(rejected, dtype=float) * self.dist_bits(vocab)
         return out
+
+
+def _split_int(text: str, sep: str, spec: Any, what: str) -> tuple[str, int | None]:
+    """``"name<sep>N"`` -> ("name", N); no ``sep`` -> (text, None); a non-integer N is a one-line error."""
+    if sep not in text:
+        return text, None
+    head, tail = text.split(sep, 1)
+    try:
+        return head, int(tail)
+    except ValueError:
+        raise UaraError(f"protocol: bad {what} in {spec!r}") from None

@@ -439,27 +439,23 @@ def _stored_solutions(df: Any, root: Path) -> tuple[str | None, dict[str, dict[s
     return str(inst), out
 
 
-def per_slot_table(df: Any, root: Path) -> tuple[str | None, Any]:
-    """I(t) - C(t) per slot (rows) and solver (columns) on the instance where most solvers ran (seed of the
-    first stored run), with each slot's status."""
+def per_slot_table(sols: dict[str, dict[str, Any]]) -> Any:
+    """I(t) - C(t) per slot (rows) and solver (columns) of stored solutions (:func:`_stored_solutions`),
+    with each slot's status."""
     pd, _ = _deps()
-    inst, sols = _stored_solutions(df, root)
-    if not sols:
-        return None, pd.DataFrame()
     table = {}
     for name, sol in sorted(sols.items()):
         table[name] = [f"{s['objective'] - s['constant']:.6g} ({s.get('status', '?')})" for s in sol.get("slots", [])]
     n = max(len(v) for v in table.values())
     frame = pd.DataFrame({k: v + [""] * (n - len(v)) for k, v in table.items()})
     frame.insert(0, "slot", range(n))
-    return inst, frame
+    return frame
 
 
-def fig_device_latency(df: Any, root: Path, figdir: Path) -> tuple[str | None, str]:
-    """Per-device view: the distribution (CDF) of each device's simulated latency, one line per solver,
-    on the instance where most solvers ran."""
+def fig_device_latency(inst: str, sols: dict[str, dict[str, Any]], figdir: Path) -> tuple[str | None, str]:
+    """Per-device view: the distribution (CDF) of each device's simulated latency in the stored solutions
+    of instance ``inst``, one line per solver."""
     _, plt = _deps()
-    inst, sols = _stored_solutions(df, root)
     curves = {}
     for name, sol in sols.items():
         per = (sol.get("latency") or {}).get("per_device_s")
@@ -556,13 +552,12 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
     base = base_rows(df)
     _reduction_tables(doc, base)
     _proxy_vs_latency(doc, base)
-    root = src if src.is_dir() else src.parent
-    inst_t, slots_t = per_slot_table(df, root)
-    if inst_t is not None:
+    inst_t, sols = _stored_solutions(df, src if src.is_dir() else src.parent)  # read once, used twice
+    if sols:
         doc.h("Per slot and per device")
         doc.p(f"I(t) - C(t) of each slot and its status on {inst_t} (first stored seed of each solver):")
-        doc.table(slots_t)
-        pd_, note_d = fig_device_latency(df, root, figdir)
+        doc.table(per_slot_table(sols))
+        pd_, note_d = fig_device_latency(str(inst_t), sols, figdir)
         if pd_:
             figs.append(out / pd_)
             doc.img(pd_, "per-device latency")
