@@ -3,10 +3,12 @@
 For every server j take a band price mu_j >= 0, a compute weight theta_j in
 [0, 1] and a compute level nu_j >= 0. For a usable pair p = (i, j) let
 
-    g_p = q_j + min_{t in [b_p, t_max,p]} [ (c_p + mu_j) b_p / t + lambda max(0, t - a_i)^2 ]
+    g_p = q_j + min_{t in [b_p, t_max,p]} [ (c_p + mu_j) b_p / t + lambda e(t)^2 + p_i t ]
               + 2 theta_j nu_j sqrt(s_p) + (1 - theta_j) s_p
 
-(t = b_p / y is the uplink time; t >= b_p is y <= 1), and
+(t = b_p / y is the uplink time; t >= b_p is y <= 1; e(t) = max(0, t - a_i),
+or |t - a_i| with p_i t under the physical energy model, uara.solvers._misocp;
+the minimiser is the cubic's root with the sync target a'_i = a_i - p_i / (2 lambda)), and
 
     D(mu, theta, nu) = sum_i min_{j usable for i} g_ij - sum_j mu_j - sum_j theta_j nu_j^2.
 
@@ -95,9 +97,10 @@ def pair_terms(pairs: Pairs, mult: Multipliers, tmax: np.ndarray) -> tuple[np.nd
     """g_p (P,) of the module docstring and the bandwidth share y_p = b_p / t_p at its minimiser."""
     j = pairs.server
     mu = mult.band_price[j]
-    t = np.clip(uplink_time(pairs.a, pairs.b, pairs.c, pairs.lam, mu), pairs.b, tmax)
+    target = pairs.a - pairs.p / (2.0 * pairs.lam)  # a'_i: the sync target under either energy model
+    t = np.clip(uplink_time(target, pairs.b, pairs.c, pairs.lam, mu), pairs.b, tmax)
     y = pairs.b / t
-    band = (pairs.c + mu) * y + pairs.lam * np.maximum(t - pairs.a, 0.0) ** 2
+    band = (pairs.c + mu) * y + pairs.lam * pairs.excess(t) ** 2 + pairs.p * t
     th = mult.compute_weight[j]
     compute = 2.0 * th * mult.compute_level[j] * np.sqrt(pairs.work) + (1.0 - th) * pairs.work
     g = pairs.q + band + compute

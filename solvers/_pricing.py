@@ -8,7 +8,8 @@ where K_j is the server's candidate set and V_j(S) the optimal per-server value
 under the exact allocation (:func:`uara.model.allocation.group_values`):
 
     V_j(S) = sum_{i in S} [ q_j + phi_i(y_i) ] + (sum_{i in S} r_i)^2,   sum_S y_i <= 1,
-    phi_i(y) = lambda max(0, b_i / y - a_i)^2 + c_i y,   r_i = sqrt(s_ij).
+    phi_i(y) = lambda max(0, b_i / y - a_i)^2 + c_i y,   r_i = sqrt(s_ij)
+    (under the physical energy model phi_i(y) = lambda (a_i - b_i / y)^2 + p_i b_i / y, c = 0).
 
 **Node bound.** For any band price mu >= 0 and compute level nu >= 0 (the
 compute weight theta of :mod:`uara.solvers._lagrangian` is fixed to 1 here:
@@ -16,7 +17,7 @@ for an integral set (sum r)^2 >= sum r^2, so the linear cut adds nothing to a
 single server's value),
 
     V_j(S) - u(S) >= sum_{i in S} h_i(mu, nu) - mu - nu^2,
-    h_i(mu, nu) = q_j - u_i + min_{t >= b_i} [ (c_i + mu) b_i / t + lambda max(0, t - a_i)^2 ] + 2 nu r_i,
+    h_i(mu, nu) = q_j - u_i + min_{t >= b_i} [ (c_i + mu) b_i / t + lambda e(t)^2 + p_i t ] + 2 nu r_i,
 
 because sum_S c y >= sum_S (c + mu) y - mu when sum_S y <= 1, and
 (sum r)^2 >= 2 nu sum r - nu^2. At a search node with forced-in set In and
@@ -55,8 +56,9 @@ from uara.model.formulation import SlotData
 class ServerItems:
     """The candidate devices of one server and their price-independent data, shapes (n,).
 
-    ``devices``: device indices; ``a``, ``b``, ``c`` as in :class:`uara.model.formulation.SlotData`
-    (draft time s, full-share uplink time s, energy cost per unit share); ``root_work``:
+    ``devices``: device indices; ``a``, ``b``, ``c``, ``p`` as in :class:`uara.model.formulation.SlotData`
+    (draft time s, full-share uplink time s, energy cost per unit share, energy price per second of
+    uplink); ``root_work``:
     r_i = sqrt(s_ij) (sqrt s); ``band0``, ``y0``: the band term min_t [c b / t + lambda
     max(0, t - a)^2] and its share at mu = 0; ``q``: queue q_j (s); ``mu_scale``: a
     typical band price (median c) that seeds the search over mu.
@@ -67,6 +69,7 @@ class ServerItems:
     a: np.ndarray
     b: np.ndarray
     c: np.ndarray
+    p: np.ndarray
     root_work: np.ndarray
     band0: np.ndarray
     y0: np.ndarray
@@ -88,20 +91,26 @@ def server_items(sd: SlotData, server: int, candidates: np.ndarray | None = None
     a = sd.device_s[dev]
     b = sd.uplink_s_full[dev, server]
     c = sd.energy_cost[dev, server]
-    band0, y0 = band_terms(a[:, None], b[:, None], c[:, None], float(sd.lam), np.zeros(1))
+    p = sd.uplink_energy_price[dev]
+    band0, y0 = band_terms(a[:, None], b[:, None], c[:, None], float(sd.lam), np.zeros(1), p[:, None])
+    scale = float(np.median(c + p * b)) if c.size else 0.0  # d(energy)/d(share) at y = 1, either model
     return ServerItems(
-        server=int(server), devices=dev, a=a, b=b, c=c, root_work=np.sqrt(sd.server_work_s[dev, server]),
+        server=int(server), devices=dev, a=a, b=b, c=c, p=p, root_work=np.sqrt(sd.server_work_s[dev, server]),
         band0=band0[:, 0], y0=y0[:, 0], q=float(sd.queue_s[server]), lam=float(sd.lam),
-        mu_scale=float(np.median(c)) if c.size and np.median(c) > 0 else 1.0,
+        mu_scale=scale if scale > 0 else 1.0,
     )
 
 
-def band_terms(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(beta, y) with beta = min_{t >= b} [(c + mu) b / t + lambda max(0, t - a)^2] and y = b / t at the
-    minimiser (broadcast over ``mu``): the per-device band term of the node bound."""
-    t = np.maximum(uplink_time(a, b, c, lam, mu), b)
+def band_terms(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, mu: np.ndarray,
+               p: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(beta, y) with beta = min_{t >= b} [(c + mu) b / t + lambda (t - a)^2 + p t] and y = b / t at the
+    minimiser (broadcast over ``mu``): the per-device band term of the node bound. The minimiser is the
+    cubic's root for the sync target a' = a - p / (2 lambda) (with p = 0, t >= a and the penalty is the
+    one-sided lambda max(0, t - a)^2), clipped to t >= b (y <= 1; the function is convex in t)."""
+    t = np.maximum(uplink_time(a - p / (2.0 * lam), b, c, lam, mu), b)
     y = b / t
-    return (c + mu) * y + lam * np.maximum(t - a, 0.0) ** 2, y
+    gap = t - a if np.any(np.asarray(p) > 0) else np.maximum(t - a, 0.0)
+    return (c + mu) * y + lam * gap**2 + p * t, y
 
 
 def _bound_over_nu(hp: np.ndarray, r: np.ndarray, fin: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,9 +177,9 @@ def node_bound(items: ServerItems, hq: np.ndarray, fin: np.ndarray, free: np.nda
     ref = mu_start if mu_start > 0 else items.mu_scale
     grid = np.concatenate([[0.0], ref * 4.0 ** np.arange(-4, 5)])
     best = NodeBound(float(val0[0]), 0.0, float(nu0[0]), h0)
-    a, b, c = items.a[:, None], items.b[:, None], items.c[:, None]
+    a, b, c, p = items.a[:, None], items.b[:, None], items.c[:, None], items.p[:, None]
     for stage in range(refine + 3):
-        beta, _ = band_terms(a, b, c, items.lam, grid[None, :])
+        beta, _ = band_terms(a, b, c, items.lam, grid[None, :], p)
         hp = hq[:, None] + beta
         val, nu = _bound_over_nu(hp, r, fin, free)
         val = val - grid

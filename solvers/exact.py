@@ -82,7 +82,7 @@ def build_model(pairs: Pairs, ub: float | None = None, *, perspective: bool = Tr
 
     n, e, lam = pairs.size, pairs.num_servers, pairs.lam
     dev, srv = pairs.device.tolist(), pairs.server.tolist()
-    a, b, c, q, w = (arr.tolist() for arr in (pairs.a, pairs.b, pairs.c, pairs.q, pairs.work))
+    a, b, c, q, w, pw = (arr.tolist() for arr in (pairs.a, pairs.b, pairs.c, pairs.q, pairs.work, pairs.p))
     sqw = np.sqrt(pairs.work).tolist()
     by_dev: list[list[int]] = [[] for _ in range(pairs.num_devices)]
     by_srv: list[list[int]] = [[] for _ in range(e)]
@@ -120,6 +120,8 @@ def build_model(pairs: Pairs, ub: float | None = None, *, perspective: bool = Tr
     m.yx = pyo.Constraint(m.P, rule=lambda m, p: m.y[p] <= m.x[p])
     m.uplink = pyo.Constraint(m.P, rule=lambda m, p: b[p] * m.x[p] * m.x[p] <= m.t[p] * m.y[p])
     m.excess = pyo.Constraint(m.P, rule=lambda m, p: m.e[p] >= m.t[p] - a[p] * m.x[p])
+    if pairs.two_sided:  # physical energy model: the penalty stays two-sided (uara.solvers._misocp)
+        m.deficit = pyo.Constraint(m.P, rule=lambda m, p: m.e[p] >= a[p] * m.x[p] - m.t[p])
     if perspective:
         m.penalty = pyo.Constraint(m.P, rule=lambda m, p: m.e[p] * m.e[p] <= m.r[p] * m.x[p])
     else:
@@ -128,7 +130,8 @@ def build_model(pairs: Pairs, ub: float | None = None, *, perspective: bool = Tr
     m.compute = pyo.Constraint(m.E, rule=lambda m, j: m.v[j] * m.v[j] <= m.U[j])
     m.compute_cut = pyo.Constraint(m.E, rule=lambda m, j: sum(w[p] * m.x[p] for p in by_srv[j]) <= m.U[j])
     m.obj = pyo.Objective(
-        expr=sum(q[p] * m.x[p] + c[p] * m.y[p] + lam * m.r[p] for p in range(n)) + sum(m.U[j] for j in range(e)),
+        expr=sum(q[p] * m.x[p] + c[p] * m.y[p] + lam * m.r[p] + (pw[p] * m.t[p] if pw[p] > 0 else 0.0)
+                 for p in range(n)) + sum(m.U[j] for j in range(e)),
         sense=pyo.minimize,
     )
     return m

@@ -181,6 +181,7 @@ def _solve_conic(pr: Pairs, name: str, ub: float | None) -> tuple[_ConicSolution
         # t y >= b x^2  <=>  || (2 sqrt(b) x, t - y) || <= t + y
         cp.SOC(t + y, cp.vstack([cp.multiply(2.0 * np.sqrt(pr.b), x), t - y]), axis=0),
         ex >= t - cp.multiply(pr.a, x),
+        *([ex >= cp.multiply(pr.a, x) - t] if pr.two_sided else []),  # physical energy: two-sided penalty
         # r x >= e^2  <=>  || (2 e, r - x) || <= r + x
         cp.SOC(r + x, cp.vstack([2.0 * ex, r - x]), axis=0),
         # U >= v^2  <=>  || (2 v, U - 1) || <= U + 1
@@ -190,7 +191,7 @@ def _solve_conic(pr: Pairs, name: str, ub: float | None) -> tuple[_ConicSolution
     if ub is not None and np.isfinite(ub) and ub > 0:
         tmax = pr.a + np.sqrt(ub * (1 + 1e-9) / pr.lam)
         cons += [t <= tmax, y >= cp.multiply(pr.b / tmax, x)]
-    obj = pr.q @ x + pr.c @ y + pr.lam * cp.sum(r) + cp.sum(U)
+    obj = pr.q @ x + pr.c @ y + pr.lam * cp.sum(r) + cp.sum(U) + (pr.p @ t if pr.two_sided else 0.0)
     prob = cp.Problem(cp.Minimize(obj), cons)
     build = time.perf_counter() - t0
     try:

@@ -46,7 +46,7 @@ class TMAOptions:
 def seat_costs(sd: SlotData, assoc: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
     """C[i, k] = controllable cost of device i sitting in device k's seat (server j_k, shares y_k, z_k).
 
-    cost = q_j + s_ij / z + lambda (a_i - b_ij / y)^2 + c_ij y; shape (M, M).
+    cost = q_j + s_ij / z + lambda (a_i - b_ij / y)^2 + c_ij y + p_i b_ij / y; shape (M, M).
     """
     b = sd.uplink_s_full[:, assoc]
     s = sd.server_work_s[:, assoc]
@@ -54,7 +54,7 @@ def seat_costs(sd: SlotData, assoc: np.ndarray, y: np.ndarray, z: np.ndarray) ->
     return (
         sd.queue_s[assoc][None, :]
         + s / z[None, :]
-        + band_cost(sd.device_s[:, None], b, c, sd.lam, y[None, :])
+        + band_cost(sd.device_s[:, None], b, c, sd.lam, y[None, :], sd.uplink_energy_price[:, None])
     )
 
 

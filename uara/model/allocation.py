@@ -7,13 +7,15 @@ Compute (eq. 6):  min sum_i s_i / z_i  s.t. sum_i z_i <= 1
     =>  z_i = sqrt(s_i) / sum_k sqrt(s_k),  value (sum_i sqrt(s_i))^2.
 
 Bandwidth (eqs. 5, 8, 9):  min sum_i phi_i(y_i)  s.t. sum_i y_i <= 1, with
-    phi_i(y) = lambda (a_i - b_i / y)^2 + c_i y.
-    With t = b_i / y (uplink time) the stationarity condition is
-        2 lambda (t - a_i) t^2 / b_i = c_i + mu,   t >= a_i,
-    a cubic t^3 - a t^2 - k = 0 with k = (c_i + mu) b_i / (2 lambda), whose
-    root above a_i is, by Cardano with u v = a^2 / 9 (no cancellation),
+    phi_i(y) = lambda (a_i - b_i / y)^2 + c_i y + p_i b_i / y
+    (c_i > 0, p_i = 0 under eq. 8 as printed; c_i = 0, p_i > 0 under the physical
+    energy model, uara.model.formulation). With t = b_i / y (uplink time) and the
+    sync target a'_i = a_i - p_i / (2 lambda) the stationarity condition is
+        2 lambda (t - a'_i) t^2 / b_i = c_i + mu,   t >= max(a'_i, 0),
+    a cubic t^3 - a t^2 - k = 0 (a = a'_i) with k = (c_i + mu) b_i / (2 lambda), whose
+    root above a >= 0 is, by Cardano with u v = a^2 / 9 (no cancellation),
         t = a/3 + u + a^2 / (9 u),  u = cbrt(h + sqrt((k/2)(2 a^3/27 + k/2))),
-        h = a^3/27 + k/2.
+        h = a^3/27 + k/2 (for a < 0, Newton's method from above the root).
     mu >= 0 is the price of the server's band: mu = 0 if the unconstrained
     shares fit, else the root of sum_i b_i / t_i(mu) = 1, found by Newton's
     method (sum y(mu) is convex and decreasing) with bisection safeguards.
@@ -43,18 +45,32 @@ class Allocation:
 
 
 def uplink_time(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, mu: np.ndarray) -> np.ndarray:
-    """t_i(mu): the root t >= a_i of t^3 - a t^2 - (c + mu) b / (2 lambda) = 0 (closed form + one Newton polish)."""
+    """t_i(mu): the root t >= max(a, 0) of t^3 - a t^2 - (c + mu) b / (2 lambda) = 0.
+
+    ``a`` is the sync target (a_i, or a'_i = a_i - p_i / (2 lambda) under the physical energy
+    model, which may be negative). For a >= 0 Cardano's closed form plus one Newton polish; for
+    a < 0, f(t) = t^2 (t - a) - k is convex and increasing on t > 0 and Newton's method started
+    above the root, at min(sqrt(k / -a), cbrt(k)), descends to it monotonically."""
+    a = np.asarray(a, dtype=float)
     k = (c + mu) * b / (2.0 * lam)
     a3 = a**3 / 27.0
     h = a3 + 0.5 * k
-    u = np.cbrt(h + np.sqrt(0.5 * k * (2.0 * a3 + 0.5 * k)))
     with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.cbrt(h + np.sqrt(0.5 * k * (2.0 * a3 + 0.5 * k)))
         t = a / 3.0 + u + np.where(u > 0, a * a / (9.0 * np.where(u > 0, u, 1.0)), 0.0)
+        neg = a < 0
+        if np.any(neg):
+            kk = np.broadcast_to(k, np.broadcast_shapes(np.shape(k), a.shape))
+            t = np.where(neg, np.minimum(np.sqrt(kk / np.where(neg, -a, 1.0)), np.cbrt(kk)), t)
+            for _ in range(7):  # from <= 26 % above the root: quadratic convergence to rounding
+                f = t * t * (t - a) - k
+                fp = t * (3.0 * t - 2.0 * a)
+                t = np.where(neg & (fp > 0), t - f / np.where(fp > 0, fp, 1.0), t)
         # One Newton step on f(t) = t^2 (t - a) - k removes the rounding of the cube roots.
         f = t * t * (t - a) - k
         fp = t * (3.0 * t - 2.0 * a)
         step = np.where(fp > 0, f / np.where(fp > 0, fp, 1.0), 0.0)
-    return np.maximum(t - step, a)
+    return np.maximum(t - step, np.maximum(a, 0.0))
 
 
 def compute_shares(work_s: np.ndarray, groups: np.ndarray, num_groups: int) -> np.ndarray:
@@ -75,6 +91,7 @@ def bandwidth_shares(
     rtol: float = 1e-13,
     max_iter: int = 200,
     mu_start: np.ndarray | None = None,
+    p: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Optimal bandwidth shares for each group's devices (see module docstring).
 
@@ -83,11 +100,15 @@ def bandwidth_shares(
         c: energy cost per unit share c_i, (N,).  groups: group id of each entry, (N,).
         mu_start: a guess of each group's band price (G,), e.g. a neighbouring group's: Newton starts
             there for the groups whose band binds (fewer iterations, the same root to ``rtol``).
+        p: uplink energy price p_i (N,) of the physical energy model (None: 0, eq. 8 as printed).
     Returns:
         (y (N,), mu (G,), iterations).
     """
+    if p is not None:
+        a = a - np.asarray(p, dtype=float) / (2.0 * lam)  # the sync target a'_i
     t = uplink_time(a, b, c, lam, 0.0)
-    y = b / t
+    with np.errstate(divide="ignore"):
+        y = b / t  # t = 0 (a' <= 0, c = 0): the device would take any band, the group binds
     g = np.bincount(groups, weights=y, minlength=num_groups) - 1.0
     active = g > 0.0  # groups whose band binds at mu = 0
     if not active.any():
@@ -99,10 +120,12 @@ def bandwidth_shares(
     for it in range(max_iter + 1):
         if it > 0 or mu_start is not None:  # iteration 0 without a start is the evaluation at mu = 0 above
             t = uplink_time(a, b, c, lam, mu[groups])
-            y = b / t
+            with np.errstate(divide="ignore"):
+                y = b / t
             g = np.bincount(groups, weights=y, minlength=num_groups) - 1.0
         # d y / d mu = -(b / t^2) * b / (2 lambda t (3 t - 2 a))
-        dy = -(b / (t * t)) * b / (2.0 * lam * t * (3.0 * t - 2.0 * a))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dy = -(b / (t * t)) * b / (2.0 * lam * t * (3.0 * t - 2.0 * a))
         dg = np.bincount(groups, weights=dy, minlength=num_groups)
         pos = g > 0
         lo = np.where(active & pos, np.maximum(lo, mu), lo)
@@ -129,7 +152,8 @@ def exact_allocation(sd: SlotData, association: np.ndarray) -> Allocation:
     e = sd.num_servers
     z = compute_shares(sd.server_work_s[rows, assoc], assoc, e)
     y, mu, it = bandwidth_shares(
-        sd.device_s, sd.uplink_s_full[rows, assoc], sd.energy_cost[rows, assoc], sd.lam, assoc, e
+        sd.device_s, sd.uplink_s_full[rows, assoc], sd.energy_cost[rows, assoc], sd.lam, assoc, e,
+        p=sd.uplink_energy_price,
     )
     return Allocation(y, z, mu, it)
 
@@ -156,11 +180,14 @@ def allocate(sd: SlotData, association: np.ndarray, method: str = "exact") -> Al
     return fn(sd, association)
 
 
-def band_cost(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, y: np.ndarray) -> np.ndarray:
-    """A device's bandwidth-dependent cost at share y (eq. 9): lambda (a_i - b_ij / y)^2 + c_ij y, the
-    sync penalty plus the communication-energy term; broadcasts. (The relaxation's one-sided form,
+def band_cost(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, y: np.ndarray,
+              p: np.ndarray | float = 0.0) -> np.ndarray:
+    """A device's bandwidth-dependent cost at share y (eq. 9): lambda (a_i - b_ij / y)^2 + c_ij y + p_i b_ij / y,
+    the sync penalty plus the communication-energy term (c under eq. 8 as printed, p under the physical
+    energy model); broadcasts. (The relaxation's one-sided form,
     lambda max(0, t - a)^2 with t >= b, lives with the bounds in uara.solvers._pricing / _lagrangian.)"""
-    return lam * (a - b / y) ** 2 + c * y
+    t = b / y
+    return lam * (a - t) ** 2 + c * y + p * t
 
 
 def group_values(
@@ -172,7 +199,7 @@ def group_values(
 
     Entry n puts device ``devices[n]`` on server ``servers[n]`` in group
     ``groups[n]`` (all entries of a group must share one server). Returns, per
-    group, sum_i [q_j + lambda (a_i - t_i)^2 + c_i y_i] + (sum_i sqrt(s_i))^2,
+    group, sum_i [q_j + lambda (a_i - t_i)^2 + c_i y_i + p_i t_i] + (sum_i sqrt(s_i))^2,
     i.e. the group's share of I - C under the exact allocation; empty groups give 0.
     ``mu_start`` (G,) starts each group's band-price iteration at a guess (:func:`bandwidth_shares`);
     ``return_prices`` also returns the band prices mu (G,).
@@ -180,10 +207,11 @@ def group_values(
     a = sd.device_s[devices]
     b = sd.uplink_s_full[devices, servers]
     c = sd.energy_cost[devices, servers]
+    p = sd.uplink_energy_price[devices]
     s = sd.server_work_s[devices, servers]
-    y, mu, _ = bandwidth_shares(a, b, c, sd.lam, groups, num_groups, mu_start=mu_start)
+    y, mu, _ = bandwidth_shares(a, b, c, sd.lam, groups, num_groups, mu_start=mu_start, p=p)
     with np.errstate(divide="ignore"):
-        per = band_cost(a, b, c, sd.lam, y) + sd.queue_s[servers]
+        per = band_cost(a, b, c, sd.lam, y, p) + sd.queue_s[servers]
     value = np.bincount(groups, weights=per, minlength=num_groups)
     root = np.bincount(groups, weights=np.sqrt(s), minlength=num_groups)
     return (value + root**2, mu) if return_prices else value + root**2

@@ -9,7 +9,7 @@ controllable state forward with the method's own decisions
     backlog   q_j(t+1) = max(0, q_j(t) + sum_i x_ij f_i^ES / F_j^ES - tau)    (Lindley, s)
 
 with E_i^CP = delta_CP f_i^MD and E_i^CM = delta_CM (y_i W_j / 1e6) P_i
-(eq. 8). Channel, positions and tasks of slot t+1 are exogenous and taken
+(eq. 8 as printed) or P_i T_i (``params.energy_model = "physical"``). Channel, positions and tasks of slot t+1 are exogenous and taken
 from the instance. P1 divides by B_i, so a device whose battery reaches 0 is
 scored with ``battery_floor`` and listed in ``depleted``; it is never dropped.
 """
@@ -46,7 +46,7 @@ def roll_forward(
     """Battery and backlog after serving ``state`` with the given decisions (equations above)."""
     sd = slot_data(instance, slot=state)
     assoc = np.asarray(association, dtype=np.intp)
-    energy = sd.energy_cp_j + sd.energy_cm_j_per_share * np.asarray(bandwidth_share, dtype=float)
+    energy = sd.energy_cp_j + sd.comm_energy_j(assoc, bandwidth_share)
     battery = np.maximum(0.0, np.asarray(state.battery, dtype=float) - energy / instance.battery_capacity_j)
     work = sd.server_work_s[np.arange(sd.num_devices), assoc]
     arrived = np.bincount(assoc, weights=work, minlength=sd.num_servers)

@@ -125,7 +125,7 @@ def evaluate(
         "uplink_s": float(terms.uplink_s.sum()),
     }
     objective = float(terms.total.sum())
-    energy_j = sd.energy_cp_j + sd.energy_cm_j_per_share * np.asarray(y, dtype=float)
+    energy_j = sd.energy_cp_j + sd.comm_energy_j(assoc, y)
     return Evaluation(objective, sd.constant, breakdown, terms, energy_j, violations)
 
 

@@ -13,16 +13,25 @@ per-device cost in the objective of P1 (eq. 9) is
                     + q_j + f_i^ES / (z F_j^ES)            server queue + compute (eq. 6)
                     + lambda (a_i - d_i / (y r_ij))^2      draft/uplink sync penalty (eqs. 5, 9)
                     + w E_i^CP / B_i                       compute energy (eq. 8)
-                    + w delta_CM (y W_j / 1e6) P_i / B_i   communication energy (eq. 8)
+                    + w E_i^CM(y) / B_i                    communication energy (eq. 8)
 
 with W_j = W / E, N_j = N0 W_j, SNR_ij = 10^(G_ij/10) P_i / N_j and
 r_ij = W_j log2(1 + SNR_ij). Writing b_ij = d_i / r_ij (uplink time at full
 share), c_ij = w delta_CM W_j P_i / (1e6 B_i) and s_ij = f_i^ES / F_j^ES:
 
-    cost_i(j, y, z) = a_i + q_j + s_ij / z + lambda (a_i - b_ij / y)^2 + c_ij y + k_i
+    cost_i(j, y, z) = a_i + q_j + s_ij / z + lambda (a_i - b_ij / y)^2 + c_ij y + p_i b_ij / y + k_i
 
-where k_i = w delta_CP f_i^MD / B_i. The sum over devices is I; the terms a_i
-and k_i do not depend on any decision and form the constant C.
+where k_i = w delta_CP f_i^MD / B_i. The communication energy has two models
+(``params.energy_model``): ``paper`` reads eq. 8 as printed, E_i^CM = delta_CM
+(y W_j / 1e6) P_i, so c_ij = w delta_CM W_j P_i / (1e6 B_i) and p_i = 0;
+``physical`` counts transmit power times uplink time, E_i^CM = P_i T_i, so
+c_ij = 0 and p_i = w P_i / B_i (objective units per second of uplink). With
+T = b_ij / y the bandwidth part is lambda (a_i - T)^2 + p_i T + c_ij b_ij / T,
+convex in T under both; completing the square, lambda (T - a_i)^2 + p_i T =
+lambda (T - a'_i)^2 + const with a'_i = a_i - p_i / (2 lambda) (``sync_target_s``),
+so the allocation's cubic is the paper's with a_i replaced by a'_i.
+The sum over devices is I; the terms a_i and k_i do not depend on any decision
+and form the constant C.
 Constraints: each device on exactly one server (eq. 3); on each server the
 bandwidth shares and the compute shares each sum to at most 1 (eq. 4, read
 per server); shares in [0, 1], positive where a device is served.
@@ -66,6 +75,9 @@ class SlotData:
         energy_cp_j: E_i^CP = delta_CP f_i^MD, (M,), J.
         energy_cm_j_per_share: delta_CM (W_j / 1e6) P_i, (M,), "J" per unit share (eq. 8).
         energy_weight: w.
+        energy_model: ``paper`` or ``physical`` (module docstring).
+        uplink_energy_price: p_i = w P_i / B_i under ``physical`` (0 under ``paper``), (M,),
+            objective units per second of uplink.
     """
 
     lam: float
@@ -84,6 +96,23 @@ class SlotData:
     energy_cp_j: np.ndarray
     energy_cm_j_per_share: np.ndarray
     energy_weight: float
+    energy_model: str
+    uplink_energy_price: np.ndarray
+
+    @property
+    def sync_target_s(self) -> np.ndarray:
+        """a'_i = a_i - p_i / (2 lambda), (M,) s: the draft time the allocation's cubic aims at (module docstring)."""
+        return self.device_s - self.uplink_energy_price / (2.0 * self.lam)
+
+    def comm_energy_j(self, association: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """E_i^CM in J for server indices ``association`` and shares ``y`` (..., M): eq. 8 as printed
+        (delta_CM (y W_j / 1e6) P_i) or P_i T_i with T_i = b_ij / y (``physical``)."""
+        y = np.asarray(y, dtype=float)
+        if self.energy_model == "paper":
+            return self.energy_cm_j_per_share * y
+        b = self.uplink_s_full[np.arange(self.num_devices), np.asarray(association, dtype=np.intp)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y > 0, self.comm_power_w * b / np.where(y > 0, y, 1.0), np.inf)
 
     @property
     def num_devices(self) -> int:
@@ -139,8 +168,10 @@ def build_slot_data(
         uplink_full = np.asarray(bits, dtype=float)[:, None] / rate
     battery = np.asarray(battery, dtype=float)
     w = params.energy_weight
-    energy_cm_per_share = params.delta_cm * (band_hz / 1e6) * p_w
+    paper = params.energy_model == "paper"
+    energy_cm_per_share = params.delta_cm * (band_hz / 1e6) * p_w if paper else np.zeros(m)
     energy_cost = np.broadcast_to((w * energy_cm_per_share / battery)[:, None], (m, e)).copy()
+    uplink_price = np.zeros(m) if paper else w * p_w / battery
     energy_cp = params.delta_cp_j_per_flop * np.asarray(flops_device, dtype=float)
     return SlotData(
         lam=float(params.lambda_),
@@ -159,6 +190,8 @@ def build_slot_data(
         energy_cp_j=energy_cp,
         energy_cm_j_per_share=energy_cm_per_share,
         energy_weight=float(w),
+        energy_model=params.energy_model,
+        uplink_energy_price=uplink_price,
     )
 
 
@@ -198,7 +231,7 @@ class DeviceTerms:
     """Per-device terms of I for given decisions, each of shape (..., M).
 
     ``server_s`` = q_j + s_ij / z; ``uplink_s`` = T_i = b_ij / y;
-    ``sync_penalty`` = lambda (a_i - T_i)^2; ``energy_comm`` = c_ij y;
+    ``sync_penalty`` = lambda (a_i - T_i)^2; ``energy_comm`` = c_ij y + p_i T_i;
     ``energy_compute`` = k_i; ``device_s`` = a_i.
     """
 
@@ -240,5 +273,5 @@ def device_terms(sd: SlotData, association: np.ndarray, y: np.ndarray, z: np.nda
         uplink_s=uplink,
         sync_penalty=sync,
         energy_compute=np.broadcast_to(sd.compute_energy, shape),
-        energy_comm=c * y,
+        energy_comm=c * y + sd.uplink_energy_price * uplink if sd.energy_model != "paper" else c * y,
     )

@@ -69,7 +69,10 @@ class Params:
             r = W_j min(alpha log2(1 + SNR), max_spectral_efficiency); 1 = pure Shannon (the paper).
         max_spectral_efficiency: the cap of that bound (b/s/Hz; 0 = no cap, the paper). NR's
             single-layer peak is about 7.4 b/s/Hz (256-QAM, code rate 948/1024).
-        The last three are written to JSON (and enter the fingerprint) only when they differ from
+        energy_model: how the communication energy E_i^CM is counted: ``paper`` (eq. 8 as printed,
+            delta_CM (y W_j / 1e6) P_i: grows with the bandwidth given) or ``physical`` (transmit power
+            times uplink time, P_i T_i = P_i d_i / (y r_ij): falls with the bandwidth given).
+        The last four are written to JSON (and enter the fingerprint) only when they differ from
         their defaults, so every file written before they existed keeps its bytes and fingerprint.
     """
 
@@ -85,6 +88,7 @@ class Params:
     noise_figure_db: float = 0.0
     shannon_attenuation: float = 1.0
     max_spectral_efficiency: float = 0.0
+    energy_model: str = "paper"
 
     def with_changes(self, changes: Mapping[str, Any], where: str = "params") -> "Params":
         """A checked copy with some values changed (JSON keys: ``lambda`` names ``lambda_``).
@@ -96,13 +100,13 @@ class Params:
         if not isinstance(changes, Mapping):
             raise InstanceError(where, "must be a JSON object")
         check_keys(dict(changes), _PARAM_KEYS, where)
-        values = {("lambda_" if k == "lambda" else k): check_number(v, f"{where}.{k}") for k, v in changes.items()}
+        values = {("lambda_" if k == "lambda" else k): _param_value(k, v, f"{where}.{k}") for k, v in changes.items()}
         new = replace(self, **values)
         _check_params(new, where)
         return new
 
-    def to_dict(self) -> dict[str, float]:
-        d = {f.name: float(getattr(self, f.name)) for f in fields(self)}
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: _param_json(getattr(self, f.name)) for f in fields(self)}
         d["lambda"] = d.pop("lambda_")
         for key in OPTIONAL_PARAMS:  # files written before these existed stay byte-identical
             if d[key] == getattr(Params, key):
@@ -111,7 +115,24 @@ class Params:
 
 
 #: Parameters written to JSON, and fingerprinted, only when they differ from their defaults.
-OPTIONAL_PARAMS = ("min_snr_db", "noise_figure_db", "shannon_attenuation", "max_spectral_efficiency")
+OPTIONAL_PARAMS = ("min_snr_db", "noise_figure_db", "shannon_attenuation", "max_spectral_efficiency", "energy_model")
+
+#: The values of ``Params.energy_model`` (docs/model.md, "Energy").
+ENERGY_MODELS = ("paper", "physical")
+
+
+def _param_value(key: str, value: Any, path: str) -> Any:
+    """A parameter's value from JSON: a string for ``energy_model``, a finite number otherwise."""
+    if key == "energy_model":
+        text = check_string(value, path)
+        if text not in ENERGY_MODELS:
+            raise InstanceError(path, f"unknown energy model {text!r}; choose one of: {', '.join(ENERGY_MODELS)}")
+        return text
+    return check_number(value, path)
+
+
+def _param_json(value: Any) -> Any:
+    return value if isinstance(value, str) else float(value)
 
 #: Named parameter sets. ``default`` is the project's reading of Table I
 #: (delta_CP = 1e-9 J/FLOP); ``paper-table1-literal`` keeps the printed value
@@ -287,7 +308,7 @@ class Instance:
         """
         d = self.to_dict()
         d.pop("provenance", None)
-        d["params"] = {f.name: float(getattr(self.params, f.name)) for f in fields(self.params)  # defaults too,
+        d["params"] = {f.name: _param_json(getattr(self.params, f.name)) for f in fields(self.params)  # defaults too,
                        if f.name in ("min_snr_db",) or f.name not in OPTIONAL_PARAMS  # except the newer ones
                        or getattr(self.params, f.name) != getattr(Params, f.name)}
         text = json.dumps(d, sort_keys=True, separators=(",", ":"))

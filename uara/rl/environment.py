@@ -12,8 +12,9 @@ One agent per *device* (decentralised, shared weights, so one policy serves
 any M and E). Device i outputs a_i = (u_i, v_i) in [-1, 1]^2:
 
 * bandwidth: u_i rescales the energy price the device sees,
-  c'_ij = c_ij exp(beta_y u_i). The device's bandwidth share on server j is the
-  KKT solution of min lambda (a_i - b_ij / y)^2 + c'_ij y (the cubic of
+  c'_ij = c_ij exp(beta_y u_i) and p'_i = p_i exp(beta_y u_i) (the physical energy
+  model's price per second of uplink). The device's bandwidth share on server j is the
+  KKT solution of min lambda (a_i - b_ij / y)^2 + c'_ij y + p'_i b_ij / y (the cubic of
   :mod:`uara.model.allocation`); on the final association the per-server multiplier
   mu_j >= 0 enforces sum_i y_ij <= 1 exactly as the exact allocation does.
   This is the row Y_i of the paper's bandwidth matrix.
@@ -35,7 +36,7 @@ the search) decreases. Moving device i from j to k changes I by
          + phi_ik - phi_ij + q_k - q_j,
 
 with W_j = sum w, G_j = sum s/w over server j (its compute term is W_j G_j) and
-phi_ij = lambda (a_i - t_ij)^2 + c_ij y_ij the bandwidth term; all (M, E) moves
+phi_ij = lambda (a_i - t_ij)^2 + c_ij y_ij + p_i t_ij the bandwidth term; all (M, E) moves
 are scored at once and the best is applied. (The paper's phase 2 swaps pairs,
 which keeps every server's load fixed; single moves can change loads, which the
 per-device shares allow.)
@@ -98,9 +99,10 @@ def device_features(sd: SlotData) -> np.ndarray:
     best = np.where(sd.usable, sd.snr, -np.inf).argmax(axis=1)
     a = sd.device_s
     b = sd.uplink_s_full[rows, best]
-    c = sd.energy_cost[rows, best]
+    p = sd.uplink_energy_price
+    c = sd.energy_cost[rows, best] + p * b  # energy per unit share at y = 1 (either energy model)
     s = sd.server_work_s[rows, best]
-    t0 = uplink_time(a, b, c, sd.lam, np.zeros(m))
+    t0 = np.maximum(uplink_time(sd.sync_target_s, b, sd.energy_cost[rows, best], sd.lam, np.zeros(m)), b)
     y0 = np.minimum(b / t0, 1.0)
     lg = lambda x: np.log10(np.maximum(x, 1e-12))  # noqa: E731
     feats = np.stack(
@@ -153,11 +155,14 @@ def decide(
     act = np.clip(np.asarray(action, dtype=float).reshape(m, ACT_DIM), -1.0, 1.0)
     rows = np.arange(m)
     a, b, lam = sd.device_s, sd.uplink_s_full, sd.lam
-    price = sd.energy_cost * np.exp(beta_y * act[:, 0])[:, None]  # c'_ij, (M, E)
+    scale = np.exp(beta_y * act[:, 0])
+    price = sd.energy_cost * scale[:, None]  # c'_ij, (M, E)
+    p_price = sd.uplink_energy_price * scale  # p'_i (physical energy model), (M,)
+    target = (a - p_price / (2.0 * lam))[:, None]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        t0 = uplink_time(a[:, None], b, price, lam, np.zeros((m, e)))  # uplink time at mu = 0, (M, E) s
+        t0 = uplink_time(target, b, price, lam, np.zeros((m, e)))  # uplink time at mu = 0, (M, E) s
         y0 = np.minimum(b / t0, 1.0)
-        phi = band_cost(a[:, None], b, sd.energy_cost, lam, y0)  # true bandwidth cost, (M, E)
+        phi = band_cost(a[:, None], b, sd.energy_cost, lam, y0, sd.uplink_energy_price[:, None])  # true cost, (M, E)
     phi = np.where(sd.usable & np.isfinite(phi), phi, np.inf)
     w = np.sqrt(sd.server_work_s[:, 0]) * np.exp(beta_z * act[:, 1])  # compute weights, (M,)
     g = sd.server_work_s / w[:, None]  # s_ij / w_i, (M, E)
@@ -186,7 +191,7 @@ def decide(
     if final_allocation == "exact":
         alloc = exact_allocation(sd, assoc)
         return SlotDecision(assoc, alloc.bandwidth_share, alloc.compute_share, info={"moves": moves})
-    y, mu, _ = bandwidth_shares(a, b[rows, assoc], price[rows, assoc], lam, assoc, e)
+    y, mu, _ = bandwidth_shares(a, b[rows, assoc], price[rows, assoc], lam, assoc, e, p=p_price)
     wj = np.bincount(assoc, weights=w, minlength=e)
     z = w / wj[assoc]
     return SlotDecision(assoc, y, z, info={"moves": moves, "band_price": mu})
