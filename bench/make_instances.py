@@ -4,10 +4,14 @@
     python bench/make_instances.py --only m60_e8    # one file
     python bench/make_instances.py --readme        # statistics only (no building)
     python bench/make_instances.py --force         # rebuild everything
+    python bench/make_instances.py --sensitivity   # also the variants of m60_e8 under instances/sensitivity/
 
 The set is the paper's scales: M in {30, 60, 90, 120, 150, 180} with E = 8 and
 E in {4, 8, 12, 16, 20} with M = 60, each with T = 10 slots, Sionna RT on the
-etoile scene with the builder's defaults and seed 0. Build times of builds that
+etoile scene with the builder's defaults (the ``credible`` preset, docs/model.md
+"Parameter sets") and seed 0. The sensitivity set holds m60_e8 with one choice
+changed (payload protocol, or the whole ``paper-literal`` preset); the protocol
+variants reuse m60_e8's cached channels. Build times of builds that
 traced every slot go to results/instances/build_times.json (not into the instances,
 which must rebuild bit for bit). Channel results are cached in .uara-cache/channels (keyed by their
 exact inputs), so re-making the set after a change of the task model or the
@@ -30,6 +34,16 @@ sys.path.insert(0, str(ROOT))
 from uara.model.instance import Instance  # noqa: E402
 
 OUT = ROOT / "instances"
+SENS = OUT / "sensitivity"
+#: m60_e8 with one thing changed: name -> (preset, field changes). The header (+h320, 40 bytes per message) is
+#: kept on every protocol but full@4, which stays exactly the Fig. 2 calibration.
+SENSITIVITY = {
+    "m60_e8_topk128": ("credible", {"task_options": {"protocol": "topk:128+h320", "draft_length": 4}}),
+    "m60_e8_full4": ("credible", {"task_options": {"protocol": "full@4", "draft_length": 4}}),
+    "m60_e8_split": ("credible", {"task_options": {"protocol": "split+h320", "draft_length": 4}}),
+    "m60_e8_pearl": ("credible", {"task_options": {"protocol": "pearl+h320", "draft_length": 4}}),
+    "m60_e8_paper_literal": ("paper-literal", {}),
+}
 SHIPPED = [(60, 8)] + [(m, 8) for m in (30, 90, 120, 150, 180)] + [(60, e) for e in (4, 12, 16, 20)]
 OPTIONS = dict(slots=10, channel="sionna-rt", scene="etoile", seed=0)
 
@@ -50,6 +64,20 @@ def build_one(m: int, e: int) -> tuple[float, bool]:
     return time.perf_counter() - t0, new >= inst.num_slots
 
 
+def build_variant(name: str) -> float:
+    """Build and save one sensitivity instance (module docstring); returns seconds."""
+    from uara.scenario.build_spec import BuildSpec
+    from uara.scenario.builder import build_instance
+
+    preset, changes = SENSITIVITY[name]
+    spec = BuildSpec.preset(preset, devices=60, servers=8, name=name, **OPTIONS, **changes)
+    t0 = time.perf_counter()
+    inst = build_instance(spec, progress=True, channel_cache=CACHE)
+    SENS.mkdir(parents=True, exist_ok=True)
+    inst.save(SENS / f"{name}.json")
+    return time.perf_counter() - t0
+
+
 def is_current(path: Path, m: int, e: int) -> bool:
     if not path.exists():
         return False
@@ -63,87 +91,109 @@ def is_current(path: Path, m: int, e: int) -> bool:
 
 
 def stats(inst: Instance) -> dict:
-    """Row of the README table: channel statistics from :func:`uara.scenario.statistics.instance_stats`
-    (gains of pairs with a path, share without, SNR of every pair with a path and of each
-    device's best server) plus the build statistics recorded in provenance."""
-    from uara.scenario.statistics import instance_stats
+    """Row of the README tables: channel statistics (:func:`uara.scenario.statistics.instance_stats`), the
+    load and credibility figures (:func:`uara.scenario.statistics.load_stats`) and the build statistics
+    recorded in provenance."""
+    from uara.scenario.statistics import instance_stats, load_stats
 
-    st = instance_stats(inst)
+    st, ld = instance_stats(inst), load_stats(inst)
     prov = inst.provenance.get("build_stats", {})
-    n_pairs = inst.num_devices * inst.num_servers * inst.num_slots
     return {
         "name": inst.name, "M": inst.num_devices, "E": inst.num_servers, "T": inst.num_slots,
-        "median_gain_db": st["gain_db_median"],
-        "gain_p5_p95_db": st["gain_db_p5_p95"],
         "no_path_share": st["no_path_share"],
-        "snr_range_db": st["snr_db_range"],
         "best_snr_p5_median_p95_db": st["snr_db_best_p5_p50_p95"],
         "best_snr_min_db": st["snr_db_best_min"],
-        "cell_edge_share": st["cell_edge_share"],
-        "los_share": (float(np.sum(prov["los_pairs"]) / n_pairs) if prov.get("los_pairs")
-                      and None not in prov["los_pairs"] else None),
+        "noise_figure_db": inst.params.noise_figure_db,
         "held_moves": int(np.sum(prov.get("held_moves", [0]))),
+        "coverage_rejected": int(prov.get("coverage_rejected", 0)),
+        "coverage_held": int(prov.get("coverage_held", 0)),
         "dropped_devices": int(prov.get("dropped_devices", 0)),
-        "resample_rounds": int(prov.get("resample_rounds", 0)),
+        "protocol": (inst.provenance.get("resolved", {}).get("tasks") or {}).get("protocol") or "profile (full@4)",
+        **ld,
         "size_kb": None,
     }
 
 
+def _row(r: dict, times: dict, folder: str = "") -> str:
+    bt = times.get(r["name"])
+    snr = "/".join(f"{v:.0f}" for v in r["best_snr_p5_median_p95_db"])
+    up, comp = r["uplink_util_p50_p95_max"], r["compute_util_p50_p95_max"]
+    return (f"| {folder}{r['name']}.json | {r['M']} | {r['E']} | {r['T']} | {100 * r['no_path_share']:.1f} % | "
+            f"{r['noise_figure_db']:g} | {snr} ({r['best_snr_min_db']:.1f}) | {100 * r['in_coverage']:.1f} % | "
+            f"{r['coverage_rejected']} / {r['coverage_held']} | {r['spectral_efficiency_max']:.2f} | "
+            f"{1e3 * r['bits_median_mbit']:.1f} | {up[1]:.3g} ({100 * r['uplink_util_below_1']:.0f} %) | "
+            f"{comp[1]:.3g} ({100 * r['compute_util_below_1']:.0f} %) | {100 * r['draft_within_slot']:.1f} % | "
+            f"{r['drafting_power_w'][0]:.1f}-{r['drafting_power_w'][1]:.1f} | {'' if bt is None else f'{bt:.0f}'} | "
+            f"{r['size_kb']} |")
+
+
+HEADER = ("| file | M | E | T | no path | NF dB | best-server SNR dB p5/p50/p95 (min) | in coverage | rejected / held "
+          "| max rate/W b/s/Hz | median d_i kbit | uplink util p95 (< 1) | compute util p95 (< 1) | a_i <= tau | "
+          "drafting W | build s | KB |")
+
+
 def write_readme(times: dict) -> None:
-    rows = []
+    rows, sens = [], []
     for m, e in sorted(SHIPPED, key=lambda me: (me[1] != 8, me[1], me[0])):
         path = OUT / f"m{m}_e{e}.json"
-        if not path.exists():
-            continue
-        st = stats(Instance.load(path))
-        st["size_kb"] = round(path.stat().st_size / 1024)
-        rows.append(st)
+        if path.exists():
+            rows.append(dict(stats(Instance.load(path)), size_kb=round(path.stat().st_size / 1024)))
+    for name in SENSITIVITY:
+        path = SENS / f"{name}.json"
+        if path.exists():
+            sens.append(dict(stats(Instance.load(path)), size_kb=round(path.stat().st_size / 1024)))
     lines = [
         "# Shipped instances",
         "",
         "Built with Sionna RT 2.2 ray tracing on the `etoile` scene (Paris, Place de l'Etoile) at 3.5 GHz:",
         "servers at rooftop edges (3 m masts), devices on streets at 1.5 m, random-waypoint pedestrians",
-        "(0.5-1.5 m/s), T = 10 slots of 1 s, hardware from `uara/scenario/data/hardware.json`, one task per device",
-        "and slot from the GPT2 / GPT2-XL PSD profiles (`uara.psd`, default protocol), seed 0: the defaults",
-        "of `uara build`. See docs/channels.md for every rule.",
+        "(0.5-1.5 m/s), T = 10 slots of 10 s, hardware from `uara/scenario/data/hardware.json`, seed 0: the",
+        "defaults of `uara build`, i.e. the **credible** preset (docs/model.md, \"Parameter sets\"): a 5 dB",
+        "noise figure, the attenuated and capped Shannon link (alpha 0.6, 7.4 b/s/Hz), the -6 dB coverage",
+        "rule, one task per device and slot from the GPT2 / GPT2-XL PSD profiles with token-id payloads",
+        "(`ids+h320`, draft length 4), Lindley queues under the Max-SINR association with 30 % background",
+        "load, delta_CP = 1e-10 J/FLOP and the physical energy model. See docs/channels.md for the channel rules.",
         "",
         "Rebuild any of them bit for bit (same package versions, single-threaded ray tracing):",
         "",
         "    uara build --from-provenance instances/m60_e8.json --check",
         "",
-        "Regenerate the set and this file: `python bench/make_instances.py` (statistics only: `--readme`).",
+        "Regenerate the set and this file: `python bench/make_instances.py --sensitivity` (statistics only:",
+        "`--readme`). Channel results are cached in `.uara-cache/channels`, so only the first build ray traces.",
         "",
-        "Statistics over all slots and device-server pairs. *No path*: pairs the ray tracer connects by no",
-        "path (gain at the floor, -200 dB). *Gain*: median (5th-95th percentile) over pairs with a path.",
-        "*SNR*: G_ij + P_i - N0 - 10 log10(W/E) over pairs with a path; *best-server SNR*: each device's",
-        "best server, 5th percentile / median / 95th percentile. *Held*: device moves cancelled because",
-        "they would have left the device reaching no server (docs/channels.md).",
+        "Statistics over all slots. *No path*: device-server pairs the ray tracer connects by no path.",
+        "*Best-server SNR*: each device's best server, over its server's band W/E with the noise figure NF.",
+        "*In coverage*: device-slots with a best-server SNR of at least -6 dB. *Rejected / held*: slot-0",
+        "positions resampled and moves cancelled by the coverage rule. *Max rate/W*: the largest spectral",
+        "efficiency of any usable link. *Uplink / compute util*: per server-slot under the Max-SINR",
+        "association, sum_i b_ij / tau and sum_i s_ij / tau (b_ij full-band uplink time, s_ij = f_i^ES / F_j),",
+        "95th percentile and the share of server-slots below 1. *a_i <= tau*: device-slots whose drafting",
+        "fits in a slot. *Drafting W*: delta_CP F_i^MD over the devices.",
         "",
-        "| file | M | E | T | no path | gain dB: median (p5..p95) | SNR range dB | best-server SNR dB p5/p50/p95 (min) | below 0 dB | LOS | held | dropped | build s | KB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        HEADER,
+        "|" + "---|" * 17,
+        *[_row(r, times) for r in rows],
+        "",
+        "Build s: wall time of a build that ray traced every slot (2-core machine shared with other jobs, one",
+        "ray-tracing thread); empty where the file was last made from cached channel results.",
+        "",
+        "## Sensitivity: m60_e8 with one choice changed (`instances/sensitivity/`)",
+        "",
+        "The same devices, servers and (for the protocol variants) the same channels as m60_e8; only the",
+        "payload protocol differs, or the whole scenario is the paper's (`--preset paper-literal`: Table I as",
+        "printed, pure Shannon, no noise figure, no coverage rule, eq. 8, `full@4` payloads, 1 s slots,",
+        "uniform queues; its devices move for 1 s per slot, so its channels are traced anew).",
+        "",
+        "| file | protocol | median d_i kbit | uplink util p95 (< 1) | compute util p95 (< 1) | a_i <= tau | best-server SNR min dB |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| sensitivity/{r['name']}.json | {r['protocol']} | {1e3 * r['bits_median_mbit']:.1f} | "
+          f"{r['uplink_util_p50_p95_max'][1]:.3g} ({100 * r['uplink_util_below_1']:.0f} %) | "
+          f"{r['compute_util_p50_p95_max'][1]:.3g} ({100 * r['compute_util_below_1']:.0f} %) | "
+          f"{100 * r['draft_within_slot']:.1f} % | {r['best_snr_min_db']:.1f} |" for r in sens],
+        "",
     ]
-    for r in rows:
-        bt = times.get(r["name"])
-        los = "n/a" if r["los_share"] is None else f"{100 * r['los_share']:.1f} %"
-        build_s = "" if bt is None else f"{bt:.0f}"
-        lines.append(
-            f"| {r['name']}.json | {r['M']} | {r['E']} | {r['T']} | {100 * r['no_path_share']:.1f} % | "
-            f"{r['median_gain_db']:.1f} ({r['gain_p5_p95_db'][0]:.1f}..{r['gain_p5_p95_db'][1]:.1f}) | "
-            f"{r['snr_range_db'][0]:.0f}..{r['snr_range_db'][1]:.0f} | "
-            + "/".join(f"{v:.0f}" for v in r["best_snr_p5_median_p95_db"])
-            + f" ({r['best_snr_min_db']:.0f}) | {100 * r['cell_edge_share']:.1f} % | {los} | {r['held_moves']} | {r['dropped_devices']} | {build_s} | {r['size_kb']} |"
-        )
-    lines += ["", "Build s: wall time of a build that ray traced every slot (2-core machine shared with other",
-              "jobs, one ray-tracing thread); empty where the file was last made from cached channel results.", "",
-              "*Below 0 dB*: device-slots whose best server has an SNR below 0 dB over its server's band. The",
-              "builder keeps every device that has *a* path to some server, however weak (docs/channels.md);",
-              "ray tracing in a dense city leaves a few devices deep in shadow (best-server SNR down to about",
-              "-30 dB). Their uplink takes minutes, and through the quadratic sync penalty these few devices",
-              "dominate I - C and the mean simulated latency of every method: read sums and means with that in",
-              "mind, and look at medians and per-device results. A coverage threshold (treat links below a",
-              "minimum SNR as no path) is a builder option still to add; it changes the ray-traced set.", ""]
     (OUT / "README.md").write_text("\n".join(lines))
-    print(f"wrote {OUT / 'README.md'} ({len(rows)} instances)")
+    print(f"wrote {OUT / 'README.md'} ({len(rows)} instances, {len(sens)} sensitivity)")
 
 
 def main() -> int:
@@ -151,6 +201,7 @@ def main() -> int:
     ap.add_argument("--only", default=None, help="comma-separated names, e.g. m60_e8,m30_e8")
     ap.add_argument("--force", action="store_true", help="rebuild files that are already current")
     ap.add_argument("--readme", action="store_true", help="only write the README")
+    ap.add_argument("--sensitivity", action="store_true", help="also build instances/sensitivity/ (m60_e8 variants)")
     args = ap.parse_args()
     times_path = ROOT / "results" / "instances" / "build_times.json"
     times_path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +223,11 @@ def main() -> int:
             times_path.write_text(json.dumps(times, indent=1) + "\n")
             print(f"{name}: built in {seconds:.0f} s{'' if traced else ' (channel results from the cache)'}",
                   flush=True)
+        if args.sensitivity:
+            for name in SENSITIVITY:
+                if only and name not in only:
+                    continue
+                print(f"{name}: built in {build_variant(name):.0f} s", flush=True)
     write_readme(times)
     return 0
 

@@ -255,13 +255,36 @@ def _decision(slot: Any, key: str) -> Any:
     return getattr(slot, key)
 
 
+#: A device-slot is in coverage when its best server's SNR (with the noise figure) is at least this (dB):
+#: NR decodes down to about -6 dB SINR (docs/model.md, "Parameter sets").
+COVERAGE_SNR_DB = -6.0
+
+
+def in_coverage_stats(instance: Any, latency_s: np.ndarray) -> dict[str, Any]:
+    """Mean, median and p95 latency over the device-slots in coverage (best-server SNR >= -6 dB), with
+    their count and share; ``latency_s`` is (T, M) for the instance's first T slots."""
+    from uara.model.formulation import slot_data
+
+    mask = np.zeros(latency_s.shape, dtype=bool)
+    for t in range(latency_s.shape[0]):
+        sd = slot_data(instance, t)
+        best = np.where(sd.usable, sd.snr, 0.0).max(axis=1)
+        with np.errstate(divide="ignore"):
+            mask[t] = 10.0 * np.log10(best) >= COVERAGE_SNR_DB
+    x = latency_s[mask]
+    mean, p95, _ = _stats(x)
+    return {"device_slots": int(mask.sum()), "share": float(mask.mean()), "mean_s": mean,
+            "median_s": float(np.median(x)) if x.size else float("nan"), "p95_s": p95}
+
+
 def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol | None = None, seed: int = 0,
                      options: LatencyOptions | None = None) -> dict[str, Any]:
     """Latency of a whole solution (every slot), JSON-ready.
 
     ``solution`` is a :class:`uara.model.solution.Solution` or anything with
     ``slots[t].association / bandwidth_share / compute_share`` (objects or
-    dicts). Returns ``mean_s`` and ``p95_s`` over all (slot, device) pairs,
+    dicts). Returns ``mean_s``, ``median_s`` and ``p95_s`` over all (slot, device) pairs,
+    ``in_coverage`` (the same over the device-slots in coverage, :func:`in_coverage_stats`),
     ``per_device_s`` (the mean over slots of each device), ``per_slot``
     (:meth:`LatencyResult.to_dict` of each slot) and ``infinite`` ([t, i]
     pairs). Non-finite numbers become null when written with
@@ -282,6 +305,8 @@ def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol |
             for k in per_slot[0].breakdown}
     return {
         "mean_s": mean, "p95_s": p95, "mean_finite_s": mean_f,
+        "median_s": float(np.median(allv)),
+        "in_coverage": in_coverage_stats(instance, allv),
         "per_device_s": allv.mean(axis=0).tolist(),
         "infinite": [[t, int(i)] for t, r in enumerate(per_slot) for i in np.flatnonzero(r.infinite)],
         "breakdown_mean_s": crit,

@@ -11,6 +11,10 @@ Pipeline per slot:
    than the warm start has lambda (T_p - a_i)^2 <= UB, so
    t_p <= a_i + sqrt(UB / lambda), e_p <= sqrt(UB / lambda), r_p <= UB / lambda,
    U_j <= UB, and y_p >= b_p x_p / t_max,p);
+   the model's share variable is u_p = y_p / b_p (1/s: the inverse uplink time at x = 1), so
+   the uplink cone reads x_p^2 <= t_p u_p with both factors of order one whatever the payload
+   (with y itself, b_p x^2 <= t_p y_p sits at the scale of b_p, which for token-id payloads is
+   ~1e-3 s, where SCIP's absolute feasibility tolerance is a 0.1 % error);
 2. the Pyomo model of the MISOCP, handed to SCIP through Pyomo's
    ``scip_direct`` interface (pyomo.contrib.solver), with the warm start as a
    full starting solution;
@@ -95,7 +99,8 @@ def build_model(pairs: Pairs, ub: float | None = None, *, perspective: bool = Tr
     m.E = pyo.RangeSet(0, e - 1)
     m.D = pyo.RangeSet(0, pairs.num_devices - 1)
     m.x = pyo.Var(m.P, domain=pyo.Binary)
-    m.y = pyo.Var(m.P, bounds=(0.0, 1.0))
+    m.u = pyo.Var(m.P, bounds=lambda m, p: (0.0, 1.0 / b[p]))  # u = y / b, 1/s
+    m.uplink_full_s = np.asarray(b)  # b_p, to convert shares (set_point)
     m.t = pyo.Var(m.P, domain=pyo.NonNegativeReals)
     m.e = pyo.Var(m.P, domain=pyo.NonNegativeReals)
     m.r = pyo.Var(m.P, domain=pyo.NonNegativeReals)
@@ -111,14 +116,14 @@ def build_model(pairs: Pairs, ub: float | None = None, *, perspective: bool = Tr
         for j in range(e):
             m.U[j].setub(ub * slack)
             m.v[j].setub(math.sqrt(ub * slack))
-        m.ylow = pyo.Constraint(m.P, rule=lambda m, p: m.y[p] >= b[p] / (a[p] + emax) * m.x[p])
+        m.ulow = pyo.Constraint(m.P, rule=lambda m, p: m.u[p] >= m.x[p] / (a[p] + emax))
 
     m.assign = pyo.Constraint(m.D, rule=lambda m, i: sum(m.x[p] for p in by_dev[i]) == 1)
     m.band = pyo.Constraint(
-        m.E, rule=lambda m, j: sum(m.y[p] for p in by_srv[j]) <= 1 if by_srv[j] else pyo.Constraint.Skip
+        m.E, rule=lambda m, j: sum(b[p] * m.u[p] for p in by_srv[j]) <= 1 if by_srv[j] else pyo.Constraint.Skip
     )
-    m.yx = pyo.Constraint(m.P, rule=lambda m, p: m.y[p] <= m.x[p])
-    m.uplink = pyo.Constraint(m.P, rule=lambda m, p: b[p] * m.x[p] * m.x[p] <= m.t[p] * m.y[p])
+    m.yx = pyo.Constraint(m.P, rule=lambda m, p: b[p] * m.u[p] <= m.x[p])
+    m.uplink = pyo.Constraint(m.P, rule=lambda m, p: m.x[p] * m.x[p] <= m.t[p] * m.u[p])
     m.excess = pyo.Constraint(m.P, rule=lambda m, p: m.e[p] >= m.t[p] - a[p] * m.x[p])
     if pairs.two_sided:  # physical energy model: the penalty stays two-sided (uara.solvers._misocp)
         m.deficit = pyo.Constraint(m.P, rule=lambda m, p: m.e[p] >= a[p] * m.x[p] - m.t[p])
@@ -130,7 +135,7 @@ def build_model(pairs: Pairs, ub: float | None = None, *, perspective: bool = Tr
     m.compute = pyo.Constraint(m.E, rule=lambda m, j: m.v[j] * m.v[j] <= m.U[j])
     m.compute_cut = pyo.Constraint(m.E, rule=lambda m, j: sum(w[p] * m.x[p] for p in by_srv[j]) <= m.U[j])
     m.obj = pyo.Objective(
-        expr=sum(q[p] * m.x[p] + c[p] * m.y[p] + lam * m.r[p] + (pw[p] * m.t[p] if pw[p] > 0 else 0.0)
+        expr=sum(q[p] * m.x[p] + c[p] * b[p] * m.u[p] + lam * m.r[p] + (pw[p] * m.t[p] if pw[p] > 0 else 0.0)
                  for p in range(n)) + sum(m.U[j] for j in range(e)),
         sense=pyo.minimize,
     )
@@ -138,9 +143,9 @@ def build_model(pairs: Pairs, ub: float | None = None, *, perspective: bool = Tr
 
 
 def set_point(model: Any, pt: Point) -> None:
-    """Load a MISOCP point into the Pyomo model's variable values."""
-    for name in ("x", "y", "t", "e", "r"):
-        var, vals = getattr(model, name), getattr(pt, name)
+    """Load a MISOCP point into the Pyomo model's variable values (the share y as u = y / b)."""
+    for name, vals in (("x", pt.x), ("u", pt.y / model.uplink_full_s), ("t", pt.t), ("e", pt.e), ("r", pt.r)):
+        var = getattr(model, name)
         for p, val in enumerate(vals.tolist()):
             var[p].set_value(float(val), skip_validation=True)
     for j in range(pt.v.size):
@@ -194,6 +199,10 @@ class _Incumbent:
     source: str
 
 
+#: ``scip_status`` when the warm start is already proven within ``gap`` by the Lagrangian bound.
+SCIP_NOT_RUN = "not run: warm start proven by the Lagrangian bound"
+
+
 @dataclass
 class _ScipRun:
     status: str
@@ -212,7 +221,7 @@ class ExactSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = ExactOptions
-    VERSION = 5  # 3: every step within the slot's share of the run's time limit; 4: feastol 1e-6; 5: warm-started band prices in the search
+    VERSION = 6  # 3: every step within the slot's share of the run's time limit; 4: feastol 1e-6; 5: warm-started band prices in the search; 6: share variable u = y / b (scaled cone), physical energy model
 
     @classmethod
     def import_solver(cls) -> None:
@@ -245,7 +254,11 @@ class ExactSolver(Solver):
         inc, lagrangian = self._warm_starts(sd, pairs, ctx)
         ws = inc
         build_s = time.perf_counter() - t_start
-        run = self._scip(sd, pairs, inc, ctx)
+        proven = relative_gap(inc.objective, const + lagrangian, const)
+        if proven is not None and proven <= self.options.gap:
+            run = _ScipRun(SCIP_NOT_RUN)  # the Lagrangian certificate already proves the warm start
+        else:
+            run = self._scip(sd, pairs, inc, ctx)
         if run.x is not None:
             cand = pairs.to_matrix(run.x).argmax(axis=1)
             alloc = exact_allocation(sd, cand)
@@ -262,6 +275,8 @@ class ExactSolver(Solver):
         gap = relative_gap(inc.objective, lower, const)
         if status == Status.OPTIMAL and (gap is None or gap > max(self.options.gap, 1e-6)):
             status = Status.FEASIBLE
+        elif gap is not None and gap <= self.options.gap:
+            status = Status.OPTIMAL  # proven by the bound, whatever stopped SCIP (its own dual can stall above)
         info = {
             "scip_status": run.status, "nodes": run.nodes,
             "scip_primal": None if run.primal is None else const + run.primal,

@@ -490,6 +490,7 @@ class BranchAndPrice:
         # the relaxation's Lagrangian bound holds for the whole problem: a run stopped
         # before the root's column generation still reports it
         lower = max(lower, float(self.stats.get("relaxation_bound", -np.inf)))
+        lower = max(lower, 0.0)  # I - C >= 0: every controllable term of I is non-negative
         proven = proven and not heap or lower >= self.best_value - tol
         self.stats["open_nodes"] = len(heap)
         return lower, proven

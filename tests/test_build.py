@@ -50,8 +50,9 @@ def test_free_space_build_has_every_slot_and_rule():
         if prev is not None:
             step = np.linalg.norm(slot.device_positions - prev.device_positions, axis=1)
             assert np.all(step <= 1.5 * inst.params.slot_s + 0.02) and np.all(step >= 1.0 - 0.02)
-            # battery drains by the task energy (E^CP dominates) and never rises
-            assert np.all(slot.battery < prev.battery)
+            # battery drains by the task energy (E^CP dominates; a few J of a 50 kJ battery can stay
+            # below the 1e-4 rounding for one slot) and never rises
+            assert np.all(slot.battery <= prev.battery) and np.any(slot.battery < prev.battery)
             drain = (prev.battery - slot.battery) * inst.battery_capacity_j
             e_cp = inst.params.delta_cp_j_per_flop * np.array([t.flops_device for t in prev.tasks])
             np.testing.assert_allclose(drain, e_cp, rtol=0.05, atol=2e-4 * inst.battery_capacity_j.max())
@@ -86,9 +87,10 @@ def test_channel_cache_is_transparent(tmp_path, monkeypatch):
     first = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 5.0})
     n = len(calls)
     again = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 5.0}, params={"energy_weight": 99})
+    assert len(calls) == n >= first.num_slots  # the second build traced nothing
     other = _fs(channel_cache=tmp_path / "cache", channel_options={"shadowing_db": 6.0})
     monkeypatch.undo()
-    assert n == first.num_slots and len(calls) == 2 * n  # the second build traced nothing
+    assert len(calls) >= n + other.num_slots  # other inputs: traced again
     for a, b in zip(first.slots, again.slots):
         np.testing.assert_array_equal(a.gain_db, b.gain_db)
     assert not np.array_equal(first.slots[0].gain_db, other.slots[0].gain_db)
@@ -333,7 +335,8 @@ def test_the_coverage_rule_keeps_every_device_slot_above_the_snr_threshold():
 
     opts = dict(devices=20, servers=3, slots=5, channel="free-space", seed=3, speed_mps=(20.0, 30.0),
                 channel_options={"width_m": 3000, "depth_m": 3000, "exponent": 3.8, "shadowing_db": 8.0})
-    plain = build_instance(**opts)
+    assert build_instance(**opts).provenance["build"]["min_coverage_snr_db"] == -6.0  # the default
+    plain = build_instance(**opts, min_coverage_snr_db=None)
     assert "min_coverage_snr_db" not in plain.provenance["build"]  # off: not recorded
     worst_plain = min(best_snr_db(s.gain_db, plain.tx_power_dbm, plain.params, 3).min() for s in plain.slots)
     assert worst_plain < -6.0  # the scenario does have devices out of coverage

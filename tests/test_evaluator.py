@@ -12,7 +12,7 @@ from conftest import reference_objective
 
 def _random_decisions(sd, rng):
     m, e = sd.num_devices, sd.num_servers
-    assoc = rng.integers(0, e, size=m)
+    assoc = np.where(sd.usable, rng.random((m, e)), -np.inf).argmax(axis=1)  # a random usable server each
     y = rng.uniform(0.05, 1.0, size=m)
     z = rng.uniform(0.05, 1.0, size=m)
     for j in range(e):  # scale into each server's budgets

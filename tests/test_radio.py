@@ -17,7 +17,7 @@ from uara.solvers import get_solver
 
 
 def test_defaults_change_nothing_written_or_fingerprinted():
-    inst = random_instance(6, 2, seed=1)
+    inst = random_instance(6, 2, seed=1, preset="paper-literal")
     d = inst.to_dict()
     for key in ("noise_figure_db", "shannon_attenuation", "max_spectral_efficiency"):
         assert key not in d["params"]
@@ -29,7 +29,7 @@ def test_defaults_change_nothing_written_or_fingerprinted():
 
 
 def test_noise_figure_scales_the_noise_and_the_link_model_caps_the_rate():
-    inst = random_instance(8, 3, seed=2)
+    inst = random_instance(8, 3, seed=2, preset="paper-literal")
     base = slot_data(inst, 0)
     nf = slot_data(inst.with_params(noise_figure_db=5.0), 0)
     np.testing.assert_allclose(nf.snr, base.snr / 10 ** 0.5, rtol=1e-12)
@@ -43,7 +43,7 @@ def test_noise_figure_scales_the_noise_and_the_link_model_caps_the_rate():
 
 
 def test_exact_methods_agree_under_the_link_abstraction():
-    inst = random_instance(7, 3, seed=5).with_params(noise_figure_db=5.0, shannon_attenuation=0.6,
+    inst = random_instance(7, 3, seed=5, preset="paper-literal").with_params(noise_figure_db=5.0, shannon_attenuation=0.6,
                                                      max_spectral_efficiency=7.4)
     bf = get_solver("brute-force").solve(inst)
     for name in ("exact", "price"):

@@ -22,7 +22,9 @@ def _naive_optimum(inst):
     for assoc in itertools.product(range(inst.num_servers), repeat=inst.num_devices):
         a = np.array(assoc)
         al = exact_allocation(sd, a)
-        best = min(best, evaluate(sd, a, al.bandwidth_share, al.compute_share).objective)
+        ev = evaluate(sd, a, al.bandwidth_share, al.compute_share)
+        if ev.feasible:  # an unusable link (below params.min_snr_db) is not a candidate
+            best = min(best, ev.objective)
     return best
 
 
@@ -113,11 +115,12 @@ def test_solver_names_in_solution(m60):
 def test_custom_solver_plugs_in_and_is_rescored(small_instance):
     class Everyone0(Solver):
         name = "everyone-0"
-        description = "all devices on server 0, claims a wrong bound"
+        description = "every device on its best server, equal shares, claims a wrong bound"
 
         def solve_slot(self, sd, ctx):
-            m = sd.num_devices
-            return SlotDecision(np.zeros(m, int), np.full(m, 1 / m), np.full(m, 1 / m), lower_bound=1e30)
+            assoc = np.where(sd.usable, sd.snr, -np.inf).argmax(axis=1)
+            share = 1.0 / np.bincount(assoc, minlength=sd.num_servers)[assoc]
+            return SlotDecision(assoc, share, share.copy(), lower_bound=1e30)
 
     register_solver("everyone-0", Everyone0, replace=True)
     sol = solve(small_instance, "everyone-0")

@@ -17,10 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from uara.cli._common import fmt, load_instance
     from uara.solvers import get_solver
-    from uara.scenario.statistics import instance_stats
+    from uara.scenario.statistics import instance_stats, load_stats
 
     inst = load_instance(args.instance)
     stats = instance_stats(inst)
+    stats["load"] = load_stats(inst)
     ref = get_solver("max-sinr", allocation="exact").solve(inst)
     stats["reference"] = {"solver": "max-sinr+exact", "objective": ref.objective, "constant": ref.constant, "breakdown": ref.breakdown()}
     if args.json:
@@ -36,7 +37,16 @@ def run(args: argparse.Namespace) -> int:
           f"best-server SNR {stats['snr_db_best_min']:.1f} .. {stats['snr_db_best_max']:.1f} dB (median {stats['snr_db_best_median']:.1f})")
     q = lambda k: " / ".join(fmt(v, 3) for v in stats[k])  # noqa: E731
     print(f"workload   a_i draft time [s] p5/p50/p95 {q('device_s_p5_p50_p95')};  b_i full-band uplink [s] {q('uplink_s_full_best_p5_p50_p95')};  "
-          f"c_i energy cost/share {q('energy_cost_p5_p50_p95')};  d_i [bit] {q('bits_p5_p50_p95')}")
+          f"{'c_i energy cost/share' if p.energy_model == 'paper' else 'p_i energy cost/s of uplink'} {q('energy_cost_p5_p50_p95')};  d_i [bit] {q('bits_p5_p50_p95')}")
+    ld = stats["load"]
+    tri = lambda k: " / ".join(f"{v:.3g}" for v in ld[k])  # noqa: E731
+    print(f"load       under Max-SINR, per server-slot p50/p95/max: uplink sum b/tau {tri('uplink_util_p50_p95_max')} "
+          f"({100 * ld['uplink_util_below_1']:.0f} % below 1), compute sum s/tau {tri('compute_util_p50_p95_max')} "
+          f"({100 * ld['compute_util_below_1']:.0f} % below 1); a_i <= tau in {100 * ld['draft_within_slot']:.1f} % of device-slots")
+    print(f"radio      noise figure {p.noise_figure_db:g} dB, best-server SNR >= {ld['best_snr_db_min']:.1f} dB "
+          f"({100 * ld['in_coverage']:.1f} % of device-slots at >= -6 dB), max rate/W_j {ld['spectral_efficiency_max']:.2f} b/s/Hz; "
+          f"median d_i {ld['bits_median_mbit']:.3g} Mbit; drafting power {ld['drafting_power_w'][0]:.2g}-{ld['drafting_power_w'][1]:.2g} W; "
+          f"energy model {p.energy_model}")
     b = ref.breakdown()
     print(f"objective  under max-sinr+exact: I = {fmt(ref.objective, 9)} = C {fmt(ref.constant, 9)} + controllable {fmt(ref.objective - ref.constant, 6)}")
     print(f"           device {fmt(b['device_s'], 6)} | server {fmt(b['server_s'], 6)} | sync {fmt(b['sync_penalty'], 6)} | "

@@ -124,4 +124,8 @@ def summary(instance, solution) -> str:
     lat = solution.latency
     if lat and lat.get("mean_s") is not None:
         lines.append(f"latency    PSD end-to-end mean {lat['mean_s']:.3f} s, p95 {lat['p95_s']:.3f} s")
+        cov = lat.get("in_coverage")
+        if cov and cov.get("share", 1.0) < 1.0:
+            lines.append(f"           in coverage ({100 * cov['share']:.1f} % of device-slots, best-server SNR >= -6 dB): "
+                         f"mean {cov['mean_s']:.3f} s, median {cov['median_s']:.3f} s, p95 {cov['p95_s']:.3f} s")
     return "\n".join(lines)

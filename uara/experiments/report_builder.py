@@ -604,7 +604,9 @@ def summary_table(df: Any) -> Any:
     out = g.agg(runs=("objective", "size"), objective=("objective", "mean"), objective_sd=("objective", "std"),
                 constant=("constant", "mean"), gap_pct=("gap", lambda v: 100 * v.mean()),
                 latency_mean_s=("latency_mean_s", "mean"), latency_sd_s=("latency_mean_s", "std"),
-                latency_p95_s=("latency_p95_s", "mean"), energy_j=("energy_j_mean", "mean"),
+                latency_p95_s=("latency_p95_s", "mean"), latency_median_s=("latency_median_s", "mean"),
+                latency_cov_mean_s=("latency_cov_mean_s", "mean"), latency_cov_p95_s=("latency_cov_p95_s", "mean"),
+                coverage_share=("coverage_share", "mean"), energy_j=("energy_j_mean", "mean"),
                 energy_comm=("energy_comm", "mean"),
                 wall_time_s=("wall_time_s", "mean")).reset_index()
     out.insert(5, "statuses", g["status"].agg(lambda v: ", ".join(f"{k} x{n}" for k, n in sorted(v.value_counts().items()))).values)
@@ -620,14 +622,15 @@ def _summary_per_solver(doc: Doc, df: Any) -> None:
     if len(summ):
         doc.table(summ[["instance", "M", "E", "mode", "solver", "statuses", "runs", "objective", "objective_sd",
                         "above_best_pct", "gap_pct"]], floatfmt="{:.10g}")
-        doc.table(summ[["instance", "solver", "latency_mean_s", "latency_sd_s", "latency_p95_s", "energy_j",
-                        "energy_comm", "wall_time_s"]])
+        doc.table(summ[["instance", "solver", "latency_mean_s", "latency_sd_s", "latency_median_s", "latency_p95_s",
+                        "coverage_share", "latency_cov_mean_s", "latency_cov_p95_s", "energy_j", "energy_comm",
+                        "wall_time_s"]])
     doc.p("Static feasible runs at the instances' own parameters (sweep runs are in the Fig. 6 and gap tables), one row per "
           "instance: instances of different sizes are never averaged together. statuses: how the runs ended "
           "(time_limit = stopped by the limit with its best solution); objective: I summed over slots, mean over seeds, "
           "with its standard deviation over seeds (objective_sd; empty with one seed); above_best_pct: 100 (I - I_best) / "
           "(I_best - C) against the best solver on that instance; gap_pct: 100 (I - LB) / (I - C) against the best proven "
-          "bound; latency_*: PSD simulator, latency_sd_s its spread over seeds; energy_j: E^CP + E^CM per device and slot (J), "
+          "bound; latency_*: PSD simulator, latency_sd_s its spread over seeds, latency_cov_* over the device-slots in coverage (best-server SNR >= -6 dB; coverage_share of them); energy_j: E^CP + E^CM per device and slot (J), "
           "dominated by drafting energy, which no decision changes; energy_comm: P1's communication-energy term "
           "w sum E^CM / B (objective units), the part the bandwidth shares decide.")
     if (df["status"] == "error").any():

@@ -45,7 +45,8 @@ COLUMNS = (
     "status", "error", "feasible", "objective", "claimed_objective", "constant", "controllable",
     "device_s", "server_s", "sync_penalty", "energy_term", "energy_comm", "uplink_mean_s", "p1_latency_s",
     "solver_lower_bound", "lower_bound", "lower_bound_source", "gap",
-    "latency_mean_s", "latency_p95_s", "latency_high_s", "latency_low_s", "latency_note",
+    "latency_mean_s", "latency_p95_s", "latency_median_s", "latency_cov_mean_s", "latency_cov_median_s",
+    "latency_cov_p95_s", "coverage_share", "latency_high_s", "latency_low_s", "latency_note",
     "energy_j_mean", "energy_j_high", "energy_j_low", "n_high", "n_low", "battery_end_mean", "depleted",
     "wall_time_s", "key", "solution_file", "finished_at",
 )
@@ -119,6 +120,10 @@ def validate_and_row(res: RunResult, instance_cache: dict[str, Instance] | None 
     if lat:
         row["latency_mean_s"] = _num(lat.get("mean_s"))
         row["latency_p95_s"] = _num(lat.get("p95_s"))
+        row["latency_median_s"] = _num(lat.get("median_s"))
+        cov = lat.get("in_coverage") or {}
+        row.update(latency_cov_mean_s=_num(cov.get("mean_s")), latency_cov_median_s=_num(cov.get("median_s")),
+                   latency_cov_p95_s=_num(cov.get("p95_s")), coverage_share=_num(cov.get("share")))
         per = np.asarray([np.nan if v is None else v for v in (lat.get("per_device_s") or [])], float).ravel()
         if per.size == batt.size:
             row["latency_high_s"] = float(np.nanmean(per[high])) if high.any() else None
@@ -213,7 +218,8 @@ def rows_to_frame(rows: Iterable[dict[str, Any]]) -> Any:
         raise MissingDependencyError("pandas", "report", "the results table") from None
     df = pd.DataFrame(list(rows), columns=list(COLUMNS))
     for col in ("objective", "claimed_objective", "constant", "controllable", "lower_bound", "gap", "solver_lower_bound",
-                "latency_mean_s", "latency_p95_s", "latency_high_s", "latency_low_s", "energy_j_mean", "energy_j_high",
+                "latency_mean_s", "latency_p95_s", "latency_median_s", "latency_cov_mean_s", "latency_cov_median_s",
+                "latency_cov_p95_s", "coverage_share", "latency_high_s", "latency_low_s", "energy_j_mean", "energy_j_high",
                 "energy_j_low", "wall_time_s", "time_limit_s", "battery_end_mean", "device_s", "server_s", "sync_penalty",
                 "energy_term", "energy_comm", "uplink_mean_s", "p1_latency_s", "energy_weight"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)

@@ -60,6 +60,8 @@ class MASACArgs:
     train_e: tuple[int, ...] = (4, 8, 12, 16, 20)
     train_slots: int = 6
     """slots per random training instance (episode length)"""
+    preset: str = "credible"
+    """build preset of the random training and evaluation instances (credible or paper-literal)"""
     eval_every: int = 500
     eval_sizes: tuple[tuple[int, int], ...] = ((30, 4), (60, 8), (90, 16), (120, 12), (150, 20), (180, 20))
     """held-out random instances (fixed seeds) of the periodic evaluation that picks the best checkpoint"""

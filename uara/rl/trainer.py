@@ -168,9 +168,11 @@ def make_instances(args: MASACArgs, extra: Sequence[Instance] = ()) -> tuple[lis
     for k in range(args.train_instances):
         m = int(rng.choice(args.train_m))
         e = int(rng.choice(args.train_e))
-        train.append(random_instance(m, e, slots=args.train_slots, seed=int(rng.integers(2**31)), name=f"train{k}_m{m}_e{e}"))
+        train.append(random_instance(m, e, slots=args.train_slots, seed=int(rng.integers(2**31)), name=f"train{k}_m{m}_e{e}",
+                                     preset=args.preset))
     evals = [
-        random_instance(m, e, slots=args.eval_slots, seed=10_000 + 97 * args.seed + k, name=f"eval_m{m}_e{e}")
+        random_instance(m, e, slots=args.eval_slots, seed=10_000 + 97 * args.seed + k, name=f"eval_m{m}_e{e}",
+                        preset=args.preset)
         for k, (m, e) in enumerate(args.eval_sizes)
     ]
     return train + list(extra), evals

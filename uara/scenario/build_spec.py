@@ -6,6 +6,13 @@ rebuild does not depend on a later version's defaults), and ``uara build``
 generates its flags from the fields' metadata (:func:`add_arguments`,
 :func:`from_arguments`). A field added here is recorded, rebuilt and offered on
 the command line with no other change.
+
+The defaults are the *credible* scenario (docs/model.md, "Parameter sets"):
+parameter set ``credible``, the coverage rule at -6 dB, token-id payloads with a
+40-byte header per round and draft length 4, Lindley queues with 30 % background
+load. :data:`PRESETS` names whole specs: ``credible`` (the defaults) and
+``paper-literal`` (Table I as printed, pure Shannon, eq. 8, the Fig. 2 payload,
+uniform queues); ``uara build --preset NAME`` and :meth:`BuildSpec.preset`.
 """
 
 from __future__ import annotations
@@ -52,13 +59,15 @@ class BuildSpec:
     tasks: str = field(default="psd", metadata=_cli(
         "--tasks", help="task sampler: psd (default; PSD profiles of uara.psd) or parametric "
                         "(uara/scenario/task_sources.py)"))
-    task_options: Mapping[str, Any] = field(default_factory=dict, metadata=_cli(
+    task_options: Mapping[str, Any] = field(default_factory=lambda: dict(PSD_TASK_DEFAULTS), metadata=_cli(
         "--task-option", kind="kv", metavar="KEY=VALUE",
-        help="task sampler option, repeatable (psd: profiles=gpt2, protocol=topk:64, draft_length=8, ...)"))
+        help="task sampler option, repeatable (psd: profiles=gpt2, protocol=topk:64, draft_length=8, ...; "
+             "default for psd: protocol=ids+h320, draft_length=4)"))
     params: Any = field(default=None, metadata=_cli(
         "--params", kind="params", metavar="SET",
-        help="named parameter set (default, paper-table1-literal); --param KEY=VALUE overrides one parameter "
-             "(bandwidth_hz, lambda, energy_weight, slot_s, ...), repeatable"))
+        help="named parameter set (credible [default], paper-literal, default = the paper's Table I with "
+             "delta_CP = 1e-9); --param KEY=VALUE overrides one parameter "
+             "(bandwidth_hz, lambda, energy_weight, slot_s, energy_model, ...), repeatable"))
     speed_mps: tuple[float, float] = field(default=(0.5, 1.5), metadata=_cli(
         "--speed", kind="pair", metavar="LOW,HIGH", help="device speed range in m/s (default 0.5,1.5; 0 keeps devices still)"))
     waypoint_radius_m: float = field(default=100.0, metadata=_cli(
@@ -66,15 +75,35 @@ class BuildSpec:
     battery_range: tuple[float, float] = field(default=(0.2, 1.0), metadata=_cli(
         "--battery-range", kind="pair", metavar="LOW,HIGH", help="slot-0 battery level range in (0, 1] (default 0.2,1)"))
     queue_max_s: float = field(default=0.05, metadata=_cli(
-        "--queue-max", metavar="S", help="upper bound of the per-slot queueing delay in s (default 0.05)"))
+        "--queue-max", metavar="S", help="queue_model uniform: upper bound of the per-slot queueing delay in s "
+                                         "(default 0.05)"))
+    queue_model: str = field(default="lindley", metadata=_cli(
+        "--queue-model", help="lindley (default: each server's backlog follows the Lindley recursion of the load "
+                              "under the Max-SINR association plus background work) or uniform (U[0, queue_max_s])"))
+    background_load: float = field(default=0.3, metadata=_cli(
+        "--background-load", metavar="RHO", help="queue_model lindley: other tenants' work per slot, exponential with "
+                                                 "mean RHO tau (default 0.3)"))
     max_resample: int = field(default=10, metadata=_cli(
         "--max-resample", help="rounds of new slot-0 positions for devices that reach no server before dropping them"))
     name: str | None = field(default=None, metadata=_cli("--name", help="instance name (default m{M}_e{E})"))
-    min_coverage_snr_db: float | None = field(default=None, metadata=_cli(
+    min_coverage_snr_db: float | None = field(default=-6.0, metadata=_cli(
         "--min-coverage-snr", metavar="DB",
         help="coverage rule: a device is in coverage when its best server's SNR (with the parameters' noise "
              "figure) is at least DB (NR decodes down to about -6 dB); slot-0 positions outside are resampled and "
-             "moves that would leave coverage are held (default: off, only a propagation path is required)"))
+             "moves that would leave coverage are held (default -6; 'none' turns the rule off: only a "
+             "propagation path is required)"))
+
+    def __post_init__(self) -> None:
+        # the psd sampler's default options mean nothing to another sampler
+        if self.tasks != "psd" and dict(self.task_options) == PSD_TASK_DEFAULTS:
+            object.__setattr__(self, "task_options", {})
+
+    @classmethod
+    def preset(cls, name: str, **changes: Any) -> "BuildSpec":
+        """The named spec of :data:`PRESETS` with some fields changed (``BuildSpec.preset('paper-literal', devices=30)``)."""
+        if name not in PRESETS:
+            raise UaraError(f"preset: unknown preset {name!r}; known: {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **changes})
 
     # ------------------------------------------------------------ checks
     def validate(self) -> "BuildSpec":
@@ -89,7 +118,9 @@ class BuildSpec:
         lo_v, hi_v = _pair_of(self.speed_mps, "speed_mps")
         if not 0 <= lo_v <= hi_v:
             raise UaraError(f"speed_mps: expected 0 <= low <= high in m/s, got {tuple(self.speed_mps)!r}")
-        for key in ("queue_max_s", "waypoint_radius_m"):
+        if self.queue_model not in QUEUE_MODELS:
+            raise UaraError(f"queue_model: expected one of {', '.join(QUEUE_MODELS)}, got {self.queue_model!r}")
+        for key in ("queue_max_s", "waypoint_radius_m", "background_load"):
             val = getattr(self, key)
             if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or val < 0:
                 raise UaraError(f"{key}: expected a finite number >= 0, got {val!r}")
@@ -116,8 +147,12 @@ class BuildSpec:
                 val = [float(v) for v in val]
             elif f.name in ("channel_options", "task_options"):
                 val = dict(val)
-            elif f.name in ("waypoint_radius_m", "queue_max_s"):
+            elif f.name in ("waypoint_radius_m", "queue_max_s", "background_load"):
+                if f.name == "background_load" and self.queue_model == "uniform":
+                    continue  # recorded only with Lindley queues: specs from before they existed stay identical
                 val = float(val)
+            elif f.name == "queue_model" and val == "uniform":
+                continue
             elif f.name == "params" and isinstance(val, Params):
                 val = val.to_dict()
             elif f.name == "min_coverage_snr_db":
@@ -126,6 +161,15 @@ class BuildSpec:
                 val = float(val)
             out[f.name] = val
         return out
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any], where: str = "provenance.build") -> "BuildSpec":
+        """A spec from a recorded ``provenance["build"]``: a key the record lacks takes the value it had before
+        the key existed (:data:`RECORD_DEFAULTS`), not today's default, so old files rebuild as they were built."""
+        spec = cls.from_dict({**RECORD_DEFAULTS, **data}, where=where)
+        if isinstance(spec.params, Mapping):  # a record writes Params.to_dict(): values relative to Params()
+            spec = replace(spec, params=Params().with_changes(spec.params, where=f"{where}.params"))
+        return spec
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "build") -> "BuildSpec":
@@ -151,10 +195,32 @@ class BuildSpec:
         return replace(self, scene=scene, channel_options=dict(channel_options), params=params.to_dict())
 
 
+#: The psd task sampler's options in the credible default: token ids plus a 320-bit (40-byte: IPv4 + UDP + RTP-like)
+#: header per message, draft length 4 (docs/model.md, "Parameter sets": the PSD simulator's best gamma at the
+#: credible speeds, PEARL's rule gamma ~ round time / draft time per token).
+PSD_TASK_DEFAULTS: dict[str, Any] = {"protocol": "ids+h320", "draft_length": 4}
+
+QUEUE_MODELS = ("lindley", "uniform")
+
+#: The parameter set of a spec that names none (and the base of a dict of overrides).
+DEFAULT_PARAMETER_SET = "credible"
+
+#: Values of keys a recorded build spec may lack: what they were before the key existed.
+RECORD_DEFAULTS: dict[str, Any] = {"min_coverage_snr_db": None, "queue_model": "uniform"}
+
+#: Named build specs (field -> value); ``credible`` is the defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    "credible": {},
+    "paper-literal": {"params": "paper-literal", "task_options": {}, "min_coverage_snr_db": None,
+                      "queue_model": "uniform"},
+}
+
+
 def params_from(value: Any) -> Params:
-    """:class:`Params` from a Params, a parameter-set name, a dict of overrides of the defaults, or None."""
+    """:class:`Params` from a Params, a parameter-set name, a dict of overrides of the default set
+    (``credible``), or None (the default set)."""
     if value is None:
-        return Params()
+        return PARAMETER_SETS[DEFAULT_PARAMETER_SET]
     if isinstance(value, Params):
         return value
     if isinstance(value, str):
@@ -162,7 +228,7 @@ def params_from(value: Any) -> Params:
             raise UaraError(f"params: unknown parameter set {value!r}; known: {', '.join(PARAMETER_SETS)}")
         return PARAMETER_SETS[value]
     if isinstance(value, Mapping):
-        return Params().with_changes(value)
+        return PARAMETER_SETS[DEFAULT_PARAMETER_SET].with_changes(value)
     raise UaraError(f"params: expected a Params, a parameter-set name or a dict, got {type(value).__name__}")
 
 
@@ -188,14 +254,28 @@ def _pair_arg(text: str) -> tuple[float, float]:
     return vals  # type: ignore[return-value]
 
 
+def _float_or_none(text: str) -> float | str:
+    if text.strip().lower() in ("none", "off"):
+        return "none"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of dB or 'none', got {text!r}") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per :class:`BuildSpec` field (from its metadata); defaults are left to the spec."""
+    """One flag per :class:`BuildSpec` field (from its metadata), plus ``--preset``; defaults are left to the spec."""
+    parser.add_argument("--preset", dest="spec_preset", default=None, choices=list(PRESETS),
+                        help="named build spec: credible (the defaults) or paper-literal (Table I as printed, "
+                             "pure Shannon, eq. 8, Fig. 2 payload, uniform queues); other flags change it")
     for f in fields(BuildSpec):
         meta = f.metadata
         kind = meta["kind"]
         kw: dict[str, Any] = {"dest": f"spec_{f.name}", "help": meta["help"], "default": None,
                               "metavar": meta.get("metavar") or f.name.upper()}
-        if kind == "value":
+        if f.name == "min_coverage_snr_db":
+            kw["type"] = _float_or_none
+        elif kind == "value":
             kw["type"] = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
         elif kind == "pair":
             kw["type"] = _pair_arg
@@ -208,8 +288,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def from_arguments(args: argparse.Namespace) -> BuildSpec:
-    """The spec the flags of :func:`add_arguments` describe (unset flags keep the spec's defaults)."""
-    values: dict[str, Any] = {}
+    """The spec the flags of :func:`add_arguments` describe (unset flags keep the preset's values)."""
+    values: dict[str, Any] = dict(PRESETS[getattr(args, "spec_preset", None) or "credible"])
     for f in fields(BuildSpec):
         raw = getattr(args, f"spec_{f.name}", None)
         kind = f.metadata["kind"]
@@ -218,10 +298,10 @@ def from_arguments(args: argparse.Namespace) -> BuildSpec:
         elif kind == "list" and raw is not None:
             raw = tuple(k.strip() for k in raw.split(",") if k.strip())
         if raw is not None:
-            values[f.name] = raw
+            values[f.name] = None if raw == "none" and f.name == "min_coverage_snr_db" else raw
     overrides = parse_key_values(getattr(args, "spec_param_overrides", None), "--param")
     if overrides:
-        values["params"] = params_from(values.get("params") or "default").with_changes(overrides).to_dict()
+        values["params"] = params_from(values.get("params", spec_default("params"))).with_changes(overrides)
     return BuildSpec(**values)
 
 

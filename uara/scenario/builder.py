@@ -267,7 +267,8 @@ def build_instance(
     if first.kept < m:
         dev_list = [replace(d, name=f"d{i}") for i, d in enumerate(dev_list[:first.kept])]
     bar = _Progress(int(spec.slots), f"build {inst_name} ({provider.label})", progress)
-    slot_list = _roll_slots(spec, par, dev_list, first, mobility, streams, trace, server_pos, sampler, stats, bar)
+    slot_list = _roll_slots(spec, par, dev_list, np.array([sv.flops for sv in srv_list]), first, mobility, streams, trace,
+                            server_pos, sampler, stats, bar)
     bar.close()
     provenance = _provenance(spec, par, provider, layout, mobility, sampler, cat, stats)
     if task_sampler is not None:
@@ -341,11 +342,12 @@ def _place_devices(spec: BuildSpec, provider: ChannelProvider, layout: Any, serv
     return _Placement(np.array(rows["pos"]), np.array(rows["gain"]), np.array(rows["no_path"]), los, kept)
 
 
-def _roll_slots(spec: BuildSpec, par: Params, dev_list: list[Any], first: _Placement, mobility: Any, streams: _Streams,
-                trace: _CachedChannel, server_pos: np.ndarray, sampler: Any, stats: dict[str, Any],
+def _roll_slots(spec: BuildSpec, par: Params, dev_list: list[Any], server_flops: np.ndarray, first: _Placement,
+                mobility: Any, streams: _Streams, trace: _CachedChannel, server_pos: np.ndarray, sampler: Any, stats: dict[str, Any],
                 bar: _Progress) -> list[Slot]:
-    """Slots 0..T-1: mobility (a move into no coverage is held and redirected), channel, tasks, queues, and the
-    battery rule B(t+1) = max(1e-3, B(t) - (dCP f_MD + dCM (min(1, E/M) W/E / 1e6) P) / capacity)."""
+    """Slots 0..T-1: mobility (a move into no coverage is held and redirected), channel, tasks, queues (uniform
+    draws or the Lindley backlog of :func:`_reference_load`), and the battery rule
+    B(t+1) = max(1e-3, B(t) - (E^CP + E^CM_est) / capacity) (module docstring, step 6)."""
     m, e = first.kept, int(spec.servers)
     pos, gain, no_path, los = first.pos, first.gain, first.no_path, first.los
     state = mobility.start(pos, streams.mobility)
@@ -354,6 +356,7 @@ def _roll_slots(spec: BuildSpec, par: Params, dev_list: list[Any], first: _Place
     cap = np.array([d.battery_capacity_j for d in dev_list])
     p_w = 10.0 ** ((np.array([d.tx_power_dbm for d in dev_list]) - 30.0) / 10.0)
     y_est, w_j = min(1.0, e / m), par.bandwidth_hz / e
+    backlog = np.zeros(e)  # Lindley backlog (s) at the start of the slot; servers start idle
     slot_list: list[Slot] = []
     for t in range(int(spec.slots)):
         held = 0
@@ -378,20 +381,53 @@ def _roll_slots(spec: BuildSpec, par: Params, dev_list: list[Any], first: _Place
                 state.positions[lost] = prev[0][lost]
                 state = mobility.redirect(state, lost, streams.mobility)
         task_list = [_round_task(tk) for tk in sampler(streams.tasks, m)]
-        queue = np.round(streams.state.uniform(0.0, spec.queue_max_s, e), 4) if spec.queue_max_s > 0 else np.zeros(e)
+        if spec.queue_model == "uniform":
+            queue = np.round(streams.state.uniform(0.0, spec.queue_max_s, e), 4) if spec.queue_max_s > 0 else np.zeros(e)
+        else:
+            queue = np.round(backlog, 4)
         # a path just above the floor must not round onto it (that would read as "no path")
         gain_r = np.where(no_path, par.gain_floor_db, np.maximum(np.round(gain, 2), par.gain_floor_db + 0.01))
-        slot_list.append(Slot(gain_db=gain_r, battery=battery.copy(), queue_s=queue, tasks=task_list,
-                              device_positions=pos.copy()))
+        slot = Slot(gain_db=gain_r, battery=battery.copy(), queue_s=queue, tasks=task_list, device_positions=pos.copy())
+        slot_list.append(slot)
         stats["no_path_pairs"].append(int(no_path.sum()))
         stats["los_pairs"].append(None if los is None else int(los.sum()))
         stats["held_moves"].append(held)
         f_md = np.array([tk.flops_device for tk in task_list])
-        energy = par.delta_cp_j_per_flop * f_md + par.delta_cm * (y_est * w_j / 1e6) * p_w
+        if par.energy_model == "paper" and spec.queue_model == "uniform":  # the original rules, bit for bit
+            energy = par.delta_cp_j_per_flop * f_md + par.delta_cm * (y_est * w_j / 1e6) * p_w
+        else:
+            energy, backlog = _reference_load(spec, par, dev_list, server_flops, slot, backlog, y_est, streams)
         battery = np.round(np.maximum(BATTERY_FLOOR, battery - energy / cap), 4)
         bar.update(f"no-path {int(no_path.sum())}/{no_path.size}")
     stats["mobility_stuck"] = int(state.stuck)
     return slot_list
+
+
+def _reference_load(spec: BuildSpec, par: Params, dev_list: list[Any], server_flops: np.ndarray, slot: Slot,
+                    backlog: np.ndarray, y_est: float, streams: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Energy spent in the slot (J, (M,)) and the next slot's backlog (s, (E,)) under the Max-SINR reference
+    association with even shares y_est:
+
+        E_i = delta_CP f_i^MD + E_i^CM(y_est)                     (either energy model)
+        q_j(t+1) = max(0, q_j(t) + sum_{i -> j} f_i^ES / F_j + X_j(t) - tau)   (Lindley, ``queue_model='lindley'``)
+
+    with X_j(t) ~ Exponential(mean background_load * tau): work of other tenants (none at 0)."""
+    from uara.model.formulation import build_slot_data
+
+    m, e = slot.gain_db.shape
+    tx = np.array([d.tx_power_dbm for d in dev_list])
+    sd = build_slot_data(
+        par, gain_db=slot.gain_db, tx_power_dbm=tx, device_flops=np.array([d.flops for d in dev_list]),
+        server_flops=server_flops, battery=slot.battery, queue_s=slot.queue_s,
+        bits=np.array([tk.bits for tk in slot.tasks]), flops_device=np.array([tk.flops_device for tk in slot.tasks]),
+        flops_server=np.array([tk.flops_server for tk in slot.tasks]))
+    ref = np.where(sd.usable, sd.snr, -np.inf).argmax(axis=1)
+    energy = sd.energy_cp_j + sd.comm_energy_j(ref, np.full(m, y_est))
+    if spec.queue_model != "lindley":
+        return energy, backlog
+    work = np.bincount(ref, weights=sd.server_work_s[np.arange(m), ref], minlength=e)
+    other = streams.state.exponential(spec.background_load * par.slot_s, e) if spec.background_load > 0 else 0.0
+    return energy, np.maximum(0.0, backlog + work + other - par.slot_s)
 
 
 def _provenance(spec: BuildSpec, par: Params, provider: ChannelProvider, layout: Any, mobility: Any, sampler: Any,
@@ -421,13 +457,27 @@ def _provenance(spec: BuildSpec, par: Params, provider: ChannelProvider, layout:
             "catalog": {"source": cat.source, "sha256": cat.sha256},
             "task_files_sha256": _task_files_sha256(sampler),
             "versions": _versions(provider),
-            "battery_rule": "B(0)~U[battery_range]; B(t+1)=max(1e-3, B(t)-(dCP f_MD + dCM (min(1,E/M) W/E/1e6) P_W)/capacity)",
-            "queue_rule": "queue_s ~ U[0, queue_max_s] i.i.d. per slot and server",
+            "battery_rule": _battery_rule(spec, par),
+            "queue_rule": _queue_rule(spec),
             "no_path_rule": "slot 0: first M reaching devices of M+spares, then up to max_resample rounds of fresh "
                             "positions, then drop; t>=1: a move into no coverage is cancelled (held) and redirected",
         },
         "build_stats": stats,
     }
+
+
+def _battery_rule(spec: BuildSpec, par: Params) -> str:
+    if par.energy_model == "paper" and spec.queue_model == "uniform":
+        return "B(0)~U[battery_range]; B(t+1)=max(1e-3, B(t)-(dCP f_MD + dCM (min(1,E/M) W/E/1e6) P_W)/capacity)"
+    cm = "dCM (min(1,E/M) W/E/1e6) P_W" if par.energy_model == "paper" else "P_W b_i,ref / min(1,E/M)"
+    return f"B(0)~U[battery_range]; B(t+1)=max(1e-3, B(t)-(dCP f_MD + {cm})/capacity), ref = Max-SINR association"
+
+
+def _queue_rule(spec: BuildSpec) -> str:
+    if spec.queue_model == "uniform":
+        return "queue_s ~ U[0, queue_max_s] i.i.d. per slot and server"
+    return ("Lindley: q_j(0)=0; q_j(t+1)=max(0, q_j(t) + sum_{i->j} f_i^ES/F_j + X_j(t) - tau), Max-SINR association, "
+            f"X_j(t) ~ Exponential(mean {spec.background_load:g} tau)")
 
 
 def _task_files_sha256(sampler: Any) -> str | None:
@@ -518,7 +568,7 @@ def build_options_from(source: str | Path | Mapping[str, Any] | Instance) -> dic
 def rebuild(source: str | Path | Mapping[str, Any] | Instance, progress: bool = False,
             channel_cache: str | Path | None = None) -> Instance:
     """Build again from recorded provenance (see :func:`build_options_from`)."""
-    spec = BuildSpec.from_dict(build_options_from(source), where="provenance.build")
+    spec = BuildSpec.from_record(build_options_from(source), where="provenance.build")
     inst = build_instance(spec, progress=progress, channel_cache=channel_cache)
     recorded = _provenance_of(source).get("builder")
     if recorded in BUILDER_ALIASES:  # the same code under its earlier path: keep the recorded name
