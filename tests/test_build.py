@@ -349,3 +349,61 @@ def test_the_coverage_rule_keeps_every_device_slot_above_the_snr_threshold():
     noisy = build_instance(**opts, min_coverage_snr_db=-6.0, params={"noise_figure_db": 5.0})
     for s in noisy.slots:  # the noise figure counts
         assert best_snr_db(s.gain_db, noisy.tx_power_dbm, noisy.params, 3).min() >= -6.0 - 0.01
+
+
+# ---------------------------------------------------------------- presets, records, queues
+def test_presets_and_the_defaults_of_old_records():
+    from uara.model.instance import PARAMETER_SETS
+    from uara.scenario.build_spec import BuildSpec, params_from
+
+    paper = BuildSpec.preset("paper-literal", devices=5)
+    assert paper.devices == 5 and paper.queue_model == "uniform" and paper.min_coverage_snr_db is None
+    assert params_from(paper.params) == PARAMETER_SETS["paper-literal"] and dict(paper.task_options) == {}
+    credible = BuildSpec()
+    assert params_from(credible.params) == PARAMETER_SETS["credible"] and credible.min_coverage_snr_db == -6.0
+    assert params_from({"lambda": 0.1}).energy_model == "physical"  # a dict overrides the default set
+    with pytest.raises(UaraError, match="preset: unknown preset 'nope'"):
+        BuildSpec.preset("nope")
+    # a record from before the keys existed rebuilds as it was built, relative to Params()
+    old = BuildSpec.from_record({"devices": 4, "params": {"energy_weight": 20.0}})
+    assert old.queue_model == "uniform" and old.min_coverage_snr_db is None
+    assert old.params.energy_model == "paper" and old.params.noise_figure_db == 0.0
+    assert BuildSpec(tasks="parametric").task_options == {}  # the psd defaults do not leak to another sampler
+
+
+def test_lindley_queues_follow_the_reference_load():
+    """With no background load the backlog is a function of the instance: q(t+1) = max(0, q(t) + W(t) - tau)."""
+    from uara.model.formulation import slot_data
+
+    inst = _fs(slots=5, params={"slot_s": 0.02}, background_load=0.0)  # a short slot: the load exceeds it
+    assert inst.provenance["resolved"]["queue_rule"].startswith("Lindley")
+    backlog = np.zeros(inst.num_servers)
+    grew = False
+    for t, slot in enumerate(inst.slots):
+        np.testing.assert_allclose(slot.queue_s, np.round(backlog, 4), atol=1e-12)
+        sd = slot_data(inst, t)
+        ref = np.where(sd.usable, sd.snr, -np.inf).argmax(axis=1)
+        work = np.bincount(ref, weights=sd.server_work_s[np.arange(inst.num_devices), ref], minlength=inst.num_servers)
+        backlog = np.maximum(0.0, backlog + work - inst.params.slot_s)
+        grew = grew or bool((slot.queue_s > 0).any())
+    assert grew
+    uniform = _fs(queue_model="uniform")
+    assert all(np.all((s.queue_s >= 0) & (s.queue_s <= 0.05)) for s in uniform.slots)
+
+
+def test_build_cli_presets_and_coverage_flag(tmp_path):
+    out = tmp_path / "p.json"
+    r = _uara("build", "--preset", "paper-literal", "--channel", "free-space", "-m", "4", "-e", "2", "-t", "2",
+              "--out", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    inst = Instance.load(out)
+    assert inst.params.energy_model == "paper" and inst.params.slot_s == 1.0
+    assert inst.provenance["resolved"]["tasks"]["protocol"] is None  # the profiles' own full@4
+    r = _uara("build", "--channel", "free-space", "-m", "4", "-e", "2", "-t", "2", "--min-coverage-snr", "none",
+              "--param", "lambda=0.02", "--out", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    inst = Instance.load(out)
+    assert "min_coverage_snr_db" not in inst.provenance["build"] and inst.params.lambda_ == 0.02
+    assert inst.params.energy_model == "physical"  # --param changes one value of the default set
+    r = _uara("build", "--channel", "free-space", "--queue-model", "fifo", "--out", str(out))
+    assert r.returncode != 0 and "queue_model: expected one of lindley, uniform" in r.stderr

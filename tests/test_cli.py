@@ -113,8 +113,12 @@ def test_solvers_and_inspect(inst_file):
     assert "--option max_swaps=None" in r.stdout
     r = uara("inspect", inst_file)
     assert r.returncode == 0 and "12 devices, 3 servers" in r.stdout and "sync" in r.stdout
+    assert "load       under Max-SINR" in r.stdout and "energy model physical" in r.stdout
     js = json.loads(uara("inspect", inst_file, "--json").stdout)
     assert js["devices"] == 12 and 0 <= js["no_path_share"] <= 1
+    ld = js["load"]  # the credible default: everyone in coverage, light load, a phone's power
+    assert ld["in_coverage"] == 1.0 and ld["best_snr_db_min"] >= -6.01 and ld["compute_util_below_1"] >= 0.9
+    assert 0.5 <= ld["drafting_power_w"][0] <= ld["drafting_power_w"][1] <= 10
 
 
 def test_solve_bound_scores_against_the_relaxation(inst_file, tmp_path):
