@@ -6,7 +6,7 @@
 #
 # Two grids go into one folder (the table holds every run stored there):
 #   1. every shipped instance x every method, instance parameters as shipped (Fig. 5, gaps, runtime, reductions);
-#   2. the energy-weight sweep w = 20..100 on m60_e8 (Fig. 6).
+#   2. the energy-weight sweep w = 20..100 on m60_e8 under both energy models (Fig. 6).
 # Reruns resume: finished runs are not redone. Solvers that are not installed are skipped and listed in the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ mkdir -p "$OUT"
 CMD1=(uara compare instances/ --solvers "$SOLVERS" --seeds "$SEEDS" --time-limit "$TIME_LIMIT"
       --bound-time-limit "$TIME_LIMIT" --workers "$WORKERS" --output "$OUT")
 CMD2=(uara compare "$SWEEP_INSTANCE" --solvers "$SWEEP_SOLVERS" --seeds "$SEEDS" --time-limit "$TIME_LIMIT"
-      --param energy_weight=20,40,60,80,100 --workers "$WORKERS" --output "$OUT")
+      --param energy_weight=20,40,60,80,100 --param energy_model=paper,physical --workers "$WORKERS" --output "$OUT")
 CMD3=(uara report "$OUT" --title "Reference comparison (uara $(python -c 'import uara; print(uara.__version__)'), $(git rev-parse --short HEAD))")
 {
   echo "# made by bench/reference_comparison.sh at $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, commit $(git rev-parse --short HEAD)"

@@ -114,3 +114,16 @@ def test_energy_model_round_trip_and_errors() -> None:
     bad["params"]["energy_model"] = 3
     with pytest.raises(InstanceError, match=r"params\.energy_model"):
         Instance.from_dict(bad)
+
+
+def test_comparison_grid_sweeps_the_energy_model() -> None:
+    from uara.errors import UaraError
+    from uara.experiments.grid import parse_param_grid
+
+    grid = parse_param_grid(["energy_weight=20,40", "energy_model=paper,physical"])
+    assert grid == [{"energy_weight": 20.0, "energy_model": "paper"}, {"energy_weight": 20.0, "energy_model": "physical"},
+                    {"energy_weight": 40.0, "energy_model": "paper"}, {"energy_weight": 40.0, "energy_model": "physical"}]
+    with pytest.raises(UaraError, match="values must be numbers"):
+        parse_param_grid(["energy_weight=heavy"])
+    with pytest.raises(InstanceError, match="unknown energy model"):
+        _tiny(0, "paper").with_params(**parse_param_grid(["energy_model=joules"])[0])

@@ -31,7 +31,7 @@ class RunSpec:
     solver: str
     seed: int
     options: tuple[tuple[str, Any], ...] = ()
-    params: tuple[tuple[str, float], ...] = ()
+    params: tuple[tuple[str, float | str], ...] = ()
     mode: str = "static"
     time_limit: float | None = None
     threads: int = 1
@@ -58,17 +58,25 @@ class RunSpec:
         return inst.with_params(**dict(self.params)) if self.params else inst
 
 
-def parse_param_grid(items: Sequence[str] | None) -> list[dict[str, float]]:
+#: Parameters whose values are names, not numbers.
+STRING_PARAMS = ("energy_model",)
+
+
+def parse_param_grid(items: Sequence[str] | None) -> list[dict[str, float | str]]:
     """``["energy_weight=20,40", "lambda=0.01"]`` -> the cartesian product as dicts (``[{}]`` when empty)."""
     axes: list[tuple[str, list[float]]] = []
     for item in items or []:
         name, values = parse_key_value(item, "--param")
         if not values:
             raise UaraError(f"--param expects NAME=V1,V2,..., got {item!r}")
-        try:
-            vals = [float(v) for v in values.split(",") if v.strip()]
-        except ValueError:
-            raise UaraError(f"--param {name}: values must be numbers, got {values!r}") from None
+        raw = [v.strip() for v in values.split(",") if v.strip()]
+        if name in STRING_PARAMS:  # e.g. energy_model=paper,physical (checked by Params.with_changes)
+            vals: list = raw
+        else:
+            try:
+                vals = [float(v) for v in raw]
+            except ValueError:
+                raise UaraError(f"--param {name}: values must be numbers, got {values!r}") from None
         axes.append((name, vals))
     if not axes:
         return [{}]

@@ -328,31 +328,39 @@ def sweep_rows(df: Any) -> Any:
 
 
 def fig6(df: Any, figdir: Path) -> tuple[str | None, str]:
-    """Energy weight w vs latency and energy, high- vs low-battery devices (one instance, see sweep_rows)."""
+    """Energy weight w vs latency and energy, high- vs low-battery devices (one instance, see sweep_rows);
+    one row of panels per energy model in the sweep (eq. 8 as printed, transmit power x uplink time)."""
     _, plt = _deps()
     d = sweep_rows(df)
     if d.empty:
         return None, "no energy-weight sweep in this table (run with --param energy_weight=20,40,60,80,100)"
     inst = d["instance"].iloc[0]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    lat_metric = ("latency_high_s", "latency_low_s") if d[["latency_high_s", "latency_low_s"]].notna().any().any() else None
-    for s_i, s in enumerate(_solver_order(d)):
-        g = d[d["solver"] == s].groupby("energy_weight")
-        color = f"C{s_i}"
-        if lat_metric:
-            axes[0].plot(g["latency_high_s"].mean().index, g["latency_high_s"].mean().values, "-o", color=color, label=f"{s} high B")
-            axes[0].plot(g["latency_low_s"].mean().index, g["latency_low_s"].mean().values, "--s", color=color, label=f"{s} low B")
-        else:
-            axes[0].plot(g["uplink_mean_s"].mean().index, g["uplink_mean_s"].mean().values, "-o", color=color, label=s)
-        axes[1].plot(g["energy_j_high"].mean().index, g["energy_j_high"].mean().values, "-o", color=color, label=f"{s} high B")
-        axes[1].plot(g["energy_j_low"].mean().index, g["energy_j_low"].mean().values, "--s", color=color, label=f"{s} low B")
-    axes[0].set_ylabel("mean end-to-end latency (s), PSD" if lat_metric else "mean uplink time T_i (s), P1 (PSD latency unavailable)")
-    axes[1].set_ylabel("mean energy per device and slot (J)")
-    for ax in axes:
-        ax.set_xlabel("energy weight w")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
+    models = sorted(d["energy_model"].fillna("paper").unique()) if "energy_model" in d else ["paper"]
+    fig, axes = plt.subplots(len(models), 2, figsize=(11, 4.2 * len(models)), squeeze=False)
+    lat_metric = d[["latency_high_s", "latency_low_s"]].notna().any().any()
+    for row, model in enumerate(models):
+        dm = d[d["energy_model"].fillna("paper") == model] if "energy_model" in d else d
+        ax_l, ax_e = axes[row]
+        for s_i, s in enumerate(_solver_order(dm)):
+            g = dm[dm["solver"] == s].groupby("energy_weight")
+            color = f"C{s_i}"
+            if lat_metric:
+                ax_l.plot(g["latency_high_s"].mean().index, g["latency_high_s"].mean().values, "-o", color=color, label=f"{s} high B")
+                ax_l.plot(g["latency_low_s"].mean().index, g["latency_low_s"].mean().values, "--s", color=color, label=f"{s} low B")
+            else:
+                ax_l.plot(g["uplink_mean_s"].mean().index, g["uplink_mean_s"].mean().values, "-o", color=color, label=s)
+            ax_e.plot(g["energy_j_high"].mean().index, g["energy_j_high"].mean().values, "-o", color=color, label=f"{s} high B")
+            ax_e.plot(g["energy_j_low"].mean().index, g["energy_j_low"].mean().values, "--s", color=color, label=f"{s} low B")
+        ax_l.set_ylabel("mean end-to-end latency (s), PSD" if lat_metric else "mean uplink time T_i (s), P1 (PSD latency unavailable)")
+        ax_e.set_ylabel("mean energy per device and slot (J)")
+        what = "eq. 8 as printed" if model == "paper" else "transmit power x uplink time"
+        for ax in (ax_l, ax_e):
+            ax.set_xlabel("energy weight w")
+            ax.set_title(f"energy model: {model} ({what})", fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, ncol=2)
     fig.suptitle(f"Fig. 6: energy weight vs latency and energy ({inst}; high battery B >= 0.5 solid, low dashed)")
+    fig.tight_layout()
     note = "" if lat_metric else "PSD latency unavailable: left panel shows P1's uplink time instead"
     return _save(fig, figdir / "fig6_energy_weight.png"), note
 

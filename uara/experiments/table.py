@@ -41,7 +41,7 @@ TABLE_CSV = "results.csv"
 #: Columns of the table, in order (docs/compare.md documents each).
 COLUMNS = (
     "instance", "instance_file", "fingerprint", "base_fingerprint", "M", "E", "slots",
-    "solver", "options", "seed", "params", "energy_weight", "mode", "time_limit_s",
+    "solver", "options", "seed", "params", "energy_weight", "energy_model", "mode", "time_limit_s",
     "status", "error", "feasible", "objective", "claimed_objective", "constant", "controllable",
     "device_s", "server_s", "sync_penalty", "energy_term", "energy_comm", "uplink_mean_s", "p1_latency_s",
     "solver_lower_bound", "lower_bound", "lower_bound_source", "gap",
@@ -66,6 +66,7 @@ def validate_and_row(res: RunResult, instance_cache: dict[str, Instance] | None 
         base_fingerprint=spec.base_fingerprint, M=inst.num_devices, E=inst.num_servers, slots=inst.num_slots,
         solver=spec.solver, options=json.dumps(dict(spec.options), sort_keys=True), seed=spec.seed,
         params=json.dumps(dict(spec.params), sort_keys=True), energy_weight=float(inst.params.energy_weight),
+        energy_model=inst.params.energy_model,
         mode=spec.mode, time_limit_s=spec.time_limit, wall_time_s=res.wall_time_s, key=spec.key,
         latency_note=res.latency_note, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
@@ -228,7 +229,8 @@ def rows_to_frame(rows: Iterable[dict[str, Any]]) -> Any:
     for col in ("n_high", "n_low", "depleted"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
     df["feasible"] = df["feasible"].astype("boolean")
-    for col in ("instance", "instance_file", "fingerprint", "base_fingerprint", "solver", "options", "params", "mode",
+    for col in ("instance", "instance_file", "fingerprint", "base_fingerprint", "solver", "options", "params", "energy_model",
+                "mode",
                 "status", "error", "lower_bound_source", "latency_note", "key", "solution_file", "finished_at"):
         df[col] = df[col].astype("string")
     return df.sort_values(["instance", "M", "E", "mode", "params", "solver", "options", "seed"], kind="mergesort").reset_index(drop=True)
