@@ -99,11 +99,11 @@ class BuildSpec:
             object.__setattr__(self, "task_options", {})
 
     @classmethod
-    def preset(cls, name: str, **changes: Any) -> "BuildSpec":
+    def preset(cls, preset: str, /, **changes: Any) -> "BuildSpec":
         """The named spec of :data:`PRESETS` with some fields changed (``BuildSpec.preset('paper-literal', devices=30)``)."""
-        if name not in PRESETS:
-            raise UaraError(f"preset: unknown preset {name!r}; known: {', '.join(PRESETS)}")
-        return cls(**{**PRESETS[name], **changes})
+        if preset not in PRESETS:
+            raise UaraError(f"preset: unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[preset], **changes})
 
     # ------------------------------------------------------------ checks
     def validate(self) -> "BuildSpec":
