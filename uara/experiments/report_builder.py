@@ -271,7 +271,7 @@ def _plain_ticks(axis: Any, values: Sequence[Any]) -> None:
 
 def fig5(df: Any, figdir: Path) -> tuple[str | None, str]:
     """Latency vs M and vs E, one line per solver (distinct marker and dash, so equal lines stay visible),
-    log axes, a band of +-1 standard deviation over seeds where there are several; PSD latency on top,
+    log axes, a band of +-1 standard deviation over instance builds and seeds where there are several; PSD latency on top,
     P1's objective per device below. A panel with a single size says so instead of drawing a point."""
     _, plt = _deps()
     b = base_rows(df)
@@ -295,8 +295,9 @@ def fig5(df: Any, figdir: Path) -> tuple[str | None, str]:
                     notes.append(f"only one value of {vary} at {fixed} = {val}")
                 continue
             for k, s_name in enumerate(_solver_order(d)):
-                per_seed = d[d["solver"] == s_name].groupby([vary, "seed"])[metric].mean()
-                g = per_seed.groupby(level=0).agg(["mean", "std"]).sort_index()
+                # one value per (size, instance build, seed): the band spans builds and seeds
+                per_run = d[d["solver"] == s_name].groupby([vary, "instance", "seed"], observed=True)[metric].mean()
+                g = per_run.groupby(level=0).agg(["mean", "std"]).sort_index()
                 marker, dash = _STYLES[k % len(_STYLES)]
                 x = g.index.astype(float)
                 line, = ax.plot(x, g["mean"].values, marker=marker, linestyle=dash, label=s_name, alpha=0.9)
@@ -309,7 +310,7 @@ def fig5(df: Any, figdir: Path) -> tuple[str | None, str]:
             _plain_ticks(ax.xaxis, sorted(d[vary].unique()))
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=8)
-    fig.suptitle("Fig. 5: average latency vs number of devices and servers (bands: +-1 sd over seeds)")
+    fig.suptitle("Fig. 5: average latency vs number of devices and servers (bands: +-1 sd over builds and seeds)")
     note = "; ".join(sorted(set(notes)))
     return _save(fig, figdir / "fig5_latency_vs_size.png"), note
 
