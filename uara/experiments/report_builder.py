@@ -336,15 +336,18 @@ def fig6(df: Any, figdir: Path) -> tuple[str | None, str]:
     if d.empty:
         return None, "no energy-weight sweep in this table (run with --param energy_weight=20,40,60,80,100)"
     inst = d["instance"].iloc[0]
+    if (d["params"] != "{}").any():  # the sweep's own runs (not the main grid's runs at the instance's w)
+        d = d[d["params"] != "{}"]
     models = sorted(d["energy_model"].fillna("paper").unique()) if "energy_model" in d else ["paper"]
+    colors = {s: f"C{k}" for k, s in enumerate(_solver_order(d))}  # one colour per solver in every panel
     fig, axes = plt.subplots(len(models), 2, figsize=(11, 4.2 * len(models)), squeeze=False)
     lat_metric = d[["latency_high_s", "latency_low_s"]].notna().any().any()
     for row, model in enumerate(models):
         dm = d[d["energy_model"].fillna("paper") == model] if "energy_model" in d else d
         ax_l, ax_e = axes[row]
-        for s_i, s in enumerate(_solver_order(dm)):
+        for s in _solver_order(dm):
             g = dm[dm["solver"] == s].groupby("energy_weight")
-            color = f"C{s_i}"
+            color = colors[s]
             if lat_metric:
                 ax_l.plot(g["latency_high_s"].mean().index, g["latency_high_s"].mean().values, "-o", color=color, label=f"{s} high B")
                 ax_l.plot(g["latency_low_s"].mean().index, g["latency_low_s"].mean().values, "--s", color=color, label=f"{s} low B")
