@@ -297,12 +297,12 @@ def fig5(df: Any, figdir: Path) -> tuple[str | None, str]:
             for k, s_name in enumerate(_solver_order(d)):
                 # one value per (size, instance build, seed): the band spans builds and seeds
                 per_run = d[d["solver"] == s_name].groupby([vary, "instance", "seed"], observed=True)[metric].mean()
-                g = per_run.groupby(level=0).agg(["mean", "std"]).sort_index()
+                g = per_run.groupby(level=0).agg(["mean", "std", "min"]).sort_index()
                 marker, dash = _STYLES[k % len(_STYLES)]
                 x = g.index.astype(float)
                 line, = ax.plot(x, g["mean"].values, marker=marker, linestyle=dash, label=s_name, alpha=0.9)
                 if g["std"].notna().any():
-                    lo = (g["mean"] - g["std"].fillna(0)).clip(lower=1e-12)
+                    lo = np.maximum(g["mean"] - g["std"].fillna(0), g["min"])  # never below the data (log axes)
                     ax.fill_between(x, lo.values, (g["mean"] + g["std"].fillna(0)).values, alpha=0.12,
                                     color=line.get_color())
             ax.set_xscale("log")
