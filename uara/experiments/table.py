@@ -47,7 +47,7 @@ COLUMNS = (
     "solver_lower_bound", "lower_bound", "lower_bound_source", "gap",
     "latency_mean_s", "latency_p95_s", "latency_median_s", "latency_cov_mean_s", "latency_cov_median_s",
     "latency_cov_p95_s", "coverage_share", "latency_high_s", "latency_low_s", "latency_note",
-    "energy_j_mean", "energy_j_high", "energy_j_low", "n_high", "n_low", "battery_end_mean", "depleted",
+    "energy_j_mean", "energy_j_high", "energy_j_low", "energy_j_b80", "energy_j_b20", "latency_b80_s", "latency_b20_s", "n_high", "n_low", "battery_end_mean", "depleted",
     "wall_time_s", "key", "solution_file", "finished_at",
 )
 
@@ -110,7 +110,10 @@ def validate_and_row(res: RunResult, instance_cache: dict[str, Instance] | None 
     high = batt >= HIGH_BATTERY
     row.update(energy_j_mean=float(energy.mean()), n_high=int(high.sum()), n_low=int((~high).sum()),
                energy_j_high=float(energy[high].mean()) if high.any() else None,
-               energy_j_low=float(energy[~high].mean()) if (~high).any() else None)
+               energy_j_low=float(energy[~high].mean()) if (~high).any() else None,
+               # the paper's Fig. 6 split: B >= 0.8 and B <= 0.2
+               energy_j_b80=float(energy[batt >= 0.8].mean()) if (batt >= 0.8).any() else None,
+               energy_j_b20=float(energy[batt <= 0.2].mean()) if (batt <= 0.2).any() else None)
     if spec.mode == "episode":
         last = rec["slots"][-1]
         cap = inst.battery_capacity_j
@@ -130,9 +133,12 @@ def validate_and_row(res: RunResult, instance_cache: dict[str, Instance] | None 
             row["latency_high_s"] = float(np.nanmean(per[high])) if high.any() else None
             row["latency_low_s"] = float(np.nanmean(per[~high])) if (~high).any() else None
         elif per.size == inst.num_devices and len(sol.slots) > 0:
-            b0 = np.asarray(_batteries(sol, inst, rec)[0], float) >= HIGH_BATTERY
+            start = np.asarray(_batteries(sol, inst, rec)[0], float)
+            b0 = start >= HIGH_BATTERY
             row["latency_high_s"] = float(np.nanmean(per[b0])) if b0.any() else None
             row["latency_low_s"] = float(np.nanmean(per[~b0])) if (~b0).any() else None
+            for key, sel in (("latency_b80_s", start >= 0.8), ("latency_b20_s", start <= 0.2)):
+                row[key] = float(np.nanmean(per[sel])) if sel.any() else None
     return row
 
 
@@ -221,6 +227,7 @@ def rows_to_frame(rows: Iterable[dict[str, Any]]) -> Any:
     for col in ("objective", "claimed_objective", "constant", "controllable", "lower_bound", "gap", "solver_lower_bound",
                 "latency_mean_s", "latency_p95_s", "latency_median_s", "latency_cov_mean_s", "latency_cov_median_s",
                 "latency_cov_p95_s", "coverage_share", "latency_high_s", "latency_low_s", "energy_j_mean", "energy_j_high",
+                "energy_j_b80", "energy_j_b20", "latency_b80_s", "latency_b20_s",
                 "energy_j_low", "wall_time_s", "time_limit_s", "battery_end_mean", "device_s", "server_s", "sync_penalty",
                 "energy_term", "energy_comm", "uplink_mean_s", "p1_latency_s", "energy_weight"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
