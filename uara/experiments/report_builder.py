@@ -553,8 +553,14 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
     doc = Doc(title or f"Solver comparison: {src}")
     figs: list[Path] = []
     _what_was_run(doc, df, manifest)
+    base = base_rows(df)
+    many = base["instance"].nunique() > 12 if len(base) else False  # a campaign: figures and claims first
+    if many:
+        _figures_5_and_6(doc, df, figdir, out, figs)
+        _reduction_tables(doc, base)
     _summary_per_solver(doc, df)
-    _figures_5_and_6(doc, df, figdir, out, figs)
+    if not many:
+        _figures_5_and_6(doc, df, figdir, out, figs)
     _gap_table(doc, df)
     doc.h("Runtime vs instance size")
     pr = fig_runtime(df, figdir)
@@ -567,8 +573,8 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
         doc.img(pa, "anytime curves")
     if note_a:
         doc.p(note_a)
-    base = base_rows(df)
-    _reduction_tables(doc, base)
+    if not many:
+        _reduction_tables(doc, base)
     _proxy_vs_latency(doc, base)
     inst_t, sols = _stored_solutions(df, src if src.is_dir() else src.parent)  # read once, used twice
     if sols:
@@ -672,8 +678,11 @@ def _figures_5_and_6(doc: Doc, df: Any, figdir: Path, out: Path, figs: list[Path
         figs.append(out / path6)
         doc.img(path6, "Fig. 6")
         ok6 = sweep_rows(df)
+        if (ok6["params"] != "{}").any():
+            ok6 = ok6[ok6["params"] != "{}"]  # the sweep's own runs, as in the figure
         doc.p(f"Instance {ok6['instance'].iloc[0]}; means over seeds and slots.")
-        t6 = ok6.groupby(["solver", "energy_weight"], observed=True)[
+        keys = ["energy_model", "solver", "energy_weight"] if "energy_model" in ok6 else ["solver", "energy_weight"]
+        t6 = ok6.groupby(keys, observed=True)[
             ["latency_high_s", "latency_low_s", "uplink_mean_s", "energy_j_high", "energy_j_low"]].mean().reset_index()
         doc.table(t6)
     if note6:
