@@ -255,22 +255,12 @@ def _decision(slot: Any, key: str) -> Any:
     return getattr(slot, key)
 
 
-#: A device-slot is in coverage when its best server's SNR (with the noise figure) is at least this (dB):
-#: NR decodes down to about -6 dB SINR (docs/model.md, "Parameter sets").
-COVERAGE_SNR_DB = -6.0
-
-
 def in_coverage_stats(instance: Any, latency_s: np.ndarray) -> dict[str, Any]:
     """Mean, median and p95 latency over the device-slots in coverage (best-server SNR >= -6 dB), with
     their count and share; ``latency_s`` is (T, M) for the instance's first T slots."""
-    from uara.model.formulation import slot_data
+    from uara.model.formulation import COVERAGE_SNR_DB, slot_data
 
-    mask = np.zeros(latency_s.shape, dtype=bool)
-    for t in range(latency_s.shape[0]):
-        sd = slot_data(instance, t)
-        best = np.where(sd.usable, sd.snr, 0.0).max(axis=1)
-        with np.errstate(divide="ignore"):
-            mask[t] = 10.0 * np.log10(best) >= COVERAGE_SNR_DB
+    mask = np.array([slot_data(instance, t).best_snr_db() >= COVERAGE_SNR_DB for t in range(latency_s.shape[0])])
     x = latency_s[mask]
     mean, p95, _ = _stats(x)
     return {"device_slots": int(mask.sum()), "share": float(mask.mean()), "mean_s": mean,

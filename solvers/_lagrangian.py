@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from uara.model.allocation import uplink_time
+from uara.model.formulation import sync_target
 from uara.solvers._misocp import Pairs
 
 #: Cushion (relative to the sum of absolute terms, absolute) subtracted from D for rounding.
@@ -97,8 +98,7 @@ def pair_terms(pairs: Pairs, mult: Multipliers, tmax: np.ndarray) -> tuple[np.nd
     """g_p (P,) of the module docstring and the bandwidth share y_p = b_p / t_p at its minimiser."""
     j = pairs.server
     mu = mult.band_price[j]
-    target = pairs.a - pairs.p / (2.0 * pairs.lam)  # a'_i: the sync target under either energy model
-    t = np.clip(uplink_time(target, pairs.b, pairs.c, pairs.lam, mu), pairs.b, tmax)
+    t = np.clip(uplink_time(sync_target(pairs.a, pairs.p, pairs.lam), pairs.b, pairs.c, pairs.lam, mu), pairs.b, tmax)
     y = pairs.b / t
     band = (pairs.c + mu) * y + pairs.lam * pairs.excess(t) ** 2 + pairs.p * t
     th = mult.compute_weight[j]

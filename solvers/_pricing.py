@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from uara.model.allocation import group_values, uplink_time
-from uara.model.formulation import SlotData
+from uara.model.formulation import SlotData, sync_target
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def band_terms(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, mu: np.n
     minimiser (broadcast over ``mu``): the per-device band term of the node bound. The minimiser is the
     cubic's root for the sync target a' = a - p / (2 lambda) (with p = 0, t >= a and the penalty is the
     one-sided lambda max(0, t - a)^2), clipped to t >= b (y <= 1; the function is convex in t)."""
-    t = np.maximum(uplink_time(a - p / (2.0 * lam), b, c, lam, mu), b)
+    t = np.maximum(uplink_time(sync_target(a, p, lam), b, c, lam, mu), b)
     y = b / t
     gap = t - a if np.any(np.asarray(p) > 0) else np.maximum(t - a, 0.0)
     return (c + mu) * y + lam * gap**2 + p * t, y

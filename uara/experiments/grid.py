@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 from uara.errors import SolverError, UaraError
 from uara.io import parse_key_value
-from uara.model.instance import Instance
+from uara.model.instance import STRING_PARAMS, Instance
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,6 @@ class RunSpec:
         """The instance with this run's parameter values applied."""
         inst = Instance.load(self.instance_file)
         return inst.with_params(**dict(self.params)) if self.params else inst
-
-
-#: Parameters whose values are names, not numbers.
-STRING_PARAMS = ("energy_model",)
 
 
 def parse_param_grid(items: Sequence[str] | None) -> list[dict[str, float | str]]:

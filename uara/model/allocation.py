@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uara.model.formulation import SlotData
+from uara.model.formulation import SlotData, sync_target
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def bandwidth_shares(
         (y (N,), mu (G,), iterations).
     """
     if p is not None:
-        a = a - np.asarray(p, dtype=float) / (2.0 * lam)  # the sync target a'_i
+        a = sync_target(a, p, lam)
     t = uplink_time(a, b, c, lam, 0.0)
     with np.errstate(divide="ignore"):
         y = b / t  # t = 0 (a' <= 0, c = 0): the device would take any band, the group binds

@@ -47,6 +47,16 @@ from uara.model.instance import Instance, Params, Slot
 
 LN2 = float(np.log(2.0))
 
+#: A device-slot is in coverage when its best server's SNR (with the noise figure) is at least this (dB):
+#: NR decodes down to about -6 dB SINR (docs/model.md, "Parameter sets").
+COVERAGE_SNR_DB = -6.0
+
+
+def sync_target(a: np.ndarray, p: np.ndarray | float, lam: float) -> np.ndarray:
+    """a' = a - p / (2 lambda) (s): the draft time the allocation's cubic aims at when the uplink costs p per
+    second (module docstring: completing the square of lambda (T - a)^2 + p T); a' = a under eq. 8 (p = 0)."""
+    return np.asarray(a, dtype=float) - np.asarray(p, dtype=float) / (2.0 * lam)
+
 
 def dbm_to_watt(p_dbm: np.ndarray | float) -> np.ndarray:
     """P[W] = 10^((P[dBm] - 30) / 10)."""
@@ -102,7 +112,17 @@ class SlotData:
     @property
     def sync_target_s(self) -> np.ndarray:
         """a'_i = a_i - p_i / (2 lambda), (M,) s: the draft time the allocation's cubic aims at (module docstring)."""
-        return self.device_s - self.uplink_energy_price / (2.0 * self.lam)
+        return sync_target(self.device_s, self.uplink_energy_price, self.lam)
+
+    def max_sinr_association(self) -> np.ndarray:
+        """(M,) server indices: each device on its highest-SNR usable server (Max-SINR, TMA's phase 1, and the
+        reference association under which the builder derives queues and the statistics measure load)."""
+        return np.where(self.usable, self.snr, -np.inf).argmax(axis=1)
+
+    def best_snr_db(self) -> np.ndarray:
+        """(M,) dB: each device's best-server SNR over its server's band (with the noise figure)."""
+        with np.errstate(divide="ignore"):
+            return 10.0 * np.log10(self.snr[np.arange(self.num_devices), self.max_sinr_association()])
 
     def comm_energy_j(self, association: np.ndarray, y: np.ndarray) -> np.ndarray:
         """E_i^CM in J for server indices ``association`` and shares ``y`` (..., M): eq. 8 as printed

@@ -120,10 +120,13 @@ OPTIONAL_PARAMS = ("min_snr_db", "noise_figure_db", "shannon_attenuation", "max_
 #: The values of ``Params.energy_model`` (docs/model.md, "Energy").
 ENERGY_MODELS = ("paper", "physical")
 
+#: Parameters whose values are names, not numbers.
+STRING_PARAMS = ("energy_model",)
+
 
 def _param_value(key: str, value: Any, path: str) -> Any:
     """A parameter's value from JSON: a string for ``energy_model``, a finite number otherwise."""
-    if key == "energy_model":
+    if key in STRING_PARAMS:  # energy_model, the only one
         text = check_string(value, path)
         if text not in ENERGY_MODELS:
             raise InstanceError(path, f"unknown energy model {text!r}; choose one of: {', '.join(ENERGY_MODELS)}")

@@ -61,7 +61,7 @@ from uara.model.allocation import band_cost, bandwidth_shares, exact_allocation,
 from uara.model.dynamics import next_state, roll_forward
 from uara.errors import UaraError
 from uara.model.evaluator import evaluate
-from uara.model.formulation import SlotData, slot_data
+from uara.model.formulation import SlotData, slot_data, sync_target
 from uara.model.instance import Instance
 from uara.model.solution import SlotDecision
 
@@ -96,7 +96,7 @@ def device_features(sd: SlotData) -> np.ndarray:
     """
     m, e = sd.num_devices, sd.num_servers
     rows = np.arange(m)
-    best = np.where(sd.usable, sd.snr, -np.inf).argmax(axis=1)
+    best = sd.max_sinr_association()
     a = sd.device_s
     b = sd.uplink_s_full[rows, best]
     p = sd.uplink_energy_price
@@ -158,7 +158,7 @@ def decide(
     scale = np.exp(beta_y * act[:, 0])
     price = sd.energy_cost * scale[:, None]  # c'_ij, (M, E)
     p_price = sd.uplink_energy_price * scale  # p'_i (physical energy model), (M,)
-    target = (a - p_price / (2.0 * lam))[:, None]
+    target = sync_target(a, p_price, lam)[:, None]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         t0 = uplink_time(target, b, price, lam, np.zeros((m, e)))  # uplink time at mu = 0, (M, E) s
         y0 = np.minimum(b / t0, 1.0)
@@ -169,7 +169,7 @@ def decide(
     phi_q = phi + sd.queue_s[None, :]
 
     # TMA phase 1: highest SNR.  Phase 2: best improving move until none improves.
-    assoc = np.where(sd.usable, sd.snr, -np.inf).argmax(axis=1)
+    assoc = sd.max_sinr_association()
     cap = 2 * m + 10 if max_moves is None else int(max_moves)
     moves = 0
     tol = 1e-12 * max(1.0, float(np.abs(phi_q[rows, assoc]).sum()))

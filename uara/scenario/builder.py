@@ -421,7 +421,7 @@ def _reference_load(spec: BuildSpec, par: Params, dev_list: list[Any], server_fl
         server_flops=server_flops, battery=slot.battery, queue_s=slot.queue_s,
         bits=np.array([tk.bits for tk in slot.tasks]), flops_device=np.array([tk.flops_device for tk in slot.tasks]),
         flops_server=np.array([tk.flops_server for tk in slot.tasks]))
-    ref = np.where(sd.usable, sd.snr, -np.inf).argmax(axis=1)
+    ref = sd.max_sinr_association()
     energy = sd.energy_cp_j + sd.comm_energy_j(ref, np.full(m, y_est))
     if spec.queue_model != "lindley":
         return energy, backlog

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from uara.model.formulation import slot_data
+from uara.model.formulation import COVERAGE_SNR_DB, slot_data
 from uara.model.instance import Instance
 
 
@@ -86,11 +86,11 @@ def load_stats(instance: Instance) -> dict[str, Any]:
     for t in range(instance.num_slots):
         sd = slot_data(instance, t)
         rows = np.arange(sd.num_devices)
-        ref = np.where(sd.usable, sd.snr, -np.inf).argmax(axis=1)
+        ref = sd.max_sinr_association()
         up.append(np.bincount(ref, weights=sd.uplink_s_full[rows, ref], minlength=sd.num_servers) / tau)
         comp.append(np.bincount(ref, weights=sd.server_work_s[rows, ref], minlength=sd.num_servers) / tau)
         within.append(sd.device_s <= tau)
-        best_db.append(10.0 * np.log10(sd.snr[rows, ref]))
+        best_db.append(sd.best_snr_db())
         se_max = max(se_max, float((sd.rate_bps[sd.usable] / sd.band_hz).max()))
         bits.append([tk.bits for tk in instance.slots[t].tasks])
     u, c, b = np.concatenate(up), np.concatenate(comp), np.concatenate(best_db)
@@ -103,7 +103,7 @@ def load_stats(instance: Instance) -> dict[str, Any]:
         "compute_util_below_1": float(np.mean(c < 1.0)),
         "draft_within_slot": float(np.mean(np.concatenate(within))),
         "best_snr_db_min": float(b.min()),
-        "in_coverage": float(np.mean(b >= -6.0)),
+        "in_coverage": float(np.mean(b >= COVERAGE_SNR_DB)),
         "spectral_efficiency_max": se_max,
         "bits_median_mbit": float(np.median(np.concatenate(bits))) / 1e6,
         "drafting_power_w": [float(power.min()), float(power.max())],
