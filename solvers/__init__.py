@@ -22,7 +22,7 @@ from uara.solvers.base import Solver, SlotDecision, SolveContext
 #: The paper's three baselines (association heuristics; with their uniform shares by default).
 BASELINES = ("random", "max-sinr", "max-compute")
 
-__all__ = ["BASELINES", "Solver", "SlotDecision", "SolveContext", "get_solver", "get_solver_class", "list_solvers", "register_solver", "solver_names"]
+__all__ = ["BASELINES", "PIPELINE_DEFAULT", "problem_of", "Solver", "SlotDecision", "SolveContext", "get_solver", "get_solver_class", "list_solvers", "register_solver", "solver_names"]
 
 # name -> "module:Class" (imported on first use) or a class.
 _REGISTRY: dict[str, Any] = {
@@ -35,7 +35,25 @@ _REGISTRY: dict[str, Any] = {
     "relax": "uara.solvers.relax:RelaxSolver",
     "price": "uara.solvers.price:PriceSolver",
     "masac": "uara.solvers.masac:MASACSolver",
+    # the pipelined serving problem (uara-pipeline-instance/1; docs/pipeline.md)
+    "pipeline-dp": "uara.solvers.pipeline_solvers:PipelineDPSolver",
+    "pipeline-brute-force": "uara.solvers.pipeline_solvers:PipelineBruteForceSolver",
+    "pipeline-uniform": "uara.solvers.pipeline_solvers:PipelineUniformSolver",
+    "pipeline-ad": "uara.solvers.pipeline_solvers:PipelineADSolver",
+    "pipeline-max-batch": "uara.solvers.pipeline_solvers:PipelineMaxBatchSolver",
+    "pipeline-dp-uniform": "uara.solvers.pipeline_solvers:PipelineDPUniformSolver",
+    "pipeline-fixed-length": "uara.solvers.pipeline_solvers:PipelineFixedLengthSolver",
+    "pipeline-no-overlap": "uara.solvers.pipeline_solvers:PipelineNoOverlapSolver",
 }
+
+#: The pipeline back-ends `uara compare` runs on pipeline instances when --solvers is not given.
+PIPELINE_DEFAULT = ("pipeline-dp", "pipeline-uniform", "pipeline-ad", "pipeline-max-batch", "pipeline-dp-uniform",
+                    "pipeline-fixed-length", "pipeline-no-overlap")
+
+
+def problem_of(name: str) -> str:
+    """``"p1"`` or ``"pipeline"``: the problem family the back-end ``name`` solves."""
+    return getattr(get_solver_class(name), "PROBLEM", "p1")
 
 
 def register_solver(name: str, target: Any, *, replace: bool = False) -> None:
@@ -106,6 +124,7 @@ def list_solvers() -> list[dict[str, Any]]:
                 "exact": cls.EXACT,
                 "provides_bound": cls.PROVIDES_BOUND,
                 "stochastic": cls.STOCHASTIC,
+                "problem": getattr(cls, "PROBLEM", "p1"),
                 "description": cls.description,
             }
         )

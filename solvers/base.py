@@ -96,6 +96,8 @@ class Solver:
     """
 
     name: ClassVar[str] = "?"
+    #: the problem family: "p1" (uara-instance/1) or "pipeline" (uara-pipeline-instance/1)
+    PROBLEM: ClassVar[str] = "p1"
     VERSION: ClassVar[int] = 1
     description: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
+from uara.errors import InstanceError
 from uara.model.instance import Instance
 
 
 def load_instance(path: str) -> Instance:
     return Instance.load(path)
+
+
+def load_any_instance(path: str) -> Any:
+    """A P1 :class:`Instance` or a :class:`~uara.model.pipeline.PipelineInstance`, by the file's ``format``."""
+    from uara.io import read_json
+    from uara.model.pipeline.serving_instance import PIPELINE_FORMAT, PipelineInstance
+
+    data = read_json(path, what="instance file")
+    if isinstance(data, dict) and data.get("format") == PIPELINE_FORMAT:
+        try:
+            return PipelineInstance.from_dict(data)
+        except InstanceError as exc:
+            raise InstanceError(exc.field, f"{exc.message} (in {path})") from None
+    try:
+        return Instance.from_dict(data)
+    except InstanceError as exc:
+        raise InstanceError(exc.field, f"{exc.message} (in {path})") from None
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

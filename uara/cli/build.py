@@ -27,6 +27,10 @@ def register(subparsers: Any) -> None:
         description="Build an instance (uara-instance/1): hardware from the catalog, servers on rooftops and "
                     "devices on streets (ray tracing) or in an open area, random-waypoint mobility, one task per "
                     "device and slot. The file's provenance rebuilds it bit for bit (--from-provenance).")
+    p.add_argument("--problem", choices=["p1", "pipeline"], default="p1",
+                   help="p1 (default): a P1 instance; pipeline: a pipelined serving instance (docs/pipeline.md) with "
+                        "--users, --channel, --scene, --seed, --catalog")
+    p.add_argument("--users", "-k", type=int, default=None, metavar="K", help="with --problem pipeline: number of users")
     add_arguments(p)  # one flag per BuildSpec field (uara/scenario/build_spec.py)
     p.add_argument("--output", "-O", default=None, metavar="FILE", help="where to write the instance JSON (atomically)")
     p.add_argument("--from-provenance", default=None, metavar="FILE",
@@ -56,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output:
         check_output_path(args.output, "--output")  # before any work, not after it
+    if args.problem == "pipeline":
+        from uara.cli._pipeline import build as build_pipeline
+
+        return build_pipeline(args)
+    if args.users is not None:
+        raise UaraError("--users is for --problem pipeline; a P1 instance has --devices")
     t0 = time.perf_counter()
     if args.from_provenance:
         inst = rebuild(args.from_provenance, progress=not args.quiet, channel_cache=args.channel_cache)

@@ -19,7 +19,14 @@ def run(args: argparse.Namespace) -> int:
     from uara.solvers import get_solver
     from uara.scenario.statistics import instance_stats, load_stats
 
-    inst = load_instance(args.instance)
+    from uara.cli._common import load_any_instance
+    from uara.model.instance import Instance
+
+    inst = load_any_instance(args.instance)
+    if not isinstance(inst, Instance):
+        from uara.cli._pipeline import inspect as inspect_pipeline
+
+        return inspect_pipeline(inst, args.json)
     stats = instance_stats(inst)
     stats["load"] = load_stats(inst)
     ref = get_solver("max-sinr", allocation="exact").solve(inst)

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from uara.cli._common import add_run_arguments, fmt, load_instance
+from uara.cli._common import add_run_arguments, fmt, load_any_instance
+from uara.errors import SolverError
 from uara.io import check_output_path, dumps_json, parse_key_values
 
 
@@ -16,8 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="solve an instance with one back-end",
         description="Solve every slot of INSTANCE with --solver and print a summary; --output writes the uara-solution/1 JSON.",
     )
-    p.add_argument("instance", help="instance JSON (uara-instance/1)")
-    p.add_argument("--solver", "-s", default="tma", help="back-end name, e.g. tma, max-sinr+exact, exact, relax, masac (see `uara solvers`)")
+    p.add_argument("instance", help="instance JSON (uara-instance/1, or uara-pipeline-instance/1)")
+    p.add_argument("--solver", "-s", default=None, help="back-end name, e.g. tma (the default for P1), max-sinr+exact, exact, relax, "
+                                                        "masac; pipeline-dp (the default for pipeline instances), "
+                                                        "pipeline-brute-force, pipeline-uniform (see `uara solvers`)")
     p.add_argument("--allocation", choices=["uniform", "exact"], default=None, help="allocation for association-only solvers")
     p.add_argument("--policy", default=None, help="policy checkpoint for --solver masac")
     add_run_arguments(p)
@@ -35,11 +38,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.solvers import get_solver
+    from uara.model.instance import Instance
+    from uara.solvers import get_solver, problem_of
 
     if args.output:
         check_output_path(args.output, "--output")  # before any work, not after it
-    instance = load_instance(args.instance)
+    instance = load_any_instance(args.instance)
+    if not isinstance(instance, Instance):
+        from uara.cli._pipeline import solve as solve_pipeline
+
+        return solve_pipeline(args, instance)
+    args.solver = args.solver or "tma"
+    if problem_of(args.solver) != "p1":
+        raise SolverError(f"solver '{args.solver}' solves pipeline instances; {args.instance} is a P1 instance")
     bound_methods = [m.strip() for m in args.bound.split(",") if m.strip()] if args.bound else []
     if bound_methods:
         from uara.experiments.bounds import check_methods

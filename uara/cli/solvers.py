@@ -27,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {doc}")
         return 0
     rows = list_solvers()
-    print(f"{'name':<13} {'installed':<10} {'exact':<6} {'bound':<6} description")
+    print(f"{'name':<21} {'problem':<9} {'installed':<10} {'exact':<6} {'bound':<6} description")
     for r in rows:
         inst = "yes" if r["installed"] else "no"
         desc = r.get("description") or ""
         if not r["installed"]:
             extra = r.get("extra")
             desc = f"{desc} [missing {r.get('missing')}{'; pip install uara[' + extra + ']' if extra else ''}]".strip()
-        print(f"{r['name']:<13} {inst:<10} {'yes' if r.get('exact') else 'no':<6} {'yes' if r.get('provides_bound') else 'no':<6} {desc}")
+        print(f"{r['name']:<21} {r.get('problem', 'p1'):<9} {inst:<10} {'yes' if r.get('exact') else 'no':<6} {'yes' if r.get('provides_bound') else 'no':<6} {desc}")
     return 0

@@ -8,7 +8,7 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check a solution file against its instance",
                        description="Recompute the objective of SOLUTION on INSTANCE with the shared evaluator, check every constraint, and compare with the objective the file claims.")
-    p.add_argument("solution", help="solution JSON (uara-solution/1)")
+    p.add_argument("solution", help="solution JSON (uara-solution/1 or uara-pipeline-solution/1)")
     p.add_argument("--instance", "-i", required=True, help="the instance the solution is for")
     p.set_defaults(func=run)
 
@@ -18,7 +18,12 @@ def run(args: argparse.Namespace) -> int:
     from uara.model.instance import Instance
     from uara.model.verify import verify_solution
 
+    record = read_json(args.solution, what="solution file")
+    if isinstance(record, dict) and record.get("format") == "uara-pipeline-solution/1":
+        from uara.cli._pipeline import validate as validate_pipeline
+
+        return validate_pipeline(record, args.instance)
     inst = Instance.load(args.instance)
-    sol = verify_solution(read_json(args.solution, what="solution file"), inst)
+    sol = verify_solution(record, inst)
     print(f"ok: {args.solution} is feasible for {inst.name}; objective {sol.objective:.12g} recomputed and matches the file")
     return 0

@@ -1,0 +1,140 @@
+"""The pipelined serving problem on the command line: what `uara build`, `solve`, `inspect` and
+`validate` do when the file is a ``uara-pipeline-instance/1`` (docs/pipeline.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from uara.errors import SolverError, UaraError
+from uara.io import dumps_json, parse_key_values
+from uara.model.pipeline.serving_instance import PipelineInstance
+
+
+def build(args: argparse.Namespace) -> int:
+    """``uara build --problem pipeline --users K --channel C --seed S --output F``."""
+    from uara.scenario.pipeline_builder import PipelineBuildSpec, build_pipeline_instance
+
+    if not args.output:
+        raise UaraError("--output FILE is required (where to write the instance)")
+    if args.users is None:
+        raise UaraError("--users K is required with --problem pipeline")
+    ignored = [flag for flag, dest in (("--devices", "spec_devices"), ("--servers", "spec_servers"),
+                                       ("--slots", "spec_slots")) if getattr(args, dest, None) is not None]
+    if ignored:
+        raise UaraError(f"{ignored[0]} is a P1 option; a pipeline instance has --users and one SBS/MBS pair")
+    changes: dict[str, Any] = {"users": args.users, "seed": args.spec_seed or 0}
+    if args.spec_channel:
+        changes["channel"] = args.spec_channel
+    if args.spec_scene:
+        changes["scene"] = args.spec_scene
+    if args.spec_channel_options:
+        changes["channel_options"] = parse_key_values(args.spec_channel_options, "--channel-option")
+    if args.spec_catalog:
+        changes["catalog"] = args.spec_catalog
+    if args.spec_name:
+        changes["name"] = args.spec_name
+    t0 = time.perf_counter()
+    inst = build_pipeline_instance(PipelineBuildSpec(**changes))
+    inst.save(args.output)
+    r = inst.rate_bps
+    print(f"wrote {args.output}: pipeline, {inst.num_users} users, uplink rate {r.min() / 1e6:.3g}-{r.max() / 1e6:.3g} "
+          f"Mbit/s, SBS {inst.sbs.label}, MBS {inst.mbs.label} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def solve(args: argparse.Namespace, inst: PipelineInstance) -> int:
+    from uara.psd.serving_events import simulate_serving
+    from uara.solvers import get_solver, problem_of
+
+    name = args.solver or "pipeline-dp"
+    if problem_of(name) != "pipeline":
+        raise SolverError(f"solver '{name}' solves P1 instances; {args.instance} is a pipeline instance "
+                          "(try --solver pipeline-dp; `uara solvers` lists both families)")
+    options = parse_key_values(args.option, "--option")
+    solver = get_solver(name, **options)
+    log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    sol = solver.solve(inst, time_limit=args.time_limit, seed=args.seed, log=log)
+    if sol.feasible:
+        trace = simulate_serving(inst, sol.decision)
+        sol.info["event_driven_objective_s"] = trace.objective(inst.objective)
+    record = json.loads(dumps_json(sol.to_dict()))
+    if args.output:
+        sol.save(args.output)
+    if args.json:
+        sys.stdout.write(dumps_json(record))
+    else:
+        print(summary(inst, sol))
+        if args.output:
+            print(f"wrote {args.output}")
+    if not sol.feasible:
+        for v in sol.evaluation.violations[:5]:
+            print(f"uara: error: infeasible solution: {v}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def summary(inst: PipelineInstance, sol: Any) -> str:
+    ev, dec = sol.evaluation, sol.decision
+    what = "sum of users' completion times" if inst.objective == "sum" else "makespan"
+    lines = [f"instance   {inst.name}  (pipeline, {inst.num_users} users)",
+             f"solver     {sol.solver}  status {sol.status.value}  time {sol.wall_time_s:.3f} s",
+             f"objective  {sol.objective_s:.10g} s ({what}); mean latency {ev.completion_s.mean():.4g} s, "
+             f"max {ev.completion_s.max():.4g} s"]
+    if "event_driven_objective_s" in sol.info:
+        e = sol.info["event_driven_objective_s"]
+        lines.append(f"check      event-driven simulation {e:.10g} s (relative difference "
+                     f"{abs(e - sol.objective_s) / max(sol.objective_s, 1e-300):.1e})")
+    lines.append(f"bandwidth  {dec.bandwidth_mode} shares, min {dec.shares.min():.3g}, max {dec.shares.max():.3g}")
+    for m, (b, g, s) in enumerate(zip(dec.batches, dec.speculation_length, dec.micro_batches)):
+        if m == 8:
+            lines.append(f"  ... {len(dec.batches) - 8} more batches")
+            break
+        lines.append(f"  batch {m}: {len(b)} users, gamma {g}, {s} micro-batch{'es' if s > 1 else ''}, "
+                     f"ready {ev.batch_ready_s[m]:.4g} s, start {ev.batch_start_s[m]:.4g} s, end {ev.batch_end_s[m]:.4g} s")
+    if "exact_over" in sol.info:
+        lines.append(f"exact over {sol.info['exact_over']}")
+    return "\n".join(lines)
+
+
+def inspect(inst: PipelineInstance, as_json: bool) -> int:
+    from uara.solvers import get_solver
+
+    ref = get_solver("pipeline-dp").solve(inst)
+    stats = {"users": inst.num_users, "objective": inst.objective, "speculation_lengths": list(inst.speculation_lengths),
+             "rate_mbps": {"min": float(inst.rate_bps.min() / 1e6), "median": float(_median(inst.rate_bps) / 1e6),
+                           "max": float(inst.rate_bps.max() / 1e6)},
+             "prompt_tokens_mean": float(inst.prompt_tokens.mean()), "output_tokens_mean": float(inst.output_tokens.mean()),
+             "alpha_mean": float(inst.alpha.mean()), "sbs": inst.sbs.to_dict(), "mbs": inst.mbs.to_dict(),
+             "reference": {"solver": "pipeline-dp", "objective_s": ref.objective_s,
+                           "mean_latency_s": float(ref.evaluation.completion_s.mean())}}
+    if as_json:
+        print(json.dumps({"name": inst.name, **stats, "provenance": dict(inst.provenance)}, indent=1))
+        return 0
+    r = stats["rate_mbps"]
+    print(f"{inst.name}: pipeline instance, {inst.num_users} users, objective {inst.objective}, "
+          f"lengths {stats['speculation_lengths']}")
+    print(f"  uplink rate (whole band) {r['min']:.3g} / {r['median']:.3g} / {r['max']:.3g} Mbit/s (min/median/max)")
+    print(f"  prompts {stats['prompt_tokens_mean']:.1f} tokens, outputs {stats['output_tokens_mean']:.1f} tokens, "
+          f"alpha {stats['alpha_mean']:.3f} (means)")
+    print(f"  SBS {inst.sbs.label} ({inst.draft.name}), MBS {inst.mbs.label} ({inst.target.name})")
+    print(f"  pipeline-dp: {ref.objective_s:.6g} s, mean latency {stats['reference']['mean_latency_s']:.4g} s")
+    return 0
+
+
+def _median(x: Any) -> float:
+    import numpy as np
+
+    return float(np.median(x))
+
+
+def validate(record: dict, instance_path: str) -> int:
+    from uara.model.pipeline.serving_solution import verify_serving_solution
+
+    inst = PipelineInstance.load(instance_path)
+    ev = verify_serving_solution(record, inst)
+    print(f"ok: the solution is feasible for {inst.name}; objective {ev.objective_s:.12g} s recomputed and matches the file")
+    return 0

@@ -1,0 +1,301 @@
+"""Instances of the pipelined serving problem: the ``uara-pipeline-instance/1`` format.
+
+The second problem family of uara (docs/pipeline.md), after Zhu et al., "Efficient LLM Inference
+over Heterogeneous Edge Networks with Speculative Decoding" (arXiv 2510.11331): K users upload
+prompts to a small base station (SBS) whose edge server runs the draft model; a macro base
+station (MBS) runs the target model and verifies; a wired fronthaul joins them.
+
+=====================================  ============  ===========================================
+JSON field                             symbol        unit
+=====================================  ============  ===========================================
+sbs.flops, mbs.flops                   F_S, F_M      FLOP/s (compute roof of a forward pass)
+sbs.memory_bandwidth_bytes_per_s       B_S, B_M      byte/s (weights are read once per pass)
+sbs.pass_overhead_s                    o_S, o_M      s per forward pass (launch, scheduling)
+models.draft.weight_bytes              W_d, W_t      byte
+models.draft.flops_per_token           a_d, a_t      FLOP per position at context 0
+models.draft.flops_per_context_token   b_d, b_t      FLOP per position per context token
+link.fronthaul_bps                     R_f           bit/s (SBS <-> MBS, wired)
+link.fronthaul_latency_s               l_f           s, one way
+link.downlink_latency_s                l_d           s, the finished answer back to the user
+link.token_bits, link.header_bits      b, h          bit per token id, bit per message
+users[k].rate_bps                      r_k           bit/s, uplink rate over the whole SBS band
+users[k].prompt_tokens                 I_k           tokens
+users[k].output_tokens                 O_k           tokens
+users[k].alpha                         alpha_k       per-token acceptance probability, [0, 1]
+speculation_lengths                    G             candidate draft lengths (0 = autoregressive)
+objective                                            "sum" (sum of completion times) or "makespan"
+=====================================  ============  ===========================================
+
+Loading validates every value and raises :class:`uara.errors.InstanceError` naming its JSON path,
+exactly like P1's format (``users[3].alpha: 1.2 is outside [0, 1]``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from uara.errors import InstanceError
+from uara.io import atomic_write_json, dumps_json, read_json
+from uara.model.validation import check_keys, check_list, check_number, check_string
+
+PIPELINE_FORMAT = "uara-pipeline-instance/1"
+OBJECTIVES = ("sum", "makespan")
+MAX_SPECULATION_LENGTH = 64
+
+
+def _positive(value: Any, path: str, *, allow_zero: bool = False) -> float:
+    v = check_number(value, path)
+    if v < 0 or (v == 0 and not allow_zero):
+        raise InstanceError(path, f"expected a {'non-negative' if allow_zero else 'positive'} number, got {v!r}")
+    return v
+
+
+def _count(value: Any, path: str, *, minimum: int) -> int:
+    v = check_number(value, path)
+    if v != int(v) or v < minimum:
+        raise InstanceError(path, f"expected an integer >= {minimum}, got {value!r}")
+    return int(v)
+
+
+@dataclass(frozen=True)
+class ComputeNode:
+    """A server that runs forward passes: pass time = o + max(W / B, FLOPs / F) (roofline)."""
+
+    label: str
+    flops: float
+    memory_bandwidth_bytes_per_s: float
+    pass_overhead_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, raw: Any, path: str) -> "ComputeNode":
+        if not isinstance(raw, Mapping):
+            raise InstanceError(path, "expected an object")
+        check_keys(raw, [f.name for f in fields(cls)], path)
+        for key in ("flops", "memory_bandwidth_bytes_per_s"):
+            if key not in raw:
+                raise InstanceError(f"{path}.{key}", "missing")
+        return cls(label=check_string(raw.get("label", path), f"{path}.label"),
+                   flops=_positive(raw["flops"], f"{path}.flops"),
+                   memory_bandwidth_bytes_per_s=_positive(raw["memory_bandwidth_bytes_per_s"],
+                                                          f"{path}.memory_bandwidth_bytes_per_s"),
+                   pass_overhead_s=_positive(raw.get("pass_overhead_s", 0.0), f"{path}.pass_overhead_s",
+                                             allow_zero=True))
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """What a forward pass of a model costs: FLOP per position a + b * ctx (Kaplan et al. 2020), weights W bytes."""
+
+    name: str
+    weight_bytes: float
+    flops_per_token: float
+    flops_per_context_token: float = 0.0
+
+    def flops(self, context_tokens: Any) -> np.ndarray:
+        """FLOP per position at context ``context_tokens`` (array ok): a + b ctx."""
+        return self.flops_per_token + self.flops_per_context_token * np.asarray(context_tokens, dtype=float)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, raw: Any, path: str) -> "ModelCost":
+        if not isinstance(raw, Mapping):
+            raise InstanceError(path, "expected an object")
+        check_keys(raw, [f.name for f in fields(cls)], path)
+        for key in ("weight_bytes", "flops_per_token"):
+            if key not in raw:
+                raise InstanceError(f"{path}.{key}", "missing")
+        return cls(name=check_string(raw.get("name", path), f"{path}.name"),
+                   weight_bytes=_positive(raw["weight_bytes"], f"{path}.weight_bytes"),
+                   flops_per_token=_positive(raw["flops_per_token"], f"{path}.flops_per_token"),
+                   flops_per_context_token=_positive(raw.get("flops_per_context_token", 0.0),
+                                                     f"{path}.flops_per_context_token", allow_zero=True))
+
+
+@dataclass(frozen=True)
+class ServingLink:
+    """The wires and messages: fronthaul rate and latency, the answer's way back, message sizes."""
+
+    fronthaul_bps: float
+    fronthaul_latency_s: float
+    downlink_latency_s: float
+    token_bits: int = 16
+    header_bits: float = 0.0
+    bandwidth_hz: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        if d["bandwidth_hz"] is None:
+            del d["bandwidth_hz"]
+        return d
+
+    @classmethod
+    def from_dict(cls, raw: Any, path: str) -> "ServingLink":
+        if not isinstance(raw, Mapping):
+            raise InstanceError(path, "expected an object")
+        check_keys(raw, [f.name for f in fields(cls)], path)
+        for key in ("fronthaul_bps", "fronthaul_latency_s", "downlink_latency_s"):
+            if key not in raw:
+                raise InstanceError(f"{path}.{key}", "missing")
+        bw = raw.get("bandwidth_hz")
+        return cls(fronthaul_bps=_positive(raw["fronthaul_bps"], f"{path}.fronthaul_bps"),
+                   fronthaul_latency_s=_positive(raw["fronthaul_latency_s"], f"{path}.fronthaul_latency_s", allow_zero=True),
+                   downlink_latency_s=_positive(raw["downlink_latency_s"], f"{path}.downlink_latency_s", allow_zero=True),
+                   token_bits=_count(raw.get("token_bits", 16), f"{path}.token_bits", minimum=1),
+                   header_bits=_positive(raw.get("header_bits", 0.0), f"{path}.header_bits", allow_zero=True),
+                   bandwidth_hz=None if bw is None else _positive(bw, f"{path}.bandwidth_hz"))
+
+
+@dataclass(frozen=True)
+class ServingUser:
+    """One user's request: its uplink, prompt, expected output and acceptance."""
+
+    rate_bps: float
+    prompt_tokens: int
+    output_tokens: int
+    alpha: float
+    task_type: str = "chat"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, raw: Any, path: str) -> "ServingUser":
+        if not isinstance(raw, Mapping):
+            raise InstanceError(path, "expected an object")
+        check_keys(raw, [f.name for f in fields(cls)], path)
+        for key in ("rate_bps", "prompt_tokens", "output_tokens", "alpha"):
+            if key not in raw:
+                raise InstanceError(f"{path}.{key}", "missing")
+        alpha = check_number(raw["alpha"], f"{path}.alpha")
+        if not 0.0 <= alpha <= 1.0:
+            raise InstanceError(f"{path}.alpha", f"{alpha!r} is outside [0, 1]")
+        return cls(rate_bps=_positive(raw["rate_bps"], f"{path}.rate_bps"),
+                   prompt_tokens=_count(raw["prompt_tokens"], f"{path}.prompt_tokens", minimum=1),
+                   output_tokens=_count(raw["output_tokens"], f"{path}.output_tokens", minimum=1),
+                   alpha=alpha, task_type=check_string(raw.get("task_type", "chat"), f"{path}.task_type"))
+
+
+@dataclass(frozen=True)
+class PipelineInstance:
+    """A pipelined serving problem (module docstring); arrays over users via the properties."""
+
+    name: str
+    sbs: ComputeNode
+    mbs: ComputeNode
+    draft: ModelCost
+    target: ModelCost
+    link: ServingLink
+    users: tuple[ServingUser, ...]
+    speculation_lengths: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8)
+    objective: str = "sum"
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_users(self) -> int:
+        return len(self.users)
+
+    def _array(self, name: str) -> np.ndarray:
+        return np.array([getattr(u, name) for u in self.users], dtype=float)
+
+    @property
+    def rate_bps(self) -> np.ndarray:
+        """(K,) r_k, bit/s."""
+        return self._array("rate_bps")
+
+    @property
+    def prompt_tokens(self) -> np.ndarray:
+        return self._array("prompt_tokens")
+
+    @property
+    def output_tokens(self) -> np.ndarray:
+        return self._array("output_tokens")
+
+    @property
+    def alpha(self) -> np.ndarray:
+        return self._array("alpha")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``uara-pipeline-instance/1`` JSON object."""
+        return {"format": PIPELINE_FORMAT, "name": self.name, "objective": self.objective,
+                "speculation_lengths": list(self.speculation_lengths),
+                "sbs": self.sbs.to_dict(), "mbs": self.mbs.to_dict(),
+                "models": {"draft": self.draft.to_dict(), "target": self.target.to_dict()},
+                "link": self.link.to_dict(), "users": [u.to_dict() for u in self.users],
+                "provenance": dict(self.provenance)}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the instance as JSON, atomically."""
+        return atomic_write_json(path, self.to_dict(), indent=None)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON of everything the problem reads (provenance excluded)."""
+        d = self.to_dict()
+        d.pop("provenance")
+        d.pop("name")
+        return hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PipelineInstance":
+        """Read and validate an instance file."""
+        data = read_json(path, what="instance file")
+        try:
+            return cls.from_dict(data)
+        except InstanceError as exc:
+            raise InstanceError(exc.field, f"{exc.message} (in {path})") from None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "PipelineInstance":
+        """Validate a ``uara-pipeline-instance/1`` object; the first bad value raises naming its path."""
+        if not isinstance(data, Mapping):
+            raise InstanceError("", f"expected a JSON object, got {type(data).__name__}")
+        if data.get("format") != PIPELINE_FORMAT:
+            raise InstanceError("format", f"expected {PIPELINE_FORMAT!r}, got {data.get('format')!r}")
+        check_keys(data, ["format", "name", "objective", "speculation_lengths", "sbs", "mbs", "models", "link",
+                          "users", "provenance"], "")
+        for key in ("sbs", "mbs", "models", "link", "users"):
+            if key not in data:
+                raise InstanceError(key, "missing")
+        models = data["models"]
+        if not isinstance(models, Mapping):
+            raise InstanceError("models", "expected an object with 'draft' and 'target'")
+        check_keys(models, ["draft", "target"], "models")
+        for key in ("draft", "target"):
+            if key not in models:
+                raise InstanceError(f"models.{key}", "missing")
+        users = check_list(data["users"], "users", min_len=1)
+        objective = data.get("objective", "sum")
+        if objective not in OBJECTIVES:
+            raise InstanceError("objective", f"expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        lengths = check_list(data.get("speculation_lengths", list(range(9))), "speculation_lengths", min_len=1)
+        g = tuple(_count(v, f"speculation_lengths[{i}]", minimum=0) for i, v in enumerate(lengths))
+        for i, v in enumerate(g):
+            if v > MAX_SPECULATION_LENGTH:
+                raise InstanceError(f"speculation_lengths[{i}]", f"{v} exceeds {MAX_SPECULATION_LENGTH}")
+        if len(set(g)) != len(g):
+            raise InstanceError("speculation_lengths", f"repeated values in {list(g)}")
+        prov = data.get("provenance", {})
+        if not isinstance(prov, Mapping):
+            raise InstanceError("provenance", "expected an object")
+        return cls(name=check_string(data.get("name", "pipeline"), "name"),
+                   sbs=ComputeNode.from_dict(data["sbs"], "sbs"), mbs=ComputeNode.from_dict(data["mbs"], "mbs"),
+                   draft=ModelCost.from_dict(models["draft"], "models.draft"),
+                   target=ModelCost.from_dict(models["target"], "models.target"),
+                   link=ServingLink.from_dict(data["link"], "link"),
+                   users=tuple(ServingUser.from_dict(u, f"users[{k}]") for k, u in enumerate(users)),
+                   speculation_lengths=tuple(sorted(g)), objective=objective, provenance=dict(prov))
+
+
+def dumps_pipeline_instance(instance: PipelineInstance) -> str:
+    """The exact text :meth:`PipelineInstance.save` writes."""
+    return dumps_json(instance.to_dict(), indent=None)

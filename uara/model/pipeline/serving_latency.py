@@ -1,0 +1,192 @@
+"""The latency model of pipelined speculative-decoding serving, stated once (docs/pipeline.md).
+
+A *batch* B_m of users is served with speculation length gamma_m in N_m rounds, as one or two
+*micro-batches* h (split in the batch's user order, the first ceil(n/2), the rest). Per micro-batch,
+with ctx_k = I_k + O_k / 2 the mean context while generating, n'_h the padded micro-batch size
+(ceil(n/2) when split, else n) and pass(node, model, X) = o + max(W / B, X / F) (roofline):
+
+    prefill on the SBS        P_h  = pass(S, draft,  sum_k I_k f_d(I_k / 2))
+    drafting, per round       s_h  = gamma pass(S, draft, sum_k f_d(ctx_k))
+    drafts up the fronthaul   up   = l_f + (b n'_h gamma + h) / R_f
+    verification, per round   v_h  = pass(M, target, (gamma + 1) sum_k f_t(ctx_k))
+    verdicts down             dn   = l_f + (n'_h (ceil(log2(gamma + 2)) + b) + h) / R_f
+    rounds                    N_m  = max_{k in B_m} ceil(O_k / E_k),  E_k = (1 - alpha_k^(gamma+1)) / (1 - alpha_k)
+
+(E_k: expected tokens per round of i.i.d. acceptance, Leviathan et al. 2023). At the batch start the
+SBS forwards the batch's prompts to the MBS, which prefills the target on all of them:
+M_0 = l_f + (b sum I + h) / R_f + pass(M, target, sum_k I_k f_t(I_k / 2)). Times from the batch start,
+with E (end of drafting) and F (end of verification) per micro-batch a, b and round r:
+
+    E_a(1) = P_a + s_a,  E_b(1) = E_a(1) + P_b + s_b,  F_a(1) = max(M_0, E_a(1) + up) + v_a,
+    F_b(1) = max(F_a(1), E_b(1) + up) + v_b
+    E_a(r) = max(E_b(r-1), F_a(r-1) + dn) + s_a      (the SBS alternates a, b; a needs its verdict)
+    E_b(r) = max(E_a(r),   F_b(r-1) + dn) + s_b
+    F_a(r) = max(F_b(r-1), E_a(r) + up) + v_a        (the MBS alternates a, b)
+    F_b(r) = max(F_a(r),   E_b(r) + up) + v_b
+    T_m = F_b(N_m) + dn
+
+a max-plus linear recursion x(r) = A (x) x(r-1), evaluated by repeated squaring of A. One micro-batch:
+T_m = max(M_0, P + s + up) + v + (N_m - 1)(dn + s + up + v) + dn. gamma = 0 is autoregressive serving on
+the MBS alone: T_m = M_0 + N_m pass(M, target, sum_k f_t(ctx_k)) + l_f + (b sum O + h) / R_f.
+
+Uploads: user k's prompt is d_k = b I_k + h bits. Batches then run one after another:
+C_m = max(C_{m-1}, rho_m) + T_m (rho_m: the last prompt of B_m is in), user k finishes at
+C_{m(k)} + l_d. Everything here is vectorised over candidate batches (the DP evaluates thousands).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from uara.model.pipeline.serving_instance import ComputeNode, ModelCost, PipelineInstance
+
+NEG = -np.inf
+
+
+def tokens_per_round(alpha: np.ndarray, gamma: int) -> np.ndarray:
+    """E = (1 - alpha^(gamma+1)) / (1 - alpha): expected tokens a round commits (gamma + 1 at alpha = 1)."""
+    a = np.asarray(alpha, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = (1.0 - a ** (gamma + 1)) / (1.0 - a)
+    return np.where(a >= 1.0, gamma + 1.0, e)
+
+
+def rounds_needed(output_tokens: np.ndarray, alpha: np.ndarray, gamma: int) -> np.ndarray:
+    """ceil(O_k / E_k(gamma)) rounds per user (O_k at gamma = 0: autoregressive)."""
+    o = np.asarray(output_tokens, dtype=float)
+    if gamma == 0:
+        return o.astype(np.int64)
+    return np.ceil(o / tokens_per_round(alpha, gamma) - 1e-9).astype(np.int64)
+
+
+def pass_time_s(node: ComputeNode, model: ModelCost, flops: np.ndarray) -> np.ndarray:
+    """One forward pass: o + max(W / B, FLOPs / F) seconds (weights read once; roofline)."""
+    return node.pass_overhead_s + np.maximum(model.weight_bytes / node.memory_bandwidth_bytes_per_s,
+                                             np.asarray(flops, dtype=float) / node.flops)
+
+
+def verdict_bits(gamma: int, token_bits: int) -> int:
+    """Bits of one user's verdict: the accepted count (0..gamma) and the correction/bonus token id."""
+    return int(np.ceil(np.log2(gamma + 2))) + token_bits
+
+
+@dataclass(frozen=True)
+class UserTerms:
+    """Per-user quantities the batch times are sums or maxima of (arrays over users)."""
+
+    draft_flops: np.ndarray           # f_d(ctx_k)
+    target_flops: np.ndarray          # f_t(ctx_k)
+    draft_prefill_flops: np.ndarray   # I_k f_d(I_k / 2)
+    target_prefill_flops: np.ndarray  # I_k f_t(I_k / 2)
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    upload_bits: np.ndarray           # d_k = b I_k + h
+
+
+def user_terms(inst: PipelineInstance) -> UserTerms:
+    i, o = inst.prompt_tokens, inst.output_tokens
+    ctx = i + 0.5 * o
+    return UserTerms(draft_flops=inst.draft.flops(ctx), target_flops=inst.target.flops(ctx),
+                     draft_prefill_flops=i * inst.draft.flops(0.5 * i), target_prefill_flops=i * inst.target.flops(0.5 * i),
+                     prompt_tokens=i, output_tokens=o,
+                     upload_bits=inst.link.token_bits * i + inst.link.header_bits)
+
+
+@dataclass(frozen=True)
+class MicroSums:
+    """Sums over one micro-batch, arrays over candidates: size (padded size for messages) and FLOPs."""
+
+    size: np.ndarray
+    padded: np.ndarray
+    draft_flops: np.ndarray
+    target_flops: np.ndarray
+    draft_prefill_flops: np.ndarray
+
+
+def batch_duration_s(inst: PipelineInstance, gamma: int, rounds: np.ndarray, micro: list[MicroSums],
+                     target_prefill_flops: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np.ndarray) -> np.ndarray:
+    """T_m (module docstring) for each candidate batch; ``micro`` holds one or two micro-batches."""
+    link, s_node, m_node = inst.link, inst.sbs, inst.mbs
+    rounds = np.asarray(rounds, dtype=np.int64)
+    m0 = (link.fronthaul_latency_s + (link.token_bits * prompt_tokens + link.header_bits) / link.fronthaul_bps
+          + pass_time_s(m_node, inst.target, target_prefill_flops))
+    if gamma == 0:
+        v = pass_time_s(m_node, inst.target, sum(mb.target_flops for mb in micro))
+        back = link.fronthaul_latency_s + (link.token_bits * output_tokens + link.header_bits) / link.fronthaul_bps
+        return m0 + rounds * v + back
+    terms = []
+    for mb in micro:
+        draft = gamma * pass_time_s(s_node, inst.draft, mb.draft_flops)
+        prefill = pass_time_s(s_node, inst.draft, mb.draft_prefill_flops)
+        up = link.fronthaul_latency_s + (link.token_bits * gamma * mb.padded + link.header_bits) / link.fronthaul_bps
+        dn = (link.fronthaul_latency_s
+              + (mb.padded * verdict_bits(gamma, link.token_bits) + link.header_bits) / link.fronthaul_bps)
+        verify = pass_time_s(m_node, inst.target, (gamma + 1) * mb.target_flops)
+        terms.append((prefill, draft, up, verify, dn))
+    if len(terms) == 1:
+        p, s, up, v, dn = terms[0]
+        return np.maximum(m0, p + s + up) + v + (rounds - 1) * (dn + s + up + v) + dn
+    return _two_micro_batches(m0, rounds, terms[0], terms[1])
+
+
+def _two_micro_batches(m0: np.ndarray, rounds: np.ndarray, ta: tuple, tb: tuple) -> np.ndarray:
+    """F_b(N) + dn for the alternating recursion of the module docstring, by max-plus powers of A."""
+    pa, sa, up, va, dn = (np.broadcast_to(np.asarray(t, float), m0.shape) for t in ta)
+    pb, sb, upb, vb, dnb = (np.broadcast_to(np.asarray(t, float), m0.shape) for t in tb)
+    up, dn = np.maximum(up, upb), np.maximum(dn, dnb)  # padded messages: equal sizes (they are)
+    ea = pa + sa
+    eb = ea + pb + sb
+    fa = np.maximum(m0, ea + up) + va
+    fb = np.maximum(fa, eb + up) + vb
+    x = np.stack([ea, eb, fa, fb], axis=-1)                         # (n, 4)
+    neg = np.full(m0.shape, NEG)
+    row_ea = np.stack([neg, sa, dn + sa, neg], axis=-1)
+    row_eb = np.maximum(row_ea + sb[:, None], np.stack([neg, neg, neg, dn + sb], axis=-1))
+    row_fa = np.maximum(np.stack([neg, neg, neg, va], axis=-1), row_ea + (up + va)[:, None])
+    row_fb = np.maximum(row_fa + vb[:, None], row_eb + (up + vb)[:, None])
+    base = np.stack([row_ea, row_eb, row_fa, row_fb], axis=1)      # (n, 4, 4): x(r) = A (x) x(r-1)
+    e = np.asarray(rounds, dtype=np.int64) - 1
+    while np.any(e > 0):
+        odd = (e & 1).astype(bool)
+        if odd.any():
+            x = np.where(odd[:, None], _maxplus_vec(base, x), x)
+        e = e >> 1
+        if np.any(e > 0):
+            base = _maxplus_mat(base, base)
+    return x[:, 3] + dn
+
+
+def _maxplus_vec(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(A (x) x)_i = max_j A_ij + x_j, batched over the first axis."""
+    return np.max(a + x[:, None, :], axis=2)
+
+
+def _maxplus_mat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A (x) B)_ij = max_k A_ik + B_kj, batched."""
+    return np.max(a[:, :, :, None] + b[:, None, :, :], axis=2)
+
+
+def micro_sums(terms: UserTerms, members: list[np.ndarray], split: int) -> list[MicroSums]:
+    """The micro-batch sums of one batch (``members``: a list with one index array) for 1 or 2 micro-batches."""
+    idx = members[0]
+    n = len(idx)
+    parts = [idx] if split == 1 else [idx[: (n + 1) // 2], idx[(n + 1) // 2:]]
+    pad = float(len(parts[0]))
+    return [MicroSums(size=np.array([float(len(p))]), padded=np.array([pad]),
+                      draft_flops=np.array([terms.draft_flops[p].sum()]),
+                      target_flops=np.array([terms.target_flops[p].sum()]),
+                      draft_prefill_flops=np.array([terms.draft_prefill_flops[p].sum()])) for p in parts]
+
+
+def single_batch_duration_s(inst: PipelineInstance, terms: UserTerms, members: np.ndarray, gamma: int,
+                            split: int) -> float:
+    """T_m of one batch given by its user indices (the evaluator's scalar entry point)."""
+    members = np.asarray(members, dtype=np.int64)
+    n_rounds = int(rounds_needed(terms.output_tokens[members], inst.alpha[members], gamma).max())
+    micro = micro_sums(terms, [members], split)
+    return float(batch_duration_s(inst, gamma, np.array([n_rounds]), micro,
+                                  np.array([terms.target_prefill_flops[members].sum()]),
+                                  np.array([terms.prompt_tokens[members].sum()]),
+                                  np.array([terms.output_tokens[members].sum()]))[0])

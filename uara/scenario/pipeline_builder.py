@@ -1,0 +1,167 @@
+"""Build instances of the pipelined serving problem (``uara build --problem pipeline``).
+
+    inst = build_pipeline_instance(PipelineBuildSpec(users=20, channel="sionna-umi", seed=1))
+
+One SBS (its antenna placed by the channel provider's layout, like a P1 server) and K users on
+the provider's street/area positions; the uplink rate of user k over the whole SBS band is the
+credible scenario's link abstraction (docs/model.md): r_k = W min(0.6 log2(1 + SNR_k), 7.4) with a
+5 dB noise figure, transmit power from the device catalog. Users below -6 dB SNR are redrawn (the
+SBS serves its coverage area). Prompt and output lengths and acceptance come from the PSD profiles
+(``--profiles gpt2``: GPT2 drafts on the SBS, GPT2-XL verifies on the MBS, as in P1); hardware from
+the catalog (SBS an RTX 2080, MBS an RTX 4090 by default: compute roof = the catalog's effective
+FLOP/s, memory bandwidth from its derivation). Every choice is in the provenance, which rebuilds
+the file bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from uara.errors import UaraError
+from uara.model.instance import Params
+from uara.model.formulation import link_rate_bps
+from uara.model.pipeline.serving_instance import (ComputeNode, ModelCost, PipelineInstance, ServingLink, ServingUser)
+from uara.psd.flops import ModelShape
+from uara.psd.profiles import load_profile_set
+from uara.scenario.channels import get_channel
+from uara.scenario.hardware import load_catalog
+
+COVERAGE_SNR_DB = -6.0
+
+
+@dataclass(frozen=True)
+class PipelineBuildSpec:
+    """Everything a pipeline build depends on (units in the names)."""
+
+    users: int = 20
+    channel: str = "free-space"
+    scene: str | None = None
+    seed: int = 0
+    channel_options: Mapping[str, Any] = field(default_factory=dict)
+    catalog: str | None = None
+    profiles: str = "gpt2"
+    sbs_kind: str = "rtx2080"
+    mbs_kind: str = "rtx4090"
+    bandwidth_hz: float = 20e6
+    noise_dbm_per_hz: float = -174.0
+    noise_figure_db: float = 5.0
+    shannon_attenuation: float = 0.6
+    max_spectral_efficiency: float = 7.4
+    fronthaul_bps: float = 1e9
+    fronthaul_latency_s: float = 0.001
+    downlink_latency_s: float = 0.010
+    header_bits: float = 320.0
+    pass_overhead_s: float = 0.002
+    bytes_per_parameter: float = 2.0
+    speculation_lengths: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8)
+    objective: str = "sum"
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["channel_options"] = dict(self.channel_options)
+        d["speculation_lengths"] = list(self.speculation_lengths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PipelineBuildSpec":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UaraError(f"provenance.build.{unknown[0]}: unknown field of a pipeline build")
+        d = dict(d)
+        if "speculation_lengths" in d:
+            d["speculation_lengths"] = tuple(d["speculation_lengths"])
+        return cls(**d)
+
+
+def model_cost(shape: ModelShape, bytes_per_parameter: float) -> ModelCost:
+    """FLOP per position 2 N_ne + 2 d V + 4 L d ctx (uara.psd.flops); weights n_params * bytes."""
+    n_params = shape.n_params or (shape.n_non_embedding + shape.vocab * shape.d_model)
+    return ModelCost(name=shape.name, weight_bytes=float(n_params * bytes_per_parameter),
+                     flops_per_token=float(2.0 * shape.n_non_embedding + 2.0 * shape.d_model * shape.vocab),
+                     flops_per_context_token=float(4.0 * shape.n_layers * shape.d_model))
+
+
+def _node(catalog: Any, kind: str, overhead_s: float) -> ComputeNode:
+    if kind not in catalog.servers:
+        raise UaraError(f"server kind {kind!r} is not in the catalog; known: {', '.join(catalog.servers)}")
+    raw = catalog.raw["servers"][kind]
+    bw = raw.get("derivation", {}).get("memory_bandwidth_bytes_per_s")
+    if not bw:
+        raise UaraError(f"catalog.servers.{kind}.derivation.memory_bandwidth_bytes_per_s: needed by the pipeline model")
+    return ComputeNode(label=catalog.servers[kind].label or kind, flops=float(catalog.servers[kind].flops),
+                       memory_bandwidth_bytes_per_s=float(bw), pass_overhead_s=overhead_s)
+
+
+def _positions(spec: PipelineBuildSpec, provider: Any, rng: np.random.Generator,
+               tx_dbm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The SBS position, K user positions in coverage (redrawn up to 20 times) and their SNR."""
+    layout = provider.layout()
+    sbs = np.round(layout.sample_servers(1, rng), 2)
+    k = spec.users
+    pos = np.round(layout.sample_devices(k, rng, servers=sbs), 2)
+    noise_w = 10 ** ((spec.noise_dbm_per_hz + spec.noise_figure_db - 30) / 10) * spec.bandwidth_hz
+    redraws = 0
+    for attempt in range(21):
+        gain = provider(sbs, pos, seed=spec.seed + attempt)
+        snr = 10 ** ((tx_dbm - 30) / 10) * 10 ** (gain.gain_db[:, 0] / 10) / noise_w
+        out = 10 * np.log10(np.maximum(snr, 1e-300)) < COVERAGE_SNR_DB
+        if not out.any():
+            return sbs, pos, snr, redraws
+        if attempt == 20:
+            raise UaraError(f"{int(out.sum())} users stay below {COVERAGE_SNR_DB} dB SNR after 20 redraws; "
+                            "use a smaller area or another channel")
+        redraws += int(out.sum())
+        pos[out] = np.round(layout.sample_devices(int(out.sum()), rng, servers=sbs), 2)
+    raise AssertionError("unreachable")
+
+
+def build_pipeline_instance(spec: PipelineBuildSpec) -> PipelineInstance:
+    """The instance ``spec`` describes (module docstring); seeded: the same spec gives the same file."""
+    if spec.users < 1:
+        raise UaraError(f"--users: expected a positive number of users, got {spec.users}")
+    ch_opts = dict(spec.channel_options)
+    if spec.scene is not None:
+        ch_opts["scene"] = spec.scene
+    provider = get_channel(spec.channel, **ch_opts)
+    catalog = load_catalog(spec.catalog)
+    profiles = load_profile_set(spec.profiles)
+    rng_hw, rng_pos, rng_task = (np.random.default_rng([spec.seed, s]) for s in (1, 2, 3))
+    devices = catalog.draw_devices(spec.users, rng_hw)
+    tx = np.array([d.tx_power_dbm for d in devices])
+    sbs_pos, pos, snr, redraws = _positions(spec, provider, rng_pos, tx)
+    params = Params(shannon_attenuation=spec.shannon_attenuation, max_spectral_efficiency=spec.max_spectral_efficiency)
+    rate = link_rate_bps(spec.bandwidth_hz, snr, params)
+    types = sorted(profiles)
+    kinds = rng_task.choice(len(types), size=spec.users)
+    users = []
+    for k in range(spec.users):
+        prof = profiles[types[kinds[k]]]
+        users.append(ServingUser(rate_bps=float(rate[k]), prompt_tokens=int(prof.prompt_tokens.sample(rng_task, 1)[0]),
+                                 output_tokens=int(prof.output_tokens.sample(rng_task, 1)[0]),
+                                 alpha=round(float(prof.acceptance.alpha), 6), task_type=prof.task_type))
+    first = profiles[types[0]]
+    provenance = {"build": spec.to_dict(), "channel": provider.label, "channel_versions": provider.versions(),
+                  "catalog": {"source": catalog.source, "sha256": catalog.sha256},
+                  "profiles": {t: p.name for t, p in profiles.items()},
+                  "sbs_position_m": sbs_pos[0].tolist(), "user_positions_m": pos.tolist(),
+                  "snr_db": np.round(10 * np.log10(snr), 3).tolist(), "coverage_redraws": redraws}
+    token_bits = int(np.ceil(np.log2(first.vocab)))
+    return PipelineInstance(
+        name=spec.name or f"pipeline_k{spec.users}_{spec.channel}_s{spec.seed}",
+        sbs=_node(catalog, spec.sbs_kind, spec.pass_overhead_s), mbs=_node(catalog, spec.mbs_kind, spec.pass_overhead_s),
+        draft=model_cost(first.draft, spec.bytes_per_parameter), target=model_cost(first.target, spec.bytes_per_parameter),
+        link=ServingLink(fronthaul_bps=spec.fronthaul_bps, fronthaul_latency_s=spec.fronthaul_latency_s,
+                         downlink_latency_s=spec.downlink_latency_s, token_bits=token_bits,
+                         header_bits=spec.header_bits, bandwidth_hz=spec.bandwidth_hz),
+        users=tuple(users), speculation_lengths=tuple(sorted(set(spec.speculation_lengths))),
+        objective=spec.objective, provenance=provenance)
+
+
+def random_pipeline_instance(users: int, seed: int = 0, **changes: Any) -> PipelineInstance:
+    """A small synthetic instance for tests and examples: free-space channel, default hardware."""
+    return build_pipeline_instance(PipelineBuildSpec(users=users, seed=seed, **changes))
