@@ -48,7 +48,7 @@ def test_static_closed_form_matches_a_general_convex_solve():
         y = cp.Variable(inst.num_users, pos=True)
         rho = [cp.max(cp.hstack([c[u] * cp.inv_pos(y[u]) for u in b])) for b in dec.batches]
         prob = cp.Problem(cp.Minimize(sum(wm * r for wm, r in zip(w, rho))), [cp.sum(y) <= 1])
-        prob.solve(solver=cp.CLARABEL)
+        prob.solve(solver=cp.CLARABEL, tol_gap_rel=1e-9, tol_gap_abs=1e-12, tol_feas=1e-9)
         closed = static_shares(inst, dec.batches)
         got = float(w @ upload_ready_s(inst, replace(dec, shares=closed, bandwidth_mode="static"))) / scale
         assert got == pytest.approx(prob.value, rel=1e-6)
