@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("instances", nargs="+", help="instance files, folders (their *.json) or globs")
-    p.add_argument("--solvers", "-s", default="random,max-sinr,max-compute,tma",
-                   help="comma-separated back-ends, e.g. random,max-sinr,max-compute,tma,masac,relax,exact")
+    p.add_argument("--solvers", "-s", default=None,
+                   help="comma-separated back-ends, e.g. random,max-sinr,max-compute,tma,masac,relax,exact (default for "
+                        "P1 instances random,max-sinr,max-compute,tma; for pipeline instances the pipeline-* set)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument("--param", action="append", metavar="NAME=V1,V2,...",
                    help="sweep an instance parameter, one run per value (e.g. energy_weight=20,40,60,80,100); repeatable: cartesian product")
@@ -70,15 +71,24 @@ def parse_solver_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     from uara.experiments.comparison import compare
-    from uara.experiments.grid import parse_param_grid
+    from uara.experiments.grid import expand_instances, parse_param_grid
+    from uara.experiments.pipeline_comparison import is_pipeline_file
 
-    solvers = parse_list(args.solvers, "--solvers")
     seeds = parse_list(args.seeds, "--seeds", int)
+    files = expand_instances(args.instances)
+    pipeline_files = [f for f in files if is_pipeline_file(f)]
+    p1_files = [f for f in files if f not in pipeline_files]
+    errors = 0
+    if pipeline_files:
+        errors += _compare_pipeline(args, pipeline_files, seeds)
+    if not p1_files:
+        return 1 if errors else 0
+    solvers = parse_list(args.solvers or "random,max-sinr,max-compute,tma", "--solvers")
     if args.executor == "dask" and not args.scheduler:
         raise UaraError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
     log = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))
     res = compare(
-        args.instances, solvers, seeds, args.output,
+        [str(f) for f in p1_files], solvers, seeds, args.output,
         params=parse_param_grid(args.param), options=parse_solver_options(args.option), mode=args.mode,
         time_limit=args.time_limit, threads=args.threads, executor=args.executor, workers=args.workers,
         scheduler=args.scheduler, latency=not args.no_latency, bounds=not args.no_bounds,
@@ -88,4 +98,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(res.rows)} runs ({res.ran} run now, {res.reused} reused), {res.errors} error row(s); table {res.table_path}")
     for name, why in res.skipped_solvers.items():
         print(f"skipped {name}: {why}")
-    return 1 if res.errors else 0
+    return 1 if res.errors or errors else 0
+
+
+def _compare_pipeline(args: argparse.Namespace, files: list, seeds: list[int]) -> int:
+    """The pipeline instances of the command: pipeline-* solvers, OUTPUT/pipeline_results.csv."""
+    from uara.experiments.pipeline_comparison import compare_pipeline
+    from uara.solvers import PIPELINE_DEFAULT, problem_of
+
+    names = parse_list(args.solvers, "--solvers") if args.solvers else list(PIPELINE_DEFAULT)
+    names = [n for n in names if problem_of(n) == "pipeline"]
+    if not names:
+        raise UaraError("pipeline instances need pipeline-* solvers in --solvers (e.g. pipeline-dp,pipeline-uniform)")
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))
+    path, rows = compare_pipeline(files, names, seeds, args.output, options=parse_solver_options(args.option),
+                                  time_limit=args.time_limit, log=log)
+    errors = sum(r["status"] == "error" for r in rows)
+    print(f"{len(rows)} pipeline runs, {errors} error row(s); table {path}")
+    return errors

@@ -536,6 +536,9 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
 
     _deps()
     src = Path(results)
+    pipe_table = (src if src.is_dir() else src.parent) / "pipeline_results.csv"
+    if src.is_dir() and pipe_table.exists() and not any((src / n).exists() for n in ("results.parquet", "results.csv")):
+        return _pipeline_only_report(src, Path(output) if output else src, title)
     df = load_table(src)
     if not len(df):
         raise UaraError(f"results table in {src} has no rows")
@@ -587,8 +590,24 @@ def build_report(results: str | Path, output: str | Path | None = None, title: s
             doc.img(pd_, "per-device latency")
         if note_d:
             doc.p(note_d)
+    if pipe_table.exists():
+        from uara.experiments.pipeline_comparison import pipeline_section
+
+        figs += pipeline_section(doc, pipe_table, figdir)
     doc.h("Provenance")
     doc.code("\n".join(provenance_lines(src)))
+    md = atomic_write_text(out / "report.md", doc.markdown())
+    ht = atomic_write_text(out / "report.html", doc.html())
+    return ReportResult(md, ht, figs)
+
+
+def _pipeline_only_report(src: Path, out: Path, title: str | None) -> ReportResult:
+    """A comparison folder with only pipeline runs: the pipeline section alone."""
+    from uara.experiments.pipeline_comparison import pipeline_section
+
+    figdir = out / "figures"
+    doc = Doc(title or f"Pipelined serving comparison: {src}")
+    figs = pipeline_section(doc, src / "pipeline_results.csv", figdir)
     md = atomic_write_text(out / "report.md", doc.markdown())
     ht = atomic_write_text(out / "report.html", doc.html())
     return ReportResult(md, ht, figs)
