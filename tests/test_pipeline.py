@@ -295,3 +295,66 @@ def test_cli_dp_equals_brute_force_and_beats_the_uniform_benchmark(tmp_path, cap
     assert dp == pytest.approx(bf, rel=1e-9)
     assert dp <= uni
     assert got["pipeline-dp"]["info"]["event_driven_objective_s"] == pytest.approx(dp, rel=1e-9)
+
+
+def test_rebuild_from_provenance_is_identical(tmp_path, capsys):
+    f = tmp_path / "p.json"
+    assert main(["build", "--problem", "pipeline", "--users", "9", "--seed", "4", "-O", str(f)]) == 0
+    assert main(["build", "--from-provenance", str(f), "--check"]) == 0
+    assert "identical" in capsys.readouterr().out
+    d = json.loads(f.read_text())
+    d["users"][0]["alpha"] = 0.5
+    f.write_text(json.dumps(d))
+    assert main(["build", "--from-provenance", str(f), "--check"]) == 1
+
+
+def test_compare_and_report_handle_pipeline_instances(tmp_path, capsys):
+    pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "inst"
+    for k in (3, 6):
+        assert main(["build", "--problem", "pipeline", "--users", str(k), "--seed", "1", "-O", str(folder / f"k{k}.json")]) == 0
+    out = tmp_path / "out"
+    assert main(["compare", str(folder), "-O", str(out), "-s", "pipeline-dp,pipeline-uniform,pipeline-max-batch", "-q"]) == 0
+    import pandas as pd
+
+    df = pd.read_csv(out / "pipeline_results.csv")
+    assert len(df) == 6 and set(df["status"]) <= {"feasible", "optimal"}
+    np.testing.assert_allclose(df["event_driven_objective_s"], df["objective_s"], rtol=1e-9)
+    for name, grp in df.groupby("instance"):
+        lat = grp.set_index("solver")["mean_latency_s"]
+        assert lat["pipeline-dp"] <= lat["pipeline-uniform"] and lat["pipeline-dp"] <= lat["pipeline-max-batch"]
+    before = sorted(p.stat().st_mtime_ns for p in (out / "pipeline_runs").iterdir())
+    assert main(["compare", str(folder), "-O", str(out), "-s", "pipeline-dp,pipeline-uniform,pipeline-max-batch", "-q"]) == 0
+    assert sorted(p.stat().st_mtime_ns for p in (out / "pipeline_runs").iterdir()) == before  # reused, not redone
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "Pipelined serving" in md and "pipeline-max-batch" in md
+    assert main(["compare", str(folder), "-O", str(out), "-s", "tma"]) == 2
+    assert "pipeline-* solvers" in capsys.readouterr().err
+
+
+def test_shipped_pipeline_results_verify():
+    """Every solution in results/pipeline re-scores to its row, and the claims file matches the table."""
+    from pathlib import Path
+
+    import csv
+
+    root = Path(__file__).resolve().parent.parent / "results" / "pipeline"
+    rows = list(csv.DictReader((root / "pipeline_results.csv").open()))
+    assert len(rows) >= 100
+    instances = {}
+    for r in rows:
+        assert r["status"] in ("feasible", "optimal"), r
+        f = root.parent.parent / r["instance_file"]
+        inst = instances.setdefault(r["instance_file"], PipelineInstance.load(f))
+        rec = json.loads((root.parent.parent / r["solution_file"]).read_text())
+        ev = verify_serving_solution(rec, inst)
+        assert ev.objective_s == pytest.approx(float(r["objective_s"]), rel=1e-12)
+    claims = json.loads((root / "claims.json").read_text())
+    assert claims["format"] == "uara-pipeline-claims/1"
+    by = {(r["instance"], r["solver"]): float(r["mean_latency_s"]) for r in rows}
+    k200 = [1 - by[(i, "pipeline-dp")] / by[(i, "pipeline-uniform")] for i, s in by if i.startswith("k200_umi") and s == "pipeline-dp"]
+    row = next(c for c in claims["rows"] if c["claim"] == "vs_uniform" and c["users"] == 200 and c["channel"] == "umi")
+    assert row["reduction_mean_pct"] == pytest.approx(100 * np.mean(k200), rel=1e-9)

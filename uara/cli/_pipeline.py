@@ -46,6 +46,32 @@ def build(args: argparse.Namespace) -> int:
     return 0
 
 
+def rebuild(args: argparse.Namespace) -> int:
+    """``uara build --from-provenance P.json [--check] [--output F]`` for a pipeline instance."""
+    from uara.io import read_json
+    from uara.model.pipeline.serving_instance import dumps_pipeline_instance
+    from uara.scenario.pipeline_builder import PipelineBuildSpec, build_pipeline_instance
+
+    t0 = time.perf_counter()
+    data = read_json(args.from_provenance, what="instance file")
+    spec = (data.get("provenance") or {}).get("build")
+    if not isinstance(spec, dict):
+        raise UaraError(f"{args.from_provenance}: provenance.build: missing (the file was not made by uara build)")
+    inst = build_pipeline_instance(PipelineBuildSpec.from_dict(spec))
+    if args.check:
+        with open(args.from_provenance, encoding="utf-8") as fh:
+            same = dumps_pipeline_instance(inst) == fh.read()
+        print(f"{args.from_provenance}: rebuild {'identical' if same else 'DIFFERS'} ({time.perf_counter() - t0:.1f} s)")
+        if not same:
+            return 1
+    if args.output:
+        inst.save(args.output)
+        print(f"wrote {args.output}")
+    elif not args.check:
+        raise UaraError("--output FILE is required (where to write the instance)")
+    return 0
+
+
 def solve(args: argparse.Namespace, inst: PipelineInstance) -> int:
     from uara.psd.serving_events import simulate_serving
     from uara.solvers import get_solver, problem_of

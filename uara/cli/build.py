@@ -60,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output:
         check_output_path(args.output, "--output")  # before any work, not after it
+    if args.from_provenance:
+        from uara.experiments.pipeline_comparison import is_pipeline_file
+
+        if is_pipeline_file(args.from_provenance):
+            from uara.cli._pipeline import rebuild as rebuild_pipeline
+
+            return rebuild_pipeline(args)
     if args.problem == "pipeline":
         from uara.cli._pipeline import build as build_pipeline
 

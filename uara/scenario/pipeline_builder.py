@@ -3,7 +3,7 @@
     inst = build_pipeline_instance(PipelineBuildSpec(users=20, channel="sionna-umi", seed=1))
 
 One SBS (its antenna placed by the channel provider's layout, like a P1 server) and K users on
-the provider's street/area positions; the uplink rate of user k over the whole SBS band is the
+the provider's street/area positions within ``cell_radius_m`` (150 m: a small cell) of it; the uplink rate of user k over the whole SBS band is the
 credible scenario's link abstraction (docs/model.md): r_k = W min(0.6 log2(1 + SNR_k), 7.4) with a
 5 dB noise figure, transmit power from the device catalog. Users below -6 dB SNR are redrawn (the
 SBS serves its coverage area). Prompt and output lengths and acceptance come from the PSD profiles
@@ -58,6 +58,7 @@ class PipelineBuildSpec:
     bytes_per_parameter: float = 2.0
     speculation_lengths: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8)
     objective: str = "sum"
+    cell_radius_m: float = 150.0
     name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,24 +100,33 @@ def _node(catalog: Any, kind: str, overhead_s: float) -> ComputeNode:
 
 def _positions(spec: PipelineBuildSpec, provider: Any, rng: np.random.Generator,
                tx_dbm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The SBS position, K user positions in coverage (redrawn up to 20 times) and their SNR."""
+    """The SBS position, K user positions in coverage and their SNR: a user below the coverage SNR is
+    moved to a new position (and its channel drawn anew, seed + attempt), up to 50 times."""
     layout = provider.layout()
     sbs = np.round(layout.sample_servers(1, rng), 2)
     k = spec.users
-    pos = np.round(layout.sample_devices(k, rng, servers=sbs), 2)
+
+    def draw(n: int) -> np.ndarray:
+        centers = np.repeat(sbs, n, axis=0)
+        return np.round(layout.sample_devices(n, rng, centers=centers, radius_m=spec.cell_radius_m, servers=sbs), 2)
+
+    pos = draw(k)
     noise_w = 10 ** ((spec.noise_dbm_per_hz + spec.noise_figure_db - 30) / 10) * spec.bandwidth_hz
+    snr = np.zeros(k)
+    todo = np.arange(k)
     redraws = 0
-    for attempt in range(21):
-        gain = provider(sbs, pos, seed=spec.seed + attempt)
-        snr = 10 ** ((tx_dbm - 30) / 10) * 10 ** (gain.gain_db[:, 0] / 10) / noise_w
-        out = 10 * np.log10(np.maximum(snr, 1e-300)) < COVERAGE_SNR_DB
-        if not out.any():
+    for attempt in range(51):
+        gain = provider(sbs, pos[todo], seed=spec.seed + attempt).gain_db[:, 0]
+        snr[todo] = 10 ** ((tx_dbm[todo] - 30) / 10) * 10 ** (gain / 10) / noise_w
+        out = todo[10 * np.log10(np.maximum(snr[todo], 1e-300)) < COVERAGE_SNR_DB]
+        if out.size == 0:
             return sbs, pos, snr, redraws
-        if attempt == 20:
-            raise UaraError(f"{int(out.sum())} users stay below {COVERAGE_SNR_DB} dB SNR after 20 redraws; "
-                            "use a smaller area or another channel")
-        redraws += int(out.sum())
-        pos[out] = np.round(layout.sample_devices(int(out.sum()), rng, servers=sbs), 2)
+        if attempt == 50:
+            raise UaraError(f"{out.size} users stay below {COVERAGE_SNR_DB} dB SNR after 50 redraws; "
+                            "use a smaller --channel-option or another channel")
+        redraws += int(out.size)
+        pos[out] = draw(out.size)
+        todo = out
     raise AssertionError("unreachable")
 
 
