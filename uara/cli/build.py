@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output:
         check_output_path(args.output, "--output")  # before any work, not after it
-    if args.from_provenance:
+    if args.from_provenance and Path(args.from_provenance).is_file():
         from uara.experiments.pipeline_comparison import is_pipeline_file
 
         if is_pipeline_file(args.from_provenance):

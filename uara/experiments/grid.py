@@ -123,6 +123,9 @@ def check_solvers(names: Sequence[str], options: dict[str, Any] | None = None) -
         except SolverError as exc:
             skipped[name] = str(exc)
             continue
+        if getattr(cls, "PROBLEM", "p1") != "p1":
+            skipped[name] = "solves pipeline instances (uara-pipeline-instance/1), not P1 ones"
+            continue
         missing = cls.missing()
         if missing:
             skipped[name] = f"optional package(s) {', '.join(missing)} not installed (pip install 'uara[{cls.extra}]')"
