@@ -90,6 +90,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--output", "-O", default="psd/profiles")
     d.set_defaults(func=run_declared)
 
+    v = psub.add_parser("validate-real", help="hold the simulator against real two-process runs over a shaped link",
+                        description="Run the draft (phone) and the target (server) in two processes pinned to two cores, "
+                                    "over a shaped local link, with the real payload of each protocol; calibrate on "
+                                    "train-split prompts, predict eval-split runs with the simulator, write "
+                                    "validation.json (uara-psd-validation/1), runs.jsonl and a plot. See docs/psd.md.")
+    v.add_argument("--draft", default="~/.cache/uara/drafts/smollm2-135m-draft4",
+                   help="draft model folder (default: the distilled SmolLM2 draft of `uara psd build-draft`)")
+    v.add_argument("--target", default="smollm2", help="target model: 'smollm2', a folder or a .gguf file")
+    v.add_argument("--output", "-O", default="results/psd/validation")
+    v.add_argument("--prompts-per-source", type=int, default=5, help="validation prompts per source (HumanEval, MT-bench)")
+    v.add_argument("--calibration-per-source", type=int, default=3)
+    v.add_argument("--max-new-tokens", type=int, default=64)
+    v.add_argument("--delay-ms", type=float, default=5.0, help="one-way link delay (ms)")
+    v.add_argument("--draft-length", type=int, default=4)
+    v.set_defaults(func=run_validate_real)
+
     b = psub.add_parser("build-draft", help="distil a same-tokenizer draft for SmolLM2 on CPU")
     b.add_argument("--output", "-O", default="~/.cache/uara/drafts/smollm2-135m-draft4")
     b.add_argument("--seed", type=int, default=0)
@@ -229,6 +245,27 @@ def run_declared(args: argparse.Namespace) -> int:
 
     for p in write_declared(args.output):
         print(f"wrote {p}")
+    return 0
+
+
+def run_validate_real(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from uara.psd.validation_campaign import run_validation
+
+    draft = str(Path(args.draft).expanduser())
+    if not Path(draft).is_dir():
+        raise UaraError(f"--draft: no model folder at {draft} (build the SmolLM2 draft with `uara psd build-draft`)")
+    rec = run_validation(draft, args.target, args.output, calibration_per_source=args.calibration_per_source,
+                         validation_per_source=args.prompts_per_source, max_new_tokens=args.max_new_tokens,
+                         delay_s=args.delay_ms / 1000, draft_length=args.draft_length,
+                         log=lambda s: print(s, file=sys.stderr, flush=True))
+    for r in rec["settings"]:
+        print(f"{r['protocol']:<10} {r['bandwidth_bps'] / 1e6:>6g} Mbit/s {r['mode']:<4} measured {r['measured_s']:.3f} s "
+              f"predicted {r['predicted_s']:.3f} s error {r['error_pct']:+.1f} %")
+    s = rec["summary"]
+    print(f"median |error| {s['median_abs_err_pct']:.2f} %, p95 {s['p95_abs_err_pct']:.2f} %; lossless "
+          f"{rec['lossless']['lossless']}/{rec['lossless']['runs']}; wrote {args.output}/validation.json")
     return 0
 
 
