@@ -155,7 +155,7 @@ class Phone:
         self.a, self.blk = start + m, self.blk + 1
 
     def _on_verdict(self, f: Frame) -> None:
-        self.log["verdict"].append((f.received_s, f.a, f.m, f.k, f.lineage))
+        self.log["verdict"].append((f.received_s, f.a, f.m, f.k, f.lineage, f.due_s, f.idle))
         if f.lineage != self.lineage or not self.inflight:
             return
         self.inflight.popleft()
@@ -221,7 +221,7 @@ class Server:
         if self.is_stale(f):
             if f.lineage >= self.lineage:
                 self.lineage = f.lineage + 1  # a bonus token contradicted this block's first draft
-            self.log.append(("drop", f.received_s, f.a, f.m, f.lineage))
+            self.log.append(("drop", f.received_s, f.a, f.m, f.lineage, f.due_s, f.idle))
             return
         t1 = time.perf_counter()
         seq = self.known[: f.a] + ids
@@ -238,7 +238,7 @@ class Server:
         payload = down_payload(self.proto, k, token, probs, k < f.m, self.vocab)
         t2 = time.perf_counter()
         self.down.send(Frame(KIND_VERDICT, lineage=f.lineage, a=f.a, m=f.m, k=k, token=token, payload=payload))
-        self.log.append(("verify", f.received_s, f.a, f.m, f.lineage, t1, t2, k))
+        self.log.append(("verify", f.received_s, f.a, f.m, f.lineage, t1, t2, k, f.due_s, f.idle))
 
 
 # ---------------------------------------------------------------------------------------- processes

@@ -43,6 +43,7 @@ class Frame:
     sent_s: float = 0.0
     due_s: float = 0.0
     received_s: float = 0.0
+    idle: bool = False  # released to a receiver that was waiting for it (not busy when it came due)
 
     def pack(self) -> bytes:
         return HEADER.pack(self.kind, self.lineage, self.a, self.m, self.k, self.token, len(self.payload),
@@ -131,6 +132,7 @@ class Receiver:
                 delay = f.due_s - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
+                    f.idle = True
             return self._release(self.pending.popleft())
 
     @staticmethod

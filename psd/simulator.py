@@ -112,6 +112,7 @@ class Decoding:
     protocol: Protocol = field(default_factory=Protocol)
     vocab: int = 50257
     stream_uplink: bool = False
+    atomic_passes: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -408,16 +409,34 @@ def _record_finished(st: dict[str, np.ndarray], ev: dict[str, Any], out: dict[st
         ires[k_out][idx] = st[k_st][done]
 
 
+def restart_time(st: dict[str, np.ndarray], ev: dict[str, Any], out: dict[str, Any], dec: Decoding) -> np.ndarray:
+    """When the phone starts the new lineage after a reset at the verdict r: at r, or, with ``atomic_passes``
+    (a forward pass cannot be interrupted; measured in real runs, results/psd/validation), at the end of the
+    look-ahead draft pass in progress at r: ds1 + ceil((r - ds1) / t_d) t_d."""
+    r = ev["r"]
+    if not dec.atomic_passes:
+        return r
+    td, ds1 = st["td"], out["ds1"]
+    d_end1 = ds1 + out["m_next"] * td
+    busy = out["reset"] & out["ahead"] & (r < d_end1) & (td > 0)
+    k = np.ceil((r - ds1) / np.where(td > 0, td, 1.0) - 1e-9)
+    return np.where(busy, np.minimum(ds1 + k * td, d_end1), r)
+
+
 def _next_block(st: dict[str, np.ndarray], ev: dict[str, Any], out: dict[str, Any], dec: Decoding) -> None:
-    """Continue the lineage (the block drafted ahead, or the next after the verdict) or start a new one at the verdict."""
+    """Continue the lineage (the block drafted ahead, or the next after the verdict) or start a new one at the
+    verdict (or, with atomic passes, when the draft pass in progress ends: :func:`restart_time`)."""
     reset, ahead, b, g_new = out["reset"], out["ahead"], out["b"], out["g_new"]
     r, rc = ev["r"], ev["rc"]
+    start = restart_time(st, ev, out, dec)
+    start_c = rc.copy()
+    start_c[:, DEVICE] += start - r
     rs = reset[:, None]
     st["a"] = np.where(reset, out["p_new"], np.where(ahead, b, b + 1))
     st["blk"] = np.where(reset, 1, out["nxt_blk"])
     st["g"] = g_new
     st["m"] = np.where(reset, dec.block_size(np.ones_like(g_new), g_new), out["m_next"])
-    st["ds"], st["dsc"] = np.where(reset, r, out["ds1"]), np.where(rs, rc, out["ds1c"])
+    st["ds"], st["dsc"] = np.where(reset, start, out["ds1"]), np.where(rs, start_c, out["ds1c"])
     st["uf"], st["ufc"] = np.where(reset, r, ev["ue"]), np.where(rs, rc, ev["uec"])
     st["vf"], st["vfc"] = ev["ve"], ev["vec"]
     st["nf_"], st["nfc"] = ev["dne"], ev["dnec"]

@@ -20,7 +20,7 @@ from uara.errors import UaraError
 from uara.io import atomic_write_json
 from uara.psd.protocols import Protocol
 from uara.psd.real_runner import Job, LinkSetting, run_pair
-from uara.psd.real_validation import VALIDATION_FORMAT, calibrate, compare, predict, summary
+from uara.psd.real_validation import VALIDATION_FORMAT, calibrate, calibration_key, compare, predict, summary
 
 MBPS = 1e6
 #: (protocol, rate bit/s, mode): 16 settings over 5 protocols, 3 rates, SD and PSD (delay and g below)
@@ -131,7 +131,7 @@ def _predict_all(draft_model: Any, recs: Sequence[dict[str, Any]], cal: dict[str
         if key not in traces:
             with torch.no_grad():
                 traces[key] = match_trace(draft_model, r["prompt_ids"], r["output"])
-        out.append(predict(r, traces[key], cal[Protocol.parse(r["setting"]["protocol"]).spec], vocab))
+        out.append(predict(r, traces[key], cal[calibration_key(r["setting"])], vocab))
     return out
 
 

@@ -11,7 +11,7 @@ transformers = pytest.importorskip("transformers")
 
 from uara.psd.protocols import Protocol  # noqa: E402
 from uara.psd.real_runner import Job, LinkSetting, run_pair  # noqa: E402
-from uara.psd.real_validation import calibrate, compare, predict  # noqa: E402
+from uara.psd.real_validation import calibrate, calibration_key, compare, predict  # noqa: E402
 from uara.psd.simulator import Decoding, Timing, simulate  # noqa: E402
 
 VOCAB = 256
@@ -81,7 +81,7 @@ def test_sd_rounds_equal_the_simulator_and_the_latency_is_predicted(runs):
     for r in records:
         with torch.no_grad():
             match = match_trace(draft, r["prompt_ids"], r["output"])
-        c = cal[Protocol.parse(r["setting"]["protocol"]).spec]
+        c = cal[calibration_key(r["setting"])]
         predicted.append(predict(r, match, c, VOCAB))
         if r["setting"]["mode"] == "sd":
             s = r["setting"]
