@@ -23,17 +23,17 @@ from uara.psd.real_runner import Job, LinkSetting, run_pair
 from uara.psd.real_validation import VALIDATION_FORMAT, calibrate, calibration_key, compare, predict, summary
 
 MBPS = 1e6
-#: (protocol, rate bit/s, mode): 16 settings over 5 protocols, 3 rates, SD and PSD (delay and g below)
+#: (protocol, rate bit/s, mode): 13 settings over 5 protocols, 3 rates, SD and PSD (delay and g below)
 DEFAULT_SETTINGS = (
     [("ids", r, m) for r in (1 * MBPS, 10 * MBPS, 100 * MBPS) for m in ("sd", "psd")]
-    + [("topk:64", r, m) for r in (1 * MBPS, 100 * MBPS) for m in ("sd", "psd")]
-    + [("full@4", r, m) for r in (10 * MBPS, 100 * MBPS) for m in ("sd", "psd")]
+    + [("topk:64", 1 * MBPS, "sd"), ("topk:64", 100 * MBPS, "sd"), ("topk:64", 100 * MBPS, "psd")]
+    + [("full@4", 10 * MBPS, "psd"), ("full@4", 100 * MBPS, "sd")]
     + [("split", 10 * MBPS, "sd"), ("pearl", 100 * MBPS, "psd")]
 )
-#: calibration: every protocol once per mode at one rate (its own prompts)
-CALIBRATION_SETTINGS = [("ids", 10 * MBPS, m) for m in ("sd", "psd")] + [
-    ("topk:64", 10 * MBPS, m) for m in ("sd", "psd")] + [("full@4", 100 * MBPS, m) for m in ("sd", "psd")] + [
-    ("split", 10 * MBPS, m) for m in ("sd", "psd")] + [("pearl", 100 * MBPS, m) for m in ("sd", "psd")]
+#: calibration: every (protocol, mode) the settings use, at one rate, on its own prompts
+CALIBRATION_SETTINGS = [("ids", 10 * MBPS, "sd"), ("ids", 10 * MBPS, "psd"), ("topk:64", 10 * MBPS, "sd"),
+                        ("topk:64", 10 * MBPS, "psd"), ("full@4", 100 * MBPS, "sd"), ("full@4", 100 * MBPS, "psd"),
+                        ("split", 10 * MBPS, "sd"), ("pearl", 100 * MBPS, "psd")]
 
 
 def tokenized_prompts(target: str, split: str, per_source: int) -> list[tuple[str, list[int]]]:
@@ -71,10 +71,11 @@ def interference(records: Sequence[dict[str, Any]]) -> dict[str, float]:
     return {"draft_pass_s_sd": sd, "draft_pass_s_psd": psd, "psd_slowdown_pct": 100 * (psd / sd - 1)}
 
 
-def run_validation(draft: str, target: str, output: str | Path, *, calibration_per_source: int = 3,
-                   validation_per_source: int = 5, max_new_tokens: int = 64, delay_s: float = 0.005,
+def run_validation(draft: str, target: str, output: str | Path, *, calibration_per_source: int = 2,
+                   validation_per_source: int = 5, max_new_tokens: int = 48, delay_s: float = 0.005,
                    draft_length: int = 4, settings: Sequence[tuple] = DEFAULT_SETTINGS,
-                   calibration_settings: Sequence[tuple] = CALIBRATION_SETTINGS, log=print) -> dict[str, Any]:
+                   calibration_settings: Sequence[tuple] = CALIBRATION_SETTINGS, warmup: int = 2,
+                   log=print) -> dict[str, Any]:
     """The whole protocol (module docstring); returns the ``uara-psd-validation/1`` record."""
     from uara.psd.hf import load_model, resolve
 
@@ -90,9 +91,16 @@ def run_validation(draft: str, target: str, output: str | Path, *, calibration_p
     eos = (int(tok.eos_token_id),) if tok is not None and tok.eos_token_id is not None else ()
     cal_jobs = _jobs(cal_prompts, calibration_settings, delay_s, draft_length, max_new_tokens, eos)
     val_jobs = _jobs(val_prompts, settings, delay_s, draft_length, max_new_tokens, eos)
-    log(f"real runs: {len(cal_jobs)} calibration + {len(val_jobs)} validation")
-    records = run_pair(draft, target, cal_jobs + val_jobs, str(out / "runs.jsonl"))
-    cal_recs, val_recs = records[: len(cal_jobs)], records[len(cal_jobs):]
+    warm = [Job(f"warmup/{j.prompt_id}", j.prompt_ids, j.setting, j.max_new_tokens, j.eos) for j in cal_jobs[:warmup]]
+    # interleaved in a seeded random order: a machine that speeds up or slows down during the session
+    # (warm-up, frequency) then shifts calibration and validation alike; prompts stay disjoint
+    order = np.random.default_rng(0).permutation(len(cal_jobs) + len(val_jobs))
+    mixed = [(cal_jobs + val_jobs)[i] for i in order]
+    log(f"real runs: {len(warm)} warm-up (discarded) + {len(cal_jobs)} calibration + {len(val_jobs)} validation")
+    records = run_pair(draft, target, warm + mixed, str(out / "runs.jsonl"))[len(warm):]
+    cal_ids = {p for p, _ in cal_prompts}
+    cal_recs = [r for r in records if r["prompt_id"] in cal_ids]
+    val_recs = [r for r in records if r["prompt_id"] not in cal_ids]
     t_runs = time.perf_counter() - t_start
     cal = calibrate(cal_recs)
     model, _, _ = load_model(draft) if (Path(draft).expanduser() / "tokenizer_config.json").exists() else (None, None, None)
@@ -108,7 +116,8 @@ def run_validation(draft: str, target: str, output: str | Path, *, calibration_p
               "prompts": {"calibration": [p for p, _ in cal_prompts], "validation": [p for p, _ in val_prompts]},
               "calibration": cal, "interference": interference(val_recs),
               "lossless": {"runs": len(records), "lossless": sum(bool(r["lossless"]) for r in records)},
-              "protocol": {"max_new_tokens": max_new_tokens, "one_way_delay_s": delay_s, "draft_length": draft_length,
+              "protocol": {"order": "warm-up runs discarded, then calibration and validation runs interleaved "
+                                    "in a seeded random order", "warmup_runs": len(warm), "max_new_tokens": max_new_tokens, "one_way_delay_s": delay_s, "draft_length": draft_length,
                            "frame_header_bytes": 40, "clock": "time.perf_counter (CLOCK_MONOTONIC), one machine",
                            "cores": "phone on core 0, server on core 1, one torch thread each"},
               "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},

@@ -182,3 +182,26 @@ def test_bad_input_errors():
         Decoding("pearl", 2)
     with pytest.raises(UaraError, match="decoding.draft_length"):
         Decoding("sd", 0)
+
+
+def test_atomic_passes_restart_after_the_pass_in_progress():
+    """A rejection that reaches the phone mid-pass (PSD, drafting ahead) restarts the lineage when that
+    pass ends (real runs, results/psd/validation): never earlier than the interruptible model, by less
+    than one draft pass per reset, and identical in SD (the phone waits, idle, for every verdict)."""
+    import numpy as np
+
+    from uara.psd.simulator import Decoding, Timing, simulate
+
+    rng = np.random.default_rng(3)
+    match = rng.random((20, 200)) < 0.5
+    n = np.full(20, 80)
+    timing = Timing(draft_s_per_token=0.02, verify_s_per_position=0.004, verify_s_per_call=0.01,
+                    uplink_bps=1e6, downlink_bps=1e6, link_latency_s=0.003)
+    for mode in ("sd", "psd"):
+        soft = simulate(n, match, timing, Decoding(mode=mode, draft_length=4, protocol="ids"))
+        hard = simulate(n, match, timing, Decoding(mode=mode, draft_length=4, protocol="ids", atomic_passes=True))
+        if mode == "sd":
+            np.testing.assert_allclose(hard.latency_s, soft.latency_s)
+        else:
+            assert np.all(hard.latency_s >= soft.latency_s - 1e-12) and np.any(hard.latency_s > soft.latency_s)
+            assert np.all(hard.latency_s - soft.latency_s <= hard.rounds * 0.02 + 1e-9)
