@@ -1,0 +1,44 @@
+"""The shipped real-run validation (results/psd/validation, issue 15) says what the issue asks of it,
+and its summary follows from its own settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent / "results" / "psd" / "validation"
+
+
+def test_validation_record_covers_the_required_settings_and_its_summary_is_recomputable():
+    v = json.loads((ROOT / "validation.json").read_text())
+    assert v["format"] == "uara-psd-validation/1"
+    assert set(v["models"]) == {"draft", "target"}
+    rows = v["settings"]
+    assert len(rows) >= 12
+    assert len({r["protocol"] for r in rows}) >= 3 and len({r["bandwidth_bps"] for r in rows}) >= 3
+    assert {r["mode"] for r in rows} == {"sd", "psd"}
+    assert all(r["prompts"] >= 10 for r in rows)
+    err = np.abs([100 * (r["predicted_s"] - r["measured_s"]) / r["measured_s"] for r in rows])
+    assert v["summary"]["median_abs_err_pct"] == np.median(err)
+    assert abs(v["summary"]["p95_abs_err_pct"] - np.percentile(err, 95)) < 1e-9
+    assert v["summary"]["median_abs_err_pct"] <= 5 and v["summary"]["p95_abs_err_pct"] <= 12
+    assert not set(v["prompts"]["calibration"]) & set(v["prompts"]["validation"])
+    assert v["lossless"]["lossless"] == v["lossless"]["runs"]
+
+
+def test_the_runs_file_holds_every_validation_run_and_each_is_lossless():
+    v = json.loads((ROOT / "validation.json").read_text())
+    runs = [json.loads(line) for line in (ROOT / "runs.jsonl").open()]
+    cal = set(v["prompts"]["calibration"])
+    val = [r for r in runs if r["prompt_id"] not in cal]
+    assert len(val) == sum(r["prompts"] for r in v["settings"])
+    assert all(r["lossless"] and r["output"] == r["reference"] for r in runs)
+    measured = {}
+    for r in val:
+        s = r["setting"]
+        measured.setdefault((s["protocol"], s["bandwidth_bps"], s["mode"]), []).append(r["latency_s"])
+    for row in v["settings"]:
+        got = measured[(row["protocol"], row["bandwidth_bps"], row["mode"])]
+        assert abs(np.mean(got) - row["measured_s"]) < 1e-9
