@@ -32,6 +32,8 @@ demo: install
 	$(PYTHON) -m uara solve $(DEMO_INSTANCE) --solver tma --output $(DEMO_OUT)/tma.json
 	$(PYTHON) -m uara compare $(DEMO_INSTANCE) --solvers random,max-sinr,max-compute,tma,masac,relax,exact,price --time-limit 30 --output $(DEMO_OUT)
 	$(PYTHON) -m uara report $(DEMO_OUT)
+	$(PYTHON) -m uara build --problem pipeline --users 20 --channel free-space --seed 1 --output $(DEMO_OUT)/pipeline_k20.json
+	$(PYTHON) -m uara solve $(DEMO_OUT)/pipeline_k20.json --solver pipeline-dp --quiet
 	@echo "report: $(DEMO_OUT)/report.md"
 
 test: install
