@@ -42,3 +42,23 @@ def fmt(x: float | None, digits: int = 6) -> str:
     if x is None:
         return "n/a"
     return f"{x:.{digits}g}"
+
+
+def emit_solution(args: argparse.Namespace, record: dict, save: Any, summary_text: Any, violations: list) -> int:
+    """What `uara solve` does with a solution of either family: ``--output`` (atomic), ``--json`` or the
+    summary, and one error line per violation (exit 1) for an infeasible one."""
+    import sys
+
+    from uara.io import dumps_json
+
+    if args.output:
+        save(args.output)
+    if args.json:
+        sys.stdout.write(dumps_json(record))
+    else:
+        print(summary_text())
+        if args.output:
+            print(f"wrote {args.output}")
+    for v in violations[:5]:
+        print(f"uara: error: infeasible solution: {v}", file=sys.stderr)
+    return 1 if violations else 0

@@ -73,6 +73,7 @@ def rebuild(args: argparse.Namespace) -> int:
 
 
 def solve(args: argparse.Namespace, inst: PipelineInstance) -> int:
+    from uara.cli._common import emit_solution
     from uara.psd.serving_events import simulate_serving
     from uara.solvers import get_solver, problem_of
 
@@ -88,19 +89,7 @@ def solve(args: argparse.Namespace, inst: PipelineInstance) -> int:
         trace = simulate_serving(inst, sol.decision)
         sol.info["event_driven_objective_s"] = trace.objective(inst.objective)
     record = json.loads(dumps_json(sol.to_dict()))
-    if args.output:
-        sol.save(args.output)
-    if args.json:
-        sys.stdout.write(dumps_json(record))
-    else:
-        print(summary(inst, sol))
-        if args.output:
-            print(f"wrote {args.output}")
-    if not sol.feasible:
-        for v in sol.evaluation.violations[:5]:
-            print(f"uara: error: infeasible solution: {v}", file=sys.stderr)
-        return 1
-    return 0
+    return emit_solution(args, record, sol.save, lambda: summary(inst, sol), list(sol.evaluation.violations))
 
 
 def summary(inst: PipelineInstance, sol: Any) -> str:

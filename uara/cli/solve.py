@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from uara.cli._common import add_run_arguments, fmt, load_any_instance
+from uara.cli._common import add_run_arguments, emit_solution, fmt, load_any_instance
 from uara.errors import SolverError
 from uara.io import check_output_path, dumps_json, parse_key_values
 
@@ -74,19 +74,8 @@ def run(args: argparse.Namespace) -> int:
         from uara.model.verify import verify_solution
 
         verify_solution(record, instance)  # the same honesty check as `uara validate`
-    if args.output:
-        solution.save(args.output)
-    if args.json:
-        sys.stdout.write(dumps_json(record))
-    else:
-        print(summary(instance, solution))
-        if args.output:
-            print(f"wrote {args.output}")
-    if not solution.feasible:
-        for v in solution.violations[:5]:
-            print(f"uara: error: infeasible solution: {v}", file=sys.stderr)
-        return 1
-    return 0
+    return emit_solution(args, record, solution.save, lambda: summary(instance, solution),
+                         [] if solution.feasible else list(solution.violations))
 
 
 def attach_latency(instance, solution) -> None:
