@@ -7,10 +7,8 @@ the simulator's predictions with the measured latencies, write results (results/
 
 from __future__ import annotations
 
-import json
 import platform
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,7 +16,6 @@ import numpy as np
 
 from uara.errors import UaraError
 from uara.io import atomic_write_json
-from uara.psd.protocols import Protocol
 from uara.psd.real_runner import Job, LinkSetting, run_pair
 from uara.psd.real_validation import VALIDATION_FORMAT, calibrate, calibration_key, compare, predict, summary
 

@@ -12,7 +12,7 @@ import pytest
 from uara.cli import main
 from uara.errors import InstanceError, SolutionError, SolverError
 from uara.model.pipeline import (PipelineInstance, ServingDecision, evaluate_schedule, sequential_shares,
-                                 static_shares, uniform_shares)
+                                 static_shares)
 from uara.model.pipeline.schedule import upload_ready_s
 from uara.model.pipeline.serving_latency import rounds_needed, single_batch_duration_s, user_terms
 from uara.model.pipeline.serving_solution import verify_serving_solution

@@ -9,7 +9,6 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from uara.psd.protocols import Protocol  # noqa: E402
 from uara.psd.real_runner import Job, LinkSetting, run_pair  # noqa: E402
 from uara.psd.real_validation import calibrate, calibration_key, compare, predict  # noqa: E402
 from uara.psd.simulator import Decoding, Timing, simulate  # noqa: E402

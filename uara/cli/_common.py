@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from uara.errors import InstanceError
 from uara.model.instance import Instance
 
 
@@ -18,16 +17,11 @@ def load_any_instance(path: str) -> Any:
     from uara.io import read_json
     from uara.model.pipeline.serving_instance import PIPELINE_FORMAT, PipelineInstance
 
+    from uara.model.validation import parse_with_path
+
     data = read_json(path, what="instance file")
-    if isinstance(data, dict) and data.get("format") == PIPELINE_FORMAT:
-        try:
-            return PipelineInstance.from_dict(data)
-        except InstanceError as exc:
-            raise InstanceError(exc.field, f"{exc.message} (in {path})") from None
-    try:
-        return Instance.from_dict(data)
-    except InstanceError as exc:
-        raise InstanceError(exc.field, f"{exc.message} (in {path})") from None
+    pipeline = isinstance(data, dict) and data.get("format") == PIPELINE_FORMAT
+    return parse_with_path(data, PipelineInstance.from_dict if pipeline else Instance.from_dict, path)
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

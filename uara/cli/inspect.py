@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.cli._common import fmt, load_instance
+    from uara.cli._common import fmt
     from uara.solvers import get_solver
     from uara.scenario.statistics import instance_stats, load_stats
 

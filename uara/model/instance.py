@@ -34,8 +34,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from uara.errors import InstanceError
-from uara.io import atomic_write_json, dumps_json, read_json
+from uara.io import atomic_write_json, dumps_json
 from uara.model.validation import (
+    load_instance_file,
     check_array,
     check_keys,
     check_list,
@@ -306,11 +307,7 @@ class Instance:
     @classmethod
     def load(cls, path: str | Path) -> "Instance":
         """Read and validate an instance file."""
-        data = read_json(path, what="instance file")
-        try:
-            return cls.from_dict(data)
-        except InstanceError as exc:
-            raise InstanceError(exc.field, f"{exc.message} (in {path})") from None
+        return load_instance_file(path, cls.from_dict)
 
     def fingerprint(self) -> str:
         """SHA-256 of the canonical JSON of everything P1 reads (provenance excluded).

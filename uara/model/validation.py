@@ -9,6 +9,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from uara.errors import InstanceError
+from uara.io import read_json
 
 
 def check_number(value: Any, path: str) -> float:
@@ -102,3 +103,16 @@ def check_array(value: Any, path: str, *, shape: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
+
+
+def parse_with_path(data: Any, parse: Any, path: Any) -> Any:
+    """``parse(data)``, with the file named in the one-line error of a bad value (``... (in FILE)``)."""
+    try:
+        return parse(data)
+    except InstanceError as exc:
+        raise InstanceError(exc.field, f"{exc.message} (in {path})") from None
+
+
+def load_instance_file(path: Any, parse: Any) -> Any:
+    """Read a JSON instance file and validate it with ``parse`` (a ``from_dict``)."""
+    return parse_with_path(read_json(path, what="instance file"), parse, path)

@@ -41,8 +41,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from uara.errors import InstanceError
-from uara.io import atomic_write_json, dumps_json, read_json
-from uara.model.validation import check_keys, check_list, check_number, check_string
+from uara.io import atomic_write_json, dumps_json
+from uara.model.validation import check_keys, check_list, check_number, check_string, load_instance_file
 
 PIPELINE_FORMAT = "uara-pipeline-instance/1"
 OBJECTIVES = ("sum", "makespan")
@@ -248,11 +248,7 @@ class PipelineInstance:
     @classmethod
     def load(cls, path: str | Path) -> "PipelineInstance":
         """Read and validate an instance file."""
-        data = read_json(path, what="instance file")
-        try:
-            return cls.from_dict(data)
-        except InstanceError as exc:
-            raise InstanceError(exc.field, f"{exc.message} (in {path})") from None
+        return load_instance_file(path, cls.from_dict)
 
     @classmethod
     def from_dict(cls, data: Any) -> "PipelineInstance":
