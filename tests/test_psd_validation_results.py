@@ -42,3 +42,18 @@ def test_the_runs_file_holds_every_validation_run_and_each_is_lossless():
     for row in v["settings"]:
         got = measured[(row["protocol"], row["bandwidth_bps"], row["mode"])]
         assert abs(np.mean(got) - row["measured_s"]) < 1e-9
+
+
+def test_the_verification_fit_keeps_the_per_position_time_non_negative():
+    """A pass whose cost does not grow with the positions gives t_v = 0 and t_call = the mean time; a
+    clipped negative slope without a refitted intercept over-predicted every verification (README, item 2)."""
+    from uara.psd.real_validation import _verify_fit
+
+    times = {2: 0.104, 3: 0.101, 4: 0.099, 5: 0.096}  # slightly falling with the positions, as measured
+    rec = {"setting": {"protocol": "ids"},
+           "server": [("verify", 0, 0, p - 1, 0, 0.0, t, 0) for p, t in times.items() for _ in range(3)]}
+    t_call, t_v, extra = _verify_fit([rec])
+    assert t_v == 0.0 and abs(t_call - np.mean(list(times.values()))) < 1e-12 and abs(extra["ids"]) < 1e-12
+    rec["server"] = [("verify", 0, 0, p - 1, 0, 0.0, 0.05 + 0.01 * p, 0) for p in times]
+    t_call, t_v, _ = _verify_fit([rec])
+    assert abs(t_v - 0.01) < 1e-12 and abs(t_call - 0.05) < 1e-12

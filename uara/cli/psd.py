@@ -104,6 +104,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--max-new-tokens", type=int, default=48)
     v.add_argument("--delay-ms", type=float, default=5.0, help="one-way link delay (ms)")
     v.add_argument("--draft-length", type=int, default=4)
+    v.add_argument("--reuse-runs", action="store_true",
+                   help="re-analyse OUTPUT/runs.jsonl (calibration, predictions, comparison) without new runs")
     v.set_defaults(func=run_validate_real)
 
     b = psub.add_parser("build-draft", help="distil a same-tokenizer draft for SmolLM2 on CPU")
@@ -258,7 +260,7 @@ def run_validate_real(args: argparse.Namespace) -> int:
         raise UaraError(f"--draft: no model folder at {draft} (build the SmolLM2 draft with `uara psd build-draft`)")
     rec = run_validation(draft, args.target, args.output, calibration_per_source=args.calibration_per_source,
                          validation_per_source=args.prompts_per_source, max_new_tokens=args.max_new_tokens,
-                         delay_s=args.delay_ms / 1000, draft_length=args.draft_length,
+                         delay_s=args.delay_ms / 1000, draft_length=args.draft_length, reuse_runs=args.reuse_runs,
                          log=lambda s: print(s, file=sys.stderr, flush=True))
     for r in rec["settings"]:
         print(f"{r['protocol']:<10} {r['bandwidth_bps'] / 1e6:>6g} Mbit/s {r['mode']:<4} measured {r['measured_s']:.3f} s "
