@@ -95,7 +95,7 @@ class _Simulation:
     # ---------------------------------------------------------------- uploads and batches
     def _schedule_uploads(self) -> None:
         inst, dec = self.inst, self.dec
-        d = inst.link.token_bits * inst.prompt_tokens + inst.link.header_bits
+        d = inst.upload_bits
         rate = np.asarray(dec.shares) * inst.rate_bps
         if dec.bandwidth_mode == "static":
             for b, members in enumerate(dec.batches):

@@ -138,7 +138,7 @@ def user_order(inst: PipelineInstance, how: str) -> np.ndarray:
     k = np.arange(inst.num_users)
     if how == "index":
         return k
-    upload = (inst.link.token_bits * inst.prompt_tokens + inst.link.header_bits) / inst.rate_bps
+    upload = inst.upload_s_full_band
     if how == "output":
         return np.lexsort((k, upload, inst.output_tokens))
     positive = [g for g in inst.speculation_lengths if g > 0]
@@ -159,7 +159,7 @@ class OrderedTerms:
         self.df, self.tf = cs(terms.draft_flops), cs(terms.target_flops)
         self.dpf, self.tpf = cs(terms.draft_prefill_flops), cs(terms.target_prefill_flops)
         self.prompt, self.output = cs(terms.prompt_tokens), cs(terms.output_tokens)
-        d_over_r = terms.upload_bits / inst.rate_bps
+        d_over_r = inst.upload_s_full_band
         self.upload_prefix = cs(d_over_r)
         self.upload_uniform = (d_over_r * inst.num_users)[order]
         self.rounds = {g: rounds_needed(inst.output_tokens[order], inst.alpha[order], g) for g in lengths}
@@ -351,8 +351,7 @@ class PipelineBruteForceSolver(PipelineSolver):
         order = user_order(inst, o.order)
         terms = user_terms(inst)
         table = _subset_table(inst, terms, order, lengths, o.pipelining, contiguous=o.space == "contiguous")
-        d_over_r = terms.upload_bits / inst.rate_bps
-        best = _enumerate(inst, order, table, d_over_r, o, deadline)
+        best = _enumerate(inst, order, table, inst.upload_s_full_band, o, deadline)
         info: dict[str, Any] = {"evaluated": best["count"], "space": o.space}
         if best["timed_out"]:
             info["status"] = Status.TIME_LIMIT

@@ -161,8 +161,7 @@ def _check_shares(dec: ServingDecision, k: int) -> list[str]:
 
 def upload_ready_s(inst: PipelineInstance, dec: ServingDecision) -> np.ndarray:
     """rho_m per batch (module docstring), for either bandwidth mode."""
-    d_over_r = (inst.link.token_bits * inst.prompt_tokens + inst.link.header_bits) / inst.rate_bps
-    per_user = d_over_r / np.asarray(dec.shares, dtype=float)
+    per_user = inst.upload_s_full_band / np.asarray(dec.shares, dtype=float)
     rho = np.empty(len(dec.batches))
     start = 0.0
     for m, members in enumerate(dec.batches):
@@ -199,7 +198,7 @@ def evaluate_schedule(inst: PipelineInstance, dec: ServingDecision, terms: UserT
 
 def sequential_shares(inst: PipelineInstance, batches: Sequence[Sequence[int]]) -> np.ndarray:
     """y_k = (d_k / r_k) / A_m within each batch: every prompt of a batch arrives at once, rho_m = sum_{n<=m} A_n."""
-    d_over_r = (inst.link.token_bits * inst.prompt_tokens + inst.link.header_bits) / inst.rate_bps
+    d_over_r = inst.upload_s_full_band
     y = np.zeros(inst.num_users)
     for members in batches:
         idx = np.asarray(members, dtype=np.int64)
@@ -210,7 +209,7 @@ def sequential_shares(inst: PipelineInstance, batches: Sequence[Sequence[int]]) 
 def static_shares(inst: PipelineInstance, batches: Sequence[Sequence[int]], weights: Sequence[float] | None = None) -> np.ndarray:
     """argmin sum_m w_m max_{k in B_m} d_k / (y_k r_k) s.t. sum y <= 1: Y_m proportional to sqrt(w_m A_m),
     y_k = Y_m (d_k / r_k) / A_m. Default w_m = |B_m| (the users who wait for batch m)."""
-    d_over_r = (inst.link.token_bits * inst.prompt_tokens + inst.link.header_bits) / inst.rate_bps
+    d_over_r = inst.upload_s_full_band
     w = np.array([len(b) for b in batches], float) if weights is None else np.asarray(weights, float)
     a = np.array([d_over_r[np.asarray(b, dtype=np.int64)].sum() for b in batches])
     big_y = np.sqrt(w * a) / np.sqrt(w * a).sum()

@@ -225,6 +225,16 @@ class PipelineInstance:
     def alpha(self) -> np.ndarray:
         return self._array("alpha")
 
+    @property
+    def upload_bits(self) -> np.ndarray:
+        """(K,) d_k = b I_k + h, bit: user k's prompt as sent."""
+        return self.link.token_bits * self.prompt_tokens + self.link.header_bits
+
+    @property
+    def upload_s_full_band(self) -> np.ndarray:
+        """(K,) d_k / r_k, s: user k's upload with the whole band (the band-time the prompt needs)."""
+        return self.upload_bits / self.rate_bps
+
     def to_dict(self) -> dict[str, Any]:
         """The ``uara-pipeline-instance/1`` JSON object."""
         return {"format": PIPELINE_FORMAT, "name": self.name, "objective": self.objective,

@@ -90,8 +90,7 @@ def user_terms(inst: PipelineInstance) -> UserTerms:
     ctx = i + 0.5 * o
     return UserTerms(draft_flops=inst.draft.flops(ctx), target_flops=inst.target.flops(ctx),
                      draft_prefill_flops=i * inst.draft.flops(0.5 * i), target_prefill_flops=i * inst.target.flops(0.5 * i),
-                     prompt_tokens=i, output_tokens=o,
-                     upload_bits=inst.link.token_bits * i + inst.link.header_bits)
+                     prompt_tokens=i, output_tokens=o, upload_bits=inst.upload_bits)
 
 
 @dataclass(frozen=True)
