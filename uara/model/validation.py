@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -48,6 +48,18 @@ def check_keys(raw: dict, allowed: Iterable[str], path: str) -> None:
     if unknown:
         where = f"{path}.{unknown[0]}" if path else unknown[0]
         raise InstanceError(where, f"unknown field; known fields: {', '.join(sorted(allowed))}")
+
+
+def check_object(raw: Any, path: str, allowed: Iterable[str], required: Iterable[str] = (),
+                 what: str = "an object") -> Mapping:
+    """A JSON object with no unknown field and every ``required`` one; the first fault names its path."""
+    if not isinstance(raw, Mapping):
+        raise InstanceError(path, f"expected {what}")
+    check_keys(raw, allowed, path)
+    for key in required:
+        if key not in raw:
+            raise InstanceError(f"{path}.{key}" if path else key, "missing")
+    return raw
 
 
 def _shape_error(value: Any, path: str, shape: tuple[int, ...]) -> InstanceError:

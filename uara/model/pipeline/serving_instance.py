@@ -42,7 +42,7 @@ import numpy as np
 
 from uara.errors import InstanceError
 from uara.io import atomic_write_json, dumps_json
-from uara.model.validation import check_keys, check_list, check_number, check_string, load_instance_file
+from uara.model.validation import check_list, check_number, check_object, check_string, load_instance_file
 
 PIPELINE_FORMAT = "uara-pipeline-instance/1"
 OBJECTIVES = ("sum", "makespan")
@@ -77,12 +77,7 @@ class ComputeNode:
 
     @classmethod
     def from_dict(cls, raw: Any, path: str) -> "ComputeNode":
-        if not isinstance(raw, Mapping):
-            raise InstanceError(path, "expected an object")
-        check_keys(raw, [f.name for f in fields(cls)], path)
-        for key in ("flops", "memory_bandwidth_bytes_per_s"):
-            if key not in raw:
-                raise InstanceError(f"{path}.{key}", "missing")
+        check_object(raw, path, [f.name for f in fields(cls)], ("flops", "memory_bandwidth_bytes_per_s"))
         return cls(label=check_string(raw.get("label", path), f"{path}.label"),
                    flops=_positive(raw["flops"], f"{path}.flops"),
                    memory_bandwidth_bytes_per_s=_positive(raw["memory_bandwidth_bytes_per_s"],
@@ -109,12 +104,7 @@ class ModelCost:
 
     @classmethod
     def from_dict(cls, raw: Any, path: str) -> "ModelCost":
-        if not isinstance(raw, Mapping):
-            raise InstanceError(path, "expected an object")
-        check_keys(raw, [f.name for f in fields(cls)], path)
-        for key in ("weight_bytes", "flops_per_token"):
-            if key not in raw:
-                raise InstanceError(f"{path}.{key}", "missing")
+        check_object(raw, path, [f.name for f in fields(cls)], ("weight_bytes", "flops_per_token"))
         return cls(name=check_string(raw.get("name", path), f"{path}.name"),
                    weight_bytes=_positive(raw["weight_bytes"], f"{path}.weight_bytes"),
                    flops_per_token=_positive(raw["flops_per_token"], f"{path}.flops_per_token"),
@@ -141,12 +131,7 @@ class ServingLink:
 
     @classmethod
     def from_dict(cls, raw: Any, path: str) -> "ServingLink":
-        if not isinstance(raw, Mapping):
-            raise InstanceError(path, "expected an object")
-        check_keys(raw, [f.name for f in fields(cls)], path)
-        for key in ("fronthaul_bps", "fronthaul_latency_s", "downlink_latency_s"):
-            if key not in raw:
-                raise InstanceError(f"{path}.{key}", "missing")
+        check_object(raw, path, [f.name for f in fields(cls)], ("fronthaul_bps", "fronthaul_latency_s", "downlink_latency_s"))
         bw = raw.get("bandwidth_hz")
         return cls(fronthaul_bps=_positive(raw["fronthaul_bps"], f"{path}.fronthaul_bps"),
                    fronthaul_latency_s=_positive(raw["fronthaul_latency_s"], f"{path}.fronthaul_latency_s", allow_zero=True),
@@ -171,12 +156,7 @@ class ServingUser:
 
     @classmethod
     def from_dict(cls, raw: Any, path: str) -> "ServingUser":
-        if not isinstance(raw, Mapping):
-            raise InstanceError(path, "expected an object")
-        check_keys(raw, [f.name for f in fields(cls)], path)
-        for key in ("rate_bps", "prompt_tokens", "output_tokens", "alpha"):
-            if key not in raw:
-                raise InstanceError(f"{path}.{key}", "missing")
+        check_object(raw, path, [f.name for f in fields(cls)], ("rate_bps", "prompt_tokens", "output_tokens", "alpha"))
         alpha = check_number(raw["alpha"], f"{path}.alpha")
         if not 0.0 <= alpha <= 1.0:
             raise InstanceError(f"{path}.alpha", f"{alpha!r} is outside [0, 1]")
@@ -267,18 +247,10 @@ class PipelineInstance:
             raise InstanceError("", f"expected a JSON object, got {type(data).__name__}")
         if data.get("format") != PIPELINE_FORMAT:
             raise InstanceError("format", f"expected {PIPELINE_FORMAT!r}, got {data.get('format')!r}")
-        check_keys(data, ["format", "name", "objective", "speculation_lengths", "sbs", "mbs", "models", "link",
-                          "users", "provenance"], "")
-        for key in ("sbs", "mbs", "models", "link", "users"):
-            if key not in data:
-                raise InstanceError(key, "missing")
-        models = data["models"]
-        if not isinstance(models, Mapping):
-            raise InstanceError("models", "expected an object with 'draft' and 'target'")
-        check_keys(models, ["draft", "target"], "models")
-        for key in ("draft", "target"):
-            if key not in models:
-                raise InstanceError(f"models.{key}", "missing")
+        check_object(data, "", ["format", "name", "objective", "speculation_lengths", "sbs", "mbs", "models", "link",
+                                "users", "provenance"], ("sbs", "mbs", "models", "link", "users"))
+        models = check_object(data["models"], "models", ["draft", "target"], ("draft", "target"),
+                              what="an object with 'draft' and 'target'")
         users = check_list(data["users"], "users", min_len=1)
         objective = data.get("objective", "sum")
         if objective not in OBJECTIVES:
