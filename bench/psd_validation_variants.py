@@ -13,8 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from uara.io import atomic_write_json
 from uara.psd.real_validation import calibrate, calibration_key, compare, predict, summary
 
@@ -23,7 +21,7 @@ def main(folder: str, draft: str = "~/.cache/uara/drafts/smollm2-135m-draft4") -
     import torch
 
     from uara.psd.profiling import match_trace
-    from uara.psd.real_runner import _load
+    from uara.psd.hf import load_weights
 
     out = Path(folder)
     val = json.loads((out / "validation.json").read_text())
@@ -31,7 +29,7 @@ def main(folder: str, draft: str = "~/.cache/uara/drafts/smollm2-135m-draft4") -
     cal_ids = set(val["prompts"]["calibration"])
     cal_recs = [r for r in records if r["prompt_id"] in cal_ids]
     val_recs = [r for r in records if r["prompt_id"] not in cal_ids]
-    model = _load(str(Path(draft).expanduser()))
+    model = load_weights(str(Path(draft).expanduser()))
     vocab = int(model.config.vocab_size)
     traces = {}
     for r in val_recs:

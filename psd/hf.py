@@ -94,22 +94,38 @@ def offline() -> Iterator[None]:
             os.environ.pop("HF_HUB_OFFLINE", None)
 
 
-def load_model(spec: str | os.PathLike, *, dtype: str = "float32") -> tuple[Any, Any, ModelRef]:
-    """Load (model, tokenizer, ref) for CPU inference in eval mode."""
-    torch = require("torch", "running language models")
-    transformers = require("transformers", "running language models")
-    ref = resolve(spec)
+def _load_kwargs(ref: ModelRef) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"local_files_only": True}
     if ref.gguf_file:
         require("gguf", "loading GGUF models")
         kwargs["gguf_file"] = ref.gguf_file
+    return kwargs
+
+
+def load_tokenizer(spec: str | os.PathLike) -> Any:
+    """The tokenizer of a model named as for :func:`load_model`, without loading its weights."""
+    transformers = require("transformers", "running language models")
+    ref = resolve(spec)
     with offline():
-        tok = transformers.AutoTokenizer.from_pretrained(str(ref.folder), **kwargs)
+        return transformers.AutoTokenizer.from_pretrained(str(ref.folder), **_load_kwargs(ref))
+
+
+def load_weights(spec: str | os.PathLike, *, dtype: str = "float32") -> Any:
+    """The model alone (no tokenizer: the real runner works on token ids), for CPU inference in eval mode."""
+    torch = require("torch", "running language models")
+    transformers = require("transformers", "running language models")
+    ref = resolve(spec)
+    with offline():
         model = transformers.AutoModelForCausalLM.from_pretrained(
-            str(ref.folder), dtype=getattr(torch, dtype), **kwargs
+            str(ref.folder), dtype=getattr(torch, dtype), **_load_kwargs(ref)
         )
     model.eval()
-    return model, tok, ref
+    return model
+
+
+def load_model(spec: str | os.PathLike, *, dtype: str = "float32") -> tuple[Any, Any, ModelRef]:
+    """Load (model, tokenizer, ref) for CPU inference in eval mode."""
+    return load_weights(spec, dtype=dtype), load_tokenizer(spec), resolve(spec)
 
 
 def model_shape(model: Any) -> dict[str, int]:

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from uara.errors import UaraError
+from uara.psd.hf import load_weights
 from uara.psd.payloads import down_payload, needs_draft_probs, needs_target_probs, softmax, up_payload
 from uara.psd.protocols import Protocol
 from uara.psd.shaped_link import (KIND_BLOCK, KIND_CONTROL, KIND_VERDICT, Frame, Receiver, ShapedSender, recv_frame,
@@ -65,24 +66,6 @@ def _pin(core: int | None, threads: int = 1) -> None:
         except OSError:
             pass
     torch.set_num_threads(threads)
-
-
-def _load(spec: str) -> Any:
-    """A model by name or path (:func:`uara.psd.hf.load_model`); a folder without tokenizer files (the
-    tiny test models) is loaded as a bare model: the runner works on token ids."""
-    from pathlib import Path
-
-    from uara.psd.hf import load_model, offline, require
-
-    folder = Path(spec).expanduser()
-    if folder.is_dir() and not (folder / "tokenizer_config.json").exists():
-        transformers = require("transformers", "running language models")
-        with offline():
-            model = transformers.AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
-        model.eval()
-        return model
-    model, _, _ = load_model(spec)
-    return model
 
 
 # ---------------------------------------------------------------------------------------- the phone
@@ -259,7 +242,7 @@ def server_main(target_spec: str, core: int | None, port_pipe: Any) -> None:
     from uara.psd.profiling import greedy_reference
 
     _pin(core)
-    model = _load(target_spec)
+    model = load_weights(target_spec)
     vocab = int(model.config.vocab_size)
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsock.bind(("127.0.0.1", 0))
@@ -306,7 +289,7 @@ def phone_main(draft_spec: str, core: int | None, port: int, jobs: list[dict], o
     import torch
 
     _pin(core)
-    model = _load(draft_spec)
+    model = load_weights(draft_spec)
     vocab = int(model.config.vocab_size)
     sock = socket.create_connection(("127.0.0.1", port))
     tune(sock)

@@ -34,16 +34,10 @@ CALIBRATION_SETTINGS = [("ids", 10 * MBPS, "sd"), ("ids", 10 * MBPS, "psd"), ("t
                         ("split", 10 * MBPS, "sd"), ("pearl", 100 * MBPS, "psd")]
 
 
-def tokenized_prompts(target: str, split: str, per_source: int) -> list[tuple[str, list[int]]]:
-    """(id, token ids) of the first ``per_source`` HumanEval and MT-bench prompts of ``split``."""
+def tokenized_prompts(tok: Any, split: str, per_source: int) -> list[tuple[str, list[int]]]:
+    """(id, token ids under ``tok``) of the first ``per_source`` HumanEval and MT-bench prompts of ``split``."""
     from uara.psd import prompts as P
-    from uara.psd.hf import load_model
 
-    _, tok, _ = load_model(target) if target == "smollm2" or Path(target).suffix == ".gguf" else (None, None, None)
-    if tok is None:
-        import transformers
-
-        tok = transformers.AutoTokenizer.from_pretrained(str(Path(target).expanduser()), local_files_only=True)
     out = []
     for prompt in P.humaneval(split, per_source) + P.mtbench(split, per_source):
         text = P.render(prompt, tok)
@@ -75,18 +69,19 @@ def run_validation(draft: str, target: str, output: str | Path, *, calibration_p
                    calibration_settings: Sequence[tuple] = CALIBRATION_SETTINGS, warmup: int = 2,
                    reuse_runs: bool = False, log=print) -> dict[str, Any]:
     """The whole protocol (module docstring); returns the ``uara-psd-validation/1`` record."""
-    from uara.psd.hf import load_model, resolve
+    from uara.psd.hf import load_tokenizer, resolve
+    from uara.psd.hf import load_weights
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    cal_prompts = tokenized_prompts(target, "train", calibration_per_source)
-    val_prompts = tokenized_prompts(target, "eval", validation_per_source)
+    tok = load_tokenizer(target)
+    cal_prompts = tokenized_prompts(tok, "train", calibration_per_source)
+    val_prompts = tokenized_prompts(tok, "eval", validation_per_source)
     overlap = {p for p, _ in cal_prompts} & {p for p, _ in val_prompts}
     if overlap:
         raise UaraError(f"calibration and validation prompts overlap: {sorted(overlap)[:3]}")
-    _, tok, _ = load_model(target) if target == "smollm2" else (None, None, None)
-    eos = (int(tok.eos_token_id),) if tok is not None and tok.eos_token_id is not None else ()
+    eos = (int(tok.eos_token_id),) if tok.eos_token_id is not None else ()
     cal_jobs = _jobs(cal_prompts, calibration_settings, delay_s, draft_length, max_new_tokens, eos)
     val_jobs = _jobs(val_prompts, settings, delay_s, draft_length, max_new_tokens, eos)
     warm = [Job(f"warmup/{j.prompt_id}", j.prompt_ids, j.setting, j.max_new_tokens, j.eos) for j in cal_jobs[:warmup]]
@@ -109,12 +104,7 @@ def run_validation(draft: str, target: str, output: str | Path, *, calibration_p
     cal_recs = [r for r in records if r["prompt_id"] in cal_ids]
     val_recs = [r for r in records if r["prompt_id"] not in cal_ids]
     cal = calibrate(cal_recs)
-    model, _, _ = load_model(draft) if (Path(draft).expanduser() / "tokenizer_config.json").exists() else (None, None, None)
-    if model is None:
-        from uara.psd.real_runner import _load
-
-        model = _load(draft)
-    predicted = _predict_all(model, val_recs, cal)
+    predicted = _predict_all(load_weights(draft), val_recs, cal)
     rows = compare(val_recs, predicted)
     record = {"format": VALIDATION_FORMAT,
               "models": {"draft": resolve(draft).label if draft == "smollm2" else str(draft), "target": resolve(target).label},
