@@ -21,7 +21,8 @@ import numpy as np
 
 from uara.model.pipeline.schedule import ServingDecision, check_decision
 from uara.model.pipeline.serving_instance import PipelineInstance
-from uara.model.pipeline.serving_latency import pass_time_s, rounds_needed, user_terms, verdict_bits
+from uara.model.pipeline.serving_latency import (micro_batch_parts, pass_time_s, rounds_needed, user_terms,
+                                                 verdict_bits)
 from uara.errors import UaraError
 
 
@@ -129,7 +130,7 @@ class _Simulation:
         g, split = self.dec.speculation_length[b], self.dec.micro_batches[b]
         self.batch_start[b] = t
         n_rounds = int(rounds_needed(inst.output_tokens[members], inst.alpha[members], g).max())
-        parts = [members] if split == 1 else [members[: (len(members) + 1) // 2], members[(len(members) + 1) // 2:]]
+        parts = micro_batch_parts(members, split)
         padded = len(parts[0])
         state = {"left": len(parts), "prefilled": False, "waiting": []}
         fwd = link.fronthaul_latency_s + (link.token_bits * self.terms.prompt_tokens[members].sum() + link.header_bits) / link.fronthaul_bps

@@ -31,8 +31,8 @@ import numpy as np
 from uara.errors import SolverError
 from uara.model.pipeline.schedule import (ServingDecision, evaluate_schedule, sequential_shares, uniform_shares)
 from uara.model.pipeline.serving_instance import PipelineInstance
-from uara.model.pipeline.serving_latency import (MicroSums, UserTerms, batch_duration_s, rounds_needed,
-                                                 single_batch_duration_s, tokens_per_round, user_terms)
+from uara.model.pipeline.serving_latency import (MicroSums, UserTerms, batch_duration_s, first_micro_batch_size,
+                                                 rounds_needed, single_batch_duration_s, tokens_per_round, user_terms)
 from uara.model.pipeline.serving_solution import ServingSolution
 from uara.model.solution import Status
 from uara.solvers.base import Solver, check_seed
@@ -178,8 +178,8 @@ class OrderedTerms:
         if split == 1:
             micro = [self._micro(i, jj, n)]
         else:
-            mid = i + (n + 1) // 2
-            micro = [self._micro(i, mid, (n + 1) // 2), self._micro(mid, jj, (n + 1) // 2)]
+            h = first_micro_batch_size(n)
+            micro = [self._micro(i, i + h, h), self._micro(i + h, jj, h)]
         t = batch_duration_s(self.inst, gamma, rounds, micro, self.tpf[j] - self.tpf[i],
                              self.prompt[j] - self.prompt[i], self.output[j] - self.output[i])
         if split == 2:

@@ -37,6 +37,7 @@ C_{m(k)} + l_d. Everything here is vectorised over candidate batches (the DP eva
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -167,11 +168,22 @@ def _maxplus_mat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.max(a[:, :, :, None] + b[:, None, :, :], axis=2)
 
 
-def micro_sums(terms: UserTerms, members: list[np.ndarray], split: int) -> list[MicroSums]:
-    """The micro-batch sums of one batch (``members``: a list with one index array) for 1 or 2 micro-batches."""
-    idx = members[0]
-    n = len(idx)
-    parts = [idx] if split == 1 else [idx[: (n + 1) // 2], idx[(n + 1) // 2:]]
+def first_micro_batch_size(n: Any) -> Any:
+    """ceil(n / 2): the first micro-batch of a split batch of n users (the one messages are padded to)."""
+    return (n + 1) // 2
+
+
+def micro_batch_parts(members: np.ndarray, split: int) -> list[np.ndarray]:
+    """A batch's users (in its order) as its 1 or 2 micro-batches."""
+    if split == 1:
+        return [members]
+    h = first_micro_batch_size(len(members))
+    return [members[:h], members[h:]]
+
+
+def micro_sums(terms: UserTerms, members: np.ndarray, split: int) -> list[MicroSums]:
+    """The micro-batch sums of one batch (user indices ``members``) for 1 or 2 micro-batches."""
+    parts = micro_batch_parts(members, split)
     pad = float(len(parts[0]))
     return [MicroSums(size=np.array([float(len(p))]), padded=np.array([pad]),
                       draft_flops=np.array([terms.draft_flops[p].sum()]),
@@ -184,7 +196,7 @@ def single_batch_duration_s(inst: PipelineInstance, terms: UserTerms, members: n
     """T_m of one batch given by its user indices (the evaluator's scalar entry point)."""
     members = np.asarray(members, dtype=np.int64)
     n_rounds = int(rounds_needed(terms.output_tokens[members], inst.alpha[members], gamma).max())
-    micro = micro_sums(terms, [members], split)
+    micro = micro_sums(terms, members, split)
     return float(batch_duration_s(inst, gamma, np.array([n_rounds]), micro,
                                   np.array([terms.target_prefill_flops[members].sum()]),
                                   np.array([terms.prompt_tokens[members].sum()]),
