@@ -9,6 +9,8 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
+
 from uara.errors import SolverError, UaraError
 from uara.io import dumps_json, parse_key_values
 from uara.model.pipeline.serving_instance import PipelineInstance
@@ -120,7 +122,7 @@ def inspect(inst: PipelineInstance, as_json: bool) -> int:
 
     ref = get_solver("pipeline-dp").solve(inst)
     stats = {"users": inst.num_users, "objective": inst.objective, "speculation_lengths": list(inst.speculation_lengths),
-             "rate_mbps": {"min": float(inst.rate_bps.min() / 1e6), "median": float(_median(inst.rate_bps) / 1e6),
+             "rate_mbps": {"min": float(inst.rate_bps.min() / 1e6), "median": float(np.median(inst.rate_bps) / 1e6),
                            "max": float(inst.rate_bps.max() / 1e6)},
              "prompt_tokens_mean": float(inst.prompt_tokens.mean()), "output_tokens_mean": float(inst.output_tokens.mean()),
              "alpha_mean": float(inst.alpha.mean()), "sbs": inst.sbs.to_dict(), "mbs": inst.mbs.to_dict(),
@@ -138,12 +140,6 @@ def inspect(inst: PipelineInstance, as_json: bool) -> int:
     print(f"  SBS {inst.sbs.label} ({inst.draft.name}), MBS {inst.mbs.label} ({inst.target.name})")
     print(f"  pipeline-dp: {ref.objective_s:.6g} s, mean latency {stats['reference']['mean_latency_s']:.4g} s")
     return 0
-
-
-def _median(x: Any) -> float:
-    import numpy as np
-
-    return float(np.median(x))
 
 
 def validate(record: dict, instance_path: str) -> int:

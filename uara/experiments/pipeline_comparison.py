@@ -85,9 +85,7 @@ def pipeline_row(inst: PipelineInstance, inst_file: Path, sol_file: Path, option
     from uara.model.pipeline.schedule import ServingDecision
 
     rec = read_json(sol_file, what="solution file")
-    row = {"instance": inst.name, "instance_file": str(inst_file), "fingerprint": inst.fingerprint(),
-           "users": inst.num_users, "objective_kind": inst.objective, "solver": rec["solver"],
-           "options": json.dumps(options, sort_keys=True), "seed": rec["seed"], "status": rec["status"], "error": "",
+    row = {**_run_row(inst, inst_file, rec["solver"], options, rec["seed"]), "status": rec["status"], "error": "",
            "lower_bound_s": rec.get("lower_bound_s"), "wall_time_s": rec["wall_time_s"], "solution_file": str(sol_file)}
     try:
         ev = verify_serving_solution(rec, inst)
@@ -102,10 +100,15 @@ def pipeline_row(inst: PipelineInstance, inst_file: Path, sol_file: Path, option
     return row
 
 
-def _error_row(inst: PipelineInstance, f: Path, solver: str, opts: dict, seed: int, why: str) -> dict[str, Any]:
+def _run_row(inst: PipelineInstance, f: Path, solver: str, opts: dict, seed: int) -> dict[str, Any]:
+    """The columns that say which run a row is."""
     return {"instance": inst.name, "instance_file": str(f), "fingerprint": inst.fingerprint(), "users": inst.num_users,
             "objective_kind": inst.objective, "solver": solver, "options": json.dumps(opts, sort_keys=True),
-            "seed": seed, "status": "error", "error": why}
+            "seed": seed}
+
+
+def _error_row(inst: PipelineInstance, f: Path, solver: str, opts: dict, seed: int, why: str) -> dict[str, Any]:
+    return {**_run_row(inst, f, solver, opts, seed), "status": "error", "error": why}
 
 
 def _write(out: Path, rows: list[dict[str, Any]]) -> Path:
