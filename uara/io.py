@@ -13,6 +13,27 @@ from typing import Any
 from uara.errors import UaraError
 
 
+#: The distributions whose versions decide a result's numbers; recorded in every results manifest
+#: and report (:func:`package_versions`) and pinned, with everything else, in constraints.txt.
+RECORDED_PACKAGES = ("numpy", "scipy", "cvxpy", "clarabel", "pyscipopt", "highspy", "torch", "sionna",
+                     "sionna-rt", "transformers", "pandas")
+
+
+def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, str | None]:
+    """Installed version of each distribution (None when it is not installed), Python's included;
+    read from the installed metadata, nothing imported."""
+    import importlib.metadata as md
+    import platform
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def available_memory_bytes() -> float | None:
     """MemAvailable of /proc/meminfo (Linux) in bytes, else None (callers then skip their memory check)."""
     try:

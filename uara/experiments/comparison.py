@@ -30,7 +30,7 @@ from uara.experiments.executors import make_executor, run_isolated
 from uara.experiments.grid import RunSpec, build_specs, check_solvers, expand_instances
 from uara.experiments.table import HIGH_BATTERY, validate_and_row, write_table
 from uara.experiments.worker import RunResult, execute_run
-from uara.io import atomic_write_json, read_json
+from uara.io import atomic_write_json, package_versions, read_json
 from uara.model.instance import Instance
 
 
@@ -118,6 +118,7 @@ def compare(
         "solvers": list(runnable), "skipped_solvers": skipped, "seeds": list(seeds), "params": list(params),
         "options": options or {}, "mode": mode, "time_limit_s": time_limit, "threads": threads,
         "executor": executor, "runs": len(specs), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "versions": package_versions(),
     })
     done = _stored_rows(runs_dir, log)  # this grid's and earlier grids': the table holds them all
     todo = [s for s in specs if s.key not in done]

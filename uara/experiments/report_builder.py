@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from uara.errors import MissingDependencyError, UaraError
-from uara.io import atomic_write_bytes, atomic_write_text, read_json
+from uara.io import atomic_write_bytes, atomic_write_text, package_versions, read_json
 from uara.solvers import BASELINES
 
 #: Metrics a reduction can be stated on: (column, words).
@@ -519,6 +519,8 @@ def provenance_lines(src: Path) -> list[str]:
 
     return [f"uara {__version__}, commit {commit}",
             f"machine: {platform.machine()}, {os.cpu_count()} CPU(s), {platform.platform()}, Python {platform.python_version()}",
+            "packages: " + ", ".join(f"{k} {v}" for k, v in package_versions().items() if v is not None)
+            + " (pinned by constraints.txt)",
             f"report written {_time.strftime('%Y-%m-%d %H:%M:%S')} from {src}"]
 
 

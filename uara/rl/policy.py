@@ -126,17 +126,35 @@ def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     if not path.is_file():
         raise UaraError(f"policy checkpoint not found: {path}")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
-        raise UaraError(f"cannot read policy checkpoint {path}: {exc}") from None
-    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
+    blob = load_checkpoint_data(path, "policy checkpoint")
+    if blob.get("format") != CHECKPOINT_FORMAT:
         raise UaraError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
     if list(blob.get("features", [])) != list(FEATURES):
         raise UaraError(f"{path} was trained on other features ({blob.get('features')}); retrain it")
-    actor = Actor(blob["obs_dim"], blob["act_dim"], blob["hidden"], init_scale=0.0)
-    actor.load_state_dict(blob["actor"])
+    try:
+        actor = Actor(int(blob["obs_dim"]), int(blob["act_dim"]), int(blob["hidden"]), init_scale=0.0)
+        actor.load_state_dict(blob["actor"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise UaraError(f"{path}: malformed {CHECKPOINT_FORMAT} checkpoint ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else exc!r})") from None
     return Policy(actor, {k: v for k, v in blob.items() if k != "actor"})
+
+
+def load_checkpoint_data(path: str | Path, what: str) -> dict[str, Any]:
+    """Read a torch checkpoint as *data only*: ``torch.load(weights_only=True)`` admits tensors and
+    plain containers (dict, list, tuple, str, int, float, bool, None) and refuses any other pickled
+    object, so a crafted file cannot run code. Returns the top-level dict; one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise UaraError(f"{what} not found: {path}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable or unsafe file is a user error here
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UaraError(f"cannot read {what} {path} as data (tensors and plain containers only): {first}") from None
+    if not isinstance(blob, dict):
+        raise UaraError(f"{path} is not a {what}: top level is {type(blob).__name__}, not a mapping")
+    return blob
 
 
 def _jsonable(x: Any) -> Any:

@@ -29,6 +29,7 @@ torch is imported here, never by ``import uara``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -49,8 +50,10 @@ try:
 except ImportError as _exc:  # pragma: no cover - exercised only without the rl extra
     raise MissingDependencyError("torch", "rl", feature="TMA-MASAC") from _exc
 
-from uara.rl.policy import Actor, mlp, resolve_device, save_policy
+from uara.rl.policy import Actor, load_checkpoint_data, mlp, resolve_device, save_policy
 from uara.rl.train_args import MASACArgs
+
+RESUME_FORMAT = "uara-masac-resume/1"
 
 
 class SoftQ(nn.Module):
@@ -125,11 +128,12 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict[str, Any]:
         n = len(self)
-        return {"obs": self.obs[:n].copy(), "next_obs": self.next_obs[:n].copy(), "act": self.act[:n].copy(),
-                "m": self.m[:n].copy(), "rew": self.rew[:n].copy(), "done": self.done[:n].copy(),
-                "pos": self.pos, "full": self.full}
+        # Tensors, not numpy arrays: the resume file is read back with torch.load(weights_only=True).
+        arrays = {key: torch.from_numpy(getattr(self, key)[:n].copy()) for key in ("obs", "next_obs", "act", "m", "rew", "done")}
+        return {**arrays, "pos": int(self.pos), "full": bool(self.full)}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
+        d = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in d.items()}
         n = len(d["m"])
         mm = min(self.max_m, d["obs"].shape[1])
         for key in ("obs", "next_obs", "act"):
@@ -317,12 +321,7 @@ def train(
     if resume:
         if not rpath.is_file():
             raise UaraError(f"--resume: no training state at {rpath}")
-        st = torch.load(rpath, map_location=device, weights_only=False)
-        lrn.load_state_dict(st)
-        rng.bit_generator.state = st["np_rng"]
-        torch.set_rng_state(st["torch_rng"])
-        run.update(curve=list(st["curve"]), step=int(st["step"]), wall_s=float(st["wall_s"]),
-                   best=dict(st.get("best", run["best"])))
+        _restore(lrn, rng, run, rpath, device)
     zero_ref = evaluate_policy(lambda o: np.zeros((o.shape[0], ACT_DIM)), eval_set, args)["reward"]
 
     def checkpoint(step: int, stats: dict[str, float], wall: float) -> None:
@@ -393,14 +392,36 @@ def _checkpoint(lrn: Learner, args: MASACArgs, eval_set: Sequence[Instance], run
     save_policy(last_path(output), lrn.actor, args, {"step": step, "curve_last": row})
     if improved:
         save_policy(output, lrn.actor, args, {"step": step, "curve_last": row, "best": dict(best)})
-    torch.save({**lrn.state_dict(), "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "curve": curve, "step": step, "wall_s": wall, "args": dataclasses.asdict(args), "best": dict(best)},
-               resume_path(output))
+    rpath = resume_path(output)
+    tmp = rpath.with_name(rpath.name + ".tmp")
+    torch.save({**lrn.state_dict(), "format": RESUME_FORMAT, "np_rng": json.dumps(rng.bit_generator.state),
+                "torch_rng": torch.get_rng_state(), "curve": curve, "step": step, "wall_s": wall,
+                "args": json.loads(json.dumps(dataclasses.asdict(args), default=str)), "best": dict(best)}, tmp)
+    tmp.replace(rpath)
     if curve_dir is not None:
         write_curve(curve, curve_dir)
     if log:
         log(f"step {step}: eval reward {ev['reward']:.4f} (zero action {zero_ref:.4f}, best {best['reward']:.4f} "
             f"at step {best['step']}), alpha {row['alpha']:.3g}")
+
+
+def _restore(lrn: "Learner", rng: np.random.Generator, run: dict[str, Any], rpath: Path, device: torch.device) -> None:
+    """Load a resume file written by :func:`_checkpoint` as data only (:func:`load_checkpoint_data`:
+    no pickled object other than tensors and plain containers is accepted), then restore the learner,
+    both random generators and the run record."""
+    st = load_checkpoint_data(rpath, "training state")
+    if st.get("format") != RESUME_FORMAT:
+        raise UaraError(f"--resume: {rpath} is not a {RESUME_FORMAT} training state (written by an older uara? "
+                        "start the run again without --resume)")
+    try:
+        lrn.load_state_dict({k: v.to(device) if isinstance(v, torch.Tensor) and k != "buffer" else v
+                             for k, v in st.items()})
+        rng.bit_generator.state = json.loads(st["np_rng"])
+        torch.set_rng_state(st["torch_rng"])
+        run.update(curve=list(st["curve"]), step=int(st["step"]), wall_s=float(st["wall_s"]),
+                   best=dict(st.get("best", run["best"])))
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise UaraError(f"--resume: malformed training state {rpath} ({type(exc).__name__}: {exc})") from None
 
 
 def write_curve(curve: list[dict[str, float]], out_dir: str | Path) -> tuple[Path, Path | None]:
