@@ -1,7 +1,7 @@
 """Column generation / branch-and-price (`price`) against the relaxation and SCIP (`exact`).
 
 For random_instance(M, E, seed=s): the continuous relaxation's bound (its Lagrangian
-dual, solvers/_lagrangian.py, maximised from the Max-SINR start with UB cuts, as
+dual, solvers/core/lagrangian.py, maximised from the Max-SINR start with UB cuts, as
 `relax` does), the root column-generation bound, the time to close and the certified
 gap of `price` at the time limit, next to `exact` (SCIP) at the same limit. Gaps
 are relative to I - C of the best solution either method found.
@@ -21,10 +21,10 @@ from uara.model.allocation import exact_allocation
 from uara.model.formulation import slot_data
 from uara.model.instance import Instance
 from uara.solvers import get_solver
-from uara.solvers._lagrangian import maximise_dual, start_from_association
-from uara.solvers._misocp import usable_pairs
-from uara.solvers.relax import association_values
-from uara.solvers.association import masked_argmax
+from uara.solvers.core.lagrangian import maximise_dual, start_from_association
+from uara.solvers.core.misocp import usable_pairs
+from uara.solvers.p1.relax import association_values
+from uara.solvers.core.moves import masked_argmax
 from uara.scenario.random_instance import random_instance
 
 

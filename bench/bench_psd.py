@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from uara.psd.acceptance import Acceptance
-from uara.psd.profiles import load_profile
-from uara.psd.simulator import Timing, simulate
+from uara.psd.simulation.acceptance import Acceptance
+from uara.psd.workload.profiles import load_profile
+from uara.psd.simulation.simulator import Timing, simulate
 from uara.scenario.random_instance import random_instance
 
 
@@ -56,8 +56,8 @@ def main() -> None:
 
     from uara.model.instance import Instance
     from uara.psd.latency import slot_latency
-    from uara.psd.profiles import load_profile_set
-    from uara.psd.tasks import sample_tasks
+    from uara.psd.workload.profiles import load_profile_set
+    from uara.psd.workload.tasks import sample_tasks
 
     inst = random_instance(180, 20, seed=0)
     inst.slots[0].tasks = sample_tasks(load_profile_set("gpt2"), [t.type for t in inst.slots[0].tasks], 0)

@@ -14,14 +14,14 @@ import sys
 from pathlib import Path
 
 from uara.io import atomic_write_json
-from uara.psd.real_validation import calibrate, calibration_key, compare, predict, summary
+from uara.psd.testbed.real_validation import calibrate, calibration_key, compare, predict, summary
 
 
 def main(folder: str, draft: str = "~/.cache/uara/drafts/smollm2-135m-draft4") -> None:
     import torch
 
-    from uara.psd.profiling import match_trace
-    from uara.psd.hf import load_weights
+    from uara.psd.measure.profiling import match_trace
+    from uara.psd.measure.hf import load_weights
 
     out = Path(folder)
     val = json.loads((out / "validation.json").read_text())

@@ -9,7 +9,7 @@ For slot t and device i served by server j = association[i]:
     downlink rate, one-way latency: :class:`LatencyOptions`
 
 and the task's own output length, draft length, protocol and acceptance trace
-(``Task.psd``, written by :func:`uara.psd.tasks.sample_tasks`; the trace is
+(``Task.psd``, written by :func:`uara.psd.workload.tasks.sample_tasks`; the trace is
 regenerated from its seed, so every solution of an instance sees the same
 acceptance: common random numbers). A zero share or a zero rate gives an
 infinite latency, flagged in ``infinite`` -- never an exception.
@@ -26,16 +26,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
 from uara.errors import UaraError
-from uara.psd.acceptance import Acceptance
-from uara.psd.profiles import Profile, load_profile
-from uara.psd.protocols import Protocol
-from uara.psd.simulator import CATEGORIES, Decoding, SimResult, Timing, simulate
-from uara.psd.tasks import task_trace
+from uara.psd.simulation.acceptance import Acceptance
+from uara.psd.workload.profiles import Profile, load_profile
+from uara.psd.simulation.protocols import Protocol
+from uara.psd.simulation.simulator import CATEGORIES, Decoding, SimResult, Timing, simulate
+from uara.psd.workload.tasks import task_trace
 
 DEFAULT_PROFILE_SET = "gpt2"
 
@@ -161,7 +161,7 @@ def _task_fields(task: Any, notes: list[str]) -> tuple[Profile, dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def _shipped() -> frozenset[str]:
-    from uara.psd.profiles import list_profiles
+    from uara.psd.workload.profiles import list_profiles
 
     return frozenset(list_profiles())
 
@@ -302,5 +302,14 @@ def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol |
         "breakdown_mean_s": crit,
         "per_slot": [r.to_dict() for r in per_slot],
         "notes": sorted({n for r in per_slot for n in r.notes}),
-        "simulator": "uara.psd.simulator",
+        "simulator": "uara.psd.simulation.simulator",
     }
+
+
+def latency_or_reason(inst: Any, sol: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """The PSD simulator's end-to-end latency of a solution (:func:`solution_latency`), or
+    (None, why not): the one bridge that ``uara solve``, a comparison run and an episode slot use."""
+    try:
+        return solution_latency(inst, sol), None
+    except Exception as exc:  # noqa: BLE001 - the latency is an annex of a run; its failure is reported, not raised
+        return None, f"PSD simulator failed: {type(exc).__name__}: {exc}"

@@ -26,24 +26,24 @@ __all__ = ["BASELINES", "PIPELINE_DEFAULT", "problem_of", "Solver", "SlotDecisio
 
 # name -> "module:Class" (imported on first use) or a class.
 _REGISTRY: dict[str, Any] = {
-    "random": "uara.solvers.heuristics:RandomSolver",
-    "max-sinr": "uara.solvers.heuristics:MaxSINRSolver",
-    "max-compute": "uara.solvers.heuristics:MaxComputeSolver",
-    "tma": "uara.solvers.tma:TMASolver",
-    "brute-force": "uara.solvers.brute_force:BruteForceSolver",
-    "exact": "uara.solvers.exact:ExactSolver",
-    "relax": "uara.solvers.relax:RelaxSolver",
-    "price": "uara.solvers.price:PriceSolver",
-    "masac": "uara.solvers.masac:MASACSolver",
-    # the pipelined serving problem (uara-pipeline-instance/1; docs/pipeline.md)
-    "pipeline-dp": "uara.solvers.pipeline_solvers:PipelineDPSolver",
-    "pipeline-brute-force": "uara.solvers.pipeline_solvers:PipelineBruteForceSolver",
-    "pipeline-uniform": "uara.solvers.pipeline_solvers:PipelineUniformSolver",
-    "pipeline-ad": "uara.solvers.pipeline_solvers:PipelineADSolver",
-    "pipeline-max-batch": "uara.solvers.pipeline_solvers:PipelineMaxBatchSolver",
-    "pipeline-dp-uniform": "uara.solvers.pipeline_solvers:PipelineDPUniformSolver",
-    "pipeline-fixed-length": "uara.solvers.pipeline_solvers:PipelineFixedLengthSolver",
-    "pipeline-no-overlap": "uara.solvers.pipeline_solvers:PipelineNoOverlapSolver",
+    "random": "uara.solvers.p1.heuristics:RandomSolver",
+    "max-sinr": "uara.solvers.p1.heuristics:MaxSINRSolver",
+    "max-compute": "uara.solvers.p1.heuristics:MaxComputeSolver",
+    "tma": "uara.solvers.p1.tma:TMASolver",
+    "brute-force": "uara.solvers.p1.brute_force:BruteForceSolver",
+    "exact": "uara.solvers.p1.exact:ExactSolver",
+    "relax": "uara.solvers.p1.relax:RelaxSolver",
+    "price": "uara.solvers.p1.price:PriceSolver",
+    "masac": "uara.solvers.p1.masac:MASACSolver",
+    # the pipelined serving problem (docs/pipeline.md)
+    "pipeline-dp": "uara.solvers.pipeline.dp:PipelineDPSolver",
+    "pipeline-brute-force": "uara.solvers.pipeline.exhaustive:PipelineBruteForceSolver",
+    "pipeline-uniform": "uara.solvers.pipeline.benchmarks:PipelineUniformSolver",
+    "pipeline-ad": "uara.solvers.pipeline.benchmarks:PipelineADSolver",
+    "pipeline-max-batch": "uara.solvers.pipeline.benchmarks:PipelineMaxBatchSolver",
+    "pipeline-dp-uniform": "uara.solvers.pipeline.benchmarks:PipelineDPUniformSolver",
+    "pipeline-fixed-length": "uara.solvers.pipeline.benchmarks:PipelineFixedLengthSolver",
+    "pipeline-no-overlap": "uara.solvers.pipeline.benchmarks:PipelineNoOverlapSolver",
 }
 
 #: The pipeline back-ends `uara compare` runs on pipeline instances when --solvers is not given.

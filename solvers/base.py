@@ -14,22 +14,22 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from uara.errors import MissingDependencyError, SolverError
-from uara.io import available_memory_bytes
+from uara.errors import MissingDependencyError
 from uara.model.evaluator import Evaluation
 from uara.model.formulation import SlotData, slot_data
 from uara.model.instance import Instance
-from uara.model.solution import SlotDecision, Solution, Status, aggregate_status, relative_gap
+from uara.model.solution import SlotDecision, Solution, aggregate_status
+from uara.solvers.driver import OPTIMALITY_TOL, check_memory, check_run_arguments, check_seed, slot_deadline, vet_claims
+from uara.solvers.options import NoOptions, parse_options
 
-#: A solve reports "optimal" only if its proven gap is at most this.
-OPTIMALITY_TOL = 1e-6
+__all__ = ["OPTIMALITY_TOL", "NoOptions", "SlotDecision", "SolveContext", "Solver", "capabilities", "check_seed",
+           "parse_options", "slot_deadline"]
 
 
 @dataclass
@@ -66,19 +66,6 @@ class SolveContext:
         self.trace.append({"time_s": time.perf_counter(), "incumbent": incumbent, "bound": bound if bound is not None else float("nan")})
 
 
-def slot_deadline(run_deadline: float | None, now: float, slots_left: int) -> float | None:
-    """The deadline of the next slot: an even share of the time left,
-    now + (run_deadline - now) / slots_left, so time a slot leaves unused goes to the later ones."""
-    if run_deadline is None:
-        return None
-    return now + max(0.0, run_deadline - now) / max(1, slots_left)
-
-
-@dataclass
-class NoOptions:
-    """A solver without options."""
-
-
 class Solver:
     """Base class of all back-ends.
 
@@ -96,9 +83,11 @@ class Solver:
     """
 
     name: ClassVar[str] = "?"
-    #: the problem family: "p1" (uara-instance/1) or "pipeline" (uara-pipeline-instance/1)
+    #: the problem family (uara.model.shared.family): "p1" or "pipeline"
     PROBLEM: ClassVar[str] = "p1"
     VERSION: ClassVar[int] = 1
+    #: the shared helpers of :mod:`uara.solvers.core` the back-end uses (their versions join its resume key)
+    CORE: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
@@ -112,6 +101,21 @@ class Solver:
         self.check_options()
 
     # ---------------------------------------------------------------- plugins
+    @classmethod
+    def code_version(cls) -> dict[str, Any]:
+        """What of the code a stored result depends on, for resume keys: ``VERSION`` and the versions
+        of the :data:`CORE` helpers, each left out while it is 1 (so keys made before versions existed
+        still match)."""
+        from uara.solvers.core import CORE_VERSIONS
+
+        out: dict[str, Any] = {}
+        if cls.VERSION != 1:
+            out["solver_version"] = cls.VERSION
+        core = {name: CORE_VERSIONS[name] for name in sorted(cls.CORE) if CORE_VERSIONS[name] != 1}
+        if core:
+            out["core"] = core
+        return out
+
     @classmethod
     def is_installed(cls) -> bool:
         """True if every optional module in :attr:`requires` can be imported."""
@@ -158,11 +162,7 @@ class Solver:
         missing = self.missing()
         if missing:
             raise MissingDependencyError(missing[0], self.extra or "all", feature=f"solver '{self.name}'")
-        if time_limit is not None and not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
-            raise SolverError(f"--time-limit must be positive seconds, got {time_limit}")
-        check_seed(seed)
-        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-            raise SolverError(f"--threads must be a positive integer, got {threads!r}")
+        check_run_arguments(time_limit=time_limit, seed=seed, threads=threads)
         indices = list(range(instance.num_slots)) if slots is None else list(slots)
         self._check_memory(instance.num_devices, instance.num_servers)
         type(self).import_solver()
@@ -201,30 +201,16 @@ class Solver:
         )
 
     def _check_memory(self, m: int, e: int) -> None:
-        need = self.memory_estimate_bytes(m, e)
-        avail = available_memory_bytes()
-        if need > 0 and avail is not None and need > 0.8 * avail:
-            raise SolverError(f"solver '{self.name}' needs about {need / 2**30:.1f} GiB for M = {m} devices and E = {e} "
-                              f"servers, more than the {avail / 2**30:.1f} GiB available here; use a smaller instance "
-                              "or a solver whose tables grow slower (relax with solver=lagrangian, max-sinr)")
+        check_memory(self.name, self.memory_estimate_bytes(m, e), f"M = {m} devices and E = {e} servers",
+                     "use a smaller instance or a solver whose tables grow slower (relax with solver=lagrangian, max-sinr)")
 
     @staticmethod
     def _vet(dec: SlotDecision, sd: SlotData) -> Evaluation:
-        """Re-score a back-end's decisions and downgrade claims they do not support:
-        infeasible decisions make the slot an error, a bound above the incumbent is
-        dropped, and "optimal" without a matching bound becomes "feasible"."""
+        """Re-score a back-end's decisions and downgrade claims they do not support
+        (:func:`uara.solvers.driver.vet_claims`)."""
         ev = dec.evaluate(sd)
-        if ev.violations:
-            dec.status = Status.ERROR
-            dec.info["error"] = f"solver returned infeasible decisions: {ev.violations[0]}"
-        elif dec.lower_bound is not None and dec.lower_bound > ev.objective * (1 + 1e-9) + 1e-9:
-            dec.info["warning"] = f"claimed bound {dec.lower_bound} exceeds the incumbent {ev.objective}; bound dropped"
-            dec.lower_bound = None
-        if dec.status == Status.OPTIMAL:
-            gap = relative_gap(ev.objective, dec.lower_bound, ev.constant)
-            if gap is None or gap > OPTIMALITY_TOL:
-                dec.status = Status.FEASIBLE
-                dec.info["note"] = "optimality claimed without a matching bound; reported as feasible"
+        dec.status, dec.lower_bound = vet_claims(ev.objective, ev.constant, ev.violations, dec.status,
+                                                 dec.lower_bound, dec.info)
         return ev
 
     @property
@@ -232,59 +218,5 @@ class Solver:
         return self.name
 
 
-def check_seed(seed: Any) -> None:
-    """A run's seed is a non-negative integer (numpy's SeedSequence refuses others with a traceback)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SolverError(f"--seed must be a non-negative integer, got {seed!r}")
-
-
 def capabilities(cls: type[Solver]) -> dict[str, bool]:
     return {"exact": cls.EXACT, "provides_bound": cls.PROVIDES_BOUND, "stochastic": cls.STOCHASTIC}
-
-
-def parse_options(options_cls: type, raw: dict[str, Any], solver_name: str) -> Any:
-    """Build the options dataclass from keyword values, converting and checking each value
-    against the field's declared type (strings from ``--option key=value`` are converted)."""
-    known = {f.name: f for f in dataclasses.fields(options_cls)}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        key_n = key.replace("-", "_")
-        if key_n not in known:
-            names = ", ".join(sorted(known)) or "none"
-            raise SolverError(f"solver '{solver_name}' has no option '{key}' (options: {names})")
-        values[key_n] = _convert(value, known[key_n], solver_name)
-    return options_cls(**values)
-
-
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
-def _convert(value: Any, f: dataclasses.Field, solver_name: str) -> Any:
-    """``value`` as the field's declared type (bool, int, float or str, optionally ``| None``)."""
-    typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    base = typ.split("|")[0].strip()
-    if "None" in typ and (value is None or (isinstance(value, str) and value.lower() in ("none", "null"))):
-        return None
-    bad = SolverError(f"solver '{solver_name}': option '{f.name}' expects {typ}, got {value!r}")
-    if base == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
-            return value.lower() in _TRUE
-        raise bad
-    if base in ("int", "float"):
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, str):
-            try:
-                value = int(value) if base == "int" else float(value)
-            except ValueError:
-                raise bad from None
-        if base == "int" and not isinstance(value, (int, np.integer)):
-            raise bad
-        if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
-            raise bad
-        return int(value) if base == "int" else float(value)
-    if base == "str" and not isinstance(value, str):
-        raise bad
-    return value

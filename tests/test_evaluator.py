@@ -4,7 +4,7 @@ import pytest
 from uara.model.allocation import exact_allocation, group_values, uniform_allocation
 from uara.model.evaluator import evaluate, evaluate_batch
 from uara.model.formulation import slot_data
-from uara.solvers.tma import seat_costs
+from uara.solvers.core.moves import seat_costs
 from uara.scenario.random_instance import random_instance
 
 from conftest import reference_objective

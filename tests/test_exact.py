@@ -9,8 +9,8 @@ from uara.model.evaluator import evaluate
 from uara.model.formulation import slot_data
 from uara.model.solution import Status
 from uara.solvers import get_solver
-from uara.solvers import _misocp
-from uara.solvers.exact import SCIP_NOT_RUN
+from uara.solvers.core import misocp as _misocp
+from uara.solvers.p1.exact import SCIP_NOT_RUN
 from uara.scenario.random_instance import random_instance
 
 TINY = [(8, 3, 0), (10, 3, 1), (7, 4, 2), (9, 3, 5)]
@@ -32,7 +32,7 @@ def test_misocp_point_at_brute_force_optimum_matches_evaluator(m, e, seed):
 @pytest.mark.parametrize("m,e,seed", TINY[:2])
 def test_pyomo_model_value_at_brute_force_optimum(m, e, seed):
     pyo = pytest.importorskip("pyomo.environ")
-    from uara.solvers.exact import SCIP_NOT_RUN, build_model, set_point
+    from uara.solvers.p1.exact import SCIP_NOT_RUN, build_model, set_point
 
     inst = random_instance(m, e, seed=seed)
     sd = slot_data(inst)

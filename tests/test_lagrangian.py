@@ -8,7 +8,7 @@ import pytest
 from uara.model.allocation import exact_allocation
 from uara.model.formulation import slot_data
 from uara.solvers import get_solver
-from uara.solvers._lagrangian import (
+from uara.solvers.core.lagrangian import (
     Multipliers,
     _SmoothedDual,
     dual_value,
@@ -16,8 +16,8 @@ from uara.solvers._lagrangian import (
     start_from_association,
     t_max,
 )
-from uara.solvers._misocp import usable_pairs
-from uara.solvers.relax import max_sinr_start
+from uara.solvers.core.misocp import usable_pairs
+from uara.solvers.p1.relax import max_sinr_start
 from uara.scenario.random_instance import random_instance
 
 TINY = [(8, 3, 0), (10, 3, 1), (7, 4, 2), (9, 3, 5), (6, 5, 7)]
@@ -48,7 +48,7 @@ def test_dual_at_any_multipliers_is_below_the_optimum(m, e, seed):
 @pytest.mark.parametrize("m,e,seed", TINY + [(40, 6, 3)])
 def test_maximised_dual_reaches_the_socp_relaxation(m, e, seed):
     pytest.importorskip("cvxpy")
-    from uara.solvers.relax import solve_relaxation
+    from uara.solvers.p1.relax import solve_relaxation
 
     inst = random_instance(m, e, seed=seed)
     sd = slot_data(inst)
@@ -71,7 +71,7 @@ def test_maximised_dual_is_robust_to_rounding_of_its_start():
     by the iteration limit, starts perturbed by 1e-9 relative ended up to 2e-4 below it on this
     instance (the failure seen on a fresh machine was 7.9e-5)."""
     pytest.importorskip("cvxpy")
-    from uara.solvers.relax import solve_relaxation
+    from uara.solvers.p1.relax import solve_relaxation
 
     inst = random_instance(6, 5, seed=7)
     sd = slot_data(inst)

@@ -160,3 +160,79 @@ def test_no_two_modules_share_a_name():
         if path.name not in ("__init__.py", "__main__.py"):
             names[path.stem].append(str(path.relative_to(ROOT)))
     assert {k: v for k, v in names.items() if len(v) > 1} == {}
+
+
+def test_each_format_tag_is_spelled_in_exactly_one_source_module():
+    """uara.model.shared.formats states every tag; readers and writers use its constants, never the string."""
+    import re
+
+    spelled: dict[str, set[str]] = defaultdict(set)
+    for mod, path in source_modules().items():
+        for tag in re.findall(r"uara-[a-z][a-z0-9-]*/\d+", path.read_text()):
+            spelled[tag].add(mod)
+    assert spelled, "no format tag found at all"
+    assert {tag: sorted(mods) for tag, mods in spelled.items() if mods != {"uara.model.shared.formats"}} == {}
+
+
+#: rooms inside a wing, lowest first; a room imports its own room and the rooms below it (peers of one
+#: rank, e.g. P1's and the pipeline's back-ends, never import each other)
+ROOMS = {
+    "psd": {"simulation": 0, "workload": 1, "latency": 2, "measure": 3, "testbed": 4, "": 5},
+    "solvers": {"options": 0, "driver": 1, "core": 2, "base": 3, "p1": 4, "pipeline": 4, "": 5},
+}
+
+
+def room(module: str) -> tuple[str, str] | None:
+    parts = module.split(".")
+    if len(parts) < 2 or parts[1] not in ROOMS:
+        return None
+    return parts[1], parts[2] if len(parts) > 2 else ""
+
+
+def room_violations(known: dict[str, Path]) -> list[str]:
+    bad = []
+    for mod, path in known.items():
+        src = room(mod)
+        if src is None:
+            continue
+        for name, line in imports(path, mod):
+            target = resolve(name, known)
+            dst = room(target) if target else None
+            if dst is None or dst[0] != src[0] or dst[1] == src[1]:
+                continue
+            ranks = ROOMS[src[0]]
+            if ranks[dst[1]] >= ranks[src[1]]:
+                bad.append(f"{path.relative_to(ROOT)}:{line}: room {src[0]}/{src[1] or '__init__'} imports {target}")
+    return sorted(set(bad))
+
+
+def test_rooms_inside_psd_and_solvers_are_ranked():
+    known = source_modules()
+    for mod in known:
+        r = room(mod)
+        if r is not None:
+            assert r[1] in ROOMS[r[0]], f"{mod}: not in a known room of {r[0]} (add it to ROOMS)"
+    assert room_violations(known) == []
+
+
+def test_no_lazy_import_cycle_inside_a_wing():
+    """Every import counts here, also one inside a function: two modules of one wing may not import each other."""
+    known = source_modules()
+    graph: dict[str, set[str]] = defaultdict(set)
+    for mod, path in known.items():
+        for name, _ in imports(path, mod):
+            target = resolve(name, known)
+            if target and target != mod and wing(target) == wing(mod) and not mod.startswith(target + "."):
+                graph[mod].add(target)
+    pairs = sorted(f"{a} <-> {b}" for a in graph for b in graph[a] if a < b and a in graph.get(b, ()))
+    assert pairs == []
+
+
+def test_no_folder_holds_more_than_ten_modules():
+    crowded = {}
+    for folder in ("uara", "solvers", "psd"):
+        for d in [ROOT / folder, *[p for p in (ROOT / folder).rglob("*") if p.is_dir()]]:
+            n = len(list(d.glob("*.py")))
+            if n > 10 and d != ROOT / "uara" / "cli":  # uara/cli: one module per subcommand
+                crowded[str(d.relative_to(ROOT))] = n
+    assert crowded == {}

@@ -172,7 +172,7 @@ def test_one_policy_feasible_on_several_sizes(tmp_path):
 
 
 def test_shipped_policy_loads_by_default():
-    from uara.solvers.masac import default_policy_path
+    from uara.solvers.p1.masac import default_policy_path
 
     if not default_policy_path().is_file():
         pytest.skip("no shipped policy in this checkout")

@@ -16,7 +16,7 @@ from uara.model.pipeline import (PipelineInstance, ServingDecision, evaluate_sch
 from uara.model.pipeline.schedule import upload_ready_s
 from uara.model.pipeline.serving_latency import rounds_needed, single_batch_duration_s, user_terms
 from uara.model.pipeline.serving_solution import verify_serving_solution
-from uara.psd.serving_events import simulate_serving
+from uara.psd.simulation.serving_events import simulate_serving
 from uara.scenario.pipeline_builder import random_pipeline_instance
 from uara.solvers import get_solver
 
@@ -155,7 +155,7 @@ def test_two_micro_batches_overlap_drafting_and_verification():
 
 # ------------------------------------------------------------------ degenerate cases
 def test_one_user_one_batch_is_single_user_speculative_decoding_as_uara_psd_computes_it():
-    from uara.psd.simulator import Decoding, Timing, simulate
+    from uara.psd.simulation.simulator import Decoding, Timing, simulate
     from uara.model.pipeline.serving_latency import pass_time_s
 
     base = random_pipeline_instance(1, seed=5)

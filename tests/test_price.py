@@ -1,8 +1,8 @@
-"""Column generation / branch-and-price (solvers/price.py) and its exact pricing (solvers/_pricing.py).
+"""Column generation / branch-and-price (solvers/p1/price.py) and its exact pricing (solvers/p1/pricing.py).
 
 Ground truths: naive enumeration of every subset for the pricing problem, brute force
 (every association) for P1, and the Lagrangian dual of the continuous relaxation
-(solvers/_lagrangian.py) from below.
+(solvers/core/lagrangian.py) from below.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from uara.model.formulation import slot_data
 from uara.model.instance import Instance
 from uara.model.solution import Status
 from uara.solvers import get_solver
-from uara.solvers._lagrangian import maximise_dual, start_from_association
-from uara.solvers._misocp import usable_pairs
-from uara.solvers._pricing import price_server, server_items, set_values
-from uara.solvers.brute_force import BruteForceSolver
+from uara.solvers.core.lagrangian import maximise_dual, start_from_association
+from uara.solvers.core.misocp import usable_pairs
+from uara.solvers.p1.pricing import price_server, server_items, set_values
+from uara.solvers.p1.brute_force import BruteForceSolver
 from uara.solvers.base import SolveContext
-from uara.solvers.price import BranchAndPrice, Master, PriceOptions
+from uara.solvers.p1.price import BranchAndPrice, Master, PriceOptions
 from uara.scenario.random_instance import random_instance
 
 TINY = [(8, 3, 0), (10, 3, 1), (7, 4, 2)]

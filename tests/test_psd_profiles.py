@@ -10,10 +10,10 @@ import pytest
 
 from uara.errors import UaraError
 from uara.model.instance import Task
-from uara.psd.flops import GPT2, GPT2_XL
+from uara.psd.workload.flops import GPT2, GPT2_XL
 from uara.psd.latency import slot_latency, solution_latency
-from uara.psd.profiles import list_profiles, load_profile, load_profile_set
-from uara.psd.tasks import sample_tasks
+from uara.psd.workload.profiles import list_profiles, load_profile, load_profile_set
+from uara.psd.workload.tasks import sample_tasks
 from uara.scenario.random_instance import random_instance
 
 

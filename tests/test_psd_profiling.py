@@ -12,9 +12,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from uara.psd.profiles import load_profile  # noqa: E402
-from uara.psd.profiling import greedy_reference, match_trace, speculative_generate  # noqa: E402
-from uara.psd.simulator import Decoding, Timing, simulate  # noqa: E402
+from uara.psd.workload.profiles import load_profile  # noqa: E402
+from uara.psd.measure.profiling import greedy_reference, match_trace, speculative_generate  # noqa: E402
+from uara.psd.simulation.simulator import Decoding, Timing, simulate  # noqa: E402
 
 VOCAB = 96
 torch.set_num_threads(1)  # tiny models; more threads only add contention
@@ -118,7 +118,7 @@ def test_profile_cli_on_a_local_pair(tmp_path, monkeypatch):
 
 def test_mismatched_vocabularies_are_refused(tmp_path):
     from uara.errors import UaraError
-    from uara.psd.profiling import _check_pair
+    from uara.psd.measure.profiling import _check_pair
 
     d, t = _pair(0.1)
     cfg = transformers.GPT2Config(n_layer=1, n_head=2, n_embd=32, vocab_size=VOCAB + 4)

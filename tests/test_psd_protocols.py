@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from uara.errors import UaraError
-from uara.psd.acceptance import Acceptance, next_mismatch, run_lengths, trace_from_str, trace_to_str
-from uara.psd.protocols import Protocol
+from uara.psd.simulation.acceptance import Acceptance, next_mismatch, run_lengths, trace_from_str, trace_to_str
+from uara.psd.simulation.protocols import Protocol
 
 V = 50257  # GPT-2: 16-bit ids
 
@@ -116,15 +116,15 @@ def test_importing_uara_psd_pulls_in_no_heavy_package():
     import subprocess
     import sys
 
-    code = ("import sys, uara.psd, uara.psd.latency, uara.psd.profiling, uara.psd.figure2, uara.psd.draft_build, "
-            "uara.psd.tasks, uara.cli.psd; "
+    code = ("import sys, uara.psd, uara.psd.latency, uara.psd.measure.profiling, uara.psd.measure.figure2, uara.psd.measure.draft_build, "
+            "uara.psd.workload.tasks, uara.cli.psd; "
             "print([m for m in ('torch', 'transformers', 'matplotlib') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_the_simulator_charges_splits_distribution_only_on_rejections():
-    from uara.psd.simulator import Decoding, Timing, simulate
+    from uara.psd.simulation.simulator import Decoding, Timing, simulate
 
     vocab, g, n = 1000, 4, 40
     accept = np.ones((1, n + 20), dtype=bool)

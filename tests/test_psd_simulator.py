@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from uara.errors import UaraError
-from uara.psd.acceptance import Acceptance
-from uara.psd.protocols import Protocol
-from uara.psd.simulator import CATEGORIES, Decoding, Timing, psd_latency_alpha1, simulate
+from uara.psd.simulation.acceptance import Acceptance
+from uara.psd.simulation.protocols import Protocol
+from uara.psd.simulation.simulator import CATEGORIES, Decoding, Timing, psd_latency_alpha1, simulate
 
 
 def _ref(n, match, g, td, tv, up, dn, lat, *, mode, pre_verify=True, proto=Protocol("topk", 8), vocab=1000, q=0.0):
@@ -190,7 +190,7 @@ def test_atomic_passes_restart_after_the_pass_in_progress():
     than one draft pass per reset, and identical in SD (the phone waits, idle, for every verdict)."""
     import numpy as np
 
-    from uara.psd.simulator import Decoding, Timing, simulate
+    from uara.psd.simulation.simulator import Decoding, Timing, simulate
 
     rng = np.random.default_rng(3)
     match = rng.random((20, 200)) < 0.5

@@ -47,7 +47,7 @@ def test_the_runs_file_holds_every_validation_run_and_each_is_lossless():
 def test_the_verification_fit_keeps_the_per_position_time_non_negative():
     """A pass whose cost does not grow with the positions gives t_v = 0 and t_call = the mean time; a
     clipped negative slope without a refitted intercept over-predicted every verification (README, item 2)."""
-    from uara.psd.real_validation import _verify_fit
+    from uara.psd.testbed.real_validation import _verify_fit
 
     times = {2: 0.104, 3: 0.101, 4: 0.099, 5: 0.096}  # slightly falling with the positions, as measured
     rec = {"setting": {"protocol": "ids"},

@@ -1,4 +1,4 @@
-"""The real two-process runner (uara.psd.real_runner) on two tiny local models over a shaped link,
+"""The real two-process runner (uara.psd.testbed.real_runner) on two tiny local models over a shaped link,
 checked against the PSD simulator (issue 15's test; the full validation is results/psd/validation)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from uara.psd.real_runner import Job, LinkSetting, run_pair  # noqa: E402
-from uara.psd.real_validation import calibrate, calibration_key, compare, predict  # noqa: E402
-from uara.psd.simulator import Decoding, Timing, simulate  # noqa: E402
+from uara.psd.testbed.real_runner import Job, LinkSetting, run_pair  # noqa: E402
+from uara.psd.testbed.real_validation import calibrate, calibration_key, compare, predict  # noqa: E402
+from uara.psd.simulation.simulator import Decoding, Timing, simulate  # noqa: E402
 
 VOCAB = 256
 
@@ -72,7 +72,7 @@ def test_sd_rounds_equal_the_simulator_and_the_latency_is_predicted(runs):
     """SD is deterministic given the acceptance trace: the real verification calls equal the simulator's
     rounds exactly; with times calibrated on the runs the mean latency of each setting is predicted
     (loose bound: tiny models make millisecond passes, where scheduling jitter is large)."""
-    from uara.psd.profiling import match_trace
+    from uara.psd.measure.profiling import match_trace
 
     draft, records = runs
     cal = calibrate(records)

@@ -12,8 +12,8 @@ from uara.solvers import get_solver
 
 pytest.importorskip("cvxpy")
 
-from uara.solvers._local_search import local_search  # noqa: E402
-from uara.solvers.relax import association_values, solve_relaxation  # noqa: E402
+from uara.solvers.core.local_search import local_search  # noqa: E402
+from uara.solvers.p1.relax import association_values, solve_relaxation  # noqa: E402
 from uara.scenario.random_instance import random_instance
 
 TINY = [(8, 3, 0), (10, 3, 1), (7, 4, 2), (9, 3, 5), (6, 5, 7)]
@@ -106,7 +106,7 @@ def test_relax_scs_backend_gives_valid_bound():
 def test_relax_certifies_even_when_the_conic_solver_fails(monkeypatch):
     """A failed conic solve costs the rounding its fractional x from the SOCP, not the bound:
     the Lagrangian dual is maximised from the Max-SINR multipliers and certifies on its own."""
-    import uara.solvers.relax as relax_mod
+    import uara.solvers.p1.relax as relax_mod
     from uara.errors import SolverError
 
     def give_up(*args, **kwargs):
@@ -137,7 +137,7 @@ def test_lagrangian_backend_matches_the_conic_bound(m, e, seed):
 
 
 def test_iterated_local_search_never_worse_and_seeded():
-    from uara.solvers._local_search import iterated_local_search
+    from uara.solvers.core.local_search import iterated_local_search
 
     inst = random_instance(24, 4, seed=8)
     sd = slot_data(inst)

@@ -34,6 +34,17 @@ def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, st
     return out
 
 
+def atomic_save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 110, **savefig: Any) -> Path:
+    """Render a matplotlib figure to PNG in memory, then write it atomically (:func:`atomic_write_bytes`):
+    a full disk or a crash leaves the old figure or none, never half a PNG. No software tag or date in
+    the metadata, so reruns give identical bytes."""
+    import io as _io
+
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, **savefig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
 def available_memory_bytes() -> float | None:
     """MemAvailable of /proc/meminfo (Linux) in bytes, else None (callers then skip their memory check)."""
     try:

@@ -12,16 +12,11 @@ def load_instance(path: str) -> Instance:
     return Instance.load(path)
 
 
-def load_any_instance(path: str) -> Any:
-    """A P1 :class:`Instance` or a :class:`~uara.model.pipeline.PipelineInstance`, by the file's ``format``."""
-    from uara.io import read_json
-    from uara.model.pipeline.serving_instance import PIPELINE_FORMAT, PipelineInstance
+def load_any_instance(path: str) -> tuple[Any, Any]:
+    """(family, instance) of an instance file of any problem family (:func:`uara.model.shared.family.load_instance_file`)."""
+    from uara.model.shared.family import load_instance_file
 
-    from uara.model.validation import parse_with_path
-
-    data = read_json(path, what="instance file")
-    pipeline = isinstance(data, dict) and data.get("format") == PIPELINE_FORMAT
-    return parse_with_path(data, PipelineInstance.from_dict if pipeline else Instance.from_dict, path)
+    return load_instance_file(path)
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

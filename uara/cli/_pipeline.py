@@ -1,5 +1,5 @@
 """The pipelined serving problem on the command line: what `uara build`, `solve`, `inspect` and
-`validate` do when the file is a ``uara-pipeline-instance/1`` (docs/pipeline.md)."""
+`validate` do when the file is a ``PIPELINE_INSTANCE_FORMAT`` (docs/pipeline.md)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def rebuild(args: argparse.Namespace) -> int:
 
 def solve(args: argparse.Namespace, inst: PipelineInstance) -> int:
     from uara.cli._common import emit_solution
-    from uara.psd.serving_events import simulate_serving
+    from uara.psd.simulation.serving_events import simulate_serving
     from uara.solvers import get_solver, problem_of
 
     name = args.solver or "pipeline-dp"

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from uara.model.shared.formats import INSTANCE_FORMAT
 from uara.errors import UaraError
 from uara.io import check_output_path
 from uara.scenario.build_spec import add_arguments, from_arguments
@@ -25,7 +26,7 @@ from uara.scenario.build_spec import add_arguments, from_arguments
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "build", help="build an instance from Sionna RT / 3GPP / free-space channels, or rebuild one",
-        description="Build an instance (uara-instance/1): hardware from the catalog, servers on rooftops and "
+        description=f"Build an instance ({INSTANCE_FORMAT}): hardware from the catalog, servers on rooftops and "
                     "devices on streets (ray tracing) or in an open area, random-waypoint mobility, one task per "
                     "device and slot. The file's provenance rebuilds it bit for bit (--from-provenance).")
     p.add_argument("--problem", choices=["p1", "pipeline"], default="p1",
@@ -56,15 +57,12 @@ def _summary(inst: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.model.instance import dumps_instance
-    from uara.scenario.builder import build_instance, rebuild
-
     if args.output:
         check_output_path(args.output, "--output")  # before any work, not after it
     if args.from_provenance and Path(args.from_provenance).is_file():
-        from uara.experiments.pipeline_comparison import is_pipeline_file
+        from uara.model.shared.family import family_of_file
 
-        if is_pipeline_file(args.from_provenance):
+        if family_of_file(args.from_provenance).name == "pipeline":
             from uara.cli._pipeline import rebuild as rebuild_pipeline
 
             return rebuild_pipeline(args)
@@ -74,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         return build_pipeline(args)
     if args.users is not None:
         raise UaraError("--users is for --problem pipeline; a P1 instance has --devices")
+    from uara.model.instance import dumps_instance
+    from uara.scenario.builder import build_instance, rebuild
+
     t0 = time.perf_counter()
     if args.from_provenance:
         inst = rebuild(args.from_provenance, progress=not args.quiet, channel_cache=args.channel_cache)

@@ -72,11 +72,11 @@ def parse_solver_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     from uara.experiments.comparison import compare
     from uara.experiments.grid import expand_instances, parse_param_grid
-    from uara.experiments.pipeline_comparison import is_pipeline_file
+    from uara.model.shared.family import family_of_file
 
     seeds = parse_list(args.seeds, "--seeds", int)
     files = expand_instances(args.instances)
-    pipeline_files = [f for f in files if is_pipeline_file(f)]
+    pipeline_files = [f for f in files if family_of_file(f).name == "pipeline"]
     p1_files = [f for f in files if f not in pipeline_files]
     errors = 0
     if pipeline_files:

@@ -20,10 +20,8 @@ def run(args: argparse.Namespace) -> int:
     from uara.scenario.statistics import instance_stats, load_stats
 
     from uara.cli._common import load_any_instance
-    from uara.model.instance import Instance
-
-    inst = load_any_instance(args.instance)
-    if not isinstance(inst, Instance):
+    family, inst = load_any_instance(args.instance)
+    if family.name == "pipeline":
         from uara.cli._pipeline import inspect as inspect_pipeline
 
         return inspect_pipeline(inst, args.json)

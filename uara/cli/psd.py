@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from uara.model.shared.formats import PSD_VALIDATION_FORMAT, SOLUTION_FORMAT
 from uara.errors import UaraError
 
 
@@ -79,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=run_profiles)
 
     lt = psub.add_parser("latency", help="end-to-end latency of a solution file")
-    lt.add_argument("solution", help="solution JSON (uara-solution/1)")
+    lt.add_argument("solution", help=f"solution JSON ({SOLUTION_FORMAT})")
     lt.add_argument("--instance", "-i", required=True)
     lt.add_argument("--protocol", default=None)
     lt.add_argument("--latency-ms", type=float, default=10.0)
@@ -94,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Run the draft (phone) and the target (server) in two processes pinned to two cores, "
                                     "over a shaped local link, with the real payload of each protocol; calibrate on "
                                     "train-split prompts, predict eval-split runs with the simulator, write "
-                                    "validation.json (uara-psd-validation/1), runs.jsonl and a plot. See docs/psd.md.")
+                                    f"validation.json ({PSD_VALIDATION_FORMAT}), runs.jsonl and a plot. See docs/psd.md.")
     v.add_argument("--draft", default="~/.cache/uara/drafts/smollm2-135m-draft4",
                    help="draft model folder (default: the distilled SmolLM2 draft of `uara psd build-draft`)")
     v.add_argument("--target", default="smollm2", help="target model: 'smollm2', a folder or a .gguf file")
@@ -120,8 +121,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_profile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from uara.psd import prompts as P
-    from uara.psd.profiling import profile_pair
+    from uara.psd.measure import prompts as P
+    from uara.psd.measure.profiling import profile_pair
 
     kw = {"field": args.field} if args.field else {}
     ps = P.load_prompts(args.prompts, args.split, args.limit, **kw)
@@ -146,9 +147,9 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from uara.psd.acceptance import Acceptance
-    from uara.psd.profiles import load_profile
-    from uara.psd.simulator import Timing, simulate
+    from uara.psd.simulation.acceptance import Acceptance
+    from uara.psd.workload.profiles import load_profile
+    from uara.psd.simulation.simulator import Timing, simulate
 
     for flag, value, low in (("--tasks", args.tasks, 1), ("--seed", args.seed, 0)):
         if value < low:
@@ -196,8 +197,8 @@ def run_simulate(args: argparse.Namespace) -> int:
 def run_figure2(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from uara.psd import figure2
-    from uara.psd.profiles import load_profile_set
+    from uara.psd.measure import figure2
+    from uara.psd.workload.profiles import load_profile_set
 
     profs = load_profile_set(list(args.profiles))
     setup = dataclasses.replace(figure2.Fig2Setup(), n_tasks=args.tasks, seed=args.seed, protocol=args.protocol)
@@ -213,7 +214,7 @@ def run_figure2(args: argparse.Namespace) -> int:
 
 
 def run_profiles(args: argparse.Namespace) -> int:
-    from uara.psd.profiles import list_profiles, load_profile
+    from uara.psd.workload.profiles import list_profiles, load_profile
 
     print(f"{'name':22s} {'type':14s} {'kind':9s} {'alpha':>6s} {'gamma':>5s} {'protocol':>9s} "
           f"{'GFLOP/tok d,t':>14s} {'out tok':>8s}  models")
@@ -243,7 +244,7 @@ def run_latency(args: argparse.Namespace) -> int:
 
 
 def run_declared(args: argparse.Namespace) -> int:
-    from uara.psd.declared import write_declared
+    from uara.psd.workload.declared import write_declared
 
     for p in write_declared(args.output):
         print(f"wrote {p}")
@@ -253,7 +254,7 @@ def run_declared(args: argparse.Namespace) -> int:
 def run_validate_real(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from uara.psd.validation_campaign import run_validation
+    from uara.psd.testbed.validation_campaign import run_validation
 
     draft = str(Path(args.draft).expanduser())
     if not Path(draft).is_dir():
@@ -272,7 +273,7 @@ def run_validate_real(args: argparse.Namespace) -> int:
 
 
 def run_build_draft(args: argparse.Namespace) -> int:
-    from uara.psd.draft_build import DraftBuildConfig, build_draft
+    from uara.psd.measure.draft_build import DraftBuildConfig, build_draft
 
     info = build_draft(DraftBuildConfig(output=args.output, seed=args.seed, threads=args.threads,
                                         gen_cpu_s=args.gen_cpu_s, train_cpu_s=args.train_cpu_s),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from uara.model.shared.formats import EPISODE_FORMAT, INSTANCE_FORMAT
 from uara.cli._common import load_instance
 from uara.io import check_output_path, parse_key_values
 
@@ -15,10 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Start from slot 0's state of INSTANCE; at each slot solve the rolled state with --solver, then roll "
             "battery and backlog forward with its decisions (docs/model.md, 'Dynamics across slots'). Prints one "
-            "line per slot; --output writes the uara-episode/1 JSON."
+            f"line per slot; --output writes the {EPISODE_FORMAT} JSON."
         ),
     )
-    p.add_argument("instance", help="instance JSON (uara-instance/1)")
+    p.add_argument("instance", help=f"instance JSON ({INSTANCE_FORMAT})")
     p.add_argument("--solver", "-s", default="tma", help="back-end name (see `uara solvers`)")
     p.add_argument("--slots", type=int, default=None, help="stop after this many slots (default: all)")
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="seconds for the whole episode")

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from uara.model.shared.formats import INSTANCE_FORMAT, PIPELINE_INSTANCE_FORMAT, PIPELINE_SOLUTION_FORMAT, SOLUTION_FORMAT
 from uara.cli._common import add_run_arguments, emit_solution, fmt, load_any_instance
 from uara.errors import SolverError
 from uara.io import check_output_path, dumps_json, parse_key_values
@@ -15,9 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "solve",
         help="solve an instance with one back-end",
-        description="Solve every slot of INSTANCE with --solver and print a summary; --output writes the uara-solution/1 JSON.",
+        description=f"Solve every slot of INSTANCE with --solver and print a summary; --output writes the {SOLUTION_FORMAT} "
+                    f"(or {PIPELINE_SOLUTION_FORMAT}) JSON.",
     )
-    p.add_argument("instance", help="instance JSON (uara-instance/1, or uara-pipeline-instance/1)")
+    p.add_argument("instance", help=f"instance JSON ({INSTANCE_FORMAT}, or {PIPELINE_INSTANCE_FORMAT})")
     p.add_argument("--solver", "-s", default=None, help="back-end name, e.g. tma (the default for P1), max-sinr+exact, exact, relax, "
                                                         "masac; pipeline-dp (the default for pipeline instances), "
                                                         "pipeline-brute-force, pipeline-uniform (see `uara solvers`)")
@@ -38,19 +40,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.model.instance import Instance
     from uara.solvers import get_solver, problem_of
 
     if args.output:
         check_output_path(args.output, "--output")  # before any work, not after it
-    instance = load_any_instance(args.instance)
-    if not isinstance(instance, Instance):
+    family, instance = load_any_instance(args.instance)
+    if family.name == "pipeline":
         from uara.cli._pipeline import solve as solve_pipeline
 
         return solve_pipeline(args, instance)
-    args.solver = args.solver or "tma"
-    if problem_of(args.solver) != "p1":
-        raise SolverError(f"solver '{args.solver}' solves pipeline instances; {args.instance} is a P1 instance")
+    args.solver = args.solver or family.default_solver
+    if problem_of(args.solver) != family.name:
+        raise SolverError(f"solver '{args.solver}' solves {problem_of(args.solver)} instances; "
+                          f"{args.instance} is a {family.name} instance")
     bound_methods = [m.strip() for m in args.bound.split(",") if m.strip()] if args.bound else []
     if bound_methods:
         from uara.experiments.bounds import check_methods
@@ -80,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
 
 def attach_latency(instance, solution) -> None:
     """Fill ``solution.latency`` from the PSD simulator when it is installed (a failure is a note, not a crash)."""
-    from uara.experiments.worker import psd_latency
+    from uara.psd.latency import latency_or_reason
 
-    found, note = psd_latency(instance, solution)
+    found, note = latency_or_reason(instance, solution)
     solution.latency = found if found is not None else {"mean_s": None, "p95_s": None, "note": note}
 
 

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import argparse
 
+from uara.errors import UaraError
+from uara.model.shared.formats import PIPELINE_SOLUTION_FORMAT, SOLUTION_FORMAT
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check a solution file against its instance",
                        description="Recompute the objective of SOLUTION on INSTANCE with the shared evaluator, check every constraint, and compare with the objective the file claims.")
-    p.add_argument("solution", help="solution JSON (uara-solution/1 or uara-pipeline-solution/1)")
+    p.add_argument("solution", help=f"solution JSON ({SOLUTION_FORMAT} or {PIPELINE_SOLUTION_FORMAT})")
     p.add_argument("--instance", "-i", required=True, help="the instance the solution is for")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from uara.io import read_json
+    from uara.model.shared.family import P1, family_of_format
     from uara.model.instance import Instance
-    from uara.model.verify import verify_solution
 
     record = read_json(args.solution, what="solution file")
-    if isinstance(record, dict) and record.get("format") == "uara-pipeline-solution/1":
+    try:
+        family = family_of_format(record.get("format") if isinstance(record, dict) else None, args.solution)
+    except UaraError:
+        family = P1  # P1's verifier names what it expected
+    if family.name == "pipeline":
         from uara.cli._pipeline import validate as validate_pipeline
 
         return validate_pipeline(record, args.instance)
     inst = Instance.load(args.instance)
-    sol = verify_solution(record, inst)
+    sol = family.verify(record, inst)
     print(f"ok: {args.solution} is feasible for {inst.name}; objective {sol.objective:.12g} recomputed and matches the file")
     return 0

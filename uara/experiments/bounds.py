@@ -10,7 +10,7 @@ are recomputed. Any solution's own bound can be added with :func:`record_bound`.
 This is the one bound cache: ``uara solve --bound`` uses it under
 ``$UARA_CACHE_DIR`` (default ``./.uara-cache``), ``uara compare`` inside its
 output folder. Bounds are stored in ``<root>/bounds/<fingerprint>.json``
-(format ``uara-bounds/1``), written atomically.
+(format ``BOUNDS_FORMAT``), written atomically.
 Two processes updating one file at once can lose one update (never corrupt
 the file); the lost bound is recomputed on the next call.
 
@@ -30,7 +30,7 @@ from uara.model.instance import Instance
 from uara.io import atomic_write_json, read_json
 from uara.model.solution import Solution, relative_gap
 
-BOUNDS_FORMAT = "uara-bounds/1"
+from uara.model.shared.formats import BOUNDS_FORMAT  # noqa: E402
 
 
 def bound_methods() -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from uara.experiments.grid import RunSpec, build_specs, check_solvers, expand_in
 from uara.experiments.table import HIGH_BATTERY, validate_and_row, write_table
 from uara.experiments.worker import RunResult, execute_run
 from uara.io import atomic_write_json, package_versions, read_json
+from uara.model.shared.formats import COMPARE_FORMAT
 from uara.model.instance import Instance
 
 
@@ -177,7 +178,7 @@ def _write_manifest(out: Path, command: str | None, invocation: dict[str, Any]) 
     except UaraError:
         manifest = {}
     invocations = [i for i in manifest.get("invocations", []) if i.get("command") != command or command is None]
-    atomic_write_json(mpath, {"format": "uara-compare/1", "high_battery_threshold": HIGH_BATTERY,
+    atomic_write_json(mpath, {"format": COMPARE_FORMAT, "high_battery_threshold": HIGH_BATTERY,
                               "invocations": invocations + [invocation], **invocation})
 
 

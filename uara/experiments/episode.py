@@ -7,7 +7,7 @@ decisions just taken (:mod:`uara.model.dynamics`); the channel, positions and ta
 of the next slot are exogenous and come from the instance. The solver sees
 each rolled state as a one-slot P1 (:func:`uara.model.dynamics.state_instance`).
 
-The record (format ``uara-episode/1``) keeps, per slot, the state the solver
+The record (format ``EPISODE_FORMAT``) keeps, per slot, the state the solver
 saw (battery, queue_s) and its decisions, so that :func:`rescore_episode` can
 re-roll and re-score the whole episode independently of the solver.
 """
@@ -25,10 +25,10 @@ from uara.errors import SolutionError
 from uara.model.formulation import slot_data
 from uara.model.instance import Instance
 from uara.model.solution import Solution, Status, aggregate_status, decision_from_dict
-from uara.experiments.worker import psd_latency
+from uara.psd.latency import latency_or_reason
 from uara.model.verify import OBJECTIVE_RTOL, check_fingerprint, check_total_objective, verify_slot
 
-EPISODE_FORMAT = "uara-episode/1"
+from uara.model.shared.formats import EPISODE_FORMAT  # noqa: E402
 
 
 def slot_seed(seed: int, t: int) -> int:
@@ -86,7 +86,7 @@ class Episode:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``uara-episode/1`` JSON object."""
+        """The ``EPISODE_FORMAT`` JSON object."""
         slots = []
         for s in self.slots:
             d = s.solution.to_dict()["slots"][0]
@@ -169,7 +169,7 @@ def run_episode(
         outcome = roll_forward(instance, state, dec.association, dec.bandwidth_share)
         lat = None
         if latency:
-            found, note = psd_latency(inst_t, sol)
+            found, note = latency_or_reason(inst_t, sol)
             lat = found if found is not None else {"mean_s": None, "p95_s": None, "note": note}
         rec = EpisodeSlot(t, np.asarray(state.battery, float).copy(), np.asarray(state.queue_s, float).copy(),
                           sol, outcome.energy_j, outcome.depleted, lat)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from uara.model.shared.formats import PIPELINE_INSTANCE_FORMAT
 from uara.errors import SolverError, UaraError
 from uara.io import parse_key_value
 from uara.model.instance import STRING_PARAMS, Instance
@@ -40,15 +41,16 @@ class RunSpec:
     @property
     def key(self) -> str:
         """Resume key: instance fingerprint + solver + options (+ time limit, mode) + seed + params,
-        plus the back-end's code version (``Solver.VERSION``; 1 is left out, so keys of runs
-        stored before versions existed still match)."""
+        plus the back-end's code version (:meth:`Solver.code_version`: ``VERSION`` and the versions of the
+        shared core helpers it uses; each 1 is left out, so keys of runs stored before versions existed
+        still match)."""
         from uara.solvers import get_solver_class
 
         fields: list[Any] = [self.base_fingerprint, self.solver, list(self.options), self.time_limit, self.mode, self.seed,
                              list(self.params)]
-        version = getattr(get_solver_class(self.solver), "VERSION", 1)
-        if version != 1:
-            fields.append({"solver_version": version})
+        version = get_solver_class(self.solver).code_version()
+        if version:
+            fields.append(version)
         payload = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
@@ -124,7 +126,7 @@ def check_solvers(names: Sequence[str], options: dict[str, Any] | None = None) -
             skipped[name] = str(exc)
             continue
         if getattr(cls, "PROBLEM", "p1") != "p1":
-            skipped[name] = "solves pipeline instances (uara-pipeline-instance/1), not P1 ones"
+            skipped[name] = f"solves pipeline instances ({PIPELINE_INSTANCE_FORMAT}), not P1 ones"
             continue
         missing = cls.missing()
         if missing:

@@ -18,8 +18,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from uara.errors import UaraError
-from uara.io import atomic_write_bytes, atomic_write_json, read_json
-from uara.model.pipeline.serving_instance import PIPELINE_FORMAT, PipelineInstance
+from uara.io import atomic_save_figure, atomic_write_bytes, atomic_write_json, read_json
+from uara.model.pipeline.serving_instance import PipelineInstance
 from uara.model.pipeline.serving_solution import verify_serving_solution
 
 PIPELINE_TABLE = "pipeline_results.csv"
@@ -28,15 +28,17 @@ COLUMNS = ("instance", "instance_file", "fingerprint", "users", "objective_kind"
            "speculation_lengths", "micro_batches", "lower_bound_s", "wall_time_s", "solution_file")
 
 
-def is_pipeline_file(path: str | Path) -> bool:
-    """True when the JSON file's ``format`` is the pipeline instance format (read cheaply: the head)."""
-    with open(path, "rb") as fh:
-        head = fh.read(4096).decode("utf-8", "replace")
-    return f'"{PIPELINE_FORMAT}"' in head
+def run_key(fingerprint: str, solver: str, options: dict[str, Any], seed: int) -> str:
+    """Resume key of a pipeline run: instance fingerprint, solver, options, seed, and the back-end's code
+    version (:meth:`uara.solvers.base.Solver.code_version`; left out while it is 1, as for P1 runs), so a
+    run stored under an older version of the solver is rerun."""
+    from uara.solvers import get_solver_class
 
-
-def _run_key(fingerprint: str, solver: str, options: dict[str, Any], seed: int) -> str:
-    text = json.dumps([fingerprint, solver, options, seed], sort_keys=True)
+    fields: list[Any] = [fingerprint, solver, options, seed]
+    version = get_solver_class(solver).code_version()
+    if version:
+        fields.append(version)
+    text = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -60,15 +62,16 @@ def compare_pipeline(files: Sequence[Path], solvers: Sequence[str], seeds: Seque
         for solver in solvers:
             opts = dict((options or {}).get(solver, {}))
             for seed in seeds:
-                key = _run_key(fp, solver, opts, seed)
+                key = run_key(fp, solver, opts, seed)
                 path = runs / f"{inst.name}__{solver}__s{seed}__{key}.json"
                 reused = path.exists()
                 if not reused:
                     try:
                         sol = get_solver(solver, **opts).solve(inst, time_limit=time_limit, seed=seed)
-                    except UaraError as exc:
-                        rows.append(_error_row(inst, f, solver, opts, seed, str(exc)))
-                        log(f"{inst.name} {solver} seed {seed}: error: {exc}")
+                    except Exception as exc:  # noqa: BLE001 - one failure policy for both families: an error row
+                        why = str(exc) if isinstance(exc, UaraError) else f"{type(exc).__name__}: {exc}"
+                        rows.append(_error_row(inst, f, solver, opts, seed, why))
+                        log(f"{inst.name} {solver} seed {seed}: error: {why}")
                         continue
                     atomic_write_json(path, sol.to_dict())
                 rows.append(pipeline_row(inst, f, path, opts))
@@ -81,7 +84,7 @@ def compare_pipeline(files: Sequence[Path], solvers: Sequence[str], seeds: Seque
 
 def pipeline_row(inst: PipelineInstance, inst_file: Path, sol_file: Path, options: dict[str, Any]) -> dict[str, Any]:
     """Verify a stored solution, replay it event by event, and make its table row."""
-    from uara.psd.serving_events import simulate_serving
+    from uara.psd.simulation.serving_events import simulate_serving
     from uara.model.pipeline.schedule import ServingDecision
 
     rec = read_json(sol_file, what="solution file")
@@ -123,7 +126,7 @@ def _write(out: Path, rows: list[dict[str, Any]]) -> Path:
     return atomic_write_bytes(out / PIPELINE_TABLE, buf.getvalue().encode())
 
 
-def reductions(df: Any, ours: str = "pipeline-dp") -> Any:
+def latency_reductions_by_instance(df: Any, ours: str = "pipeline-dp") -> Any:
     """Per instance, how much lower the mean latency of ``ours`` is than each other solver's (percent)."""
     import pandas as pd
 
@@ -151,7 +154,7 @@ def pipeline_section(doc: Any, table: Path, figdir: Path) -> list[Path]:
     summ = (df[df["status"] != "error"].groupby("solver")[["mean_latency_s", "max_latency_s", "batches", "wall_time_s"]]
             .mean().sort_values("mean_latency_s").reset_index())
     doc.table(summ)
-    red = reductions(df)
+    red = latency_reductions_by_instance(df)
     if len(red):
         doc.p("Mean-latency reduction of pipeline-dp against each other solver, % (per instance; the paper reports "
               "up to 44.9 % against uniform allocation and up to 21.4 % from dynamic over max batching):")
@@ -188,9 +191,8 @@ def _figure(df: Any, figdir: Path) -> str | None:
     ax.set_title("Pipelined serving: mean latency vs users")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    figdir.mkdir(parents=True, exist_ok=True)
     path = figdir / "pipeline_latency_vs_users.png"
     fig.tight_layout()
-    fig.savefig(path, dpi=120, metadata={"Software": None})
+    atomic_save_figure(fig, path, dpi=120)
     plt.close(fig)
     return f"figures/{path.name}"

@@ -19,6 +19,7 @@ import numpy as np
 from uara.errors import MissingDependencyError, SolutionError, UaraError
 from uara.experiments.worker import RunResult, rolled_from_record
 from uara.io import atomic_write_bytes
+from uara.model.shared.formats import EPISODE_FORMAT, SOLUTION_FORMAT
 from uara.model.instance import Instance
 from uara.model.solution import relative_gap
 from uara.model.verify import OBJECTIVE_RTOL
@@ -143,7 +144,7 @@ def validate_and_row(res: RunResult, instance_cache: dict[str, Instance] | None 
 
 
 def _batteries(sol: Any, inst: Instance, rec: dict[str, Any]) -> list[np.ndarray]:
-    if rec.get("format") == "uara-episode/1":
+    if rec.get("format") == EPISODE_FORMAT:
         return [np.asarray(s["state"]["battery"], float) for s in rec["slots"]]
     return [np.asarray(inst.slots[t].battery, float) for t in range(len(sol.slots))]
 
@@ -152,7 +153,7 @@ def _episode_solution(rec: dict[str, Any], inst: Instance) -> Any:
     from uara.model.solution import Solution
 
     rolled = rolled_from_record(inst, rec)
-    data = {**rec, "format": "uara-solution/1"}
+    data = {**rec, "format": SOLUTION_FORMAT}
     return Solution.from_dict(data, rolled)
 
 

@@ -17,6 +17,7 @@ from uara.errors import UaraError
 from uara.experiments.grid import RunSpec
 from uara.io import dumps_json
 from uara.model.instance import Instance
+from uara.psd.latency import latency_or_reason
 
 
 @dataclass
@@ -54,7 +55,7 @@ def execute_run(spec: RunSpec) -> RunResult:
         wall = time.perf_counter() - start
         latency, note = (None, "latency not requested")
         if spec.latency:
-            latency, note = psd_latency(lat_inst, sol)
+            latency, note = latency_or_reason(lat_inst, sol)
         record = json.loads(dumps_json(record))  # exactly what is stored
         record["wall_time_s"] = wall if spec.mode == "episode" else record.get("wall_time_s", wall)
         if latency is not None:
@@ -73,16 +74,3 @@ def rolled_from_record(inst: Instance, record: dict[str, Any]) -> Instance:
     slots = record["slots"]
     sub = inst.slot_subset(range(len(slots)))
     return rolled_instance(sub, [s["state"]["battery"] for s in slots], [s["state"]["queue_s"] for s in slots])
-
-
-def psd_latency(inst: Instance, sol: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """The PSD simulator's end-to-end latency of a solution (:func:`uara.psd.latency.solution_latency`), or
-    (None, why not): the one place a run, an episode slot or ``uara solve`` attaches latency."""
-    try:
-        from uara.psd.latency import solution_latency
-    except ImportError:
-        return None, "uara.psd.latency not installed: latency columns are NaN"
-    try:
-        return solution_latency(inst, sol), None
-    except Exception as exc:
-        return None, f"PSD simulator failed: {type(exc).__name__}: {exc}"

@@ -185,7 +185,7 @@ def band_cost(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, y: np.nda
     """A device's bandwidth-dependent cost at share y (eq. 9): lambda (a_i - b_ij / y)^2 + c_ij y + p_i b_ij / y,
     the sync penalty plus the communication-energy term (c under eq. 8 as printed, p under the physical
     energy model); broadcasts. (The relaxation's one-sided form,
-    lambda max(0, t - a)^2 with t >= b, lives with the bounds in uara.solvers._pricing / _lagrangian.)"""
+    lambda max(0, t - a)^2 with t >= b, lives with the bounds in uara.solvers.p1.pricing / uara.solvers.core.lagrangian.)"""
     t = b / y
     return lam * (a - t) ** 2 + c * y + p * t
 

@@ -45,11 +45,7 @@ import numpy as np
 
 from uara.model.instance import Instance, Params, Slot
 
-LN2 = float(np.log(2.0))
-
-#: A device-slot is in coverage when its best server's SNR (with the noise figure) is at least this (dB):
-#: NR decodes down to about -6 dB SINR (docs/model.md, "Parameter sets").
-COVERAGE_SNR_DB = -6.0
+from uara.model.shared.physics import COVERAGE_SNR_DB, LN2, link_rate  # noqa: F401 - COVERAGE_SNR_DB, LN2 re-exported
 
 
 def sync_target(a: np.ndarray, p: np.ndarray | float, lam: float) -> np.ndarray:
@@ -151,14 +147,9 @@ class SlotData:
 def link_rate_bps(band_hz: float, snr: np.ndarray, params: Params) -> np.ndarray:
     """r_ij = W_j log2(1 + SNR_ij) (eq. 5), or with ``shannon_attenuation`` alpha < 1 or a
     ``max_spectral_efficiency`` cap, the link abstraction of 3GPP TR 36.942 Annex A:
-    r = W_j min(alpha log2(1 + SNR), cap). Its SNR floor is the coverage threshold
-    (``min_snr_db``): a weaker link is not usable (:func:`usable_links`). Shape of ``snr``, bit/s."""
-    se = np.log1p(snr) / LN2  # log2(1 + SNR), accurate for tiny SNR
-    if params.shannon_attenuation != 1.0:
-        se = params.shannon_attenuation * se
-    if params.max_spectral_efficiency > 0:
-        se = np.minimum(se, params.max_spectral_efficiency)
-    return band_hz * se
+    r = W_j min(alpha log2(1 + SNR), cap) (:func:`uara.model.shared.physics.link_rate`). Its SNR floor is the
+    coverage threshold (``min_snr_db``): a weaker link is not usable (:func:`usable_links`). Shape of ``snr``, bit/s."""
+    return link_rate(band_hz, snr, params.shannon_attenuation, params.max_spectral_efficiency)
 
 
 def build_slot_data(

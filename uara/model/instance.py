@@ -1,4 +1,4 @@
-"""Instances of P1: the ``uara-instance/1`` JSON format as typed Python objects.
+"""Instances of P1: the ``INSTANCE_FORMAT`` JSON format as typed Python objects.
 
 An :class:`Instance` holds static data (devices, servers, parameters) and one
 :class:`Slot` per time slot (channel, positions, battery, queues, tasks). Each
@@ -35,7 +35,7 @@ import numpy as np
 
 from uara.errors import InstanceError
 from uara.io import atomic_write_json, dumps_json
-from uara.model.validation import (
+from uara.model.shared.validation import (
     load_instance_file,
     check_array,
     check_keys,
@@ -44,7 +44,7 @@ from uara.model.validation import (
     check_string,
 )
 
-INSTANCE_FORMAT = "uara-instance/1"
+from uara.model.shared.formats import INSTANCE_FORMAT  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -289,7 +289,7 @@ class Instance:
 
     # ------------------------------------------------------------------ I/O
     def to_dict(self) -> dict[str, Any]:
-        """The ``uara-instance/1`` JSON object."""
+        """The ``INSTANCE_FORMAT`` JSON object."""
         return {
             "format": INSTANCE_FORMAT,
             "name": self.name,
@@ -325,7 +325,7 @@ class Instance:
 
     @classmethod
     def from_dict(cls, data: Any) -> "Instance":
-        """Validate a ``uara-instance/1`` object and build the instance.
+        """Validate a ``INSTANCE_FORMAT`` object and build the instance.
 
         Raises:
             InstanceError: naming the JSON path of the first bad value.

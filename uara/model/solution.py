@@ -1,4 +1,4 @@
-"""Solutions: the ``uara-solution/1`` record every back-end returns.
+"""Solutions: the ``SOLUTION_FORMAT`` record every back-end returns.
 
 Like Pyomo's contrib ``Results``: a termination condition, the incumbent
 objective (always re-scored by :mod:`uara.model.evaluator`, never the solver's own
@@ -22,7 +22,7 @@ from uara.model.formulation import SlotData, slot_data
 from uara.model.instance import Instance
 from uara.io import atomic_write_json, read_json
 
-SOLUTION_FORMAT = "uara-solution/1"
+from uara.model.shared.formats import SOLUTION_FORMAT  # noqa: E402
 
 
 class Status(str, enum.Enum):
@@ -146,7 +146,7 @@ class Solution:
 
     # ------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
-        """The ``uara-solution/1`` JSON object (docs/formats.md)."""
+        """The ``SOLUTION_FORMAT`` JSON object (docs/formats.md)."""
         slots = []
         for dec, ev in zip(self.slots, self.evaluations):
             slots.append(

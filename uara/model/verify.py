@@ -5,7 +5,7 @@
 so the same tampered file is rejected everywhere with the same one-line
 message. The checks, in order:
 
-1. format ``uara-solution/1`` and well-formed decisions (integer association
+1. format ``SOLUTION_FORMAT`` and well-formed decisions (integer association
    within range, finite numeric shares; :meth:`Solution.from_dict`);
 2. fingerprint: ``instance_fingerprint`` equals the SHA-256 of the instance
    the solution is checked against;
@@ -25,6 +25,7 @@ import math
 from typing import Any, Mapping
 
 from uara.errors import SolutionError
+from uara.model.shared.formats import SOLUTION_FORMAT
 from uara.model.evaluator import Evaluation
 from uara.model.instance import Instance
 from uara.model.solution import Solution, SlotDecision
@@ -65,13 +66,19 @@ def check_total_objective(claimed: Any, total: float, rtol: float = OBJECTIVE_RT
 
 def check_bound(t: int, decision: SlotDecision, evaluation: Evaluation, rtol: float = OBJECTIVE_RTOL) -> None:
     """Raise if slot ``t``'s stored lower bound exceeds its incumbent (a bound above a feasible value is false)."""
-    lb = decision.lower_bound
+    check_bound_value(f"slots[{t}].lower_bound", decision.lower_bound, evaluation.objective, rtol)
+
+
+def check_bound_value(field: str, lb: Any, objective: float, rtol: float = OBJECTIVE_RTOL) -> None:
+    """Raise unless ``lb`` is null or a finite number with LB <= v (1 + rtol) + rtol, v the re-scored
+    objective: the bound rule of every family (the driver's :func:`uara.solvers.driver.vet_claims` drops
+    such a bound before it is stored; a stored one is a tampered or broken record)."""
     if lb is None:
         return
     if not isinstance(lb, (int, float)) or isinstance(lb, bool) or not math.isfinite(lb):
-        raise SolutionError(f"slots[{t}].lower_bound", f"expected a finite number or null, got {lb!r}")
-    if lb > evaluation.objective * (1 + rtol) + rtol:
-        raise SolutionError(f"slots[{t}].lower_bound", f"{lb!r} exceeds the re-scored objective {evaluation.objective!r}")
+        raise SolutionError(field, f"expected a finite number or null, got {lb!r}")
+    if lb > objective * (1 + rtol) + rtol:
+        raise SolutionError(field, f"{lb!r} exceeds the re-scored objective {objective!r}")
 
 
 def verify_slot(t: int, raw: Mapping[str, Any], decision: SlotDecision, evaluation: Evaluation,
@@ -86,7 +93,7 @@ def verify_slot(t: int, raw: Mapping[str, Any], decision: SlotDecision, evaluati
 
 def verify_solution(data: Any, instance: Instance, *, rtol: float = OBJECTIVE_RTOL) -> Solution:
     """Every check of the module docstring; returns the re-scored :class:`Solution` or raises :class:`SolutionError`."""
-    if isinstance(data, Mapping) and data.get("format") == "uara-solution/1":
+    if isinstance(data, Mapping) and data.get("format") == SOLUTION_FORMAT:
         check_fingerprint(data, instance)
     sol = Solution.from_dict(data, instance)
     for t, (raw, dec, ev) in enumerate(zip(data["slots"], sol.slots, sol.evaluations)):
@@ -104,6 +111,6 @@ def _number(value: Any, field: str) -> float:
 
 
 __all__ = [
-    "OBJECTIVE_RTOL", "check_bound", "check_feasible", "check_fingerprint", "check_slot_objective",
+    "OBJECTIVE_RTOL", "check_bound", "check_bound_value", "check_feasible", "check_fingerprint", "check_slot_objective",
     "check_total_objective", "verify_slot", "verify_solution",
 ]

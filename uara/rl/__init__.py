@@ -7,5 +7,5 @@
   (no torch needed; ``uara train``'s flags are generated from it).
 - :mod:`uara.rl.trainer` -- the SAC training loop (CleanRL style).
 
-The back-end that runs a trained policy is :mod:`uara.solvers.masac`.
+The back-end that runs a trained policy is :mod:`uara.solvers.p1.masac`.
 """

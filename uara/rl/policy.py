@@ -3,7 +3,7 @@
 :class:`Actor` is pi(a_i | o_i), a tanh-Gaussian over ACT_DIM corrections per
 device (observations (..., M, OBS_DIM) -> actions (..., M, ACT_DIM));
 :func:`save_policy` / :func:`load_policy` write and read the small inference
-checkpoint (``uara-masac/1``); :class:`Policy` maps features to the
+checkpoint (``MASAC_CHECKPOINT_FORMAT``); :class:`Policy` maps features to the
 deterministic action tanh(mean). Training is in :mod:`uara.rl.trainer`.
 torch is imported here, never by ``import uara``.
 """
@@ -28,7 +28,7 @@ try:
 except ImportError as _exc:  # pragma: no cover - exercised only without the rl extra
     raise MissingDependencyError("torch", "rl", feature="TMA-MASAC") from _exc
 
-CHECKPOINT_FORMAT = "uara-masac/1"
+from uara.model.shared.formats import MASAC_CHECKPOINT_FORMAT as CHECKPOINT_FORMAT  # noqa: E402
 LOG_STD_MAX = 2.0
 LOG_STD_MIN = -5.0
 

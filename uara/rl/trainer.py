@@ -53,7 +53,7 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the rl 
 from uara.rl.policy import Actor, load_checkpoint_data, mlp, resolve_device, save_policy
 from uara.rl.train_args import MASACArgs
 
-RESUME_FORMAT = "uara-masac-resume/1"
+from uara.model.shared.formats import MASAC_RESUME_FORMAT as RESUME_FORMAT  # noqa: E402
 
 
 class SoftQ(nn.Module):

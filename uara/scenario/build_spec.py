@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from uara.model.shared.formats import CATALOG_FORMAT
 from uara.errors import UaraError
 from uara.io import parse_key_values
 from uara.model.instance import PARAMETER_SETS, Params
@@ -51,7 +52,7 @@ class BuildSpec:
         "--channel-option", "-c", kind="kv", metavar="KEY=VALUE",
         help="channel option, repeatable (e.g. samples_per_src=300000, diffraction=false, threads=0)"))
     catalog: str | None = field(default=None, metadata=_cli(
-        "--catalog", metavar="FILE", help="hardware catalog (uara-catalog/1); default built-in"))
+        "--catalog", metavar="FILE", help=f"hardware catalog ({CATALOG_FORMAT}); default built-in"))
     device_kinds: tuple[str, ...] | None = field(default=None, metadata=_cli(
         "--device-kinds", kind="list", metavar="K1,K2", help="restrict device kinds (catalog names)"))
     server_kinds: tuple[str, ...] | None = field(default=None, metadata=_cli(

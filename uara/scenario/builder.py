@@ -35,7 +35,7 @@ state, channel):
    provenance ``held_moves``; coverage holds also in ``coverage_held``).
 5. Tasks: one new task per device per slot from the task sampler (default
    ``psd``: type drawn uniformly from code / summarisation / chat, fields from
-   the PSD profile of that type, :mod:`uara.psd.tasks`; ``parametric``:
+   the PSD profile of that type, :mod:`uara.psd.workload.tasks`; ``parametric``:
    :mod:`uara.scenario.task_sources`). The SHA-256 of the task sampler's data files (the PSD
    profiles of its profile set) is recorded, and a rebuild refuses to run if
    they changed.
@@ -73,7 +73,7 @@ from uara.model.instance import Instance, Params, Slot, Task
 from uara.io import read_json
 from uara.scenario.build_spec import BuildSpec, params_from
 
-BUILD_FORMAT = "uara-build/1"
+from uara.model.shared.formats import BUILD_FORMAT  # noqa: E402
 #: The dotted path of the builder, recorded in provenance.
 BUILDER = "uara.scenario.builder.build_instance"
 #: Earlier paths of the same builder (before the wings): rebuilds of their instances keep the recorded name.

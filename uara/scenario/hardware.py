@@ -1,11 +1,11 @@
 """Hardware catalog: device and server kinds with effective FLOP/s, transmit power, battery.
 
 The built-in catalog is ``uara/scenario/data/hardware.json`` (format
-``uara-catalog/1``): Galaxy S23, iPhone 14, Mate 60 and RTX 2080/3090/4090,
+``CATALOG_FORMAT``): Galaxy S23, iPhone 14, Mate 60 and RTX 2080/3090/4090,
 each with the derivation of its effective FLOP/s and its sources. A user
 catalog is any file in the same format::
 
-    {"format": "uara-catalog/1",
+    {"format": CATALOG_FORMAT,   # the tag of uara.model.shared.formats
      "devices": {"my_phone": {"flops": 3e10, "tx_power_dbm": [16, 23],
                               "battery_capacity_j": 50000, "weight": 1}},
      "servers": {"my_gpu": {"flops": 2e13, "weight": 1}}}
@@ -28,7 +28,7 @@ import numpy as np
 from uara.errors import UaraError
 from uara.model.instance import Device, Server
 
-CATALOG_FORMAT = "uara-catalog/1"
+from uara.model.shared.formats import CATALOG_FORMAT  # noqa: E402
 BUILTIN_CATALOG = Path(__file__).resolve().parent / "data" / "hardware.json"
 
 
@@ -111,7 +111,7 @@ def _number(raw: Mapping[str, Any], key: str, path: str, positive: bool = True) 
 
 
 def parse_catalog(data: Any, source: str = "<dict>", sha256: str = "") -> Catalog:
-    """Validate a ``uara-catalog/1`` object; errors name the field (``catalog devices.x.flops: ...``)."""
+    """Validate a ``CATALOG_FORMAT`` object; errors name the field (``catalog devices.x.flops: ...``)."""
     if not isinstance(data, dict):
         raise UaraError(f"catalog {source}: expected a JSON object")
     if data.get("format") != CATALOG_FORMAT:
@@ -149,7 +149,7 @@ def parse_catalog(data: Any, source: str = "<dict>", sha256: str = "") -> Catalo
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
-    """The built-in catalog (``path=None``) or a user's ``uara-catalog/1`` file."""
+    """The built-in catalog (``path=None``) or a user's ``CATALOG_FORMAT`` file."""
     p = BUILTIN_CATALOG if path is None else Path(path)
     if not p.is_file():
         raise UaraError(f"catalog file not found: {p}")

@@ -21,15 +21,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from uara.errors import UaraError
-from uara.model.instance import Params
-from uara.model.formulation import link_rate_bps
+from uara.model.shared.physics import COVERAGE_SNR_DB, in_coverage, link_rate
 from uara.model.pipeline.serving_instance import (ComputeNode, ModelCost, PipelineInstance, ServingLink, ServingUser)
-from uara.psd.flops import ModelShape
-from uara.psd.profiles import load_profile_set
+from uara.psd.workload.flops import ModelShape
+from uara.psd.workload.profiles import load_profile_set
 from uara.scenario.channels import get_channel
 from uara.scenario.hardware import load_catalog
 
-COVERAGE_SNR_DB = -6.0
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ class PipelineBuildSpec:
 
 
 def model_cost(shape: ModelShape, bytes_per_parameter: float) -> ModelCost:
-    """FLOP per position 2 N_ne + 2 d V + 4 L d ctx (uara.psd.flops); weights n_params * bytes."""
+    """FLOP per position 2 N_ne + 2 d V + 4 L d ctx (uara.psd.workload.flops); weights n_params * bytes."""
     n_params = shape.n_params or (shape.n_non_embedding + shape.vocab * shape.d_model)
     return ModelCost(name=shape.name, weight_bytes=float(n_params * bytes_per_parameter),
                      flops_per_token=float(2.0 * shape.n_non_embedding + 2.0 * shape.d_model * shape.vocab),
@@ -118,7 +116,7 @@ def _positions(spec: PipelineBuildSpec, provider: Any, rng: np.random.Generator,
     for attempt in range(51):
         gain = provider(sbs, pos[todo], seed=spec.seed + attempt).gain_db[:, 0]
         snr[todo] = 10 ** ((tx_dbm[todo] - 30) / 10) * 10 ** (gain / 10) / noise_w
-        out = todo[10 * np.log10(np.maximum(snr[todo], 1e-300)) < COVERAGE_SNR_DB]
+        out = todo[~in_coverage(snr[todo])]
         if out.size == 0:
             return sbs, pos, snr, redraws
         if attempt == 50:
@@ -144,8 +142,7 @@ def build_pipeline_instance(spec: PipelineBuildSpec) -> PipelineInstance:
     devices = catalog.draw_devices(spec.users, rng_hw)
     tx = np.array([d.tx_power_dbm for d in devices])
     sbs_pos, pos, snr, redraws = _positions(spec, provider, rng_pos, tx)
-    params = Params(shannon_attenuation=spec.shannon_attenuation, max_spectral_efficiency=spec.max_spectral_efficiency)
-    rate = link_rate_bps(spec.bandwidth_hz, snr, params)
+    rate = link_rate(spec.bandwidth_hz, snr, spec.shannon_attenuation, spec.max_spectral_efficiency)
     types = sorted(profiles)
     kinds = rng_task.choice(len(types), size=spec.users)
     users = []

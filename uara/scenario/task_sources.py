@@ -24,7 +24,7 @@ the orders of magnitude of docs/model.md "Calibration".
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -122,11 +122,7 @@ def get_task_sampler(name: str = "parametric", **options: Any) -> TaskSampler:
     if name == "parametric":
         return parametric_from_options(options)
     if name == "psd":
-        try:
-            from uara.psd.profiles import task_sampler  # type: ignore[import-not-found]
-        except ImportError:
-            raise UaraError("task sampler 'psd': this installation's uara.psd offers no task_sampler yet; "
-                            "use --tasks parametric") from None
-        factory: Callable[..., TaskSampler] = task_sampler
-        return factory(**options)
+        from uara.psd.workload.tasks import ProfileTaskSampler
+
+        return ProfileTaskSampler.from_options(options)
     raise UaraError(f"unknown task sampler {name!r}; choose parametric or psd")

@@ -1,4 +1,4 @@
-"""Instances of the pipelined serving problem: the ``uara-pipeline-instance/1`` format.
+"""Instances of the pipelined serving problem: the ``PIPELINE_INSTANCE_FORMAT`` format.
 
 The second problem family of uara (docs/pipeline.md), after Zhu et al., "Efficient LLM Inference
 over Heterogeneous Edge Networks with Speculative Decoding" (arXiv 2510.11331): K users upload
@@ -42,9 +42,9 @@ import numpy as np
 
 from uara.errors import InstanceError
 from uara.io import atomic_write_json, dumps_json
-from uara.model.validation import check_list, check_number, check_object, check_string, load_instance_file
+from uara.model.shared.validation import check_list, check_number, check_object, check_string, load_instance_file
 
-PIPELINE_FORMAT = "uara-pipeline-instance/1"
+from uara.model.shared.formats import PIPELINE_INSTANCE_FORMAT as PIPELINE_FORMAT  # noqa: E402
 OBJECTIVES = ("sum", "makespan")
 MAX_SPECULATION_LENGTH = 64
 
@@ -216,7 +216,7 @@ class PipelineInstance:
         return self.upload_bits / self.rate_bps
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``uara-pipeline-instance/1`` JSON object."""
+        """The ``PIPELINE_INSTANCE_FORMAT`` JSON object."""
         return {"format": PIPELINE_FORMAT, "name": self.name, "objective": self.objective,
                 "speculation_lengths": list(self.speculation_lengths),
                 "sbs": self.sbs.to_dict(), "mbs": self.mbs.to_dict(),
@@ -242,7 +242,7 @@ class PipelineInstance:
 
     @classmethod
     def from_dict(cls, data: Any) -> "PipelineInstance":
-        """Validate a ``uara-pipeline-instance/1`` object; the first bad value raises naming its path."""
+        """Validate a ``PIPELINE_INSTANCE_FORMAT`` object; the first bad value raises naming its path."""
         if not isinstance(data, Mapping):
             raise InstanceError("", f"expected a JSON object, got {type(data).__name__}")
         if data.get("format") != PIPELINE_FORMAT:

@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from uara.model.shared.physics import roofline_pass_s
+
 from uara.model.pipeline.serving_instance import ComputeNode, ModelCost, PipelineInstance
 
 NEG = -np.inf
@@ -64,8 +66,7 @@ def rounds_needed(output_tokens: np.ndarray, alpha: np.ndarray, gamma: int) -> n
 
 def pass_time_s(node: ComputeNode, model: ModelCost, flops: np.ndarray) -> np.ndarray:
     """One forward pass: o + max(W / B, FLOPs / F) seconds (weights read once; roofline)."""
-    return node.pass_overhead_s + np.maximum(model.weight_bytes / node.memory_bandwidth_bytes_per_s,
-                                             np.asarray(flops, dtype=float) / node.flops)
+    return roofline_pass_s(node.pass_overhead_s, model.weight_bytes, node.memory_bandwidth_bytes_per_s, flops, node.flops)
 
 
 def verdict_bits(gamma: int, token_bits: int) -> int:

@@ -1,4 +1,4 @@
-"""Solutions of the pipelined serving problem: the ``uara-pipeline-solution/1`` record.
+"""Solutions of the pipelined serving problem: the ``PIPELINE_SOLUTION_FORMAT`` record.
 
 Like P1's :class:`uara.model.solution.Solution` (Pyomo's results record): who solved what, with which
 options and seed, the status, the decision, the evaluator's score of it, a proven lower bound where a
@@ -17,8 +17,9 @@ from uara.io import atomic_write_json
 from uara.model.pipeline.schedule import ServingDecision, ServingEvaluation, evaluate_schedule
 from uara.model.pipeline.serving_instance import PipelineInstance
 from uara.model.solution import Status
+from uara.model.verify import check_bound_value, check_fingerprint
 
-PIPELINE_SOLUTION_FORMAT = "uara-pipeline-solution/1"
+from uara.model.shared.formats import PIPELINE_SOLUTION_FORMAT  # noqa: E402
 
 
 @dataclass
@@ -61,8 +62,7 @@ def verify_serving_solution(record: Mapping[str, Any], inst: PipelineInstance, *
     objective must equal the recorded one (relative ``rtol``); raises :class:`SolutionError` otherwise."""
     if record.get("format") != PIPELINE_SOLUTION_FORMAT:
         raise SolutionError("format", f"expected {PIPELINE_SOLUTION_FORMAT!r}, got {record.get('format')!r}")
-    if record.get("instance_fingerprint") != inst.fingerprint():
-        raise SolutionError("instance_fingerprint", "the solution was made for a different instance")
+    check_fingerprint(record, inst)
     dec = ServingDecision.from_dict(record.get("decision"), "decision")
     ev = evaluate_schedule(inst, dec)
     if ev.violations:
@@ -70,4 +70,5 @@ def verify_serving_solution(record: Mapping[str, Any], inst: PipelineInstance, *
     claimed = record.get("objective_s")
     if not isinstance(claimed, (int, float)) or abs(ev.objective_s - claimed) > rtol * max(1.0, abs(ev.objective_s)):
         raise SolutionError("objective_s", f"recorded {claimed!r}, the evaluator gives {ev.objective_s!r}")
+    check_bound_value("lower_bound_s", record.get("lower_bound_s"), ev.objective_s, rtol)
     return ev

@@ -1,0 +1,371 @@
+"""``exact``: P1 as a convex MISOCP (:mod:`uara.solvers.core.misocp`), built with
+Pyomo and solved to proven optimality (or a proven gap) by SCIP.
+
+Pipeline per slot:
+1. warm start: the better of (a) Max-SINR association + TMA swaps with the exact
+   allocation (:func:`uara.solvers.p1.tma.swap_search`), then the exact move/swap
+   local search of :mod:`uara.solvers.core.local_search`, and (b) ``relax``'s rounding
+   of the Lagrangian dual's fractional association + the same local search;
+   its value UB = I_ws - C also gives
+   optimality-based bounds on the continuous variables (any solution better
+   than the warm start has lambda (T_p - a_i)^2 <= UB, so
+   t_p <= a_i + sqrt(UB / lambda), e_p <= sqrt(UB / lambda), r_p <= UB / lambda,
+   U_j <= UB, and y_p >= b_p x_p / t_max,p);
+   the model's share variable is u_p = y_p / b_p (1/s: the inverse uplink time at x = 1), so
+   the uplink cone reads x_p^2 <= t_p u_p with both factors of order one whatever the payload
+   (with y itself, b_p x^2 <= t_p y_p sits at the scale of b_p, which for token-id payloads is
+   ~1e-3 s, where SCIP's absolute feasibility tolerance is a 0.1 % error);
+2. the Pyomo model of the MISOCP, handed to SCIP through Pyomo's
+   ``scip_direct`` interface (pyomo.contrib.solver), with the warm start as a
+   full starting solution;
+3. SCIP's association is re-allocated with :func:`uara.model.allocation.exact_allocation`
+   (the value can only improve) and re-scored by the evaluator; the better of
+   it and the warm start is returned, with C + max(SCIP's dual bound, the
+   relaxation's Lagrangian dual of :mod:`uara.solvers.core.lagrangian`) as the proven
+   lower bound (SCIP's bound is the stronger one unless SCIP stalls at the root).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from uara.model.allocation import exact_allocation
+from uara.errors import MissingDependencyError, SolverError
+from uara.model.evaluator import evaluate
+from uara.model.formulation import SlotData
+from uara.model.solution import Status, relative_gap
+from uara.solvers.core.lagrangian import maximise_dual, start_from_association
+from uara.solvers.core.local_search import local_search
+from uara.solvers.core.misocp import Pairs, Point, point_from_decision, usable_pairs
+from uara.solvers.core.moves import masked_argmax
+from uara.solvers.base import SlotDecision, SolveContext, Solver
+from uara.solvers.core.moves import swap_search
+
+
+@dataclass
+class ExactOptions:
+    """gap: SCIP's relative gap limit (limits/gap) on I - C;
+    warm_start: start SCIP from TMA + exact allocation;
+    perspective: penalty cone as r x >= e^2 (True) or r >= e^2 (False);
+    feastol: SCIP's numerics/feastol (default 1e-6, SCIP's own: tighter values stall the tree search,
+      e.g. 30x4 seed 101 timed out at 60 s with 1e-9 and is proved optimal in 2.8 s with 1e-6; the cone
+      slack it allows is absorbed by re-scoring the association with the exact allocation);
+    tee: print SCIP's log (Pyomo drains it through a pipe from a Python thread while SCIP holds the
+    GIL, so a very long log can stall the solve: use it for short runs)."""
+
+    gap: float = 5e-7
+    warm_start: bool = True
+    perspective: bool = True
+    feastol: float = 1e-6
+    tee: bool = False
+
+
+def warm_start(sd: SlotData, ctx: SolveContext | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TMA with the exact allocation from the Max-SINR start, then the exact move/swap
+    local search (:mod:`uara.solvers.core.local_search`; TMA's seat swaps never change how
+    many devices a server holds, moves do): (association, y, z)."""
+    start = masked_argmax(sd.snr, sd.usable)
+    assoc, _, _, _, _ = swap_search(sd, start, "exact", ctx)
+    assoc = local_search(sd, assoc, deadline=None if ctx is None else ctx.deadline).association
+    alloc = exact_allocation(sd, assoc)
+    return assoc, alloc.bandwidth_share, alloc.compute_share
+
+
+def build_model(pairs: Pairs, ub: float | None = None, *, perspective: bool = True) -> Any:
+    """The Pyomo ConcreteModel of the MISOCP (see :mod:`uara.solvers.core.misocp`).
+
+    ``ub``: a known value of I - C (optional); adds the optimality-based
+    variable bounds of the module docstring.
+    """
+    import pyomo.environ as pyo
+
+    n, e, lam = pairs.size, pairs.num_servers, pairs.lam
+    dev, srv = pairs.device.tolist(), pairs.server.tolist()
+    a, b, c, q, w, pw = (arr.tolist() for arr in (pairs.a, pairs.b, pairs.c, pairs.q, pairs.work, pairs.p))
+    sqw = np.sqrt(pairs.work).tolist()
+    by_dev: list[list[int]] = [[] for _ in range(pairs.num_devices)]
+    by_srv: list[list[int]] = [[] for _ in range(e)]
+    for p in range(n):
+        by_dev[dev[p]].append(p)
+        by_srv[srv[p]].append(p)
+
+    m = pyo.ConcreteModel(name="uara-P1-misocp")
+    m.P = pyo.RangeSet(0, n - 1)
+    m.E = pyo.RangeSet(0, e - 1)
+    m.D = pyo.RangeSet(0, pairs.num_devices - 1)
+    m.x = pyo.Var(m.P, domain=pyo.Binary)
+    m.u = pyo.Var(m.P, bounds=lambda m, p: (0.0, 1.0 / b[p]))  # u = y / b, 1/s
+    m.uplink_full_s = np.asarray(b)  # b_p, to convert shares (set_point)
+    m.t = pyo.Var(m.P, domain=pyo.NonNegativeReals)
+    m.e = pyo.Var(m.P, domain=pyo.NonNegativeReals)
+    m.r = pyo.Var(m.P, domain=pyo.NonNegativeReals)
+    m.v = pyo.Var(m.E, domain=pyo.NonNegativeReals)
+    m.U = pyo.Var(m.E, domain=pyo.NonNegativeReals)
+    if ub is not None and math.isfinite(ub) and ub > 0:
+        slack = 1.0 + 1e-6
+        emax = math.sqrt(ub * slack / lam)
+        for p in range(n):
+            m.t[p].setub(a[p] + emax)
+            m.e[p].setub(emax)
+            m.r[p].setub(ub * slack / lam)
+        for j in range(e):
+            m.U[j].setub(ub * slack)
+            m.v[j].setub(math.sqrt(ub * slack))
+        m.ulow = pyo.Constraint(m.P, rule=lambda m, p: m.u[p] >= m.x[p] / (a[p] + emax))
+
+    m.assign = pyo.Constraint(m.D, rule=lambda m, i: sum(m.x[p] for p in by_dev[i]) == 1)
+    m.band = pyo.Constraint(
+        m.E, rule=lambda m, j: sum(b[p] * m.u[p] for p in by_srv[j]) <= 1 if by_srv[j] else pyo.Constraint.Skip
+    )
+    m.yx = pyo.Constraint(m.P, rule=lambda m, p: b[p] * m.u[p] <= m.x[p])
+    m.uplink = pyo.Constraint(m.P, rule=lambda m, p: m.x[p] * m.x[p] <= m.t[p] * m.u[p])
+    m.excess = pyo.Constraint(m.P, rule=lambda m, p: m.e[p] >= m.t[p] - a[p] * m.x[p])
+    if pairs.two_sided:  # physical energy model: the penalty stays two-sided (uara.solvers.core.misocp)
+        m.deficit = pyo.Constraint(m.P, rule=lambda m, p: m.e[p] >= a[p] * m.x[p] - m.t[p])
+    if perspective:
+        m.penalty = pyo.Constraint(m.P, rule=lambda m, p: m.e[p] * m.e[p] <= m.r[p] * m.x[p])
+    else:
+        m.penalty = pyo.Constraint(m.P, rule=lambda m, p: m.e[p] * m.e[p] <= m.r[p])
+    m.vdef = pyo.Constraint(m.E, rule=lambda m, j: m.v[j] == sum(sqw[p] * m.x[p] for p in by_srv[j]))
+    m.compute = pyo.Constraint(m.E, rule=lambda m, j: m.v[j] * m.v[j] <= m.U[j])
+    m.compute_cut = pyo.Constraint(m.E, rule=lambda m, j: sum(w[p] * m.x[p] for p in by_srv[j]) <= m.U[j])
+    m.obj = pyo.Objective(
+        expr=sum(q[p] * m.x[p] + c[p] * b[p] * m.u[p] + lam * m.r[p] + (pw[p] * m.t[p] if pw[p] > 0 else 0.0)
+                 for p in range(n)) + sum(m.U[j] for j in range(e)),
+        sense=pyo.minimize,
+    )
+    return m
+
+
+def set_point(model: Any, pt: Point) -> None:
+    """Load a MISOCP point into the Pyomo model's variable values (the share y as u = y / b)."""
+    for name, vals in (("x", pt.x), ("u", pt.y / model.uplink_full_s), ("t", pt.t), ("e", pt.e), ("r", pt.r)):
+        var = getattr(model, name)
+        for p, val in enumerate(vals.tolist()):
+            var[p].set_value(float(val), skip_validation=True)
+    for j in range(pt.v.size):
+        model.v[j].set_value(float(pt.v[j]), skip_validation=True)
+        model.U[j].set_value(float(pt.U[j]), skip_validation=True)
+
+
+def _scip_solver() -> Any:
+    """Pyomo's contrib ``scip_direct`` with a full (not only discrete) warm start."""
+    from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect
+
+    class _ScipDirectFullStart(ScipDirect):
+        # Pyomo's _mipstart passes only the integer variables (SCIP must then
+        # complete the solution with a sub-solve); passing every variable with a
+        # value lets SCIP accept the TMA incumbent as is.
+        def _mipstart(self) -> None:
+            sol = self._solver_model.createPartialSol()
+            for pyomo_var, scip_var in self._pyomo_var_to_solver_var_map.items():
+                if pyomo_var.value is not None:
+                    sol[scip_var] = pyomo_var.value
+            self._solver_model.addSol(sol)
+
+    return _ScipDirectFullStart()
+
+
+#: SCIP's status -> the status uara reports (cvxpy's STATUS_MAP pattern). "optimal" is
+#: claimed only when the re-scored gap is within the option ``gap`` (else "feasible").
+SCIP_STATUS = {
+    "optimal": Status.OPTIMAL,
+    "gaplimit": Status.OPTIMAL,
+    "timelimit": Status.TIME_LIMIT,
+    "userinterrupt": Status.TIME_LIMIT,
+    "nodelimit": Status.TIME_LIMIT,
+    "memlimit": Status.TIME_LIMIT,
+    "infeasible": Status.FEASIBLE,  # impossible with a feasible warm start: SCIP's tolerances; keep the incumbent
+    "skipped": Status.TIME_LIMIT,  # no time left for SCIP after the warm starts
+}
+
+#: Seconds of a slot's share kept back for reading SCIP's answer and re-scoring.
+_MARGIN_S = 0.05
+
+
+@dataclass
+class _Incumbent:
+    """The best decision known so far and where it came from."""
+
+    assoc: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    objective: float
+    source: str
+
+
+#: ``scip_status`` when the warm start is already proven within ``gap`` by the Lagrangian bound.
+SCIP_NOT_RUN = "not run: warm start proven by the Lagrangian bound"
+
+
+@dataclass
+class _ScipRun:
+    status: str
+    nodes: int = 0
+    dual: float | None = None
+    primal: float | None = None
+    x: np.ndarray | None = None  # x_p of SCIP's best solution, if any
+    time_s: float = 0.0
+
+
+class ExactSolver(Solver):
+    name = "exact"
+    description = "P1 as a convex MISOCP (Pyomo model, SCIP branch-and-bound): proven optimum or proven gap"
+    requires: ClassVar[tuple[str, ...]] = ("pyomo", "pyscipopt")
+    extra: ClassVar[str | None] = "exact"
+    EXACT = True
+    PROVIDES_BOUND = True
+    Options: ClassVar[type] = ExactOptions
+    VERSION = 6  # 3: every step within the slot's share of the run's time limit; 4: feastol 1e-6; 5: warm-started band prices in the search; 6: share variable u = y / b (scaled cone), physical energy model
+    CORE = ("lagrangian", "local_search", "misocp", "moves")
+
+    @classmethod
+    def import_solver(cls) -> None:
+        import pyomo.environ  # noqa: F401
+        import pyscipopt  # noqa: F401
+        from pyomo.contrib.solver.solvers.scip.scip_direct import ScipDirect  # noqa: F401
+
+    def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
+        """The move/swap search's (M, M) swap tables (three float arrays) and the (M, E) ones."""
+        return 3 * 8.0 * num_devices**2 + 16 * 8.0 * num_devices * num_servers
+
+    def check_options(self) -> None:
+        if not (0 <= self.options.gap < 1):
+            raise SolverError(f"solver 'exact': option gap must be in [0, 1), got {self.options.gap}")
+        if not (0 < self.options.feastol < 1e-2):
+            raise SolverError(f"solver 'exact': option feastol must be in (0, 0.01), got {self.options.feastol}")
+
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
+        """Warm starts and the Lagrangian bound, then SCIP on the MISOCP for what is left of the slot's share."""
+        try:
+            import pyomo.environ  # noqa: F401
+            import pyscipopt  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - guarded by Solver.missing
+            raise MissingDependencyError(exc.name or "pyscipopt", "exact", feature="solver 'exact'") from None
+        t_start = time.perf_counter()
+        pairs = usable_pairs(sd)
+        if np.any(np.bincount(pairs.device, minlength=sd.num_devices) == 0):
+            raise SolverError("exact: a device has no usable server (no path above the gain floor)")
+        const = sd.constant
+        inc, lagrangian = self._warm_starts(sd, pairs, ctx)
+        ws = inc
+        build_s = time.perf_counter() - t_start
+        proven = relative_gap(inc.objective, const + lagrangian, const)
+        if proven is not None and proven <= self.options.gap:
+            run = _ScipRun(SCIP_NOT_RUN)  # the Lagrangian certificate already proves the warm start
+        else:
+            run = self._scip(sd, pairs, inc, ctx)
+        if run.x is not None:
+            cand = pairs.to_matrix(run.x).argmax(axis=1)
+            alloc = exact_allocation(sd, cand)
+            cand_eval = evaluate(sd, cand, alloc.bandwidth_share, alloc.compute_share)
+            if cand_eval.feasible and cand_eval.objective <= inc.objective:
+                inc = _Incumbent(cand, alloc.bandwidth_share, alloc.compute_share, cand_eval.objective, "scip")
+        lower = const + lagrangian
+        if run.dual is not None and math.isfinite(run.dual) and const + run.dual > lower:
+            lower = const + run.dual
+            if inc.objective < lower <= inc.objective + 1e-6 * max(inc.objective - const, 1e-12):
+                lower = inc.objective  # SCIP's feasibility tolerance: a bound a hair above the re-scored optimum
+        ctx.record(inc.objective, lower)
+        status = SCIP_STATUS.get(run.status, Status.FEASIBLE)
+        gap = relative_gap(inc.objective, lower, const)
+        if status == Status.OPTIMAL and (gap is None or gap > max(self.options.gap, 1e-6)):
+            status = Status.FEASIBLE
+        elif gap is not None and gap <= self.options.gap:
+            status = Status.OPTIMAL  # proven by the bound, whatever stopped SCIP (its own dual can stall above)
+        info = {
+            "scip_status": run.status, "nodes": run.nodes,
+            "scip_primal": None if run.primal is None else const + run.primal,
+            "scip_dual": None if run.dual is None or not math.isfinite(run.dual) else const + run.dual,
+            "lagrangian_bound": const + lagrangian, "scip_time_s": run.time_s, "build_time_s": build_s,
+            "warm_start_objective": ws.objective, "warm_start_source": ws.source,
+            "incumbent_source": "scip" if inc is not ws else "warm_start", "pairs": pairs.size,
+        }
+        return SlotDecision(inc.assoc, inc.y, inc.z, status=status, lower_bound=lower, info=info)
+
+    def _warm_starts(self, sd: SlotData, pairs: Pairs, ctx: SolveContext) -> tuple[_Incumbent, float]:
+        """TMA + local search, then (option ``warm_start``) the rounding of the Lagrangian dual's
+        fractional association + local search; the better seeds SCIP. Returns it and the dual bound on I - C."""
+        const = sd.constant
+        ws_assoc, ws_y, ws_z = warm_start(sd, ctx)
+        ws_eval = evaluate(sd, ws_assoc, ws_y, ws_z)
+        inc = _Incumbent(ws_assoc, ws_y, ws_z, ws_eval.objective, "tma+local-search")
+        ctx.record(inc.objective, None)
+        # The relaxation's Lagrangian dual (solvers/core/lagrangian.py): a certified bound in
+        # ~0.1-0.4 s, kept if SCIP's own dual bound ends below it (large instances).
+        relaxed = maximise_dual(pairs, start_from_association(pairs, ws_assoc, exact_allocation(sd, ws_assoc).band_price),
+                                ub=inc.objective - const, deadline=ctx.deadline)
+        if self.options.warm_start and not ctx.out_of_time():
+            from uara.solvers.p1.relax import association_values, round_relaxation
+
+            cands = round_relaxation(sd, relaxed.x, ctx.rng, 64)
+            rounded = cands[int(np.argmin(association_values(sd, cands)))]
+            alt = local_search(sd, rounded, deadline=ctx.deadline).association
+            alt_alloc = exact_allocation(sd, alt)
+            alt_eval = evaluate(sd, alt, alt_alloc.bandwidth_share, alt_alloc.compute_share)
+            if alt_eval.objective < inc.objective:
+                inc = _Incumbent(alt, alt_alloc.bandwidth_share, alt_alloc.compute_share, alt_eval.objective,
+                                 "dual-rounding+local-search")
+                ctx.record(inc.objective, const + relaxed.bound)
+        return inc, relaxed.bound
+
+    def _scip(self, sd: SlotData, pairs: Pairs, inc: _Incumbent, ctx: SolveContext) -> _ScipRun:
+        """Build the MISOCP, start it from ``inc`` and run SCIP until the slot's deadline (less the
+        time the model took to build, which Pyomo spends again translating it for SCIP)."""
+        opts = self.options
+        t0 = time.perf_counter()
+        left = ctx.remaining_s()
+        if left is not None and left <= 2 * _MARGIN_S:
+            return _ScipRun("skipped")
+        model = build_model(pairs, inc.objective - sd.constant, perspective=opts.perspective)
+        if opts.warm_start:
+            set_point(model, point_from_decision(pairs, inc.assoc, inc.y))
+        config = self._scip_config(ctx)
+        left = ctx.remaining_s()
+        if left is not None:
+            limit = left - (time.perf_counter() - t0) - _MARGIN_S
+            if limit <= _MARGIN_S:
+                return _ScipRun("skipped")
+            config["time_limit"] = float(limit)
+        solver = _scip_solver()
+        res = solver.solve(model, **config)
+        scip = solver._solver_model
+        run = _ScipRun(str(scip.getStatus()), int(scip.getNNodes()), res.objective_bound, res.incumbent_objective,
+                       time_s=float(scip.getSolvingTime()))
+        if run.dual is not None:
+            run.dual = float(run.dual)
+        if run.primal is not None:
+            run.primal = float(run.primal)
+        if res.solution_loader.get_number_of_solutions() > 0:
+            res.solution_loader.load_vars()
+            run.x = np.array([model.x[p].value or 0.0 for p in range(pairs.size)])
+        return run
+
+    def _scip_config(self, ctx: SolveContext) -> dict[str, Any]:
+        opts = self.options
+        config: dict[str, Any] = dict(
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+            warmstart_discrete_vars=opts.warm_start,
+            rel_gap=opts.gap,
+            solver_options={
+                "randomization/randomseedshift": int(ctx.seed) % (2**31),
+                "numerics/feastol": float(opts.feastol),
+                # Pyomo captures SCIP's output through a pipe that a Python thread drains;
+                # SCIP writes while holding the GIL, so a log longer than the pipe buffer
+                # (64 KiB: long solves of large instances) deadlocks. Silence it unless asked.
+                "display/verblevel": 4 if opts.tee else 0,
+            },
+        )
+        if ctx.threads and ctx.threads > 1:
+            config["threads"] = int(ctx.threads)
+        if opts.tee:
+            import sys
+
+            config["tee"] = [sys.stdout]
+        return config

@@ -1,0 +1,547 @@
+"""``price``: column generation and branch-and-price on the set-partitioning form of P1.
+
+P1 for one slot is min over partitions (S_1 .. S_E) of the devices (each on a
+usable server) of sum_j V_j(S_j), V_j the per-server optimum under the exact
+allocation (values of I - C). The Dantzig-Wolfe master over columns (j, S):
+
+    min  sum_{(j,S)} V_j(S) lam_jS
+    s.t. sum_{(j,S) : i in S} lam_jS = 1        (u_i)     every device covered once
+         sum_S lam_jS <= 1                       (sigma_j) at most one set per server
+         lam >= 0,
+
+plus one artificial column per device (cost ``big``, covers only i) so every
+restricted master is feasible. For ANY prices u the Lagrangian bound
+
+    LB(u) = sum_i u_i + sum_j min(0, min_{S subset of K_j} [V_j(S) - u(S)])
+
+is a lower bound on every partition with S_j subset of K_j (relax the covering
+rows with u); each inner minimum is replaced by the proven lower bound of the
+exact pricing (:mod:`uara.solvers.p1.pricing`), so LB needs no LP status, only
+correct arithmetic, and a rounding cushion is subtracted. When no column has
+negative reduced cost V_j(S) - u(S) - sigma_j, LB equals the master LP value
+(the DW bound, at least as strong as the continuous relaxation).
+
+Branch-and-price: the LP point gives x_ij = sum_{S ni i} lam_jS; branch on the
+most fractional pair: x_ij = 1 removes i from every other server's candidate
+set K_k, x_ij = 0 removes i from K_j; columns that do not fit a node's
+candidate sets get upper bound 0 in the (single, warm-started) HiGHS master.
+Nodes are explored best-bound first. Incumbents: the heuristic start
+(:func:`uara.solvers.p1.exact.warm_start`), integral LP points, an integer
+master over all generated columns at the root (HiGHS MIP), and the rounded
+LP point (argmax_j x_ij) improved by the exact move/swap local search at
+every node. The global bound is the minimum over open nodes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from uara.model.allocation import exact_allocation
+from uara.errors import SolverError
+from uara.model.formulation import SlotData
+from uara.model.solution import Status
+from uara.solvers.core.local_search import local_search
+from uara.solvers.p1.pricing import price_server, server_items, set_values
+from uara.solvers.base import SlotDecision, SolveContext, Solver
+
+#: Cushion subtracted from LB(u) for floating-point rounding: relative to sum |terms|, absolute.
+ROUNDING_CUSHION = (1e-11, 1e-12)
+#: Softmin temperatures of the relaxation's dual (maximise_dual) behind the first centre: two
+#: rounds reach its bound to ~1e-6 relative at half the cost of the default five.
+RELAXATION_TEMPERATURES = (1e-3, 1e-5)
+
+
+@dataclass
+class PriceOptions:
+    """gap: relative gap on I - C at which a node is pruned / the search stops;
+    max_nodes: cap on branch-and-price nodes (None = no cap);
+    pricing_nodes: cap on search nodes per pricing call (its bound stays valid);
+    columns_per_server: columns added per server and iteration;
+    max_cg_iterations: cap on column-generation iterations per node;
+    root_mip_s: seconds for the integer master over the root's columns (0 = skip);
+    local_search: improve rounded LP points by the exact move/swap search;
+    smoothing: Wentges weight alpha of the stability centre (0 = price at the LP duals);
+    relaxation_start: first centre = the device prices of the continuous relaxation's
+    Lagrangian dual (solvers/core/lagrangian.py), so the root bound is never below it."""
+
+    gap: float = 1e-7
+    max_nodes: int | None = None
+    pricing_nodes: int | None = 50000
+    columns_per_server: int = 8
+    max_cg_iterations: int = 1000
+    root_mip_s: float = 5.0
+    local_search: bool = True
+    smoothing: float = 0.5
+    relaxation_start: bool = True
+
+
+@contextlib.contextmanager
+def _fd1_silenced() -> Any:
+    """File descriptor 1 pointed at /dev/null for the duration (C libraries' banners), then restored."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+@dataclass
+class CGResult:
+    """Column generation at one node: best Lagrangian bound, the last LP point."""
+
+    bound: float
+    lp_value: float
+    converged: bool
+    iterations: int
+    lam: np.ndarray
+    artificial: np.ndarray
+    u: np.ndarray
+    pricing_nodes: int
+    pricing_s: float
+    lp_s: float
+
+
+class Master:
+    """The restricted master LP in HiGHS: M covering rows (= 1), E server rows (<= 1),
+    M artificial columns first, then the generated columns (masks (K, M), server, value)."""
+
+    def __init__(self, m: int, e: int, big: float):
+        import highspy
+
+        self.m, self.e = m, e
+        with _fd1_silenced():  # HiGHS prints its banner to the C stdout in the constructor
+            h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        inf = highspy.kHighsInf
+        h.addRows(m + e, np.r_[np.ones(m), np.full(e, -inf)], np.ones(m + e), 0,
+                  np.zeros(m + e, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
+        h.addCols(m, np.full(m, big), np.zeros(m), np.full(m, inf), m,
+                  np.arange(m, dtype=np.int32), np.arange(m, dtype=np.int32), np.ones(m))
+        self.h, self.inf, self.big = h, inf, float(big)
+        self.masks = np.zeros((0, m), dtype=bool)
+        self.server = np.zeros(0, dtype=np.intp)
+        self.value = np.zeros(0)
+        self.keys: set[bytes] = set()
+        self.allowed = np.zeros(0, dtype=bool)
+
+    @property
+    def size(self) -> int:
+        return int(self.server.size)
+
+    def raise_big(self, factor: float = 10.0) -> None:
+        """Multiply the artificial columns' cost by ``factor``."""
+        self.big *= factor
+        self.h.changeColsCost(self.m, np.arange(self.m, dtype=np.int32), np.full(self.m, self.big))
+
+    def add(self, masks: np.ndarray, server: np.ndarray, value: np.ndarray, allowed: np.ndarray | None = None) -> int:
+        """Add new columns (duplicates skipped); returns how many were added."""
+        masks = np.atleast_2d(np.asarray(masks, dtype=bool))
+        keep = []
+        for k in range(masks.shape[0]):
+            key = np.packbits(masks[k]).tobytes() + int(server[k]).to_bytes(4, "little")
+            if key not in self.keys:
+                self.keys.add(key)
+                keep.append(k)
+        if not keep:
+            return 0
+        masks, server, value = masks[keep], np.asarray(server)[keep], np.asarray(value, dtype=float)[keep]
+        ok = np.ones(len(keep), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)[keep]
+        counts = masks.sum(axis=1)
+        rows, cols = np.nonzero(masks)
+        indices = np.empty(rows.size + len(keep), dtype=np.int32)
+        starts = np.r_[0, np.cumsum(counts + 1)[:-1]].astype(np.int32)
+        # entries per column: its devices (sorted), then its server row
+        pos = starts[rows] + (np.arange(rows.size) - np.r_[0, np.cumsum(counts)[:-1]][rows])
+        indices[pos] = cols
+        indices[starts + counts] = self.m + server
+        self.h.addCols(len(keep), value, np.zeros(len(keep)), np.where(ok, self.inf, 0.0), int(indices.size),
+                       starts, indices, np.ones(indices.size))
+        self.masks = np.vstack([self.masks, masks])
+        self.server = np.r_[self.server, server].astype(np.intp)
+        self.value = np.r_[self.value, value]
+        self.allowed = np.r_[self.allowed, ok]
+        return len(keep)
+
+    def compatible(self, cand: np.ndarray) -> np.ndarray:
+        """(K,) bool: column (j, S) fits candidate sets ``cand`` (M, E): S subset of K_j."""
+        if self.size == 0:
+            return np.zeros(0, dtype=bool)
+        return ~(self.masks & ~cand[:, self.server].T).any(axis=1)
+
+    def restrict(self, cand: np.ndarray) -> None:
+        """Allow exactly the columns that fit ``cand`` (upper bound inf or 0)."""
+        ok = self.compatible(cand)
+        change = np.flatnonzero(ok != self.allowed)
+        if change.size:
+            self.h.changeColsBounds(int(change.size), (self.m + change).astype(np.int32), np.zeros(change.size),
+                                    np.where(ok[change], self.inf, 0.0))
+            self.allowed = ok
+
+    def solve(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(LP value, lam (K,), artificial (M,), u (M,), sigma (E,))."""
+        import highspy
+
+        self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise SolverError(f"price: master LP ended with status {self.h.modelStatusToString(self.h.getModelStatus())}")
+        sol = self.h.getSolution()
+        x = np.asarray(sol.col_value)
+        y = np.asarray(sol.row_dual)
+        return float(self.h.getInfo().objective_function_value), x[self.m:], x[: self.m], y[: self.m], np.minimum(y[self.m:], 0.0)
+
+    def integer_solution(self, time_limit: float) -> tuple[float, np.ndarray] | None:
+        """Best partition among the allowed columns (HiGHS MIP, no artificials): (value, lam) or None."""
+        if self.size == 0 or time_limit <= 0:
+            return None
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.sparse import csr_matrix
+
+        idx = np.flatnonzero(self.allowed)
+        rows, cols = np.nonzero(self.masks[idx].T)
+        a_cov = csr_matrix((np.ones(rows.size), (rows, cols)), shape=(self.m, idx.size))
+        a_srv = csr_matrix((np.ones(idx.size), (self.server[idx], np.arange(idx.size))), shape=(self.e, idx.size))
+        res = milp(self.value[idx], integrality=np.ones(idx.size), bounds=Bounds(0, 1),
+                   constraints=[LinearConstraint(a_cov, 1, 1), LinearConstraint(a_srv, 0, 1)],
+                   options={"time_limit": float(time_limit), "disp": False})
+        if res.x is None:
+            return None
+        lam = np.zeros(self.size)
+        lam[idx] = np.round(res.x)
+        return float(self.value[idx] @ np.round(res.x)), lam
+
+
+@dataclass(order=True)
+class _Node:
+    bound: float
+    order: int
+    cand: np.ndarray = field(compare=False)
+    depth: int = field(compare=False, default=0)
+    center: np.ndarray | None = field(compare=False, default=None)
+
+
+class BranchAndPrice:
+    """Column generation + branch-and-price for one slot (module docstring). Values of I - C."""
+
+    def __init__(self, sd: SlotData, options: PriceOptions, deadline: float | None):
+        self.sd, self.opts, self.deadline = sd, options, deadline
+        m, e = sd.num_devices, sd.num_servers
+        self.usable = sd.usable & np.isfinite(sd.uplink_s_full) & (sd.uplink_s_full > 0)
+        if not self.usable.any(axis=1).all():
+            raise SolverError("price: a device has no usable server (no path above the gain floor)")
+        self.best_value = np.inf
+        self.best_assoc = np.zeros(m, dtype=np.intp)
+        self.stats: dict[str, Any] = {"cg_iterations": 0, "pricing_nodes": 0, "pricing_s": 0.0, "lp_s": 0.0,
+                                      "columns": 0, "nodes": 0, "incumbent_source": "start"}
+        self.master: Master | None = None
+        self.m, self.e = m, e
+        self.t0 = time.perf_counter()
+
+    # ------------------------------------------------------------ incumbents
+    def offer(self, assoc: np.ndarray, source: str, *, search: bool = False) -> None:
+        """Score an association (exactly), optionally improve it by local search, keep the best,
+        and add its sets as columns."""
+        assoc = np.asarray(assoc, dtype=np.intp)
+        if search and self.opts.local_search:
+            assoc = local_search(self.sd, assoc, deadline=self.deadline).association
+        masks = np.zeros((self.e, self.m), dtype=bool)
+        masks[assoc, np.arange(self.m)] = True
+        values = self.column_values(masks, np.arange(self.e))
+        value = float(values.sum())
+        if value < self.best_value:
+            self.best_value, self.best_assoc = value, assoc.copy()
+            self.stats["incumbent_source"] = source
+        if self.master is not None:
+            nonempty = masks.any(axis=1)
+            self.master.add(masks[nonempty], np.arange(self.e)[nonempty], values[nonempty], None)
+
+    def column_values(self, masks: np.ndarray, servers: np.ndarray) -> np.ndarray:
+        """V_j(S) for full (M,) masks on their servers (exact allocation)."""
+        out = np.zeros(masks.shape[0])
+        for j in np.unique(servers):
+            rows = np.flatnonzero(servers == j)
+            items = server_items(self.sd, int(j), np.ones(self.m, dtype=bool))
+            sub = masks[rows][:, items.devices]
+            out[rows] = set_values(self.sd, items, sub)
+        return out
+
+    def lam_to_assoc(self, lam: np.ndarray) -> np.ndarray:
+        """x_ij = sum_{S ni i} lam_jS as (M, E)."""
+        x = np.zeros((self.m, self.e))
+        on = np.flatnonzero(lam > 1e-12)
+        for k in on:
+            x[self.master.masks[k], self.master.server[k]] += lam[k]
+        return x
+
+    # ------------------------------------------------------------ column generation
+    def column_generation(self, cand: np.ndarray, bound_in: float, cutoff: float,
+                          center: np.ndarray | None = None) -> CGResult:
+        """Generate columns at a node with candidate sets ``cand`` (M, E) until no column prices
+        out, the Lagrangian bound reaches ``cutoff``, or time runs out.
+
+        Wentges smoothing: prices are u_sep = alpha u_center + (1 - alpha) u_LP, with u_center the
+        prices of the best LB so far (``center``, e.g. the relaxation's, or the LP duals at
+        the first iteration); a column enters if its reduced cost at the LP duals is negative.
+        When none does (a mispricing), alpha is halved (0 below 0.05), so the last rounds
+        price at the LP duals and CG ends with LB = LP value.
+        """
+        master = self.master
+        master.restrict(cand)
+        items = [server_items(self.sd, j, cand[:, j]) for j in range(self.e)]
+        best = bound_in
+        best_u = None if center is None else np.asarray(center, dtype=float)
+        alpha = self.opts.smoothing if best_u is not None else 0.0
+        it = 0
+        converged = False
+        pnodes, ps, lps = 0, 0.0, 0.0
+        lp_value = -np.inf
+        lam = art = u_lp = None
+        for it in range(1, self.opts.max_cg_iterations + 1):
+            t0 = time.perf_counter()
+            lp_value, lam, art, u_lp, sigma = master.solve()
+            lps += time.perf_counter() - t0
+            if best >= lp_value - 1e-12 * max(1.0, abs(lp_value)):
+                converged = True  # the bound meets the restricted master's value: DW bound reached
+                break
+            if it == 1 and best_u is not None:
+                u = best_u  # evaluate the centre itself first: LB(centre) is kept as a floor
+            else:
+                u = u_lp if best_u is None or alpha <= 0 else alpha * best_u + (1.0 - alpha) * u_lp
+            t0 = time.perf_counter()
+            terms = np.zeros(self.e)
+            new_masks, new_srv, new_val = [], [], []
+            eps = 1e-9 * max(1.0, abs(lp_value))
+            for j in range(self.e):
+                res = price_server(self.sd, items[j], u, target=float(sigma[j]) - eps,
+                                   max_nodes=self.opts.pricing_nodes, deadline=self.deadline,
+                                   max_columns=self.opts.columns_per_server)
+                pnodes += res.nodes
+                terms[j] = min(0.0, res.lower_bound)
+                if res.columns.shape[0]:
+                    full = np.zeros((res.columns.shape[0], self.m), dtype=bool)
+                    full[:, items[j].devices] = res.columns
+                    rc = res.column_values - full @ u_lp - sigma[j]
+                    keep = rc < -eps
+                    if keep.any():
+                        new_masks.append(full[keep])
+                        new_srv.append(np.full(int(keep.sum()), j))
+                        new_val.append(res.column_values[keep])
+            ps += time.perf_counter() - t0
+            lb = float(u.sum() + terms.sum())
+            scale = float(np.abs(u).sum() + np.abs(terms).sum())
+            lb -= ROUNDING_CUSHION[0] * scale + ROUNDING_CUSHION[1]
+            if lb > best:
+                best, best_u = lb, u.copy()
+            added = master.add(np.vstack(new_masks), np.concatenate(new_srv), np.concatenate(new_val)) if new_masks else 0
+            if added == 0:
+                if alpha <= 0 or best_u is None:
+                    converged = True
+                    break
+                alpha = alpha * 0.5 if alpha >= 0.1 else 0.0
+            if best >= cutoff or (self.deadline is not None and time.perf_counter() >= self.deadline):
+                break
+        self.stats["cg_iterations"] += it
+        self.stats["pricing_nodes"] += pnodes
+        self.stats["pricing_s"] += ps
+        self.stats["lp_s"] += lps
+        self.stats["columns"] = master.size
+        return CGResult(best, lp_value, converged, it, lam, art, u_lp if best_u is None else best_u, pnodes, ps, lps)
+
+    def relaxation_prices(self) -> np.ndarray | None:
+        """u_i = min_j g_ij at the maximised Lagrangian dual of the continuous relaxation
+        (:mod:`uara.solvers.core.lagrangian`). Then V_j(S) - u(S) >= -mu_j - theta_j nu_j^2 for
+        every S, so LB(u) >= D: column generation starts at least at the relaxation's bound."""
+        from uara.solvers.core.lagrangian import maximise_dual, pair_terms, start_from_association, t_max
+        from uara.solvers.core.misocp import usable_pairs
+
+        t0 = time.perf_counter()
+        pairs = usable_pairs(self.sd)
+        alloc = exact_allocation(self.sd, self.best_assoc)
+        deadline = None
+        if self.deadline is not None:  # at most a quarter of the time left
+            deadline = t0 + 0.25 * max(0.0, self.deadline - t0)
+        dual = maximise_dual(pairs, start_from_association(pairs, self.best_assoc, alloc.band_price),
+                             temperatures=RELAXATION_TEMPERATURES, deadline=deadline)
+        g, _ = pair_terms(pairs, dual.multipliers, t_max(pairs, None))
+        u = pairs.to_matrix(g, fill=np.inf).min(axis=1)
+        self.stats["relaxation_bound"] = dual.bound
+        self.stats["relaxation_s"] = time.perf_counter() - t0
+        # the relaxation's fractional association (softmin weights), rounded and searched: as `relax` does
+        self.offer(np.where(self.usable, dual.x, -1.0).argmax(axis=1), "relaxation", search=True)
+        return u if np.all(np.isfinite(u)) else None
+
+    # ------------------------------------------------------------ branch-and-price
+    def _start_master(self, start: np.ndarray) -> None:
+        """The master LP seeded with the incumbent's columns and every usable singleton {i} on j."""
+        self.offer(start, "start")
+        self.master = Master(self.m, self.e, big=2.0 * max(self.best_value, 1.0) + 1.0)
+        self.offer(self.best_assoc, "start")
+        dev, srv = np.nonzero(self.usable)
+        single = np.zeros((dev.size, self.m), dtype=bool)
+        single[np.arange(dev.size), dev] = True
+        self.master.add(single, srv, self.column_values(single, srv))
+
+    def _root_incumbents(self, node: _Node, cg: CGResult) -> None:
+        """At the root: record its statistics, solve the integer master over its columns (``root_mip_s``)
+        and, when its column generation did not finish, round and search its LP point."""
+        self.stats["root_bound"] = cg.bound
+        self.stats["root_lp"] = cg.lp_value
+        self.stats["root_converged"] = cg.converged
+        self.stats["root_time_s"] = time.perf_counter() - self.t0
+        self.stats["root_cg_iterations"] = cg.iterations
+        if self.opts.root_mip_s > 0:
+            limit = self.opts.root_mip_s
+            if self.deadline is not None:
+                limit = min(limit, self.deadline - time.perf_counter())
+            sol = self.master.integer_solution(limit)
+            if sol is not None:
+                self.offer(self.lam_to_assoc(sol[1]).argmax(axis=1), "root-mip", search=True)
+        if not cg.converged:
+            x = self.lam_to_assoc(cg.lam)
+            self.offer(np.where(node.cand, x, -1.0).argmax(axis=1), "rounding", search=True)
+
+    def _branch(self, heap: list[_Node], counter: int, node: _Node, bound: float, center: Any, score: np.ndarray) -> int:
+        """Branch on the most fractional usable pair (i, j): x_ij = 1 (i only on j) and x_ij = 0. With no
+        fractional pair (artificial columns only) raise their cost and retry the node. Returns the next counter."""
+        if score.max() <= 1e-9:
+            self.master.raise_big()
+            heapq.heappush(heap, _Node(bound, counter, node.cand, node.depth, center))
+            return counter + 1
+        i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+        one = node.cand.copy()
+        one[i, :] = False
+        one[i, j] = True
+        zero = node.cand.copy()
+        zero[i, j] = False
+        for child in (one, zero):
+            if child.any(axis=1).all():
+                heapq.heappush(heap, _Node(bound, counter, child, node.depth + 1, center))
+                counter += 1
+        return counter
+
+    def run(self, start: np.ndarray) -> tuple[float, bool]:
+        """Branch-and-price from the association ``start``; returns (lower bound, proven)."""
+        self._start_master(start)
+        center = self.relaxation_prices() if self.opts.relaxation_start else None
+        heap: list[_Node] = [_Node(-np.inf, 0, self.usable.copy(), 0, center)]
+        counter = 1
+        root = True
+        proven = True
+        closed = np.inf  # min bound over nodes closed by the gap test (their true minimum is above it)
+        while heap:
+            if self.deadline is not None and time.perf_counter() >= self.deadline:
+                proven = False
+                break
+            if self.opts.max_nodes is not None and self.stats["nodes"] >= self.opts.max_nodes:
+                proven = False
+                break
+            node = heapq.heappop(heap)
+            tol = self.opts.gap * max(self.best_value, 1e-12)
+            if node.bound >= self.best_value - tol:
+                closed = min(closed, node.bound)
+                continue
+            self.stats["nodes"] += 1
+            full_deadline = self.deadline
+            if root and self.deadline is not None:  # keep a tenth of the time for the root's incumbents
+                self.deadline = time.perf_counter() + 0.9 * max(0.0, self.deadline - time.perf_counter())
+            cg = self.column_generation(node.cand, node.bound, self.best_value - tol, node.center)
+            self.deadline = full_deadline
+            bound = cg.bound
+            if root:
+                self._root_incumbents(node, cg)
+                root = False
+            if bound >= self.best_value - tol:
+                closed = min(closed, bound)
+                continue
+            if not cg.converged:  # out of time (or iterations) inside the node: keep it open
+                heapq.heappush(heap, _Node(bound, counter, node.cand, node.depth, cg.u))
+                counter += 1
+                if self.deadline is not None and time.perf_counter() >= self.deadline:
+                    proven = False
+                    break
+                continue
+            x = self.lam_to_assoc(cg.lam)
+            frac = np.minimum(x, 1.0 - x)
+            masked = np.where(node.cand, x, -1.0)
+            rounded = masked.argmax(axis=1)
+            if cg.artificial.max(initial=0.0) <= 1e-9 and frac.max() <= 1e-9:
+                self.offer(rounded, "lp", search=False)
+                continue  # integral LP point: the node is solved
+            self.offer(rounded, "rounding", search=True)
+            if bound >= self.best_value - self.opts.gap * self.best_value:
+                closed = min(closed, bound)
+                continue
+            counter = self._branch(heap, counter, node, bound, cg.u, np.where(node.cand, frac, -1.0))
+        tol = self.opts.gap * max(self.best_value, 1e-12)
+        open_bound = min((n.bound for n in heap), default=np.inf)
+        lower = min(self.best_value, open_bound, closed)
+        # the relaxation's Lagrangian bound holds for the whole problem: a run stopped
+        # before the root's column generation still reports it
+        lower = max(lower, float(self.stats.get("relaxation_bound", -np.inf)))
+        lower = max(lower, 0.0)  # I - C >= 0: every controllable term of I is non-negative
+        proven = proven and not heap or lower >= self.best_value - tol
+        self.stats["open_nodes"] = len(heap)
+        return lower, proven
+
+
+class PriceSolver(Solver):
+    name = "price"
+    description = "column generation + branch-and-price over server subsets (exact pricing, HiGHS master): certified gap, proves optimality"
+    requires: ClassVar[tuple[str, ...]] = ("highspy", "scipy")
+    extra: ClassVar[str | None] = "price"
+    EXACT = True
+    PROVIDES_BOUND = True
+    Options: ClassVar[type] = PriceOptions
+    VERSION = 3  # 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search
+    CORE = ("lagrangian", "local_search", "misocp")
+
+    def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
+        """The move/swap search's (M, M) swap tables (three float arrays) and the (M, E) ones."""
+        return 3 * 8.0 * num_devices**2 + 16 * 8.0 * num_devices * num_servers
+
+    def check_options(self) -> None:
+        o = self.options
+        if o.max_cg_iterations < 1:
+            raise SolverError(f"solver 'price': option max_cg_iterations must be >= 1, got {o.max_cg_iterations}")
+        if o.max_nodes is not None and o.max_nodes < 1:
+            raise SolverError(f"solver 'price': option max_nodes must be >= 1, got {o.max_nodes}")
+        if not o.root_mip_s >= 0:
+            raise SolverError(f"solver 'price': option root_mip_s must be >= 0, got {o.root_mip_s}")
+        if not 0 <= o.smoothing < 1:
+            raise SolverError(f"solver 'price': option smoothing must be in [0, 1), got {o.smoothing}")
+        if not o.gap >= 0:
+            raise SolverError(f"solver 'price': option gap must be >= 0, got {o.gap}")
+        if o.columns_per_server < 1:
+            raise SolverError(f"solver 'price': option columns_per_server must be >= 1, got {o.columns_per_server}")
+        if o.pricing_nodes is not None and o.pricing_nodes < 1:
+            raise SolverError(f"solver 'price': option pricing_nodes must be >= 1, got {o.pricing_nodes}")
+
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
+        from uara.solvers.p1.exact import warm_start
+
+        t0 = time.perf_counter()
+        deadline = ctx.deadline
+        bp = BranchAndPrice(sd, self.options, deadline)
+        start, _, _ = warm_start(sd, ctx)
+        lower, proven = bp.run(start)
+        alloc = exact_allocation(sd, bp.best_assoc)
+        status = Status.OPTIMAL if proven else (Status.TIME_LIMIT if deadline is not None and time.perf_counter() >= deadline
+                                                 else Status.ITERATION_LIMIT)
+        info = {k: (float(v) if isinstance(v, (np.floating,)) else v) for k, v in bp.stats.items()}
+        info["solve_time_s"] = time.perf_counter() - t0
+        bound = sd.constant + lower if np.isfinite(lower) else None
+        ctx.record(sd.constant + bp.best_value, bound)
+        return SlotDecision(bp.best_assoc, alloc.bandwidth_share, alloc.compute_share, status=status,
+                          lower_bound=bound, info=info)
