@@ -36,12 +36,13 @@ def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, st
 
 def atomic_save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 110, **savefig: Any) -> Path:
     """Render a matplotlib figure to PNG in memory, then write it atomically (:func:`atomic_write_bytes`):
-    a full disk or a crash leaves the old figure or none, never half a PNG. No software tag or date in
-    the metadata, so reruns give identical bytes."""
+    a full disk or a crash leaves the old figure or none, never half a PNG. By default no software tag in
+    the metadata, so reruns give identical bytes (``metadata=None``: matplotlib's default tags)."""
     import io as _io
 
+    savefig.setdefault("metadata", {"Software": None})
     buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, **savefig)
+    fig.savefig(buf, format="png", dpi=dpi, **savefig)
     return atomic_write_bytes(path, buf.getvalue())
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from uara.errors import UaraError
 from uara.model.shared.formats import PIPELINE_SOLUTION_FORMAT, SOLUTION_FORMAT
 
 
@@ -18,14 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from uara.io import read_json
-    from uara.model.shared.family import P1, family_of_format
+    from uara.model.shared.family import family_of_mapping
     from uara.model.instance import Instance
 
     record = read_json(args.solution, what="solution file")
-    try:
-        family = family_of_format(record.get("format") if isinstance(record, dict) else None, args.solution)
-    except UaraError:
-        family = P1  # P1's verifier names what it expected
+    family = family_of_mapping(record)  # no problem format: P1's verifier names what it expected
     if family.name == "pipeline":
         from uara.cli._pipeline import validate as validate_pipeline
 

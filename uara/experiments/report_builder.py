@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from uara.errors import MissingDependencyError, UaraError
-from uara.io import atomic_write_bytes, atomic_write_text, package_versions, read_json
+from uara.io import atomic_save_figure, atomic_write_text, package_versions, read_json
 from uara.solvers import BASELINES
 
 #: Metrics a reduction can be stated on: (column, words).
@@ -236,11 +236,7 @@ def _log_axes(ax: Any, xlabel: str, ylabel: str, title: str, legend_size: int = 
 
 # ---------------------------------------------------------------------- figures
 def _save(fig: Any, path: Path) -> str:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_save_figure(fig, path, dpi=110, bbox_inches="tight", metadata=None)
     import matplotlib.pyplot as plt
 
     plt.close(fig)

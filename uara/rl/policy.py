@@ -124,8 +124,6 @@ def save_policy(path: str | Path, actor: Actor, args: MASACArgs, extra: dict[str
 def load_policy(path: str | Path) -> Policy:
     """Load a checkpoint written by :func:`save_policy` (or a resume file); one-line errors."""
     path = Path(path)
-    if not path.is_file():
-        raise UaraError(f"policy checkpoint not found: {path}")
     blob = load_checkpoint_data(path, "policy checkpoint")
     if blob.get("format") != CHECKPOINT_FORMAT:
         raise UaraError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")

@@ -28,10 +28,11 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from uara.errors import InstanceError, UaraError
+from uara.errors import UaraError
 from uara.io import read_json
 from uara.model.shared.formats import (INSTANCE_FORMAT, PIPELINE_INSTANCE_FORMAT, PIPELINE_SOLUTION_FORMAT,
                                 SOLUTION_FORMAT)
+from uara.model.shared.validation import parse_with_path
 
 
 def _attr(dotted: str) -> Any:
@@ -63,15 +64,7 @@ class ProblemFamily:
     def load_instance(self, data: Mapping[str, Any], path: Any = None) -> Any:
         """Validate an instance mapping; a bad value raises one line naming its field (and the file)."""
         parse = _attr(self.instance_class).from_dict
-        try:
-            return parse(data)
-        except InstanceError as exc:
-            if path is None:
-                raise
-            raise InstanceError(exc.field, f"{exc.message} (in {path})") from None
-
-    def load_instance_file(self, path: str | os.PathLike) -> Any:
-        return self.load_instance(read_json(path, what="instance file"), path)
+        return parse(data) if path is None else parse_with_path(data, parse, path)
 
     def verify(self, record: Mapping[str, Any], instance: Any) -> Any:
         """Re-score a stored solution record on ``instance`` (the family's honest-run check)."""
@@ -93,12 +86,6 @@ PIPELINE = ProblemFamily(
 )
 #: every family, by name
 FAMILIES: dict[str, ProblemFamily] = {f.name: f for f in (P1, PIPELINE)}
-
-
-def get_family(name: str) -> ProblemFamily:
-    if name not in FAMILIES:
-        raise UaraError(f"unknown problem family {name!r}; known: {', '.join(FAMILIES)}")
-    return FAMILIES[name]
 
 
 def family_of_format(fmt: Any, what: str = "record") -> ProblemFamily:
@@ -133,7 +120,17 @@ def family_of_file(path: str | os.PathLike, default: ProblemFamily | None = None
     """:func:`family_of` a file, or ``default`` (P1) when the file is unreadable or names no problem
     format (then the default family's loader reports what is wrong, naming the field)."""
     try:
-        return family_of(path)
+        data = read_json(path, what="file")
+    except UaraError:
+        return default or P1
+    return family_of_mapping(data, default)
+
+
+def family_of_mapping(data: Any, default: ProblemFamily | None = None) -> ProblemFamily:
+    """The family named by ``data["format"]``, or ``default`` (P1) when ``data`` names no problem format
+    (then that family's loader or verifier says what it expected, naming the field)."""
+    try:
+        return family_of_format(data.get("format") if isinstance(data, Mapping) else None)
     except UaraError:
         return default or P1
 
@@ -143,15 +140,12 @@ def load_instance_file(path: str | os.PathLike) -> tuple[ProblemFamily, Any]:
     data = read_json(path, what="instance file")
     if not isinstance(data, Mapping):
         raise UaraError(f"{path}: expected a JSON object (an instance), got {type(data).__name__}")
-    try:
-        fam = family_of_format(data.get("format"), f"{path}")
-    except UaraError:
-        fam = P1  # not a problem format: P1's loader says what it expected, naming the field
+    fam = family_of_mapping(data)
     if data.get("format") in (f.solution_format for f in FAMILIES.values()):
         raise UaraError(f"{path}: format: {data.get('format')!r} is a solution format; an instance is "
                         f"{fam.instance_format!r}")
     return fam, fam.load_instance(data, path)
 
 
-__all__ = ["FAMILIES", "P1", "PIPELINE", "ProblemFamily", "family_of", "family_of_file", "family_of_format", "get_family",
-           "load_instance_file"]
+__all__ = ["FAMILIES", "P1", "PIPELINE", "ProblemFamily", "family_of", "family_of_file", "family_of_format",
+           "family_of_mapping", "load_instance_file"]
