@@ -13,6 +13,10 @@ imported lazily so that optional packages load only when used).
 from __future__ import annotations
 
 import importlib
+import sys
+
+if __name__ != "uara.solvers":  # imported as top-level ``solvers`` (the source tree on sys.path): one registry,
+    sys.modules[__name__] = importlib.import_module("uara.solvers")  # whichever name imports it
 from dataclasses import fields
 from typing import Any
 

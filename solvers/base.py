@@ -20,7 +20,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from uara.errors import MissingDependencyError
+from uara.errors import MissingDependencyError, SolverError, UaraError
 from uara.model.evaluator import Evaluation
 from uara.model.formulation import SlotData, slot_data
 from uara.model.instance import Instance
@@ -60,6 +60,14 @@ class SolveContext:
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
+
+    def with_share(self, fraction: float) -> "SolveContext":
+        """This context with a deadline ``fraction`` of the time left from now (a step that must leave
+        time for the ones after it, e.g. a warm start before a branch-and-bound); the trace is shared."""
+        if self.deadline is None:
+            return self
+        now = time.perf_counter()
+        return dataclasses.replace(self, deadline=now + fraction * max(0.0, self.deadline - now))
 
     def record(self, incumbent: float, bound: float | None = None) -> None:
         """Anytime trace (benchopt style): incumbent and bound against time."""
@@ -163,7 +171,7 @@ class Solver:
         if missing:
             raise MissingDependencyError(missing[0], self.extra or "all", feature=f"solver '{self.name}'")
         check_run_arguments(time_limit=time_limit, seed=seed, threads=threads)
-        indices = list(range(instance.num_slots)) if slots is None else list(slots)
+        indices = self._check_request(instance, slots)
         self._check_memory(instance.num_devices, instance.num_servers)
         type(self).import_solver()
         start = time.perf_counter()
@@ -177,7 +185,7 @@ class Solver:
                                deadline=slot_deadline(run_deadline, t0, len(indices) - pos),
                                threads=threads, instance=instance, log=log)
             sd = slot_data(instance, t)
-            dec = self.solve_slot(sd, ctx)
+            dec = self._solve_one(sd, ctx)
             dec.info.setdefault("wall_time_s", time.perf_counter() - t0)
             if ctx.deadline is not None:
                 dec.info.setdefault("time_share_s", ctx.deadline - t0)
@@ -199,6 +207,42 @@ class Solver:
             slots=decisions, evaluations=evaluations, wall_time_s=time.perf_counter() - start,
             options=dataclasses.asdict(self.options), seed=seed, instance_fingerprint=sub.fingerprint(), info=info,
         )
+
+    def _check_request(self, instance: Any, slots: Any) -> list[int]:
+        """The slots to solve, after one-line errors for what a run cannot be given: not a P1 instance, an
+        instance whose arrays were changed into invalid values after loading (NaN gains are re-checked
+        here, not solved), slots that are not distinct indices of the instance."""
+        if not isinstance(instance, Instance):
+            raise SolverError(f"solver '{self.name}' solves P1 instances (uara.Instance), not {type(instance).__name__}")
+        instance.validate()
+        if slots is None:
+            return list(range(instance.num_slots))
+        if isinstance(slots, (str, bytes)) or not hasattr(slots, "__iter__"):
+            raise SolverError(f"slots: expected a list of slot indices, got {slots!r}")
+        indices = list(slots)
+        if not indices:
+            raise SolverError("slots: empty list (give at least one slot index, or None for every slot)")
+        for k, t in enumerate(indices):
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < instance.num_slots:
+                raise SolverError(f"slots[{k}]: {t!r} is not a slot of {instance.name!r} (0..{instance.num_slots - 1})")
+        if len(set(indices)) != len(indices):
+            twice = next(t for t in indices if indices.count(t) > 1)
+            raise SolverError(f"slots: slot {twice} given twice")
+        return [int(t) for t in indices]
+
+    def _solve_one(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
+        """``solve_slot``, with a back-end's failure as one line: an exception that is not a
+        :class:`UaraError` or a result that is not a :class:`SlotDecision` (a custom back-end's bug)."""
+        try:
+            dec = self.solve_slot(sd, ctx)
+        except UaraError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a back-end bug, reported as the solver's error
+            raise SolverError(f"solver '{self.name}' failed on slot {ctx.slot}: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(dec, SlotDecision):
+            raise SolverError(f"solver '{self.name}': solve_slot returned {type(dec).__name__} for slot {ctx.slot}, "
+                              "not a SlotDecision")
+        return dec
 
     def _check_memory(self, m: int, e: int) -> None:
         check_memory(self.name, self.memory_estimate_bytes(m, e), f"M = {m} devices and E = {e} servers",

@@ -27,6 +27,8 @@ from uara.errors import SolverError
 from uara.io import available_memory_bytes
 from uara.model.solution import Status, relative_gap
 
+#: The largest seed: a run's seeds are stored as 64-bit integers in the results table.
+MAX_SEED = 2**63 - 1
 #: A solve reports "optimal" only if its proven gap is at most this.
 OPTIMALITY_TOL = 1e-6
 #: A bound may exceed its incumbent by this much (relative and absolute) before it is called false.
@@ -36,18 +38,28 @@ BOUND_TOL = 1e-9
 def check_run_arguments(*, time_limit: Any = None, seed: Any = 0, threads: Any = 1) -> None:
     """One-line errors for a run's time limit (positive finite seconds or None), seed (a
     non-negative integer) and threads (a positive integer), before any work."""
-    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
-                                   or not math.isfinite(time_limit) or time_limit <= 0):
-        raise SolverError(f"--time-limit must be positive seconds, got {time_limit}")
+    check_seconds(time_limit, "--time-limit")
     check_seed(seed)
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise SolverError(f"--threads must be a positive integer, got {threads!r}")
+    check_count(threads, "--threads")
 
 
-def check_seed(seed: Any) -> None:
+def check_seconds(value: Any, flag: str) -> None:
+    """``value`` is None or positive finite seconds; one line naming ``flag`` otherwise."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))
+                              or not math.isfinite(value) or value <= 0):
+        raise SolverError(f"{flag} must be positive seconds, got {value!r}")
+
+
+def check_count(value: Any, flag: str) -> None:
+    """``value`` is a positive integer; one line naming ``flag`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise SolverError(f"{flag} must be a positive integer, got {value!r}")
+
+
+def check_seed(seed: Any, flag: str = "--seed") -> None:
     """A run's seed is a non-negative integer (numpy's SeedSequence refuses others with a traceback)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SolverError(f"--seed must be a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise SolverError(f"{flag} must be a non-negative integer (at most 2^63 - 1), got {seed!r}")
 
 
 def slot_deadline(run_deadline: float | None, now: float, slots_left: int) -> float | None:

@@ -62,6 +62,8 @@ def _convert(value: Any, f: dataclasses.Field, solver_name: str) -> Any:
         if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
             raise bad
         return int(value) if base == "int" else float(value)
+    if base == "str" and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(value)  # "--option lengths=4": the command line read 4 as a number
     if base == "str" and not isinstance(value, str):
         raise bad
     return value

@@ -236,3 +236,36 @@ def test_no_folder_holds_more_than_ten_modules():
             if n > 10 and d != ROOT / "uara" / "cli":  # uara/cli: one module per subcommand
                 crowded[str(d.relative_to(ROOT))] = n
     assert crowded == {}
+
+
+#: the house's size rules (docs/architecture.md): a module does one job, a function fits on a screen
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+
+
+def oversized(known: dict[str, Path]) -> list[str]:
+    """Modules over MAX_MODULE_LINES lines and functions (methods included) over MAX_FUNCTION_LINES."""
+    bad = []
+    for mod, path in known.items():
+        text = path.read_text()
+        n = len(text.splitlines())
+        if n > MAX_MODULE_LINES:
+            bad.append(f"{path.relative_to(ROOT)}: {n} lines")
+        for node in ast.walk(ast.parse(text, filename=str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.name} is {length} lines")
+    return sorted(bad)
+
+
+def test_no_module_over_500_lines_and_no_function_over_80():
+    assert oversized(source_modules()) == []
+
+
+def test_the_size_rule_catches_a_long_function(tmp_path, monkeypatch):
+    long = tmp_path / "uara" / "model" / "long.py"
+    long.parent.mkdir(parents=True)
+    long.write_text("def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES)
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    assert oversized({"uara.model.long": long}) == [f"uara/model/long.py:1: f is {MAX_FUNCTION_LINES + 1} lines"]

@@ -12,7 +12,7 @@ pytest.importorskip("pyarrow")
 
 from uara.cli import main
 from uara.errors import UaraError
-from uara.experiments.report_builder import build_report, reduction_sentences, reductions
+from uara.experiments.report import build_report, reduction_sentences, reductions
 from uara.experiments.comparison import compare
 from uara.experiments.grid import parse_param_grid
 from uara.scenario.random_instance import random_instance
@@ -71,7 +71,7 @@ def test_report_cli_and_errors(results: Path, tmp_path: Path, capsys: pytest.Cap
 
 
 def test_summary_is_per_instance_with_status_and_spread(results: Path) -> None:
-    from uara.experiments.report_builder import prepare, summary_table
+    from uara.experiments.report import prepare, summary_table
     from uara.experiments.table import load_table
 
     summ = summary_table(prepare(load_table(results)))

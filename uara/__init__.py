@@ -9,6 +9,8 @@ Importing ``uara`` loads numpy only; optional back-ends load when used.
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
 from uara.model.allocation import exact_allocation, uniform_allocation
@@ -26,14 +28,28 @@ def random_instance(m: int = 60, e: int = 8, **kwargs) -> Instance:
     return _random_instance(m, e, **kwargs)
 
 
-def solve(instance: Instance, solver: str = "tma", **kwargs):
+def solve(instance: Any, solver: str = "tma", **kwargs: Any) -> Any:
     """Solve ``instance`` with the back-end named ``solver``.
 
-    Keyword arguments ``time_limit``, ``seed``, ``threads`` go to
-    :meth:`uara.solvers.base.Solver.solve`; the others are solver options.
+    ``instance``: a loaded instance of either family (:class:`Instance`, or a pipeline instance) or the
+    path of an instance file (its family read from the file's ``format``). Keyword arguments
+    ``time_limit``, ``seed``, ``threads``, ``slots`` and ``log`` go to :meth:`uara.solvers.base.Solver.solve`;
+    the others are solver options. Anything else is refused with one line (:class:`UaraError`).
     """
+    import os
+
+    from uara.model.shared.family import FAMILIES, load_instance_file
     from uara.solvers import get_solver
 
+    if isinstance(instance, (str, os.PathLike)):
+        _, instance = load_instance_file(instance)
+    elif not any(isinstance(instance, f.instance_type()) for f in FAMILIES.values()):
+        raise UaraError(f"instance: expected an Instance, a PipelineInstance or the path of an instance file, "
+                        f"got {type(instance).__name__}")
+    if not isinstance(solver, str):
+        raise UaraError(f"solver: expected a solver name (e.g. 'tma'), got {solver!r}")
+    if "solver" in kwargs:
+        raise UaraError("solver: given twice")
     run_keys = {"time_limit", "seed", "threads", "slots", "log"}
     run = {k: v for k, v in kwargs.items() if k in run_keys}
     opts = {k: v for k, v in kwargs.items() if k not in run_keys}

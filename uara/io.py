@@ -3,12 +3,13 @@ KEY=VALUE parser of the command line."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from uara.errors import UaraError
 
@@ -62,10 +63,17 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
     """Where a write to ``path`` lands (a symlink resolved to its target), checked before any work:
     a one-line :class:`UaraError` if it is a folder, its name is too long, or its folder cannot be
     made or written."""
+    if str(path).strip() == "":
+        raise UaraError(f"{what}: empty path; give a file name")
+    if str(path) == "-":
+        raise UaraError(f"{what} '-': not a file name (standard output is /dev/stdout)")
     long = next((part for part in Path(path).parts if len(part.encode()) > 255), None)
     if long is not None:
         raise UaraError(f"{what} {path}: a name in the path is {len(long.encode())} bytes long (at most 255)")
     target = Path(os.path.realpath(path))
+    if Path(path).is_symlink() and not target.exists() and not target.parent.is_dir():
+        raise UaraError(f"{what} {path}: a symlink to {target}, whose folder does not exist (no folder is made "
+                        "through a dangling link)")
     if target.is_dir():
         raise UaraError(f"{what} {path}: is a folder; give a file name")
     if _is_stream(path, target):
@@ -89,10 +97,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     gets the mode a plain ``open`` would give it (0666 less the umask)."""
     target = check_output_path(path)
     if _is_stream(path, target):
-        _write_stream(path, data)
+        try:
+            _write_stream(path, data)
+        except OSError as exc:
+            raise UaraError(f"cannot write {path}: {exc.strerror or exc}") from None
         return Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:200]}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:200]}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise UaraError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -100,13 +114,52 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):  # a full disk, a read-only or vanished folder: one line, nothing half-written
+            raise UaraError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
     return Path(path)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, what: str = "uara compare") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (the file ``.uara.lock`` in it, holding this process's pid) for
+    the duration; a second holder is refused with one line naming the first one's pid. The kernel drops
+    the lock when the process ends, killed or not (``fcntl.flock``), so a stale lock file blocks nothing."""
+    import fcntl
+
+    path = Path(folder) / ".uara.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise UaraError(f"cannot write {folder}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UaraError(f"{folder} is in use by another {what} (pid {holder}); wait for it to finish or "
+                            "choose another --output") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def check_not_input(output: str | os.PathLike | None, inputs: Any, what: str = "--output") -> None:
+    """Refuse an output path that is one of the inputs (``uara solve x.json -O x.json`` would replace the
+    instance with its solution)."""
+    if output is None:
+        return
+    out = os.path.realpath(output)
+    for inp in inputs:
+        if inp is not None and os.path.realpath(inp) == out:
+            raise UaraError(f"{what} {output}: is also an input of this command; write elsewhere")
 
 
 def _is_stream(path: str | os.PathLike, target: Path) -> bool:
@@ -193,13 +246,26 @@ def read_json(path: str | os.PathLike, what: str = "file") -> Any:
     if not text.strip():
         raise UaraError(f"{path}: empty file, expected JSON")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_json_int)
     except RecursionError:
         raise UaraError(f"{path}: JSON nested too deeply to read") from None
     except json.JSONDecodeError as exc:
         raise UaraError(
             f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except ValueError as exc:  # from _json_int
+        raise UaraError(f"{path}: unreadable JSON: {exc}") from None
+
+
+#: The most digits an integer literal in a JSON file may have (Python refuses to convert 4300 or more).
+MAX_INT_DIGITS = 30
+
+
+def _json_int(text: str) -> int:
+    """An integer literal of a JSON file; an absurdly long one is refused (it is a typo or an attack)."""
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer literal of {len(text.lstrip('-'))} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
 
 
 def parse_key_value(item: str, flag: str) -> tuple[str, str]:
@@ -214,8 +280,8 @@ def parse_value(text: str) -> Any:
     """A command-line value: JSON where it parses (numbers, true/false, null, lists), else the plain string.
     The receiver then checks it against its declared type (solver options, parameters, build options)."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return json.loads(text, parse_int=_json_int)
+    except ValueError:  # not JSON (or an absurd integer): the plain string, checked by the receiver
         return text
 
 

@@ -206,6 +206,29 @@ class _Simulation:
         state["waiting"].append(lambda t: self.mbs.submit(t, self._n(), step, f"b{b} decode 1", lambda te: decoded(te, 1)))
 
 
+#: The most verification rounds (summed over micro-batches) the event-driven check replays: about 3 us
+#: each, so a few seconds; a schedule needing more is not replayed (:func:`event_check_or_reason`).
+MAX_EVENT_ROUNDS = 2_000_000
+
+
+def event_rounds(inst: PipelineInstance, dec: ServingDecision) -> int:
+    """Verification rounds the replay of ``dec`` walks: per batch, micro-batches x its slowest user's rounds."""
+    total = 0
+    for members, g, split in zip(dec.batches, dec.speculation_length, dec.micro_batches):
+        idx = np.asarray(members, dtype=np.int64)
+        total += int(split) * int(rounds_needed(inst.output_tokens[idx], inst.alpha[idx], int(g)).max(initial=0))
+    return total
+
+
+def event_check_or_reason(inst: PipelineInstance, dec: ServingDecision) -> tuple[float | None, str]:
+    """(objective of the event-driven replay, "") or (None, why it was not replayed): more than
+    :data:`MAX_EVENT_ROUNDS` rounds."""
+    n = event_rounds(inst, dec)
+    if n > MAX_EVENT_ROUNDS:
+        return None, f"event-driven check skipped: the schedule has {n} verification rounds (> {MAX_EVENT_ROUNDS})"
+    return simulate_serving(inst, dec).objective(inst.objective), ""
+
+
 def simulate_serving(inst: PipelineInstance, dec: ServingDecision) -> ServingTrace:
     """Run ``dec`` on ``inst`` event by event (module docstring); an infeasible decision raises."""
     bad = check_decision(inst, dec)

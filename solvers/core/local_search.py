@@ -39,9 +39,19 @@ class LocalSearchResult:
     stopped_early: bool
 
 
-#: Entries (device, group) evaluated at once when the tables are first built: bounds the peak memory
-#: (about 100 bytes an entry) and lets a deadline stop the build between chunks.
-CHUNK_ENTRIES = 2_000_000
+#: Entries (device, group) evaluated at once, when the tables are built and when a move updates two
+#: servers' blocks: bounds the peak memory (about BYTES_PER_ENTRY each) and lets a deadline stop the
+#: work between chunks.
+CHUNK_ENTRIES = 500_000
+#: Peak bytes per entry of one evaluation (indices, gathered data, Newton temporaries; measured by
+#: bench/bench_memory.py).
+BYTES_PER_ENTRY = 200
+
+
+def peak_bytes(num_devices: int, num_servers: int) -> float:
+    """The search's peak memory, roughly: one chunk of entries, the (M, M) swap tables (three float
+    arrays) and the (M, E) ones."""
+    return BYTES_PER_ENTRY * CHUNK_ENTRIES + 3 * 8.0 * num_devices**2 + 16 * 8.0 * num_devices * num_servers
 
 
 class _Tables:
@@ -76,64 +86,80 @@ class _Tables:
             if size >= CHUNK_ENTRIES or j == self.sd.num_servers - 1:
                 if deadline is not None and time.perf_counter() >= deadline:
                     return False
-                self.update(np.array(chunk))
+                if not self.update(np.array(chunk), deadline):
+                    return False
                 chunk, size = [], 0.0
         return True
 
-    def update(self, servers: np.ndarray) -> None:
-        """Recompute the blocks of ``servers`` for the current association."""
-        sd, assoc = self.sd, self.assoc
-        m = sd.num_devices
-        devs, srvs, grps, starts = [], [], [], []
-        layout = []
-        base = 0
+    def update(self, servers: np.ndarray, deadline: float | None = None) -> bool:
+        """Recompute the blocks of ``servers`` for the current association: the small groups V(S), V(S - i),
+        V(S + l) of every server in one evaluation, then each server's swap groups V(S - i + l) in chunks
+        of at most CHUNK_ENTRIES entries (n^2 o of them: 10^8 at M = 2000, E = 8, where one evaluation
+        would need ~30 GB). Every group is evaluated on its own (:func:`group_values` is elementwise over
+        groups), so the chunking changes no value. False if ``deadline`` came between two chunks (the
+        tables are then inconsistent and must not be used again)."""
+        assoc = self.assoc
+        blocks = []
         for j in np.asarray(servers).tolist():
             S = np.flatnonzero(assoc == j)
             O = np.flatnonzero((assoc != j) & self.usable[:, j])
+            blocks.append((j, S, O, float(self.mu[j])))
+        self._update_small(blocks)
+        return all(self._update_swaps(j, S, O, mu0, deadline) for j, S, O, mu0 in blocks)
+
+    def _update_small(self, blocks: list[tuple[int, np.ndarray, np.ndarray, float]]) -> None:
+        """V(S) (group 0 of a block), V(S - i) (groups 1..n), V(S + l) (groups n+1..n+o), all blocks at once."""
+        devs, grps, srvs, starts, layout = [], [], [], [], []
+        base = 0
+        for j, S, O, mu0 in blocks:
             n, o = S.size, O.size
-            # V(S): group base
-            d_all = [S]
-            g_all = [np.full(n, base)]
-            # V(S - i): groups base+1 .. base+n
+            d_all, g_all = [S], [np.full(n, base)]
             if n > 1:
-                keep = ~np.eye(n, dtype=bool)
-                d_all.append(np.broadcast_to(S, (n, n))[keep])
+                d_all.append(np.broadcast_to(S, (n, n))[~np.eye(n, dtype=bool)])
                 g_all.append(base + 1 + np.repeat(np.arange(n), n - 1))
-            # V(S + l): groups base+1+n .. base+n+o
             g_add = base + 1 + n
             d_all += [np.tile(S, o), O]
             g_all += [g_add + np.repeat(np.arange(o), n), g_add + np.arange(o)]
-            # V(S - i + l): groups g_rep + r*o + k
-            g_rep = g_add + o
-            if n > 1 and o > 0:
-                rest = np.broadcast_to(S, (n, n))[~np.eye(n, dtype=bool)].reshape(n, n - 1)
-                d_all.append(np.broadcast_to(rest[:, None, :], (n, o, n - 1)).ravel())
-                g_all.append(g_rep + np.repeat(np.arange(n * o), n - 1))
-            if n > 0 and o > 0:
-                d_all.append(np.tile(O, n))
-                g_all.append(g_rep + np.arange(n * o))
-            size = 1 + n + o + n * o
-            layout.append((j, S, O, base, size))
+            size = 1 + n + o
             d = np.concatenate(d_all).astype(np.intp)
             devs.append(d)
             srvs.append(np.full(d.size, j, dtype=np.intp))
             grps.append(np.concatenate(g_all).astype(np.intp))
-            starts.append(np.full(size, self.mu[j]))
+            starts.append(np.full(size, mu0))
+            layout.append((j, S, O, base))
             base += size
-        vals, mu = group_values(sd, np.concatenate(devs), np.concatenate(srvs), np.concatenate(grps), base,
+        vals, mu = group_values(self.sd, np.concatenate(devs), np.concatenate(srvs), np.concatenate(grps), base,
                                 mu_start=np.concatenate(starts), return_prices=True)
-        for j, S, O, b0, size in layout:
+        for j, S, O, b0 in layout:
             n, o = S.size, O.size
-            v = vals[b0 : b0 + size]
-            vj = v[0]
+            vj = vals[b0]
             self.V[j] = vj
             self.mu[j] = mu[b0]
-            self.rem[S] = v[1 : 1 + n] - vj  # an empty group (n = 1: S - i = {}) has value 0
+            self.rem[S] = vals[b0 + 1: b0 + 1 + n] - vj  # an empty group (n = 1: S - i = {}) has value 0
             self.add[:, j] = np.inf
-            self.add[O, j] = v[1 + n : 1 + n + o] - vj
+            self.add[O, j] = vals[b0 + 1 + n: b0 + 1 + n + o] - vj
             self.rep[S, :] = np.inf
-            if n > 0 and o > 0:
-                self.rep[np.ix_(S, O)] = v[1 + n + o :].reshape(n, o) - vj
+
+    def _update_swaps(self, j: int, S: np.ndarray, O: np.ndarray, mu0: float, deadline: float | None) -> bool:
+        """rep[i, l] = V_j(S - i + l) - V_j(S) for i in S, l in O, rows of S in chunks (CHUNK_ENTRIES);
+        False if ``deadline`` came between two chunks."""
+        n, o = S.size, O.size
+        if n == 0 or o == 0:
+            return True
+        rest = np.broadcast_to(S, (n, n))[~np.eye(n, dtype=bool)].reshape(n, n - 1)
+        rows = max(1, CHUNK_ENTRIES // max(1, o * n))
+        for r0 in range(0, n, rows):
+            if deadline is not None and r0 > 0 and time.perf_counter() >= deadline:
+                return False
+            r1 = min(n, r0 + rows)
+            k = r1 - r0
+            # group g = r * o + q holds S - S[r0 + r] (n - 1 devices) and O[q]
+            d = np.concatenate([np.broadcast_to(rest[r0:r1, None, :], (k, o, n - 1)).ravel(), np.tile(O, k)])
+            g = np.concatenate([np.repeat(np.arange(k * o), n - 1), np.arange(k * o)])
+            vals = group_values(self.sd, d.astype(np.intp), np.full(d.size, j, dtype=np.intp), g.astype(np.intp),
+                                k * o, mu_start=np.full(k * o, mu0))
+            self.rep[np.ix_(S[r0:r1], O)] = vals.reshape(k, o) - self.V[j]
+        return True
 
 
 def local_search(
@@ -151,8 +177,9 @@ def local_search(
     if not tab.complete:
         start = np.asarray(assoc, dtype=np.intp)
         return LocalSearchResult(start.copy(), _value(sd, start), 0, 0, True)
-    n_moves, n_swaps, stopped = _descend(tab, deadline, max_steps, swaps, rtol)
-    return LocalSearchResult(tab.assoc.copy(), float(tab.V.sum()), n_moves, n_swaps, stopped)
+    n_moves, n_swaps, stopped, exact = _descend(tab, deadline, max_steps, swaps, rtol)
+    value = float(tab.V.sum()) if exact else _value(sd, tab.assoc)
+    return LocalSearchResult(tab.assoc.copy(), value, n_moves, n_swaps, stopped)
 
 
 def _value(sd: SlotData, assoc: np.ndarray) -> float:
@@ -160,8 +187,10 @@ def _value(sd: SlotData, assoc: np.ndarray) -> float:
     return float(group_values(sd, np.arange(sd.num_devices), assoc, assoc, sd.num_servers).sum())
 
 
-def _descend(tab: _Tables, deadline: float | None, max_steps: int | None, swaps: bool, rtol: float) -> tuple[int, int, bool]:
-    """Apply the best improving move or swap until none improves; (moves, swaps, stopped early)."""
+def _descend(tab: _Tables, deadline: float | None, max_steps: int | None, swaps: bool,
+             rtol: float) -> tuple[int, int, bool, bool]:
+    """Apply the best improving move or swap until none improves; (moves, swaps, stopped early, whether
+    the tables still hold the association's value: False when the deadline cut the last update)."""
     sd = tab.sd
     m = sd.num_devices
     rows = np.arange(m)
@@ -193,10 +222,11 @@ def _descend(tab: _Tables, deadline: float | None, max_steps: int | None, swaps:
             j, k = tab.assoc[i], tab.assoc[l]
             tab.assoc[i], tab.assoc[l] = k, j
             n_swaps += 1
-        tab.update(np.array([j, k]))
+        if not tab.update(np.array([j, k]), deadline):
+            return n_moves, n_swaps, True, False
     else:
         stopped = True
-    return n_moves, n_swaps, stopped
+    return n_moves, n_swaps, stopped, True
 
 
 @dataclass
@@ -229,7 +259,9 @@ def iterated_local_search(
     if not tab.complete:
         start = np.asarray(assoc, dtype=np.intp)
         return IteratedSearchResult(start.copy(), _value(sd, start), 0, 0, True, 0, 0)
-    n_moves, n_swaps, stopped = _descend(tab, deadline, None, swaps, rtol)
+    n_moves, n_swaps, stopped, exact = _descend(tab, deadline, None, swaps, rtol)
+    if not exact:  # the deadline cut the last update: the association is right, the tables are not
+        return IteratedSearchResult(tab.assoc.copy(), _value(sd, tab.assoc), n_moves, n_swaps, True, 0, 0)
     m = sd.num_devices
     choices = [np.flatnonzero(row) for row in tab.usable]
     best = float(tab.V.sum())
@@ -244,13 +276,18 @@ def iterated_local_search(
         targets = np.array([choices[i][int(rng.integers(choices[i].size))] for i in devices.tolist()], dtype=np.intp)
         touched = np.union1d(tab.assoc[devices], targets)
         tab.assoc[devices] = targets
-        tab.update(touched)
-        mv, sw, stopped = _descend(tab, deadline, None, swaps, rtol)
+        mv = sw = 0
+        exact = tab.update(touched, deadline)
+        if exact:
+            mv, sw, stopped, exact = _descend(tab, deadline, None, swaps, rtol)
         done += 1
-        value = float(tab.V.sum())
+        value = float(tab.V.sum()) if exact else _value(sd, tab.assoc)
         if value < best - rtol * max(1.0, abs(best)):
             best, improved = value, improved + 1
             n_moves, n_swaps = n_moves + mv, n_swaps + sw
+            if not exact:
+                return IteratedSearchResult(tab.assoc.copy(), value, n_moves, n_swaps, True, done, improved)
         else:
             tab.assoc, tab.V, tab.rem, tab.add, tab.rep = saved
+        stopped = stopped or not exact
     return IteratedSearchResult(tab.assoc.copy(), float(tab.V.sum()), n_moves, n_swaps, stopped, done, improved)

@@ -11,6 +11,7 @@ vectorised in chunks. The result is optimal with a proven bound (itself).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -59,12 +60,14 @@ class BruteForceSolver(Solver):
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         m, e = sd.num_devices, sd.num_servers
-        total = float(e) ** m
-        if total > self.options.max_assignments:
+        log10_total = m * math.log10(e)  # E^M itself overflows a float from M ~ 1000
+        if log10_total > math.log10(self.options.max_assignments):
+            count = f"{float(e) ** m:.3g}" if log10_total < 300 else f"10^{log10_total:.1f}"
             raise SolverError(
-                f"brute-force: {e}^{m} = {total:.3g} associations exceeds max_assignments={self.options.max_assignments:.3g}; "
-                "use --solver exact or raise --option max_assignments=..."
+                f"brute-force: {e}^{m} = {count} associations exceeds max_assignments="
+                f"{self.options.max_assignments:.3g}; use --solver exact or raise --option max_assignments=..."
             )
+        total = float(e) ** m
         table = subset_values(sd)
         table[:, 1:][~_usable_subsets(sd)] = np.inf
         n = int(round(total))

@@ -1,4 +1,6 @@
-"""Exact pricing for the set-partitioning (Dantzig-Wolfe) form of P1, one server at a time.
+"""The two halves of column generation on the set-partitioning (Dantzig-Wolfe) form of P1, used by
+:mod:`uara.solvers.p1.price`: the restricted master LP in HiGHS (:class:`Master`), and exact pricing,
+one server at a time (:func:`price_server`).
 
 Given device prices u_i, the pricing problem of server j is
 
@@ -43,13 +45,142 @@ search finishes, a proven lower bound when it stops at a node or time limit.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from uara.errors import SolverError
 from uara.model.allocation import group_values, uplink_time
 from uara.model.formulation import SlotData, sync_target
+
+
+@contextlib.contextmanager
+def _fd1_silenced() -> Any:
+    """File descriptor 1 pointed at /dev/null for the duration (C libraries' banners), then restored."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+class Master:
+    """The restricted master LP in HiGHS: M covering rows (= 1), E server rows (<= 1),
+    M artificial columns first, then the generated columns (masks (K, M), server, value)."""
+
+    def __init__(self, m: int, e: int, big: float):
+        import highspy
+
+        self.m, self.e = m, e
+        with _fd1_silenced():  # HiGHS prints its banner to the C stdout in the constructor
+            h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        inf = highspy.kHighsInf
+        h.addRows(m + e, np.r_[np.ones(m), np.full(e, -inf)], np.ones(m + e), 0,
+                  np.zeros(m + e, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
+        h.addCols(m, np.full(m, big), np.zeros(m), np.full(m, inf), m,
+                  np.arange(m, dtype=np.int32), np.arange(m, dtype=np.int32), np.ones(m))
+        self.h, self.inf, self.big = h, inf, float(big)
+        self.masks = np.zeros((0, m), dtype=bool)
+        self.server = np.zeros(0, dtype=np.intp)
+        self.value = np.zeros(0)
+        self.keys: set[bytes] = set()
+        self.allowed = np.zeros(0, dtype=bool)
+
+    @property
+    def size(self) -> int:
+        return int(self.server.size)
+
+    def raise_big(self, factor: float = 10.0) -> None:
+        """Multiply the artificial columns' cost by ``factor``."""
+        self.big *= factor
+        self.h.changeColsCost(self.m, np.arange(self.m, dtype=np.int32), np.full(self.m, self.big))
+
+    def add(self, masks: np.ndarray, server: np.ndarray, value: np.ndarray, allowed: np.ndarray | None = None) -> int:
+        """Add new columns (duplicates skipped); returns how many were added."""
+        masks = np.atleast_2d(np.asarray(masks, dtype=bool))
+        keep = []
+        for k in range(masks.shape[0]):
+            key = np.packbits(masks[k]).tobytes() + int(server[k]).to_bytes(4, "little")
+            if key not in self.keys:
+                self.keys.add(key)
+                keep.append(k)
+        if not keep:
+            return 0
+        masks, server, value = masks[keep], np.asarray(server)[keep], np.asarray(value, dtype=float)[keep]
+        ok = np.ones(len(keep), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)[keep]
+        counts = masks.sum(axis=1)
+        rows, cols = np.nonzero(masks)
+        indices = np.empty(rows.size + len(keep), dtype=np.int32)
+        starts = np.r_[0, np.cumsum(counts + 1)[:-1]].astype(np.int32)
+        # entries per column: its devices (sorted), then its server row
+        pos = starts[rows] + (np.arange(rows.size) - np.r_[0, np.cumsum(counts)[:-1]][rows])
+        indices[pos] = cols
+        indices[starts + counts] = self.m + server
+        self.h.addCols(len(keep), value, np.zeros(len(keep)), np.where(ok, self.inf, 0.0), int(indices.size),
+                       starts, indices, np.ones(indices.size))
+        self.masks = np.vstack([self.masks, masks])
+        self.server = np.r_[self.server, server].astype(np.intp)
+        self.value = np.r_[self.value, value]
+        self.allowed = np.r_[self.allowed, ok]
+        return len(keep)
+
+    def compatible(self, cand: np.ndarray) -> np.ndarray:
+        """(K,) bool: column (j, S) fits candidate sets ``cand`` (M, E): S subset of K_j."""
+        if self.size == 0:
+            return np.zeros(0, dtype=bool)
+        return ~(self.masks & ~cand[:, self.server].T).any(axis=1)
+
+    def restrict(self, cand: np.ndarray) -> None:
+        """Allow exactly the columns that fit ``cand`` (upper bound inf or 0)."""
+        ok = self.compatible(cand)
+        change = np.flatnonzero(ok != self.allowed)
+        if change.size:
+            self.h.changeColsBounds(int(change.size), (self.m + change).astype(np.int32), np.zeros(change.size),
+                                    np.where(ok[change], self.inf, 0.0))
+            self.allowed = ok
+
+    def solve(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(LP value, lam (K,), artificial (M,), u (M,), sigma (E,))."""
+        import highspy
+
+        self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise SolverError(f"price: master LP ended with status {self.h.modelStatusToString(self.h.getModelStatus())}")
+        sol = self.h.getSolution()
+        x = np.asarray(sol.col_value)
+        y = np.asarray(sol.row_dual)
+        return float(self.h.getInfo().objective_function_value), x[self.m:], x[: self.m], y[: self.m], np.minimum(y[self.m:], 0.0)
+
+    def integer_solution(self, time_limit: float) -> tuple[float, np.ndarray] | None:
+        """Best partition among the allowed columns (HiGHS MIP, no artificials): (value, lam) or None."""
+        if self.size == 0 or time_limit <= 0:
+            return None
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.sparse import csr_matrix
+
+        idx = np.flatnonzero(self.allowed)
+        rows, cols = np.nonzero(self.masks[idx].T)
+        a_cov = csr_matrix((np.ones(rows.size), (rows, cols)), shape=(self.m, idx.size))
+        a_srv = csr_matrix((np.ones(idx.size), (self.server[idx], np.arange(idx.size))), shape=(self.e, idx.size))
+        res = milp(self.value[idx], integrality=np.ones(idx.size), bounds=Bounds(0, 1),
+                   constraints=[LinearConstraint(a_cov, 1, 1), LinearConstraint(a_srv, 0, 1)],
+                   options={"time_limit": float(time_limit), "disp": False})
+        if res.x is None:
+            return None
+        lam = np.zeros(self.size)
+        lam[idx] = np.round(res.x)
+        return float(self.value[idx] @ np.round(res.x)), lam
 
 
 @dataclass(frozen=True)

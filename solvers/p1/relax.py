@@ -39,7 +39,7 @@ from uara.model.evaluator import evaluate
 from uara.model.formulation import SlotData
 from uara.model.solution import Status
 from uara.solvers.core.lagrangian import DualBound, Multipliers, dual_value, maximise_dual, start_from_association
-from uara.solvers.core.local_search import iterated_local_search, local_search
+from uara.solvers.core.local_search import iterated_local_search, local_search, peak_bytes
 from uara.solvers.core.misocp import Pairs, usable_pairs
 from uara.solvers.core.moves import masked_argmax
 from uara.solvers.base import SlotDecision, SolveContext, Solver
@@ -50,6 +50,8 @@ CONIC_SETTINGS: dict[str, dict[str, Any]] = {
     "ECOS": {},
     "SCS": {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iters": 200000},
 }
+#: Peak bytes per usable pair of the conic relaxation (cvxpy's canonicalisation and Clarabel's KKT system).
+CONIC_BYTES_PER_PAIR = 4096
 #: Values of the ``solver`` option: a conic solver, or the dual ascent alone.
 RELAXATION_SOLVERS = (*CONIC_SETTINGS, "LAGRANGIAN")
 
@@ -289,8 +291,10 @@ class RelaxSolver(Solver):
         cp.installed_solvers()  # imports the conic solvers' interfaces
 
     def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
-        """The move/swap search's (M, M) swap tables (three float arrays) and the (M, E) ones."""
-        return 3 * 8.0 * num_devices**2 + 16 * 8.0 * num_devices * num_servers
+        """The move/swap search's peak (:func:`uara.solvers.core.local_search.peak_bytes`) and the conic
+        relaxation's, about CONIC_BYTES_PER_PAIR per usable pair (bench/bench_memory.py: estimate / peak
+        0.9-1.3 at M = 500, 1000, 2000)."""
+        return peak_bytes(num_devices, num_servers) + CONIC_BYTES_PER_PAIR * num_devices * num_servers
 
     def check_options(self) -> None:
         if self.options.solver.upper() not in RELAXATION_SOLVERS:

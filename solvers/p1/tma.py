@@ -49,8 +49,9 @@ class TMASolver(AssociationSolver):
     Options: ClassVar[type] = TMAOptions
 
     def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
-        """Phase 2's seat-cost table and its temporaries: about six (M, M) float arrays."""
-        return 6 * 8.0 * num_devices**2
+        """Phase 2's seat-cost table and its temporaries: about ten (M, M) float arrays (bench/bench_memory.py:
+        estimate / peak 1.0 at M = 500, 1000, 2000)."""
+        return 10 * 8.0 * num_devices**2
 
     def check_options(self) -> None:
         super().check_options()

@@ -8,15 +8,35 @@ shortest (gamma, micro-batches); with the sum objective a prefix is kept as the 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 
 from uara.model.pipeline.schedule import ServingDecision
+from uara.model.solution import Status
 from uara.model.pipeline.serving_instance import PipelineInstance
 from uara.model.pipeline.serving_latency import user_terms
 from uara.solvers.pipeline.ordering import OrderedTerms, decision_from_cuts, user_order
 from uara.solvers.pipeline.serving_base import PipelineSolver
+
+#: (K + 1) x (K + 1) tables the DP holds at once (durations, lengths, micro-batches, and the
+#: temporaries of one row), 8 bytes each: the memory estimate of a run
+DP_TABLES = 4
+
+
+class DeadlineReached(Exception):
+    """The DP ran out of time; ``cuts``: the best complete schedule known by then (None: none yet)."""
+
+    def __init__(self, cuts: list[tuple[int, int, int, int]] | None):
+        super().__init__("deadline")
+        self.cuts = cuts
+
+
+def _check_deadline(deadline: float | None, cuts: list[tuple[int, int, int, int]] | None) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise DeadlineReached(cuts)
+
 
 class PipelineDPSolver(PipelineSolver):
     """Closed-form bandwidth + DP over contiguous batches (module docstring)."""
@@ -30,19 +50,34 @@ class PipelineDPSolver(PipelineSolver):
         order = user_order(inst, o.order)
         ot = OrderedTerms(inst, order, user_terms(inst), lengths)
         k = inst.num_users
-        if o.one_batch:
-            t, g, s = ot.best_durations(k, lengths, o.pipelining)
-            cuts = [(0, k, int(g[0]), int(s[0]))]
-        else:
-            cuts = pareto_dp(ot, k, lengths, o.pipelining, o.bandwidth, inst.objective)
-        return decision_from_cuts(inst, order, cuts, o.bandwidth), {
+        info: dict[str, Any] = {
             "exact_over": ("one batch of all users" if o.one_batch else f"contiguous batches in '{o.order}' order")
                           + f", {o.bandwidth} bandwidth, lengths {lengths}, "
                           + ("1 or 2 micro-batches" if o.pipelining else "1 micro-batch")}
+        try:
+            cuts = (_one_batch(ot, k, lengths, o.pipelining) if o.one_batch
+                    else pareto_dp(ot, k, lengths, o.pipelining, o.bandwidth, inst.objective, deadline))
+        except DeadlineReached as stop:  # the best schedule known, or all users in one batch
+            cuts = stop.cuts or _one_batch(ot, k, lengths, o.pipelining)
+            info.update(status=Status.TIME_LIMIT, stopped="time limit reached before the DP finished; "
+                        + ("the relaxed-tail schedule" if stop.cuts else "one batch of all users") + " returned")
+        return decision_from_cuts(inst, order, cuts, o.bandwidth), info
+
+    def memory_estimate_users(self, num_users: int) -> float:
+        """Bytes: DP_TABLES (K + 1)^2 tables of 8 bytes (one batch: a few arrays of K)."""
+        if self.options.one_batch:
+            return 512.0 * (num_users + 1)
+        return DP_TABLES * 8.0 * (num_users + 1) ** 2
+
+
+def _one_batch(ot: OrderedTerms, k: int, lengths: list[int], pipelining: bool) -> list[tuple[int, int, int, int]]:
+    """All users in one batch at its best (gamma, micro-batches)."""
+    _, g, s = ot.best_durations(k, lengths, pipelining)
+    return [(0, k, int(g[0]), int(s[0]))]
 
 
 def pareto_dp(ot: OrderedTerms, k: int, lengths: list[int], pipelining: bool, bandwidth: str,
-              objective: str) -> list[tuple[int, int, int, int]]:
+              objective: str, deadline: float | None = None) -> list[tuple[int, int, int, int]]:
     """Forward DP over prefixes j = 1..k; a state is a prefix's (C_j, cost_j), kept Pareto-minimal
     (minimal C_j alone for the makespan). Returns the cuts (i, j, gamma, split) of the best schedule.
 
@@ -54,13 +89,17 @@ def pareto_dp(ot: OrderedTerms, k: int, lengths: list[int], pipelining: bool, ba
     g_tab = np.zeros((k + 1, k + 1), dtype=np.int64)
     s_tab = np.ones((k + 1, k + 1), dtype=np.int64)
     for j in range(1, k + 1):
+        _check_deadline(deadline, None)
         t_tab[:j, j], g_tab[:j, j], s_tab[:j, j] = ot.best_durations(j, lengths, pipelining)
     rho_tab = [ot.ready(j, bandwidth) for j in range(k + 1)]
     tail, tail_next = _relaxed_tail(t_tab, k, objective)
-    best = _schedule_cost(_cuts_from_tail(tail_next, k), t_tab, rho_tab, objective)
+    tail_cuts = _cuts_from_tail(tail_next, k)
+    fallback = [(i, j, int(g_tab[i, j]), int(s_tab[i, j])) for i, j in tail_cuts]
+    best = _schedule_cost(tail_cuts, t_tab, rho_tab, objective)
     pts_c, pts_cost = np.zeros(1), np.zeros(1)
     pts_j, pts_prev = np.zeros(1, dtype=np.int64), np.full(1, -1, dtype=np.int64)
     for j in range(1, k + 1):
+        _check_deadline(deadline, fallback)
         i = pts_j
         c = np.maximum(pts_c, rho_tab[j][i]) + t_tab[i, j]
         cost = c if objective == "makespan" else pts_cost + (j - i) * c

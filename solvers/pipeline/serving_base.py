@@ -21,7 +21,7 @@ from uara.model.pipeline.serving_instance import PipelineInstance
 from uara.model.pipeline.serving_solution import ServingSolution
 from uara.model.solution import Status
 from uara.solvers.base import Solver
-from uara.solvers.driver import check_run_arguments, vet_claims
+from uara.solvers.driver import check_memory, check_run_arguments, vet_claims
 
 BANDWIDTHS = ("closed-form", "uniform")
 ORDERS = ("rounds", "output", "index")
@@ -75,6 +75,11 @@ class PipelineSolver(Solver):
                               f"({list(inst.speculation_lengths)})")
         return g
 
+    def memory_estimate_users(self, num_users: int) -> float:
+        """Peak bytes a solve needs for ``num_users`` users, roughly (0: small); the driver refuses, with one
+        line, a run that would need more than the machine has available."""
+        return 0.0
+
     def solve_schedule(self, inst: PipelineInstance, deadline: float | None) -> tuple[ServingDecision, dict[str, Any]]:  # pragma: no cover
         raise NotImplementedError
 
@@ -84,6 +89,8 @@ class PipelineSolver(Solver):
         if not isinstance(instance, PipelineInstance):
             raise SolverError(f"solver '{self.name}' solves pipeline instances, not {type(instance).__name__}")
         check_run_arguments(time_limit=time_limit, seed=seed, threads=threads)
+        check_memory(self.name, self.memory_estimate_users(instance.num_users), f"K = {instance.num_users} users",
+                     "use fewer users, one_batch=true or pipeline-uniform")
         start = time.perf_counter()
         deadline = None if time_limit is None else start + float(time_limit)
         dec, info = self.solve_schedule(instance, deadline)

@@ -52,8 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UaraError as exc:
         print(f"uara: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        print(f"uara: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+    except OSError as exc:  # a missing file, no permission, a full disk, a read-only folder: one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"uara: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("uara: interrupted", file=sys.stderr)

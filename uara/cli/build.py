@@ -19,7 +19,7 @@ import numpy as np
 
 from uara.model.shared.formats import INSTANCE_FORMAT
 from uara.errors import UaraError
-from uara.io import check_output_path
+from uara.io import check_not_input, check_output_path
 from uara.scenario.build_spec import add_arguments, from_arguments
 
 
@@ -57,8 +57,9 @@ def _summary(inst: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.output:
+    if args.output is not None:
         check_output_path(args.output, "--output")  # before any work, not after it
+        check_not_input(args.output, [args.from_provenance, getattr(args, 'catalog', None), getattr(args, 'scene', None)])
     if args.from_provenance and Path(args.from_provenance).is_file():
         from uara.model.shared.family import family_of_file
 

@@ -10,6 +10,7 @@ solution file), ``declared`` (rewrite the declared GPT2 profiles),
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import sys
 
@@ -23,6 +24,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     psub = p.add_subparsers(dest="psd_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
+    _add_profile(psub)
+    _add_simulate(psub)
+    _add_figure2(psub)
+    _add_profiles(psub)
+    _add_latency(psub)
+    _add_declared(psub)
+    _add_validate_real(psub)
+    _add_build_draft(psub)
+
+
+def _add_profile(psub: argparse._SubParsersAction) -> None:
+    """``uara psd profile``."""
     q = psub.add_parser("profile", help="measure a (draft, target) pair on prompts -> profile JSON",
                         description="Run greedy SD/PSD with a local Hugging Face pair on prompts, check it is lossless "
                                     "against the target's own greedy output, record acceptance traces, write a profile.")
@@ -44,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     q.set_defaults(func=run_profile)
 
+
+def _add_simulate(psub: argparse._SubParsersAction) -> None:
+    """``uara psd simulate``."""
     s = psub.add_parser("simulate", help="simulate tasks of a profile on the timeline simulator",
                         description="Simulate N tasks drawn from a profile at given speeds; print the mean latency "
                                     "and its breakdown for each mode.")
@@ -67,6 +83,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=run_simulate)
 
+
+def _add_figure2(psub: argparse._SubParsersAction) -> None:
+    """``uara psd figure2``."""
     f = psub.add_parser("figure2", help="reproduce the seed paper's Fig. 2 (PNG + JSON)")
     f.add_argument("--output", "-O", default="results/figure2", help="output folder")
     f.add_argument("--profiles", nargs="+", default=["gpt2_code", "gpt2_summarisation"],
@@ -76,9 +95,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--protocol", default=None)
     f.set_defaults(func=run_figure2)
 
+
+def _add_profiles(psub: argparse._SubParsersAction) -> None:
+    """``uara psd profiles``."""
     ls = psub.add_parser("profiles", help="list the shipped profiles")
     ls.set_defaults(func=run_profiles)
 
+
+def _add_latency(psub: argparse._SubParsersAction) -> None:
+    """``uara psd latency``."""
     lt = psub.add_parser("latency", help="end-to-end latency of a solution file")
     lt.add_argument("solution", help=f"solution JSON ({SOLUTION_FORMAT})")
     lt.add_argument("--instance", "-i", required=True)
@@ -87,10 +112,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     lt.add_argument("--downlink-mbps", type=float, default=100.0)
     lt.set_defaults(func=run_latency)
 
+
+def _add_declared(psub: argparse._SubParsersAction) -> None:
+    """``uara psd declared``."""
     d = psub.add_parser("declared", help="write the declared GPT2/GPT2-XL profiles")
     d.add_argument("--output", "-O", default="psd/profiles")
     d.set_defaults(func=run_declared)
 
+
+def _add_validate_real(psub: argparse._SubParsersAction) -> None:
+    """``uara psd validate-real``."""
     v = psub.add_parser("validate-real", help="hold the simulator against real two-process runs over a shaped link",
                         description="Run the draft (phone) and the target (server) in two processes pinned to two cores, "
                                     "over a shaped local link, with the real payload of each protocol; calibrate on "
@@ -109,6 +140,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="re-analyse OUTPUT/runs.jsonl (calibration, predictions, comparison) without new runs")
     v.set_defaults(func=run_validate_real)
 
+
+def _add_build_draft(psub: argparse._SubParsersAction) -> None:
+    """``uara psd build-draft``."""
     b = psub.add_parser("build-draft", help="distil a same-tokenizer draft for SmolLM2 on CPU")
     b.add_argument("--output", "-O", default="~/.cache/uara/drafts/smollm2-135m-draft4")
     b.add_argument("--seed", type=int, default=0)
@@ -154,10 +188,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     for flag, value, low in (("--tasks", args.tasks, 1), ("--seed", args.seed, 0)):
         if value < low:
             raise UaraError(f"{flag} must be an integer >= {low}, got {value}")
-    for flag, value in (("--device-gflops", args.device_gflops), ("--server-tflops", args.server_tflops),
-                        ("--uplink-mbps", args.uplink_mbps), ("--downlink-mbps", args.downlink_mbps)):
-        if not value > 0:
-            raise UaraError(f"{flag} must be positive, got {value}")
+    if args.draft_length is not None and not 1 <= args.draft_length <= 64:
+        raise UaraError(f"--draft-length must be an integer in [1, 64], got {args.draft_length}")
+    _check_positive(("--device-gflops", args.device_gflops), ("--server-tflops", args.server_tflops),
+                    ("--uplink-mbps", args.uplink_mbps), ("--downlink-mbps", args.downlink_mbps))
+    _check_non_negative(("--latency-ms", args.latency_ms), ("--queue-s", args.queue_s),
+                        ("--verify-call-ms", args.verify_call_ms))
     prof = load_profile(args.profile)
     if args.alpha is not None:
         prof = dataclasses.replace(prof, acceptance=Acceptance.iid(args.alpha))
@@ -228,11 +264,25 @@ def run_profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_positive(*flags: tuple[str, float]) -> None:
+    for flag, value in flags:
+        if not (value > 0 and math.isfinite(value)):
+            raise UaraError(f"{flag} must be positive, got {value}")
+
+
+def _check_non_negative(*flags: tuple[str, float]) -> None:
+    for flag, value in flags:
+        if not (value >= 0 and math.isfinite(value)):
+            raise UaraError(f"{flag} must be a finite number >= 0, got {value}")
+
+
 def run_latency(args: argparse.Namespace) -> int:
     from uara.model.instance import Instance
     from uara.io import dumps_json, read_json
     from uara.psd.latency import LatencyOptions, solution_latency
 
+    _check_positive(("--downlink-mbps", args.downlink_mbps))
+    _check_non_negative(("--latency-ms", args.latency_ms))
     inst = Instance.load(args.instance)
     data = read_json(args.solution, what="solution file")
     lat = solution_latency(inst, data, protocol=args.protocol,

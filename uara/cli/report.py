@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uara.experiments.report_builder import build_report
+    from uara.experiments.report import build_report
 
     res = build_report(args.results, args.output, args.title)
     print(f"wrote {res.markdown}, {res.html} and {len(res.figures)} figure(s)")

@@ -6,7 +6,7 @@ import argparse
 
 from uara.model.shared.formats import EPISODE_FORMAT, INSTANCE_FORMAT
 from uara.cli._common import load_instance
-from uara.io import check_output_path, parse_key_values
+from uara.io import check_not_input, check_output_path, parse_key_values
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from uara.experiments.episode import SLOT_HEADER, format_slot, run_episode
     from uara.io import atomic_write_json
 
-    if args.output:
+    if args.output is not None:
         check_output_path(args.output, "--output")  # before any work, not after it
+        check_not_input(args.output, [args.instance])
     inst = load_instance(args.instance)
     if args.param:
         raw = parse_key_values(args.param, "--param")

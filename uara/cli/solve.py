@@ -9,7 +9,7 @@ import sys
 from uara.model.shared.formats import INSTANCE_FORMAT, PIPELINE_INSTANCE_FORMAT, PIPELINE_SOLUTION_FORMAT, SOLUTION_FORMAT
 from uara.cli._common import add_run_arguments, emit_solution, fmt, load_any_instance
 from uara.errors import SolverError
-from uara.io import check_output_path, dumps_json, parse_key_values
+from uara.io import check_not_input, check_output_path, dumps_json, parse_key_values
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from uara.solvers import get_solver, problem_of
 
-    if args.output:
+    if args.output is not None:
         check_output_path(args.output, "--output")  # before any work, not after it
+        check_not_input(args.output, [args.instance, args.policy])
     family, instance = load_any_instance(args.instance)
     if family.name == "pipeline":
         from uara.cli._pipeline import solve as solve_pipeline

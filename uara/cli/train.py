@@ -68,14 +68,7 @@ def add_hyperparameters(group: Any) -> None:
 def hyperparameters(args: argparse.Namespace) -> MASACArgs:
     """MASACArgs from the flags (unset flags keep the dataclass defaults), range-checked."""
     values = {f.name: getattr(args, f"hp_{f.name}") for f in fields(MASACArgs) if getattr(args, f"hp_{f.name}", None) is not None}
-    hp = MASACArgs(**values)
-    for name in ("total_steps", "eval_every", "batch_size", "buffer_size", "hidden", "train_instances", "threads",
-                 "policy_frequency", "train_slots", "eval_slots"):
-        if getattr(hp, name) < 1:
-            raise UaraError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(hp, name)}")
-    if hp.seed < 0:
-        raise UaraError(f"--seed must be >= 0, got {hp.seed}")
-    return hp
+    return MASACArgs(**values).check()
 
 
 def _show(value: Any) -> str:

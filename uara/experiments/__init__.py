@@ -3,5 +3,5 @@
 - :mod:`uara.experiments.comparison` -- ``compare``: the resumable campaign over instances x solvers x seeds.
 - :mod:`uara.experiments.bounds` -- the one bound cache; methods and versions come from the solver registry.
 - :mod:`uara.experiments.episode` -- episodes: solve slot after slot while the state rolls forward.
-- :mod:`uara.experiments.report_builder` -- the report (Markdown, HTML, figures) from a stored table.
+- :mod:`uara.experiments.report` -- the report (Markdown, HTML, figures) from a stored table.
 """

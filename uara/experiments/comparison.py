@@ -1,7 +1,7 @@
 """Comparison runner: instances x solvers x seeds x parameter values -> one tidy table.
 
 benchopt's split: this wing *runs* and stores (one row per run, plus each
-run's solution JSON); :mod:`uara.experiments.report_builder` reads the stored table and plots.
+run's solution JSON); :mod:`uara.experiments.report` reads the stored table and plots.
 
 Layout of an output folder::
 
@@ -18,19 +18,17 @@ spec, so every executor gives the same table up to the timing columns.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from uara.errors import UaraError
-from uara.experiments.executors import make_executor, run_isolated
+from uara.experiments.executors import run_all
 from uara.experiments.grid import RunSpec, build_specs, check_solvers, expand_instances
 from uara.experiments.table import HIGH_BATTERY, validate_and_row, write_table
 from uara.experiments.worker import RunResult, execute_run
-from uara.io import atomic_write_json, package_versions, read_json
+from uara.io import atomic_write_json, folder_lock, package_versions, read_json
 from uara.model.shared.formats import COMPARE_FORMAT
 from uara.model.instance import Instance
 
@@ -92,15 +90,18 @@ def compare(
     on_result: Callable[[dict[str, Any]], None] | None = None,
     log: Callable[[str], None] | None = None,
     command: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> CompareResult:
     """Run the grid, resuming from ``output``; write the table atomically after every finished run.
 
     ``on_result(row)`` is called in the main process after each run is stored
-    (progress; tests raise KeyboardInterrupt there to simulate a kill).
+    (progress; tests raise KeyboardInterrupt there to simulate a kill). ``warn`` receives what must be
+    seen even when ``log`` is quiet (a stored run file that is unreadable and redone); default ``log``.
     """
     log = log or (lambda msg: None)
+    warn = warn or log
     out = Path(output)
-    check_run_arguments(time_limit=time_limit, seeds=seeds, threads=threads, workers=workers,
+    check_campaign_arguments(time_limit=time_limit, seeds=seeds, threads=threads, workers=workers,
                         bound_time_limit=bound_time_limit)
     files = expand_instances([str(p) for p in instances])
     if not solvers:
@@ -112,16 +113,30 @@ def compare(
         raise UaraError("none of the requested solvers is installed: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     specs = build_specs(files, runnable, list(seeds), params=params, options=options, mode=mode,
                         time_limit=time_limit, threads=threads, latency=latency)
+    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out):  # a second compare into the folder is refused, never interleaved
+        return _campaign(out, specs, files, runnable, skipped, dict(
+            command=command, seeds=list(seeds), params=list(params), options=options or {}, mode=mode,
+            time_limit_s=time_limit, threads=threads, executor=executor), bounds=bounds,
+            bound_time_limit=bound_time_limit, workers=workers, scheduler=scheduler, on_result=on_result, log=log,
+            warn=warn)
+
+
+def _campaign(out: Path, specs: list[RunSpec], files: Sequence[Path], runnable: Sequence[str], skipped: dict[str, str],
+              grid: dict[str, Any], *, bounds: bool, bound_time_limit: float | None, workers: int | None,
+              scheduler: Any, on_result: Callable[[dict[str, Any]], None] | None,
+              log: Callable[[str], None], warn: Callable[[str], None]) -> CompareResult:
+    """The campaign in a locked folder: the manifest, the stored runs, the bounds, the runs left, the table."""
+    executor, threads = grid["executor"], grid["threads"]
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    _write_manifest(out, command, {
-        "command": command, "instances": [str(f) for f in files],
-        "solvers": list(runnable), "skipped_solvers": skipped, "seeds": list(seeds), "params": list(params),
-        "options": options or {}, "mode": mode, "time_limit_s": time_limit, "threads": threads,
-        "executor": executor, "runs": len(specs), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "versions": package_versions(),
+    _write_manifest(out, grid["command"], {
+        "command": grid["command"], "instances": [str(f) for f in files], "solvers": list(runnable),
+        "skipped_solvers": skipped, "seeds": grid["seeds"], "params": grid["params"], "options": grid["options"],
+        "mode": grid["mode"], "time_limit_s": grid["time_limit_s"], "threads": threads, "executor": executor,
+        "runs": len(specs), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": package_versions(),
     })
-    done = _stored_rows(runs_dir, log)  # this grid's and earlier grids': the table holds them all
+    done = _stored_rows(runs_dir, warn)  # this grid's and earlier grids': the table holds them all
     todo = [s for s in specs if s.key not in done]
     reused = len(specs) - len(todo)
     log(f"{len(specs)} runs: {reused} already done, {len(todo)} to run ({executor})")
@@ -145,7 +160,7 @@ def compare(
 
     try:
         if todo:
-            _run_all(todo, store, executor=executor, workers=workers, scheduler=scheduler, threads=threads)
+            run_all(todo, execute_run, store, _died, executor=executor, workers=workers, scheduler=scheduler, threads=threads)
     finally:
         rows = list(done.values())
         table_path = write_table(out, rows, bound_info)
@@ -154,20 +169,19 @@ def compare(
     return CompareResult(out, table_path, rows, len(todo), reused, skipped, errors)
 
 
-def check_run_arguments(*, time_limit: float | None, seeds: Sequence[int], threads: int, workers: int | None,
-                        bound_time_limit: float | None) -> None:
-    """One-line errors for arguments of the whole campaign, before any run (so none is stored as an error row)."""
-    for flag, value in (("--time-limit", time_limit), ("--bound-time-limit", bound_time_limit)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value) or value <= 0):
-            raise UaraError(f"{flag} must be positive seconds, got {value!r}")
+def check_campaign_arguments(*, time_limit: float | None, seeds: Sequence[int], threads: int, workers: int | None,
+                             bound_time_limit: float | None) -> None:
+    """One-line errors for arguments of the whole campaign, before any run (so none is stored as an error
+    row); the same checks as a single run's (:mod:`uara.solvers.driver`), naming the campaign's flags."""
+    from uara.solvers.driver import check_count, check_seconds, check_seed
+
+    check_seconds(time_limit, "--time-limit")
+    check_seconds(bound_time_limit, "--bound-time-limit")
     for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise UaraError(f"--seeds must be non-negative integers, got {seed!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise UaraError(f"--threads must be a positive integer, got {threads!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise UaraError(f"--workers must be a positive integer, got {workers!r}")
+        check_seed(seed, "--seeds")
+    check_count(threads, "--threads")
+    if workers is not None:
+        check_count(workers, "--workers")
 
 
 def _write_manifest(out: Path, command: str | None, invocation: dict[str, Any]) -> None:
@@ -182,14 +196,31 @@ def _write_manifest(out: Path, command: str | None, invocation: dict[str, Any]) 
                               "invocations": invocations + [invocation], **invocation})
 
 
+#: what a stored row must hold to be reused (a file without them is reported and its run redone)
+ROW_KEYS = ("key", "instance", "solver", "seed", "status")
+
+
 def _stored_rows(runs_dir: Path, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """key -> row of every run stored in ``runs_dir`` (an unreadable file is redone)."""
+    """key -> row of every run stored in ``runs_dir``; a malformed, truncated or foreign file is reported by
+    name (``log``) and left out, so its run is redone (and its file replaced)."""
     done: dict[str, dict[str, Any]] = {}
     for f in sorted(runs_dir.glob("*.json")):
         try:
-            done[f.stem] = read_json(f, what="run file")["row"]
-        except (UaraError, KeyError, TypeError):
-            log(f"ignoring unreadable run file {f}; the run is redone")
+            data = read_json(f, what="run file")
+            row = data.get("row") if isinstance(data, dict) else None
+            missing = "not a run file" if not isinstance(row, dict) else next(
+                (f"its row has no '{k}'" for k in ROW_KEYS if k not in row), None)
+            if missing is None and row["key"] != f.stem:
+                missing = f"its row is run {row['key']!r}, not {f.stem!r}"
+            if missing is None and (not isinstance(data.get("solution"), (dict, type(None)))
+                                    or (row["status"] != "error" and not isinstance(data.get("solution"), dict))):
+                missing = "it holds no solution"
+        except UaraError as exc:
+            missing = str(exc)
+        if missing is not None:
+            log(f"warning: ignoring run file {f} ({missing}); the run is redone")
+            continue
+        done[f.stem] = row
     return done
 
 
@@ -201,34 +232,7 @@ def _row_line(row: dict[str, Any]) -> str:
     return f"done  {what}: I = {row['objective']:.6g} ({row['status']}, {row['wall_time_s']:.2f} s)"
 
 
-def _run_all(todo: Sequence[RunSpec], store: Callable[[RunResult], None], *, executor: str, workers: int | None,
-             scheduler: Any, threads: int) -> None:
-    """Execute ``todo`` on the chosen executor, storing each result as it finishes. If a process worker
-    dies (``BrokenProcessPool``: an out-of-memory kill, a crash in native code), the runs not yet stored
-    are run again one per fresh process, and a run that kills its worker again is stored as an error row."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    ex, close = make_executor(executor, workers, scheduler, threads=threads)
-    pending = {spec.key: spec for spec in todo}
-    broken = False
-    try:
-        if ex is None:
-            for spec in todo:
-                store(execute_run(spec))
-        else:
-            futures = [ex.submit(execute_run, spec) for spec in todo]
-            try:
-                for fut in cf.as_completed(futures):
-                    res = fut.result()
-                    store(res)
-                    pending.pop(res.spec.key, None)
-            except BrokenProcessPool:
-                broken = True
-    finally:
-        close()
-    if broken and pending:
-        def died(spec: RunSpec) -> None:
-            store(RunResult(spec, None, 0.0, "worker died while running this run (killed by a signal, e.g. out of "
-                                             "memory); the other runs went on"))
-
-        run_isolated(list(pending.values()), execute_run, store, died, threads=threads)
+def _died(spec: RunSpec) -> RunResult:
+    """The result of a run whose worker died twice (:func:`uara.experiments.executors.run_all`)."""
+    return RunResult(spec, None, 0.0, "worker died while running this run (killed by a signal, e.g. out of memory); "
+                                      "the other runs went on")

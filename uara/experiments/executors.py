@@ -137,3 +137,39 @@ def make_executor(kind: str = "process", workers: int | None = None, scheduler: 
 
         return ex, close
     raise UaraError(f"--executor must be serial, process or dask, got {kind!r}")
+
+
+def run_all(todo: Sequence[Any], execute: Callable[[Any], Any], store: Callable[[Any], None],
+            died: Callable[[Any], Any], *, executor: str = "serial", workers: int | None = None,
+            scheduler: Any = None, threads: int = 1) -> None:
+    """The campaign loop of every problem family: run ``execute(spec)`` for each spec of ``todo`` on the
+    chosen executor and ``store(result)`` in this process as each finishes.
+
+    ``execute`` is a picklable top-level function that never raises for a run's failure (the failure
+    comes back in its result: one failure policy, an error row). Specs have a ``key``. If a process
+    worker dies (``BrokenProcessPool``: an out-of-memory kill, a crash in native code), the runs not
+    yet stored are run again one per fresh process, and a run that kills its worker again is stored
+    as ``died(spec)``.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    ex, close = make_executor(executor, workers, scheduler, threads=threads)
+    pending = {spec.key: spec for spec in todo}
+    broken = False
+    try:
+        if ex is None:
+            for spec in todo:
+                store(execute(spec))
+        else:
+            futures = [ex.submit(execute, spec) for spec in todo]
+            try:
+                for fut in cf.as_completed(futures):
+                    res = fut.result()
+                    store(res)
+                    pending.pop(res.spec.key, None)
+            except BrokenProcessPool:
+                broken = True
+    finally:
+        close()
+    if broken and pending:
+        run_isolated(list(pending.values()), execute, store, lambda spec: store(died(spec)), threads=threads)

@@ -44,20 +44,24 @@ class RunSpec:
         plus the back-end's code version (:meth:`Solver.code_version`: ``VERSION`` and the versions of the
         shared core helpers it uses; each 1 is left out, so keys of runs stored before versions existed
         still match)."""
-        from uara.solvers import get_solver_class
-
-        fields: list[Any] = [self.base_fingerprint, self.solver, list(self.options), self.time_limit, self.mode, self.seed,
-                             list(self.params)]
-        version = get_solver_class(self.solver).code_version()
-        if version:
-            fields.append(version)
-        payload = json.dumps(fields, sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:20]
+        return resume_key([self.base_fingerprint, self.solver, list(self.options), self.time_limit, self.mode,
+                           self.seed, list(self.params)], self.solver, 20)
 
     def instance(self) -> Instance:
         """The instance with this run's parameter values applied."""
         inst = Instance.load(self.instance_file)
         return inst.with_params(**dict(self.params)) if self.params else inst
+
+
+def resume_key(fields: list[Any], solver: str, length: int) -> str:
+    """The resume key of a run of either family: SHA-256 of the JSON of ``fields`` and the back-end's code
+    version (:meth:`uara.solvers.base.Solver.code_version`, left out while empty, so keys made before
+    versions existed still match), first ``length`` hex digits."""
+    from uara.solvers import get_solver_class
+
+    version = get_solver_class(solver).code_version()
+    payload = json.dumps([*fields, version] if version else list(fields), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:length]
 
 
 def parse_param_grid(items: Sequence[str] | None) -> list[dict[str, float | str]]:

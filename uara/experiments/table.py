@@ -105,42 +105,55 @@ def validate_and_row(res: RunResult, instance_cache: dict[str, Instance] | None 
     )
     if spec.mode == "static":
         row["solver_lower_bound"] = _num(rec.get("lower_bound"))
-    # energy per device, split by the battery level each device had in each slot
     batt = np.concatenate(_batteries(sol, inst, rec))
-    energy = np.concatenate([ev.energy_j for ev in sol.evaluations])
-    high = batt >= HIGH_BATTERY
-    row.update(energy_j_mean=float(energy.mean()), n_high=int(high.sum()), n_low=int((~high).sum()),
-               energy_j_high=float(energy[high].mean()) if high.any() else None,
-               energy_j_low=float(energy[~high].mean()) if (~high).any() else None,
-               # the paper's Fig. 6 split: B >= 0.8 and B <= 0.2
-               energy_j_b80=float(energy[batt >= 0.8].mean()) if (batt >= 0.8).any() else None,
-               energy_j_b20=float(energy[batt <= 0.2].mean()) if (batt <= 0.2).any() else None)
+    row.update(_energy_columns(sol, batt))
     if spec.mode == "episode":
         last = rec["slots"][-1]
         cap = inst.battery_capacity_j
         end = np.maximum(0.0, np.asarray(last["state"]["battery"], float) - np.asarray(last["energy_j"], float) / cap)
         ever = {int(i) for s in rec["slots"] for i in (s.get("depleted") or [])}
         row.update(battery_end_mean=float(end.mean()), depleted=len(ever))
-    lat = res.latency
-    if lat:
-        row["latency_mean_s"] = _num(lat.get("mean_s"))
-        row["latency_p95_s"] = _num(lat.get("p95_s"))
-        row["latency_median_s"] = _num(lat.get("median_s"))
-        cov = lat.get("in_coverage") or {}
-        row.update(latency_cov_mean_s=_num(cov.get("mean_s")), latency_cov_median_s=_num(cov.get("median_s")),
-                   latency_cov_p95_s=_num(cov.get("p95_s")), coverage_share=_num(cov.get("share")))
-        per = np.asarray([np.nan if v is None else v for v in (lat.get("per_device_s") or [])], float).ravel()
-        if per.size == batt.size:
-            row["latency_high_s"] = float(np.nanmean(per[high])) if high.any() else None
-            row["latency_low_s"] = float(np.nanmean(per[~high])) if (~high).any() else None
-        elif per.size == inst.num_devices and len(sol.slots) > 0:
-            start = np.asarray(_batteries(sol, inst, rec)[0], float)
-            b0 = start >= HIGH_BATTERY
-            row["latency_high_s"] = float(np.nanmean(per[b0])) if b0.any() else None
-            row["latency_low_s"] = float(np.nanmean(per[~b0])) if (~b0).any() else None
-            for key, sel in (("latency_b80_s", start >= 0.8), ("latency_b20_s", start <= 0.2)):
-                row[key] = float(np.nanmean(per[sel])) if sel.any() else None
+    if res.latency:
+        row.update(_latency_columns(res.latency, batt, sol, inst, rec))
     return row
+
+
+def _energy_columns(sol: Any, batt: np.ndarray) -> dict[str, Any]:
+    """Energy per device and slot (J), split by the battery level each device had in its slot
+    (high: B >= HIGH_BATTERY; the paper's Fig. 6 split: B >= 0.8 and B <= 0.2)."""
+    energy = np.concatenate([ev.energy_j for ev in sol.evaluations])
+    high = batt >= HIGH_BATTERY
+
+    def mean(sel: np.ndarray) -> float | None:
+        return float(energy[sel].mean()) if sel.any() else None
+
+    return {"energy_j_mean": float(energy.mean()), "n_high": int(high.sum()), "n_low": int((~high).sum()),
+            "energy_j_high": mean(high), "energy_j_low": mean(~high),
+            "energy_j_b80": mean(batt >= 0.8), "energy_j_b20": mean(batt <= 0.2)}
+
+
+def _latency_columns(lat: dict[str, Any], batt: np.ndarray, sol: Any, inst: Instance,
+                     rec: dict[str, Any]) -> dict[str, Any]:
+    """The PSD latency columns: mean / p95 / median, in coverage, and split by battery level (per
+    device-slot, or per device by its starting battery for an episode's per-device latencies)."""
+    out: dict[str, Any] = {"latency_mean_s": _num(lat.get("mean_s")), "latency_p95_s": _num(lat.get("p95_s")),
+                           "latency_median_s": _num(lat.get("median_s"))}
+    cov = lat.get("in_coverage") or {}
+    out.update(latency_cov_mean_s=_num(cov.get("mean_s")), latency_cov_median_s=_num(cov.get("median_s")),
+               latency_cov_p95_s=_num(cov.get("p95_s")), coverage_share=_num(cov.get("share")))
+    per = np.asarray([np.nan if v is None else v for v in (lat.get("per_device_s") or [])], float).ravel()
+    if per.size == batt.size:
+        high = batt >= HIGH_BATTERY
+        out["latency_high_s"] = float(np.nanmean(per[high])) if high.any() else None
+        out["latency_low_s"] = float(np.nanmean(per[~high])) if (~high).any() else None
+    elif per.size == inst.num_devices and len(sol.slots) > 0:
+        start = np.asarray(_batteries(sol, inst, rec)[0], float)
+        b0 = start >= HIGH_BATTERY
+        out["latency_high_s"] = float(np.nanmean(per[b0])) if b0.any() else None
+        out["latency_low_s"] = float(np.nanmean(per[~b0])) if (~b0).any() else None
+        for key, sel in (("latency_b80_s", start >= 0.8), ("latency_b20_s", start <= 0.2)):
+            out[key] = float(np.nanmean(per[sel])) if sel.any() else None
+    return out
 
 
 def _batteries(sol: Any, inst: Instance, rec: dict[str, Any]) -> list[np.ndarray]:
@@ -258,6 +271,8 @@ def load_table(path: str | Path) -> Any:
             raise UaraError(f"no results table in {path} (expected {TABLE_PARQUET} or {TABLE_CSV}; run `uara compare` first)")
     if not p.exists():
         raise UaraError(f"results table not found: {p}")
+    if p.suffix not in (".parquet", ".csv"):
+        raise UaraError(f"{p}: not a results table (a .parquet or .csv file, or the folder `uara compare` wrote)")
     try:
         if p.suffix == ".parquet":
             return pd.read_parquet(p)

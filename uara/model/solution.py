@@ -63,6 +63,12 @@ def aggregate_status(statuses: list[Status]) -> Status:
     return Status.FEASIBLE
 
 
+#: The top-level fields of a ``SOLUTION_FORMAT`` record (:meth:`Solution.to_dict` writes them all).
+SOLUTION_KEYS = {"format", "instance", "instance_fingerprint", "solver", "options", "seed", "status", "objective",
+                 "constant", "controllable", "lower_bound", "gap", "wall_time_s", "feasible", "breakdown", "slots",
+                 "latency", "info"}
+
+
 @dataclass
 class SlotDecision:
     """Decisions of one slot, the record a solution stores and every back-end returns.
@@ -82,7 +88,15 @@ class SlotDecision:
     status: Status = Status.FEASIBLE
 
     def __post_init__(self) -> None:
-        self.association = np.asarray(self.association).astype(np.intp)
+        raw = np.asarray(self.association)
+        if raw.dtype.kind not in "iu":  # a fractional index would be truncated (0.9 -> server 0) silently
+            as_float = np.asarray(raw, dtype=float) if raw.dtype.kind in "fb" else None
+            bad = None if as_float is None else np.flatnonzero(~np.isfinite(as_float) | (as_float != np.round(as_float)))
+            if as_float is None or bad.size:
+                k = 0 if bad is None or not bad.size else int(bad[0])
+                raise SolutionError(f"association[{k}]", f"expected a server index (an integer), got "
+                                                         f"{raw.ravel()[k].item() if raw.size else raw!r}")
+        self.association = raw.astype(np.intp)
         self.bandwidth_share = np.asarray(self.bandwidth_share, dtype=float)
         self.compute_share = np.asarray(self.compute_share, dtype=float)
 
@@ -199,6 +213,9 @@ class Solution:
         """
         if not isinstance(data, dict) or data.get("format") != SOLUTION_FORMAT:
             raise SolutionError("format", f"expected '{SOLUTION_FORMAT}'")
+        unknown = sorted(set(data) - SOLUTION_KEYS)
+        if unknown:
+            raise SolutionError(unknown[0], f"unknown field of a solution; known fields: {', '.join(sorted(SOLUTION_KEYS))}")
         raw_slots = data.get("slots")
         if not isinstance(raw_slots, list) or len(raw_slots) != instance.num_slots:
             raise SolutionError("slots", f"expected {instance.num_slots} slots for instance {instance.name!r}")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 from dataclasses import dataclass, fields
 
+from uara.errors import UaraError
 from uara.rl.environment import BETA_Y, BETA_Z
 
 #: Command-line names kept from before the flags were generated (field -> extra flag).
@@ -70,6 +72,37 @@ class MASACArgs:
     """'auto' (CUDA when present), 'cpu' or 'cuda'"""
     threads: int = 1
     """torch CPU threads"""
+
+    def check(self) -> "MASACArgs":
+        """One-line :class:`UaraError` naming the first value out of its range (``--gamma nan`` would train
+        for a minute, write checkpoints and then fail); returns self."""
+        for name in ("total_steps", "eval_every", "batch_size", "buffer_size", "hidden", "train_instances", "threads",
+                     "policy_frequency", "train_slots", "eval_slots"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("seed", self.seed, 0)
+        _check_int("learning_starts", self.learning_starts, 0)
+        for name, ok, interval in (("gamma", lambda v: 0 <= v < 1, "[0, 1)"), ("tau", lambda v: 0 < v <= 1, "(0, 1]")):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and ok(v)):
+                raise UaraError(f"--{_flag(name)} must be in {interval}, got {v}")
+        for name in ("policy_lr", "q_lr", "alpha", "init_scale"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise UaraError(f"--{_flag(name)} must be a positive number, got {v}")
+        for name in ("beta_y", "beta_z"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise UaraError(f"--{_flag(name)} must be a finite number >= 0, got {v}")
+        return self
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _check_int(name: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise UaraError(f"--{_flag(name)} must be >= {low}, got {value}")
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -307,6 +307,7 @@ def train(
     written to :func:`last_path`; when its evaluation reward is the best so far (ties: the earlier one)
     it is also written to ``output`` (keep-best: ``output`` is the checkpoint to ship). The full state
     goes to :func:`resume_path`."""
+    args.check()
     check_final_allocation(args.final_allocation)
     torch.set_num_threads(max(1, args.threads))
     device = resolve_device(args.device)

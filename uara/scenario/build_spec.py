@@ -35,6 +35,13 @@ def _cli(*flags: str, kind: str = "value", help: str, metavar: str | None = None
     return {"flags": flags, "kind": kind, "help": help, "metavar": metavar}
 
 
+#: The largest sizes a build accepts (a recorded provenance is data, not a promise: a record claiming
+#: 10^8 devices is refused, not run); seeds are numpy SeedSequence entropy below 2^63.
+SIZE_LIMITS = {"devices": 100_000, "servers": 1_000, "slots": 10_000, "max_resample": 1_000, "seed": 2**63 - 1}
+#: The most channel gains (devices x servers x slots) one build computes.
+MAX_GAINS = 100_000_000
+
+
 @dataclass(frozen=True)
 class BuildSpec:
     """The inputs of one build (module docstring); units in the field names or help texts."""
@@ -113,6 +120,11 @@ class BuildSpec:
             val = getattr(self, key)
             if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
                 raise UaraError(f"{key}: expected an integer >= {lo}, got {val!r}")
+            if val > SIZE_LIMITS[key]:
+                raise UaraError(f"{key}: {val} is more than {SIZE_LIMITS[key]:,} (the largest build uara accepts)")
+        gains = self.devices * self.servers * self.slots
+        if gains > MAX_GAINS:
+            raise UaraError(f"devices x servers x slots: {gains:,} channel gains to compute is more than {MAX_GAINS:,}")
         lo_b, hi_b = _pair_of(self.battery_range, "battery_range")
         if not 0 < lo_b <= hi_b <= 1:
             raise UaraError(f"battery_range: expected 0 < low <= high <= 1, got {tuple(self.battery_range)!r}")

@@ -22,12 +22,21 @@ import numpy as np
 
 from uara.errors import UaraError
 from uara.model.shared.physics import COVERAGE_SNR_DB, in_coverage, link_rate
-from uara.model.pipeline.serving_instance import (ComputeNode, ModelCost, PipelineInstance, ServingLink, ServingUser)
+from uara.model.pipeline.serving_instance import (OBJECTIVES, ComputeNode, ModelCost, PipelineInstance, ServingLink, ServingUser)
 from uara.psd.workload.flops import ModelShape
 from uara.psd.workload.profiles import load_profile_set
 from uara.scenario.channels import get_channel
 from uara.scenario.hardware import load_catalog
 
+
+
+#: The plausible range of each numeric build field (units in the names).
+NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "bandwidth_hz": (1e3, 1e11), "noise_dbm_per_hz": (-220.0, -100.0), "noise_figure_db": (0.0, 30.0),
+    "shannon_attenuation": (1e-3, 1.0), "max_spectral_efficiency": (0.0, 30.0), "fronthaul_bps": (1e3, 1e13),
+    "fronthaul_latency_s": (0.0, 10.0), "downlink_latency_s": (0.0, 10.0), "header_bits": (0.0, 1e9),
+    "pass_overhead_s": (0.0, 10.0), "bytes_per_parameter": (0.1, 8.0), "cell_radius_m": (1.0, 1e5),
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,26 @@ class PipelineBuildSpec:
         d["channel_options"] = dict(self.channel_options)
         d["speculation_lengths"] = list(self.speculation_lengths)
         return d
+
+    def validate(self) -> "PipelineBuildSpec":
+        """Raise a one-line :class:`UaraError` naming the first bad field; return self."""
+        for key, lo, hi in (("users", 1, 100_000), ("seed", 0, 2**63 - 1)):
+            val = getattr(self, key)
+            if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or not lo <= val <= hi:
+                raise UaraError(f"{key}: expected an integer in [{lo}, {hi:,}], got {val!r}")
+        for key, (lo, hi) in NUMBER_RANGES.items():
+            val = getattr(self, key)
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or not np.isfinite(val) or not lo <= val <= hi:
+                raise UaraError(f"{key}: expected a number in [{lo:g}, {hi:g}], got {val!r}")
+        if self.objective not in OBJECTIVES:
+            raise UaraError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        lengths = list(self.speculation_lengths)
+        if not lengths or any(isinstance(g, bool) or not isinstance(g, (int, np.integer)) or not 0 <= g <= 64
+                              for g in lengths):
+            raise UaraError(f"speculation_lengths: expected integers in [0, 64], got {lengths!r}")
+        if not isinstance(self.channel_options, Mapping):
+            raise UaraError(f"channel_options: expected a mapping of options, got {self.channel_options!r}")
+        return self
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PipelineBuildSpec":
@@ -130,8 +159,7 @@ def _positions(spec: PipelineBuildSpec, provider: Any, rng: np.random.Generator,
 
 def build_pipeline_instance(spec: PipelineBuildSpec) -> PipelineInstance:
     """The instance ``spec`` describes (module docstring); seeded: the same spec gives the same file."""
-    if spec.users < 1:
-        raise UaraError(f"--users: expected a positive number of users, got {spec.users}")
+    spec.validate()
     ch_opts = dict(spec.channel_options)
     if spec.scene is not None:
         ch_opts["scene"] = spec.scene
@@ -158,7 +186,7 @@ def build_pipeline_instance(spec: PipelineBuildSpec) -> PipelineInstance:
                   "sbs_position_m": sbs_pos[0].tolist(), "user_positions_m": pos.tolist(),
                   "snr_db": np.round(10 * np.log10(snr), 3).tolist(), "coverage_redraws": redraws}
     token_bits = int(np.ceil(np.log2(first.vocab)))
-    return PipelineInstance(
+    inst = PipelineInstance(
         name=spec.name or f"pipeline_k{spec.users}_{spec.channel}_s{spec.seed}",
         sbs=_node(catalog, spec.sbs_kind, spec.pass_overhead_s), mbs=_node(catalog, spec.mbs_kind, spec.pass_overhead_s),
         draft=model_cost(first.draft, spec.bytes_per_parameter), target=model_cost(first.target, spec.bytes_per_parameter),
@@ -167,6 +195,7 @@ def build_pipeline_instance(spec: PipelineBuildSpec) -> PipelineInstance:
                          header_bits=spec.header_bits, bandwidth_hz=spec.bandwidth_hz),
         users=tuple(users), speculation_lengths=tuple(sorted(set(spec.speculation_lengths))),
         objective=spec.objective, provenance=provenance)
+    return PipelineInstance.from_dict(inst.to_dict())  # the loader's range checks hold for what is built
 
 
 def random_pipeline_instance(users: int, seed: int = 0, **changes: Any) -> PipelineInstance:

@@ -49,17 +49,43 @@ OBJECTIVES = ("sum", "makespan")
 MAX_SPECULATION_LENGTH = 64
 
 
-def _positive(value: Any, path: str, *, allow_zero: bool = False) -> float:
+#: Plausible ranges of the physical fields, (low, high) inclusive, with units: a value outside is a typo
+#: or a unit slip, and would make the latency model overflow, vanish or loop for ever (10^12 output
+#: tokens are 10^11 verification rounds); refused naming the field.
+RANGES: dict[str, tuple[float, float, str]] = {
+    "flops": (1e9, 1e19, "FLOP/s"),
+    "memory_bandwidth_bytes_per_s": (1e8, 1e15, "B/s"),
+    "pass_overhead_s": (0.0, 10.0, "s"),
+    "weight_bytes": (1e3, 1e14, "B"),
+    "flops_per_token": (1e3, 1e16, "FLOP"),
+    "flops_per_context_token": (0.0, 1e13, "FLOP"),
+    "fronthaul_bps": (1e3, 1e13, "bit/s"),
+    "latency_s": (0.0, 10.0, "s"),
+    "token_bits": (1, 64, "bit"),
+    "header_bits": (0.0, 1e9, "bit"),
+    "bandwidth_hz": (1e3, 1e11, "Hz"),
+    "rate_bps": (1e3, 1e12, "bit/s"),
+    "prompt_tokens": (1, 10_000_000, "tokens"),
+    "output_tokens": (1, 1_000_000, "tokens"),
+    "speculation_length": (0, 1_000_000, "tokens"),
+}
+
+
+def _positive(value: Any, path: str, kind: str) -> float:
+    """A number within ``RANGES[kind]``."""
     v = check_number(value, path)
-    if v < 0 or (v == 0 and not allow_zero):
-        raise InstanceError(path, f"expected a {'non-negative' if allow_zero else 'positive'} number, got {v!r}")
+    lo, hi, unit = RANGES[kind]
+    if not lo <= v <= hi:
+        raise InstanceError(path, f"{v!r} is outside the plausible range [{lo:g}, {hi:g}] {unit}")
     return v
 
 
-def _count(value: Any, path: str, *, minimum: int) -> int:
+def _count(value: Any, path: str, kind: str) -> int:
+    """An integer within ``RANGES[kind]``."""
     v = check_number(value, path)
-    if v != int(v) or v < minimum:
-        raise InstanceError(path, f"expected an integer >= {minimum}, got {value!r}")
+    lo, hi, unit = RANGES[kind]
+    if v != int(v) or not lo <= v <= hi:
+        raise InstanceError(path, f"expected an integer in [{lo:g}, {hi:g}] {unit}, got {value!r}")
     return int(v)
 
 
@@ -79,11 +105,12 @@ class ComputeNode:
     def from_dict(cls, raw: Any, path: str) -> "ComputeNode":
         check_object(raw, path, [f.name for f in fields(cls)], ("flops", "memory_bandwidth_bytes_per_s"))
         return cls(label=check_string(raw.get("label", path), f"{path}.label"),
-                   flops=_positive(raw["flops"], f"{path}.flops"),
+                   flops=_positive(raw["flops"], f"{path}.flops", "flops"),
                    memory_bandwidth_bytes_per_s=_positive(raw["memory_bandwidth_bytes_per_s"],
-                                                          f"{path}.memory_bandwidth_bytes_per_s"),
+                                                          f"{path}.memory_bandwidth_bytes_per_s",
+                                                          "memory_bandwidth_bytes_per_s"),
                    pass_overhead_s=_positive(raw.get("pass_overhead_s", 0.0), f"{path}.pass_overhead_s",
-                                             allow_zero=True))
+                                             "pass_overhead_s"))
 
 
 @dataclass(frozen=True)
@@ -106,10 +133,10 @@ class ModelCost:
     def from_dict(cls, raw: Any, path: str) -> "ModelCost":
         check_object(raw, path, [f.name for f in fields(cls)], ("weight_bytes", "flops_per_token"))
         return cls(name=check_string(raw.get("name", path), f"{path}.name"),
-                   weight_bytes=_positive(raw["weight_bytes"], f"{path}.weight_bytes"),
-                   flops_per_token=_positive(raw["flops_per_token"], f"{path}.flops_per_token"),
+                   weight_bytes=_positive(raw["weight_bytes"], f"{path}.weight_bytes", "weight_bytes"),
+                   flops_per_token=_positive(raw["flops_per_token"], f"{path}.flops_per_token", "flops_per_token"),
                    flops_per_context_token=_positive(raw.get("flops_per_context_token", 0.0),
-                                                     f"{path}.flops_per_context_token", allow_zero=True))
+                                                     f"{path}.flops_per_context_token", "flops_per_context_token"))
 
 
 @dataclass(frozen=True)
@@ -133,12 +160,12 @@ class ServingLink:
     def from_dict(cls, raw: Any, path: str) -> "ServingLink":
         check_object(raw, path, [f.name for f in fields(cls)], ("fronthaul_bps", "fronthaul_latency_s", "downlink_latency_s"))
         bw = raw.get("bandwidth_hz")
-        return cls(fronthaul_bps=_positive(raw["fronthaul_bps"], f"{path}.fronthaul_bps"),
-                   fronthaul_latency_s=_positive(raw["fronthaul_latency_s"], f"{path}.fronthaul_latency_s", allow_zero=True),
-                   downlink_latency_s=_positive(raw["downlink_latency_s"], f"{path}.downlink_latency_s", allow_zero=True),
-                   token_bits=_count(raw.get("token_bits", 16), f"{path}.token_bits", minimum=1),
-                   header_bits=_positive(raw.get("header_bits", 0.0), f"{path}.header_bits", allow_zero=True),
-                   bandwidth_hz=None if bw is None else _positive(bw, f"{path}.bandwidth_hz"))
+        return cls(fronthaul_bps=_positive(raw["fronthaul_bps"], f"{path}.fronthaul_bps", "fronthaul_bps"),
+                   fronthaul_latency_s=_positive(raw["fronthaul_latency_s"], f"{path}.fronthaul_latency_s", "latency_s"),
+                   downlink_latency_s=_positive(raw["downlink_latency_s"], f"{path}.downlink_latency_s", "latency_s"),
+                   token_bits=_count(raw.get("token_bits", 16), f"{path}.token_bits", "token_bits"),
+                   header_bits=_positive(raw.get("header_bits", 0.0), f"{path}.header_bits", "header_bits"),
+                   bandwidth_hz=None if bw is None else _positive(bw, f"{path}.bandwidth_hz", "bandwidth_hz"))
 
 
 @dataclass(frozen=True)
@@ -160,9 +187,9 @@ class ServingUser:
         alpha = check_number(raw["alpha"], f"{path}.alpha")
         if not 0.0 <= alpha <= 1.0:
             raise InstanceError(f"{path}.alpha", f"{alpha!r} is outside [0, 1]")
-        return cls(rate_bps=_positive(raw["rate_bps"], f"{path}.rate_bps"),
-                   prompt_tokens=_count(raw["prompt_tokens"], f"{path}.prompt_tokens", minimum=1),
-                   output_tokens=_count(raw["output_tokens"], f"{path}.output_tokens", minimum=1),
+        return cls(rate_bps=_positive(raw["rate_bps"], f"{path}.rate_bps", "rate_bps"),
+                   prompt_tokens=_count(raw["prompt_tokens"], f"{path}.prompt_tokens", "prompt_tokens"),
+                   output_tokens=_count(raw["output_tokens"], f"{path}.output_tokens", "output_tokens"),
                    alpha=alpha, task_type=check_string(raw.get("task_type", "chat"), f"{path}.task_type"))
 
 
@@ -256,7 +283,7 @@ class PipelineInstance:
         if objective not in OBJECTIVES:
             raise InstanceError("objective", f"expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
         lengths = check_list(data.get("speculation_lengths", list(range(9))), "speculation_lengths", min_len=1)
-        g = tuple(_count(v, f"speculation_lengths[{i}]", minimum=0) for i, v in enumerate(lengths))
+        g = tuple(_count(v, f"speculation_lengths[{i}]", "speculation_length") for i, v in enumerate(lengths))
         for i, v in enumerate(g):
             if v > MAX_SPECULATION_LENGTH:
                 raise InstanceError(f"speculation_lengths[{i}]", f"{v} exceeds {MAX_SPECULATION_LENGTH}")

@@ -61,6 +61,10 @@ class ProblemFamily:
     table: str
     report_section: str
 
+    def instance_type(self) -> type:
+        """The class of the family's loaded instances (imported on first use)."""
+        return _attr(self.instance_class)
+
     def load_instance(self, data: Mapping[str, Any], path: Any = None) -> Any:
         """Validate an instance mapping; a bad value raises one line naming its field (and the file)."""
         parse = _attr(self.instance_class).from_dict
@@ -107,8 +111,7 @@ def family_of(obj: Any) -> ProblemFamily:
     if isinstance(obj, Mapping):
         return family_of_format(obj.get("format"))
     for fam in FAMILIES.values():
-        cls = _attr(fam.instance_class)
-        if isinstance(obj, cls):
+        if isinstance(obj, fam.instance_type()):
             return fam
     fmt = getattr(obj, "FORMAT", None)
     if fmt is not None:

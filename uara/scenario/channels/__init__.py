@@ -45,10 +45,16 @@ def get_channel(name: str, **options: Any) -> ChannelProvider:
         raise UaraError(f"unknown channel {name!r}; choose one of {', '.join(list_channels())}")
     import inspect
 
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    params = {k: p for k, p in inspect.signature(cls.__init__).parameters.items() if k != "self"}
+    accepted = list(params)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise UaraError(f"channel {name!r} has no option {unknown[0]!r}; its options are {', '.join(accepted)}")
+    for key, value in options.items():  # a number where the default is one ("-c exponent=nan" is a string)
+        default = params[key].default
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise UaraError(f"channel option {key}: expected a number, got {value!r}")
     return cls(**options)
 
 

@@ -1,0 +1,210 @@
+"""The P1 section of a report: what was run, the summary per instance and solver, Fig. 5 and 6, the
+gap table, runtime, anytime curves, the reductions vs the baselines (the paper's 28.0 % / 23.7 %),
+P1's objective against the simulated latency, and the per-slot / per-device view.
+
+Registered for the ``p1`` family by :mod:`uara.experiments.report.assembly`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from uara.errors import UaraError
+from uara.experiments.report.document import Doc
+from uara.experiments.report.figures import fig5, fig6, fig_anytime, fig_device_latency, fig_runtime
+from uara.experiments.report.tables import (REDUCTION_METRICS, base_rows, per_slot_table, prepare, reduction_sentences,
+                                            reductions, solver_order, stored_solutions, summary_table, sweep_rows)
+from uara.io import read_json
+
+
+def p1_table(folder: Path) -> Path | None:
+    """The P1 results table of a comparison folder (results.parquet, else results.csv), if any."""
+    for name in ("results.parquet", "results.csv"):
+        if (folder / name).exists():
+            return folder / name
+    return None
+
+
+def p1_section(doc: Doc, src: Path, out: Path, figdir: Path) -> list[Path]:
+    """Add the P1 results of ``src`` (a results table, or the comparison folder holding it) to ``doc``;
+    returns the figures written."""
+    from uara.experiments.table import load_table
+
+    df = load_table(src)
+    if not len(df):
+        raise UaraError(f"results table in {src} has no rows")
+    folder = src if src.is_dir() else src.parent
+    manifest: dict[str, Any] = {}
+    if (folder / "manifest.json").exists():
+        try:
+            manifest = read_json(folder / "manifest.json", what="manifest")
+        except UaraError:
+            manifest = {}
+    df = prepare(df)
+    figs: list[Path] = []
+    _what_was_run(doc, df, manifest)
+    base = base_rows(df)
+    many = base["instance"].nunique() > 12 if len(base) else False  # a campaign: figures and claims first
+    if many:
+        _figures_5_and_6(doc, df, figdir, out, figs)
+        _reduction_tables(doc, base)
+    _summary_per_solver(doc, df)
+    if not many:
+        _figures_5_and_6(doc, df, figdir, out, figs)
+    _gap_table(doc, df)
+    _runtime_and_anytime(doc, df, folder, figdir, out, figs)
+    if not many:
+        _reduction_tables(doc, base)
+    _proxy_vs_latency(doc, base)
+    _per_slot_and_device(doc, df, folder, figdir, out, figs)
+    return figs
+
+
+def _runtime_and_anytime(doc: Doc, df: Any, folder: Path, figdir: Path, out: Path, figs: list[Path]) -> None:
+    doc.h("Runtime vs instance size")
+    pr = fig_runtime(df, figdir)
+    figs.append(out / pr)
+    doc.img(pr, "runtime")
+    doc.h("Anytime incumbent and bound")
+    pa, note_a = fig_anytime(df, folder, figdir)
+    if pa:
+        figs.append(out / pa)
+        doc.img(pa, "anytime curves")
+    if note_a:
+        doc.p(note_a)
+
+
+def _per_slot_and_device(doc: Doc, df: Any, folder: Path, figdir: Path, out: Path, figs: list[Path]) -> None:
+    inst_t, sols = stored_solutions(df, folder)  # read once, used twice
+    if not sols:
+        return
+    doc.h("Per slot and per device")
+    doc.p(f"I(t) - C(t) of each slot and its status on {inst_t} (first stored seed of each solver):")
+    doc.table(per_slot_table(sols))
+    pd_, note_d = fig_device_latency(str(inst_t), sols, figdir)
+    if pd_:
+        figs.append(out / pd_)
+        doc.img(pd_, "per-device latency")
+    if note_d:
+        doc.p(note_d)
+
+
+def _what_was_run(doc: Doc, df: Any, manifest: dict[str, Any]) -> None:
+    doc.h("What was run")
+    n_err = int((df["status"] == "error").sum())
+    doc.p(f"{len(df)} runs: {df['instance'].nunique()} instance(s), solvers {', '.join(solver_order(df))}, "
+          f"seeds {', '.join(str(s) for s in sorted(df['seed'].dropna().unique()))}, modes {', '.join(sorted(df['mode'].unique()))}; "
+          f"{n_err} error row(s). Every objective below was recomputed by the shared evaluator from the stored decisions "
+          f"and compared with the solver's claim (relative tolerance 1e-9); a mismatch or an infeasible decision is an error row.")
+    cmds = [i.get("command") for i in manifest.get("invocations", []) if i.get("command")] or \
+        ([manifest["command"]] if manifest.get("command") else [])
+    if cmds:
+        doc.p("Made by:")
+        doc.code("\n".join(cmds))
+    for name, why in (manifest.get("skipped_solvers") or {}).items():
+        doc.p(f"Skipped solver {name}: {why}.")
+    for n in sorted({str(n) for n in df["latency_note"].dropna().unique()}):
+        doc.p(f"Latency: {n}.")
+
+
+
+
+def _summary_per_solver(doc: Doc, df: Any) -> None:
+    doc.h("Summary per instance and solver (P1 objective and simulated latency side by side)")
+    summ = summary_table(df)
+    if len(summ):
+        doc.table(summ[["instance", "M", "E", "mode", "solver", "statuses", "runs", "objective", "objective_sd",
+                        "above_best_pct", "gap_pct"]], floatfmt="{:.10g}")
+        doc.table(summ[["instance", "solver", "latency_mean_s", "latency_sd_s", "latency_median_s", "latency_p95_s",
+                        "coverage_share", "latency_cov_mean_s", "latency_cov_p95_s", "energy_j", "energy_comm",
+                        "wall_time_s"]])
+    doc.p("Static feasible runs at the instances' own parameters (sweep runs are in the Fig. 6 and gap tables), one row per "
+          "instance: instances of different sizes are never averaged together. statuses: how the runs ended "
+          "(time_limit = stopped by the limit with its best solution); objective: I summed over slots, mean over seeds, "
+          "with its standard deviation over seeds (objective_sd; empty with one seed); above_best_pct: 100 (I - I_best) / "
+          "(I_best - C) against the best solver on that instance; gap_pct: 100 (I - LB) / (I - C) against the best proven "
+          "bound; latency_*: PSD simulator, latency_sd_s its spread over seeds, latency_cov_* over the device-slots in coverage (best-server SNR >= -6 dB; coverage_share of them); energy_j: E^CP + E^CM per device and slot (J), "
+          "dominated by drafting energy, which no decision changes; energy_comm: P1's communication-energy term "
+          "w sum E^CM / B (objective units), the part the bandwidth shares decide.")
+    if (df["status"] == "error").any():
+        doc.h("Error rows", 3)
+        doc.table(df[df["status"] == "error"][["instance", "solver", "seed", "params", "error"]])
+
+
+def _figures_5_and_6(doc: Doc, df: Any, figdir: Path, out: Path, figs: list[Path]) -> None:
+    from uara.experiments.table import HIGH_BATTERY
+
+    doc.h("Fig. 5: latency vs number of devices and servers")
+    path, note = fig5(df, figdir)
+    if path:
+        figs.append(out / path)
+        doc.img(path, "Fig. 5")
+    if note:
+        doc.p(f"Note: {note} (ship instances that vary it for a curve).")
+    doc.h("Fig. 6: energy weight vs latency and energy by battery level")
+    path6, note6 = fig6(df, figdir)
+    if path6:
+        figs.append(out / path6)
+        doc.img(path6, "Fig. 6")
+        ok6 = sweep_rows(df)
+        if (ok6["params"] != "{}").any():
+            ok6 = ok6[ok6["params"] != "{}"]  # the sweep's own runs, as in the figure
+        doc.p(f"Instance {ok6['instance'].iloc[0]}; means over seeds and slots.")
+        keys = ["energy_model", "solver", "energy_weight"] if "energy_model" in ok6 else ["solver", "energy_weight"]
+        t6 = ok6.groupby(keys, observed=True)[
+            ["latency_high_s", "latency_low_s", "uplink_mean_s", "energy_j_high", "energy_j_low"]].mean().reset_index()
+        doc.table(t6)
+    if note6:
+        doc.p(f"Note: {note6}.")
+    doc.p(f"High battery: B_i >= {HIGH_BATTERY} in the slot; low: below. Energy is E^CP + E^CM per device and slot (J).")
+
+
+def _gap_table(doc: Doc, df: Any) -> None:
+    doc.h("Gap to the best known lower bound")
+    ok = df[df["feasible"].fillna(False).astype(bool)]
+    st = ok[ok["mode"] == "static"]
+    if not st["lower_bound"].notna().any():
+        doc.p("No lower bound is known for any instance (uara.experiments.bounds not installed and no solver reported a proven bound): gaps are n/a.")
+        return
+    g = st.groupby(["instance", "M", "E", "energy_weight", "solver"], observed=True)["gap"].mean().mul(100).unstack("solver")
+    lb = st.groupby(["instance", "M", "E", "energy_weight"], observed=True).agg(
+        lower_bound=("lower_bound", "first"), source=("lower_bound_source", "first"), best_objective=("objective", "min"))
+    doc.table(lb.join(g).reset_index())
+    doc.p("Gap in % of the controllable part (I - C). The bound is the best of uara.experiments.bounds (when installed) and every proven "
+          "bound a solver reported on that instance; 'source' says which. Gap 0 with a solver's own bound means it proved optimality.")
+
+
+def _reduction_tables(doc: Doc, base: Any) -> None:
+    doc.h("Latency reduction vs the baselines")
+    any_red = False
+    for metric, words in REDUCTION_METRICS:
+        red = reductions(base, metric)
+        if not len(red):
+            continue
+        any_red = True
+        doc.h(words, 3)
+        for s in reduction_sentences(red, words):
+            doc.p(s)
+        doc.table(red)
+    if not any_red:
+        doc.p("No method/baseline pair with matched scenarios (need at least one of random, max-sinr, max-compute and another method).")
+    doc.p("Reduction = 1 - L_method / L_baseline per scenario (instance at given parameters; mean over seeds). 'Up to' is the largest "
+          "over scenarios and baselines, 'on average' the mean over baselines of the per-baseline mean, as the paper's 28.0 % / 23.7 %.")
+
+
+def _proxy_vs_latency(doc: Doc, base: Any) -> None:
+    doc.h("P1 objective vs simulated latency")
+    both = base.dropna(subset=["latency_mean_s", "ctrl_per_device"])
+    if not (len(both) and both["solver"].nunique() > 1):
+        doc.p("Simulated latency unavailable (or a single solver): only P1's objective is compared.")
+        return
+    rk = both.groupby(["fingerprint", "solver"], observed=True)[["ctrl_per_device", "latency_mean_s"]].mean()
+    rk["rank_p1"] = rk.groupby(level=0)["ctrl_per_device"].rank()
+    rk["rank_latency"] = rk.groupby(level=0)["latency_mean_s"].rank()
+    agree = rk.groupby(level=0).apply(lambda g: g["rank_p1"].corr(g["rank_latency"])).dropna()
+    doc.p(f"Spearman rank correlation between P1's objective and the simulated latency across solvers, per scenario: "
+          f"mean {agree.mean():.2f} over {len(agree)} scenario(s) (1 = the proxy orders methods as the simulator does).")
+    doc.table(rk.groupby(level=1)[["ctrl_per_device", "latency_mean_s", "rank_p1", "rank_latency"]].mean().reset_index())
+
+
