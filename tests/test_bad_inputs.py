@@ -303,6 +303,14 @@ CASES = [
     ("psd simulate --latency-ms -1", "--latency-ms must be a finite number >= 0"),
     ("psd simulate --downlink-mbps nan", "--downlink-mbps must be positive"),
     ("psd latency {sol.json} -i {inst.json} --downlink-mbps 0", "--downlink-mbps must be positive"),
+    ("psd simulate --server-tflops 0", "--server-tflops must be positive"),
+    ("psd simulate --queue-s -1", "--queue-s must be a finite number >= 0"),
+    ("train masac --beta-y nan", "--beta-y must be a finite number >= 0"),
+    ("train masac --init-scale 0", "--init-scale must be a positive number"),
+    ("inspect {p_output.json}", "users[0].output_tokens"),
+    ("compare {p_rate_huge.json} -s pipeline-dp -O {dir}/cmp2", "users[0].rate_bps: 1e+308 is outside"),
+    ("build --channel free-space --slots 20000 -O {dir}/b.json", "slots: 20000 is more than 10,000"),
+    ("build --channel free-space --servers 5000 -O {dir}/b.json", "servers: 5000 is more than 1,000"),
 ]
 
 

@@ -91,12 +91,12 @@ def compare_pipeline(files: Sequence[Path], solvers: Sequence[str], seeds: Seque
     if bad:
         raise UaraError(f"solver '{bad[0]}' solves P1 instances; pipeline instances need pipeline-* solvers")
     out = Path(output)
-    runs = out / "pipeline_runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    insts = {str(f): PipelineInstance.load(f) for f in files}
+    insts = {str(f): PipelineInstance.load(f) for f in files}  # every instance checked before a folder is made
     specs = [PipelineRunSpec(str(f), inst.name, inst.fingerprint(), solver,
                              tuple(sorted((options or {}).get(solver, {}).items())), seed, time_limit)
              for f, inst in insts.items() for solver in solvers for seed in seeds]
+    runs = out / "pipeline_runs"
+    runs.mkdir(parents=True, exist_ok=True)
     with folder_lock(out):  # a second compare into the folder is refused, never interleaved
         rows = _pipeline_campaign(out, runs, specs, insts, log, executor=executor, workers=workers, scheduler=scheduler)
     return _write(out, rows), rows
