@@ -329,3 +329,14 @@ def test_one_registry_whichever_name_imports_it(scratch_registry):
 
     register_solver("t-registry", _custom("t-registry", lambda sd: None))
     assert "t-registry" in uara.solvers.solver_names()
+
+
+def test_both_families_record_their_invocations_and_versions_in_the_manifest(files, tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", str(files["pipe"]), str(files["inst"]), "-s", "pipeline-dp,max-sinr", "--executor",
+                 "serial", "--no-bounds", "--no-latency", "-q", "-O", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    families = [i["family"] for i in manifest["invocations"]]
+    assert families == ["pipeline", "p1"]
+    for inv in manifest["invocations"]:
+        assert inv["versions"]["numpy"] == np.__version__ and "cvxpy" in inv["versions"]

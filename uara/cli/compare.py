@@ -100,12 +100,17 @@ def run(args: argparse.Namespace) -> int:
         time_limit=args.time_limit, threads=args.threads, executor=args.executor, workers=args.workers,
         scheduler=args.scheduler, latency=not args.no_latency, bounds=not args.no_bounds,
         bound_time_limit=args.bound_time_limit, log=log, warn=lambda m: print(f"uara: {m}", file=sys.stderr, flush=True),
-        command="uara compare " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["compare"] else None,
+        command=_command_line(),
     )
     print(f"{len(res.rows)} runs ({res.ran} run now, {res.reused} reused), {res.errors} error row(s); table {res.table_path}")
     for name, why in res.skipped_solvers.items():
         print(f"skipped {name}: {why}")
     return 1 if res.errors or errors else 0
+
+
+def _command_line() -> str | None:
+    """The command as typed (recorded in manifest.json), when this process is ``uara compare``."""
+    return "uara compare " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["compare"] else None
 
 
 def _check_option_targets(args: argparse.Namespace) -> None:
@@ -134,6 +139,7 @@ def _compare_pipeline(args: argparse.Namespace, files: list, seeds: list[int]) -
     for name in names:  # option errors before the first run, not as error rows
         get_solver(name, **opts.get(name, {}))
     path, rows = compare_pipeline(files, names, seeds, args.output, options=parse_solver_options(args.option),
+                                  command=_command_line(),
                                   time_limit=args.time_limit, executor=args.executor, workers=args.workers,
                                   scheduler=args.scheduler, log=log)
     errors = sum(r["status"] == "error" for r in rows)

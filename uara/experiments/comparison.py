@@ -130,8 +130,8 @@ def _campaign(out: Path, specs: list[RunSpec], files: Sequence[Path], runnable: 
     executor, threads = grid["executor"], grid["threads"]
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    _write_manifest(out, grid["command"], {
-        "command": grid["command"], "instances": [str(f) for f in files], "solvers": list(runnable),
+    write_manifest(out, grid["command"], {
+        "family": "p1", "command": grid["command"], "instances": [str(f) for f in files], "solvers": list(runnable),
         "skipped_solvers": skipped, "seeds": grid["seeds"], "params": grid["params"], "options": grid["options"],
         "mode": grid["mode"], "time_limit_s": grid["time_limit_s"], "threads": threads, "executor": executor,
         "runs": len(specs), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": package_versions(),
@@ -184,8 +184,9 @@ def check_campaign_arguments(*, time_limit: float | None, seeds: Sequence[int], 
         check_count(workers, "--workers")
 
 
-def _write_manifest(out: Path, command: str | None, invocation: dict[str, Any]) -> None:
-    """manifest.json: this invocation, after the earlier ones (an identical command replaces its earlier entry)."""
+def write_manifest(out: Path, command: str | None, invocation: dict[str, Any]) -> None:
+    """manifest.json: this invocation (of either family's campaign), after the earlier ones (an identical
+    command replaces its earlier entry)."""
     mpath = out / "manifest.json"
     try:
         manifest = read_json(mpath, what="manifest") if mpath.exists() else {}

@@ -11,6 +11,7 @@ paper's comparisons to a report.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -18,7 +19,8 @@ from typing import Any, Callable, Sequence
 from uara.errors import UaraError
 from uara.experiments.executors import run_all
 from uara.experiments.grid import resume_key
-from uara.io import atomic_write_bytes, atomic_write_json, dumps_json, folder_lock, read_json
+from uara.experiments.comparison import write_manifest
+from uara.io import atomic_write_bytes, atomic_write_json, dumps_json, folder_lock, package_versions, read_json
 from uara.model.pipeline.serving_instance import PipelineInstance
 from uara.model.pipeline.serving_solution import verify_serving_solution
 
@@ -81,7 +83,8 @@ def execute_pipeline_run(spec: PipelineRunSpec) -> PipelineRunResult:
 def compare_pipeline(files: Sequence[Path], solvers: Sequence[str], seeds: Sequence[int], output: str | Path, *,
                      options: dict[str, dict[str, Any]] | None = None, time_limit: float | None = None,
                      executor: str = "serial", workers: int | None = None, scheduler: Any = None,
-                     log: Callable[[str], None] | None = None) -> tuple[Path, list[dict[str, Any]]]:
+                     log: Callable[[str], None] | None = None,
+                     command: str | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Run the grid through the campaign loop of P1 runs (:func:`uara.experiments.executors.run_all`) and
     write the table after every run; returns (path, rows). A run whose solution file exists is reused."""
     from uara.solvers import problem_of
@@ -98,6 +101,10 @@ def compare_pipeline(files: Sequence[Path], solvers: Sequence[str], seeds: Seque
     runs = out / "pipeline_runs"
     runs.mkdir(parents=True, exist_ok=True)
     with folder_lock(out):  # a second compare into the folder is refused, never interleaved
+        write_manifest(out, command, {
+            "family": "pipeline", "command": command, "instances": [str(f) for f in files], "solvers": list(solvers),
+            "seeds": list(seeds), "options": options or {}, "time_limit_s": time_limit, "executor": executor,
+            "runs": len(specs), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": package_versions()})
         rows = _pipeline_campaign(out, runs, specs, insts, log, executor=executor, workers=workers, scheduler=scheduler)
     return _write(out, rows), rows
 
