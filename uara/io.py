@@ -100,13 +100,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         try:
             _write_stream(path, data)
         except OSError as exc:
-            raise UaraError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise _cannot_write(path, exc) from None
         return Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:200]}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise UaraError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -120,7 +120,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         except FileNotFoundError:
             pass
         if isinstance(exc, OSError):  # a full disk, a read-only or vanished folder: one line, nothing half-written
-            raise UaraError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise _cannot_write(path, exc) from None
         raise
     return Path(path)
 
@@ -136,7 +136,7 @@ def folder_lock(folder: str | os.PathLike, what: str = "uara compare") -> Iterat
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
-        raise UaraError(f"cannot write {folder}: {exc.strerror or exc}") from None
+        raise _cannot_write(folder, exc) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -149,6 +149,11 @@ def folder_lock(folder: str | os.PathLike, what: str = "uara compare") -> Iterat
         yield
     finally:
         os.close(fd)
+
+
+def _cannot_write(path: str | os.PathLike, exc: OSError) -> UaraError:
+    """The one-line error of a failed write (a full disk, a read-only or vanished folder)."""
+    return UaraError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def check_not_input(output: str | os.PathLike | None, inputs: Any, what: str = "--output") -> None:

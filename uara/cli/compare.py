@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     seeds = parse_list(args.seeds, "--seeds", int)
     if args.solvers is not None and not [n for n in args.solvers.split(",") if n.strip()]:
         raise UaraError("--solvers: no solver named (give e.g. --solvers tma,max-sinr, or leave the flag out for the defaults)")
-    _check_option_targets(args)
+    options = parse_solver_options(args.option)
+    _check_option_targets(args.solvers, options)
     files = expand_instances(args.instances)
     pipeline_files = [f for f in files if family_of_file(f).name == "pipeline"]
     p1_files = [f for f in files if f not in pipeline_files]
@@ -89,14 +90,14 @@ def run(args: argparse.Namespace) -> int:
     if args.executor == "dask" and not args.scheduler:
         raise UaraError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
     if pipeline_files:
-        errors += _compare_pipeline(args, pipeline_files, seeds)
+        errors += _compare_pipeline(args, pipeline_files, seeds, options)
     if not p1_files:
         return 1 if errors else 0
     solvers = parse_list(args.solvers, "--solvers") if args.solvers else list(DEFAULT_P1)
     log = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))
     res = compare(
         [str(f) for f in p1_files], solvers, seeds, args.output,
-        params=parse_param_grid(args.param), options=parse_solver_options(args.option), mode=args.mode,
+        params=parse_param_grid(args.param), options=options, mode=args.mode,
         time_limit=args.time_limit, threads=args.threads, executor=args.executor, workers=args.workers,
         scheduler=args.scheduler, latency=not args.no_latency, bounds=not args.no_bounds,
         bound_time_limit=args.bound_time_limit, log=log, warn=lambda m: print(f"uara: {m}", file=sys.stderr, flush=True),
@@ -113,19 +114,19 @@ def _command_line() -> str | None:
     return "uara compare " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["compare"] else None
 
 
-def _check_option_targets(args: argparse.Namespace) -> None:
+def _check_option_targets(solvers: str | None, options: dict[str, dict[str, Any]]) -> None:
     """An ``--option SOLVER:KEY=VALUE`` for a solver the command does not run would be dropped silently."""
     from uara.solvers import PIPELINE_DEFAULT
 
-    options = parse_solver_options(args.option)
-    named = set(parse_list(args.solvers, "--solvers")) if args.solvers else set(DEFAULT_P1) | set(PIPELINE_DEFAULT)
+    named = set(parse_list(solvers, "--solvers")) if solvers else set(DEFAULT_P1) | set(PIPELINE_DEFAULT)
     for solver in options:
         if solver not in named:
             raise UaraError(f"--option {solver}:...: solver '{solver}' is not among the solvers run "
                             f"({', '.join(sorted(named))})")
 
 
-def _compare_pipeline(args: argparse.Namespace, files: list, seeds: list[int]) -> int:
+def _compare_pipeline(args: argparse.Namespace, files: list, seeds: list[int],
+                      opts: dict[str, dict[str, Any]]) -> int:
     """The pipeline instances of the command: pipeline-* solvers, OUTPUT/pipeline_results.csv."""
     from uara.experiments.pipeline_comparison import compare_pipeline
     from uara.solvers import PIPELINE_DEFAULT, get_solver, problem_of
@@ -135,10 +136,9 @@ def _compare_pipeline(args: argparse.Namespace, files: list, seeds: list[int]) -
     if not names:
         raise UaraError("pipeline instances need pipeline-* solvers in --solvers (e.g. pipeline-dp,pipeline-uniform)")
     log = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))
-    opts = parse_solver_options(args.option)
     for name in names:  # option errors before the first run, not as error rows
         get_solver(name, **opts.get(name, {}))
-    path, rows = compare_pipeline(files, names, seeds, args.output, options=parse_solver_options(args.option),
+    path, rows = compare_pipeline(files, names, seeds, args.output, options=opts,
                                   command=_command_line(),
                                   time_limit=args.time_limit, executor=args.executor, workers=args.workers,
                                   scheduler=args.scheduler, log=log)

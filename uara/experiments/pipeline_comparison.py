@@ -122,10 +122,12 @@ def _pipeline_campaign(out: Path, runs: Path, specs: list[PipelineRunSpec], inst
         else:
             if not reused:
                 atomic_write_json(runs / spec.file_name, res.record)
-            rows[spec.key] = r = pipeline_row(inst, Path(spec.instance_file), runs / spec.file_name, opts)
+            rows[spec.key] = r = pipeline_row(inst, Path(spec.instance_file), runs / spec.file_name, opts,
+                                              None if reused else res.record)
             log(f"{inst.name} {spec.solver} seed {spec.seed}: {r['status']} {r['objective_s']:.6g} s"
                 + (" (reused)" if reused else f" ({r['wall_time_s']:.2f} s)"))
-        _write(out, [rows[s.key] for s in specs if s.key in rows])
+        if not reused:  # the table after every new run (the reused ones are in it from the next write on)
+            _write(out, [rows[s.key] for s in specs if s.key in rows])
 
     todo = []
     for spec in specs:
@@ -138,12 +140,14 @@ def _pipeline_campaign(out: Path, runs: Path, specs: list[PipelineRunSpec], inst
     return [rows[s.key] for s in specs if s.key in rows]
 
 
-def pipeline_row(inst: PipelineInstance, inst_file: Path, sol_file: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """Verify a stored solution, replay it event by event, and make its table row."""
+def pipeline_row(inst: PipelineInstance, inst_file: Path, sol_file: Path, options: dict[str, Any],
+                 rec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Verify a stored solution (``rec``, the record just written there, or read from ``sol_file``), replay
+    it event by event, and make its table row."""
     from uara.psd.simulation.serving_events import event_check_or_reason
     from uara.model.pipeline.schedule import ServingDecision
 
-    rec = read_json(sol_file, what="solution file")
+    rec = read_json(sol_file, what="solution file") if rec is None else rec
     row = {**_run_row(inst, inst_file, rec["solver"], options, rec["seed"]), "status": rec["status"], "error": "",
            "lower_bound_s": rec.get("lower_bound_s"), "wall_time_s": rec["wall_time_s"], "solution_file": str(sol_file)}
     try:

@@ -105,7 +105,8 @@ def validate_and_row(res: RunResult, instance_cache: dict[str, Instance] | None 
     )
     if spec.mode == "static":
         row["solver_lower_bound"] = _num(rec.get("lower_bound"))
-    batt = np.concatenate(_batteries(sol, inst, rec))
+    batteries = _batteries(sol, inst, rec)
+    batt = np.concatenate(batteries)
     row.update(_energy_columns(sol, batt))
     if spec.mode == "episode":
         last = rec["slots"][-1]
@@ -114,7 +115,7 @@ def validate_and_row(res: RunResult, instance_cache: dict[str, Instance] | None 
         ever = {int(i) for s in rec["slots"] for i in (s.get("depleted") or [])}
         row.update(battery_end_mean=float(end.mean()), depleted=len(ever))
     if res.latency:
-        row.update(_latency_columns(res.latency, batt, sol, inst, rec))
+        row.update(_latency_columns(res.latency, batteries, inst))
     return row
 
 
@@ -132,8 +133,7 @@ def _energy_columns(sol: Any, batt: np.ndarray) -> dict[str, Any]:
             "energy_j_b80": mean(batt >= 0.8), "energy_j_b20": mean(batt <= 0.2)}
 
 
-def _latency_columns(lat: dict[str, Any], batt: np.ndarray, sol: Any, inst: Instance,
-                     rec: dict[str, Any]) -> dict[str, Any]:
+def _latency_columns(lat: dict[str, Any], batteries: list[np.ndarray], inst: Instance) -> dict[str, Any]:
     """The PSD latency columns: mean / p95 / median, in coverage, and split by battery level (per
     device-slot, or per device by its starting battery for an episode's per-device latencies)."""
     out: dict[str, Any] = {"latency_mean_s": _num(lat.get("mean_s")), "latency_p95_s": _num(lat.get("p95_s")),
@@ -142,12 +142,13 @@ def _latency_columns(lat: dict[str, Any], batt: np.ndarray, sol: Any, inst: Inst
     out.update(latency_cov_mean_s=_num(cov.get("mean_s")), latency_cov_median_s=_num(cov.get("median_s")),
                latency_cov_p95_s=_num(cov.get("p95_s")), coverage_share=_num(cov.get("share")))
     per = np.asarray([np.nan if v is None else v for v in (lat.get("per_device_s") or [])], float).ravel()
+    batt = np.concatenate(batteries)
     if per.size == batt.size:
         high = batt >= HIGH_BATTERY
         out["latency_high_s"] = float(np.nanmean(per[high])) if high.any() else None
         out["latency_low_s"] = float(np.nanmean(per[~high])) if (~high).any() else None
-    elif per.size == inst.num_devices and len(sol.slots) > 0:
-        start = np.asarray(_batteries(sol, inst, rec)[0], float)
+    elif per.size == inst.num_devices and batteries:
+        start = np.asarray(batteries[0], float)
         b0 = start >= HIGH_BATTERY
         out["latency_high_s"] = float(np.nanmean(per[b0])) if b0.any() else None
         out["latency_low_s"] = float(np.nanmean(per[~b0])) if (~b0).any() else None
@@ -257,22 +258,33 @@ def rows_to_frame(rows: Iterable[dict[str, Any]]) -> Any:
     return df.sort_values(["instance", "M", "E", "mode", "params", "solver", "options", "seed"], kind="mergesort").reset_index(drop=True)
 
 
+def find_results_table(folder: Path) -> Path | None:
+    """The results table a comparison folder holds (results.parquet, else results.csv), if any."""
+    return next((c for c in (folder / TABLE_PARQUET, folder / TABLE_CSV) if c.exists()), None)
+
+
+def results_table_path(path: str | Path) -> Path:
+    """The results table of ``path`` (a comparison folder, or the table file itself); one line if there is none."""
+    p = Path(path)
+    if p.is_dir():
+        found = find_results_table(p)
+        if found is None:
+            raise UaraError(f"no results table in {path} (expected {TABLE_PARQUET} or {TABLE_CSV}; run `uara compare` first)")
+        p = found
+    if not p.exists():
+        raise UaraError(f"results table not found: {p}")
+    if p.suffix not in (".parquet", ".csv"):
+        raise UaraError(f"{p}: not a results table (a .parquet or .csv file, or the folder `uara compare` wrote)")
+    return p
+
+
 def load_table(path: str | Path) -> Any:
     """Read a results table: a folder (results.parquet / results.csv inside) or the file itself."""
     try:
         import pandas as pd
     except ImportError:
         raise MissingDependencyError("pandas", "report", "reading results") from None
-    p = Path(path)
-    if p.is_dir():
-        cands = [p / TABLE_PARQUET, p / TABLE_CSV]
-        p = next((c for c in cands if c.exists()), cands[0])
-        if not p.exists():
-            raise UaraError(f"no results table in {path} (expected {TABLE_PARQUET} or {TABLE_CSV}; run `uara compare` first)")
-    if not p.exists():
-        raise UaraError(f"results table not found: {p}")
-    if p.suffix not in (".parquet", ".csv"):
-        raise UaraError(f"{p}: not a results table (a .parquet or .csv file, or the folder `uara compare` wrote)")
+    p = results_table_path(path)
     try:
         if p.suffix == ".parquet":
             return pd.read_parquet(p)

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from uara.errors import InstanceError
+from uara.model.shared.validation import check_in_range as shared_check_in_range
 
 #: Plausible ranges of the physical fields, (low, high) inclusive, with units: a value outside is a
 #: typo or a unit slip (and would make P1's terms overflow or vanish), refused naming the field.
@@ -29,8 +30,7 @@ RANGES = {
 def check_in_range(value: float, kind: str, path: str) -> None:
     """``value`` within :data:`RANGES` ``[kind]`` (finite, inclusive bounds)."""
     lo, hi, unit = RANGES[kind]
-    if not np.isfinite(value) or not lo <= value <= hi:
-        raise InstanceError(path, f"{value!r} is outside the plausible range [{lo:g}, {hi:g}] {unit}")
+    shared_check_in_range(value, path, lo, hi, unit)
 
 
 def check_positive(value: float, path: str, unit: str = "") -> None:

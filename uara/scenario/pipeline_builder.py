@@ -22,7 +22,7 @@ import numpy as np
 
 from uara.errors import UaraError
 from uara.model.shared.physics import COVERAGE_SNR_DB, in_coverage, link_rate
-from uara.model.pipeline.serving_instance import (OBJECTIVES, ComputeNode, ModelCost, PipelineInstance, ServingLink, ServingUser)
+from uara.model.pipeline.serving_instance import (OBJECTIVES, RANGES, ComputeNode, ModelCost, PipelineInstance, ServingLink, ServingUser)
 from uara.psd.workload.flops import ModelShape
 from uara.psd.workload.profiles import load_profile_set
 from uara.scenario.channels import get_channel
@@ -31,11 +31,13 @@ from uara.scenario.hardware import load_catalog
 
 
 #: The plausible range of each numeric build field (units in the names).
+#: The fields that go into the instance as they are take the loader's ranges (serving_instance.RANGES).
 NUMBER_RANGES: dict[str, tuple[float, float]] = {
-    "bandwidth_hz": (1e3, 1e11), "noise_dbm_per_hz": (-220.0, -100.0), "noise_figure_db": (0.0, 30.0),
-    "shannon_attenuation": (1e-3, 1.0), "max_spectral_efficiency": (0.0, 30.0), "fronthaul_bps": (1e3, 1e13),
-    "fronthaul_latency_s": (0.0, 10.0), "downlink_latency_s": (0.0, 10.0), "header_bits": (0.0, 1e9),
-    "pass_overhead_s": (0.0, 10.0), "bytes_per_parameter": (0.1, 8.0), "cell_radius_m": (1.0, 1e5),
+    **{key: RANGES[kind][:2] for key, kind in (("bandwidth_hz", "bandwidth_hz"), ("fronthaul_bps", "fronthaul_bps"),
+                                               ("fronthaul_latency_s", "latency_s"), ("downlink_latency_s", "latency_s"),
+                                               ("header_bits", "header_bits"), ("pass_overhead_s", "pass_overhead_s"))},
+    "noise_dbm_per_hz": (-220.0, -100.0), "noise_figure_db": (0.0, 30.0), "shannon_attenuation": (1e-3, 1.0),
+    "max_spectral_efficiency": (0.0, 30.0), "bytes_per_parameter": (0.1, 8.0), "cell_radius_m": (1.0, 1e5),
 }
 
 

@@ -14,9 +14,10 @@ from typing import Callable
 
 from uara.errors import UaraError
 from uara.experiments.report.document import Doc, ReportResult, provenance_lines
-from uara.experiments.report.p1_section import p1_section, p1_table
+from uara.experiments.report.p1_section import p1_section
 from uara.experiments.report.pipeline_section import pipeline_section
 from uara.experiments.report.tables import report_deps
+from uara.experiments.table import find_results_table, results_table_path
 from uara.io import atomic_write_text
 from uara.model.shared.family import FAMILIES, P1, PIPELINE
 
@@ -42,20 +43,17 @@ def _render_pipeline(doc: Doc, table: Path, out: Path, figdir: Path) -> list[Pat
 
 #: family.report_section -> its section
 SECTIONS: dict[str, Section] = {
-    P1.report_section: Section("Solver comparison", p1_table, p1_section),
+    P1.report_section: Section("Solver comparison", find_results_table, p1_section),
     PIPELINE.report_section: Section("Pipelined serving comparison", _pipeline_table, _render_pipeline),
 }
 
 
 def _present(src: Path) -> list[tuple[Section, Path]]:
     """The sections with a table under ``src`` (a folder), or the one section of a table file."""
-    if not src.exists():
-        raise UaraError(f"results table not found: {src}")
-    if not src.is_dir():
-        if src.suffix not in (".parquet", ".csv"):
-            raise UaraError(f"{src}: not a results table (a .parquet or .csv file, or the folder `uara compare` wrote)")
-        sec = SECTIONS[(PIPELINE if src.name == PIPELINE.table else P1).report_section]
-        return [(sec, src)]
+    if not src.is_dir():  # a table file: the pipeline's by its name, else P1's (checked before any write)
+        if src.name == PIPELINE.table and src.is_file():
+            return [(SECTIONS[PIPELINE.report_section], src)]
+        return [(SECTIONS[P1.report_section], results_table_path(src))]
     found = []
     for fam in FAMILIES.values():
         sec = SECTIONS[fam.report_section]

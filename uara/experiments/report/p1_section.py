@@ -15,22 +15,13 @@ from uara.experiments.report.document import Doc
 from uara.experiments.report.figures import fig5, fig6, fig_anytime, fig_device_latency, fig_runtime
 from uara.experiments.report.tables import (REDUCTION_METRICS, base_rows, per_slot_table, prepare, reduction_sentences,
                                             reductions, solver_order, stored_solutions, summary_table, sweep_rows)
+from uara.experiments.table import load_table
 from uara.io import read_json
-
-
-def p1_table(folder: Path) -> Path | None:
-    """The P1 results table of a comparison folder (results.parquet, else results.csv), if any."""
-    for name in ("results.parquet", "results.csv"):
-        if (folder / name).exists():
-            return folder / name
-    return None
 
 
 def p1_section(doc: Doc, src: Path, out: Path, figdir: Path) -> list[Path]:
     """Add the P1 results of ``src`` (a results table, or the comparison folder holding it) to ``doc``;
     returns the figures written."""
-    from uara.experiments.table import load_table
-
     df = load_table(src)
     if not len(df):
         raise UaraError(f"results table in {src} has no rows")

@@ -42,7 +42,8 @@ import numpy as np
 
 from uara.errors import InstanceError
 from uara.io import atomic_write_json, dumps_json
-from uara.model.shared.validation import check_list, check_number, check_object, check_string, load_instance_file
+from uara.model.shared.validation import (check_in_range, check_list, check_number, check_object, check_string,
+                                         load_instance_file)
 
 from uara.model.shared.formats import PIPELINE_INSTANCE_FORMAT as PIPELINE_FORMAT  # noqa: E402
 OBJECTIVES = ("sum", "makespan")
@@ -73,11 +74,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
 
 def _positive(value: Any, path: str, kind: str) -> float:
     """A number within ``RANGES[kind]``."""
-    v = check_number(value, path)
-    lo, hi, unit = RANGES[kind]
-    if not lo <= v <= hi:
-        raise InstanceError(path, f"{v!r} is outside the plausible range [{lo:g}, {hi:g}] {unit}")
-    return v
+    return check_in_range(check_number(value, path), path, *RANGES[kind])
 
 
 def _count(value: Any, path: str, kind: str) -> int:

@@ -24,6 +24,14 @@ def check_number(value: Any, path: str) -> float:
     return value
 
 
+def check_in_range(value: float, path: str, low: float, high: float, unit: str) -> float:
+    """``value`` finite and within [low, high] (a plausible physical range): a value outside is a typo or a
+    unit slip, refused naming its field."""
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InstanceError(path, f"{value!r} is outside the plausible range [{low:g}, {high:g}] {unit}")
+    return value
+
+
 def check_string(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value:
         raise InstanceError(path, f"expected a non-empty string, got {value!r}")
