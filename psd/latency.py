@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -51,6 +51,7 @@ class LatencyOptions:
     draft_length: int | None = None
     protocol: str | None = None
     adaptive: bool = False
+    server_model: str | None = None
 
 
 @dataclass
@@ -186,16 +187,42 @@ def slot_latency(instance: Any, slot_index: int, association: Any, bandwidth_sha
     sd = slot_data(instance, slot_index)
     m, e = sd.rate_bps.shape
     x, y, z = _check_decisions(m, e, association, bandwidth_share, compute_share)
-    tasks = instance.slots[slot_index].tasks
     notes: list[str] = []
-    fields_ = [_task_fields(t, notes) for t in tasks]
-    dev_flops = np.asarray(instance.device_flops, dtype=float)
-    srv_flops = np.asarray(instance.server_flops, dtype=float)
-    rows = np.arange(m)
-    rate = sd.rate_bps[rows, x] * y
-    comp = z * srv_flops[x]
+    groups = slot_groups(instance, slot_index, protocol=protocol, seed=seed, options=opts, notes=notes)
+    if server_model_of(instance, opts) == "batched":
+        from uara.psd.batched_latency import simulate_slots
 
-    # group devices that share a decoding configuration; simulate each group at once
+        results = simulate_slots(instance, [(slot_index, x, y, groups)], seed=seed, options=opts)[0]
+    else:
+        results = [_simulate_reserved(instance, sd, x, y, z, g, opts) for g in groups]
+    return assemble(m, groups, results, notes)
+
+
+def server_model_of(instance: Any, options: LatencyOptions) -> str:
+    """The server model a latency uses: the options' override, else the instance's ``params.server_model``."""
+    return options.server_model or getattr(instance.params, "server_model", "reserved")
+
+
+@dataclass
+class TaskGroup:
+    """The tasks of one slot that share a decoding configuration: device indices ``idx``, the
+    :class:`Decoding`, output lengths, match traces, FLOP per draft token / verified position, prompts."""
+
+    idx: np.ndarray
+    decoding: Decoding
+    n_out: np.ndarray
+    match: np.ndarray
+    draft_flops: np.ndarray
+    target_flops: np.ndarray
+    prompt_tokens: np.ndarray
+    profiles: list
+
+
+def slot_groups(instance: Any, slot_index: int, *, protocol: str | Protocol | None,
+                seed: int, options: LatencyOptions, notes: list[str]) -> list[TaskGroup]:
+    """Group the devices of a slot by decoding configuration, with each task's trace (common random numbers)."""
+    opts = options
+    fields_ = [_task_fields(t, notes) for t in instance.slots[slot_index].tasks]
     groups: dict[tuple, list[int]] = {}
     decs: dict[tuple, Decoding] = {}
     for i, (prof, psd) in enumerate(fields_):
@@ -207,11 +234,7 @@ def slot_latency(instance: Any, slot_index: int, association: Any, bandwidth_sha
                dec.stream_uplink)
         groups.setdefault(key, []).append(i)
         decs[key] = dec
-    lat = np.full(m, np.inf)
-    crit = np.full((m, len(CATEGORIES)), np.nan)
-    busy = {k: np.full(m, np.nan) for k in ("device_busy_s", "uplink_busy_s", "server_busy_s", "downlink_busy_s")}
-    rounds = np.zeros(m)
-    tpr = np.full(m, np.nan)
+    out = []
     for key, idx_list in groups.items():
         idx = np.array(idx_list)
         dec = decs[key]
@@ -223,15 +246,39 @@ def slot_latency(instance: Any, slot_index: int, association: Any, bandwidth_sha
             if psd.get("trace_seed") is None:
                 psd = {**psd, "trace_seed": int(np.random.default_rng([seed, slot_index, i]).integers(2**62))}
             match[k] = task_trace(prof, psd, length)
-        f_d = np.array([float(fields_[i][1]["draft_flops_per_token"]) for i in idx])
-        f_t = np.array([float(fields_[i][1]["target_flops_per_token"]) for i in idx])
-        with np.errstate(divide="ignore"):
-            timing = Timing(
-                draft_s_per_token=f_d / dev_flops[idx],
-                verify_s_per_position=np.where(comp[idx] > 0, f_t / np.where(comp[idx] > 0, comp[idx], 1.0), np.inf),
-                verify_s_per_call=opts.verify_s_per_call, uplink_bps=rate[idx], downlink_bps=opts.downlink_bps,
-                link_latency_s=opts.link_latency_s, queue_s=sd.queue_s[x[idx]])
-        res: SimResult = simulate(n_out, match, timing, dec)
+        out.append(TaskGroup(
+            idx, dec, n_out, match,
+            np.array([float(fields_[i][1]["draft_flops_per_token"]) for i in idx]),
+            np.array([float(fields_[i][1]["target_flops_per_token"]) for i in idx]),
+            np.array([float(fields_[i][1].get("prompt_tokens", fields_[i][0].prompt_tokens.mean())) for i in idx]),
+            [fields_[i][0] for i in idx]))
+    return out
+
+
+def _simulate_reserved(instance: Any, sd: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray, g: TaskGroup,
+                       opts: LatencyOptions) -> SimResult:
+    """The paper's accounting: each task verifies alone on its share z F_j (t_v = f_t / (z F_j))."""
+    idx = g.idx
+    rate = sd.rate_bps[idx, x[idx]] * y[idx]
+    comp = z[idx] * np.asarray(instance.server_flops, dtype=float)[x[idx]]
+    with np.errstate(divide="ignore"):
+        timing = Timing(
+            draft_s_per_token=g.draft_flops / np.asarray(instance.device_flops, dtype=float)[idx],
+            verify_s_per_position=np.where(comp > 0, g.target_flops / np.where(comp > 0, comp, 1.0), np.inf),
+            verify_s_per_call=opts.verify_s_per_call, uplink_bps=rate, downlink_bps=opts.downlink_bps,
+            link_latency_s=opts.link_latency_s, queue_s=sd.queue_s[x[idx]])
+    return simulate(g.n_out, g.match, timing, g.decoding)
+
+
+def assemble(m: int, groups: list[TaskGroup], results: list[SimResult], notes: list[str]) -> "LatencyResult":
+    """One slot's :class:`LatencyResult` from the simulated groups."""
+    lat = np.full(m, np.inf)
+    crit = np.full((m, len(CATEGORIES)), np.nan)
+    busy = {k: np.full(m, np.nan) for k in ("device_busy_s", "uplink_busy_s", "server_busy_s", "downlink_busy_s")}
+    rounds = np.zeros(m)
+    tpr = np.full(m, np.nan)
+    for g, res in zip(groups, results):
+        idx = g.idx
         lat[idx] = res.latency_s
         crit[idx] = res.critical_s
         for k in busy:
@@ -283,11 +330,16 @@ def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol |
     slots = solution["slots"] if isinstance(solution, Mapping) else solution.slots
     if len(slots) > instance.num_slots:
         raise UaraError(f"solution.slots: {len(slots)} slots, the instance has {instance.num_slots}")
-    per_slot = [slot_latency(instance, t, _decision(s, "association"), _decision(s, "bandwidth_share"),
-                             _decision(s, "compute_share"), protocol=protocol, seed=seed, options=options)
-                for t, s in enumerate(slots)]
-    if not per_slot:
+    if not slots:
         raise UaraError("solution.slots: empty")
+    opts = options or LatencyOptions()
+    model = server_model_of(instance, opts)
+    if model == "batched":
+        per_slot = _batched_slots(instance, slots, protocol=protocol, seed=seed, options=opts)
+    else:
+        per_slot = [slot_latency(instance, t, _decision(s, "association"), _decision(s, "bandwidth_share"),
+                                 _decision(s, "compute_share"), protocol=protocol, seed=seed, options=opts)
+                    for t, s in enumerate(slots)]
     allv = np.stack([r.per_device_s for r in per_slot])  # (T, M)
     mean, p95, mean_f = _stats(allv.ravel())
     crit = {k: float(np.nanmean(np.concatenate([r.breakdown[k][~r.infinite] for r in per_slot])))
@@ -302,14 +354,47 @@ def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol |
         "breakdown_mean_s": crit,
         "per_slot": [r.to_dict() for r in per_slot],
         "notes": sorted({n for r in per_slot for n in r.notes}),
-        "simulator": "uara.psd.simulation.simulator",
+        "simulator": "uara.psd.simulation.batched" if model == "batched" else "uara.psd.simulation.simulator",
+        "server_model": model,
+        "compute_share_used": model == "reserved",
     }
 
 
-def latency_or_reason(inst: Any, sol: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """The PSD simulator's end-to-end latency of a solution (:func:`solution_latency`), or
-    (None, why not): the one bridge that ``uara solve``, a comparison run and an episode slot use."""
+def _batched_slots(instance: Any, slots: Sequence[Any], *, protocol: str | Protocol | None, seed: int,
+                   options: LatencyOptions) -> list[LatencyResult]:
+    """Every slot under the batched server, in one event simulation (slots are independent queues)."""
+    from uara.model.formulation import slot_data
+    from uara.psd.batched_latency import simulate_slots
+
+    items, notes = [], []
+    for t, s in enumerate(slots):
+        sd = slot_data(instance, t)
+        m, e = sd.rate_bps.shape
+        x, y, _ = _check_decisions(m, e, _decision(s, "association"), _decision(s, "bandwidth_share"),
+                                   _decision(s, "compute_share"))
+        slot_notes: list[str] = []
+        items.append((t, x, y, slot_groups(instance, t, protocol=protocol, seed=seed, options=options,
+                                           notes=slot_notes)))
+        notes.append(slot_notes)
+    results = simulate_slots(instance, items, seed=seed, options=options)
+    return [assemble(len(instance.devices), it[3], res, n) for it, res, n in zip(items, results, notes)]
+
+
+def latency_or_reason(inst: Any, sol: Any, *, both_models: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+    """The PSD simulator's end-to-end latency of a solution (:func:`solution_latency`, under the instance's
+    server model), or (None, why not): the one bridge that ``uara solve``, a comparison run and an episode
+    slot use. With ``both_models`` the result also carries ``by_server_model``: the mean, median and p95
+    under each of :data:`~uara.model.shared.server_model.SERVER_MODELS`."""
+    from uara.model.shared.server_model import SERVER_MODELS
+
     try:
-        return solution_latency(inst, sol), None
+        out = solution_latency(inst, sol)
+        if both_models:
+            out["by_server_model"] = {}
+            for model in SERVER_MODELS:
+                other = out if model == out["server_model"] else solution_latency(
+                    inst, sol, options=LatencyOptions(server_model=model))
+                out["by_server_model"][model] = {k: other[k] for k in ("mean_s", "median_s", "p95_s")}
+        return out, None
     except Exception as exc:  # noqa: BLE001 - the latency is an annex of a run; its failure is reported, not raised
         return None, f"PSD simulator failed: {type(exc).__name__}: {exc}"

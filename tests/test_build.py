@@ -375,7 +375,7 @@ def test_lindley_queues_follow_the_reference_load():
     """With no background load the backlog is a function of the instance: q(t+1) = max(0, q(t) + W(t) - tau)."""
     from uara.model.formulation import slot_data
 
-    inst = _fs(slots=5, params={"slot_s": 0.02}, background_load=0.0)  # a short slot: the load exceeds it
+    inst = _fs(slots=5, params={"slot_s": 0.02}, background_load=0.0, queue_model="lindley")  # the load exceeds tau
     assert inst.provenance["resolved"]["queue_rule"].startswith("Lindley")
     backlog = np.zeros(inst.num_servers)
     grew = False
@@ -389,6 +389,31 @@ def test_lindley_queues_follow_the_reference_load():
     assert grew
     uniform = _fs(queue_model="uniform")
     assert all(np.all((s.queue_s >= 0) & (s.queue_s <= 0.05)) for s in uniform.slots)
+
+
+def test_background_queues_are_the_same_for_every_method_and_replace_only_the_queues():
+    """queue_model background (the default): q(t+1) = max(0, q(t) + X(t) - tau) with the background draws X
+    of the lindley build, so everything but the queues equals the Max-SINR-induced build; params carry the load."""
+    lindley = _fs(slots=5, params={"slot_s": 2.0}, background_load=0.6, queue_model="lindley")
+    bg = _fs(slots=5, params={"slot_s": 2.0}, background_load=0.6)
+    assert bg.provenance["build"]["queue_model"] == "background"
+    assert bg.provenance["resolved"]["queue_rule"].startswith("Lindley of the background alone")
+    assert bg.params.background_load == 0.6 and bg.params.server_model == "batched"
+    for a, b in zip(lindley.slots, bg.slots):
+        np.testing.assert_array_equal(a.gain_db, b.gain_db)
+        np.testing.assert_array_equal(a.battery, b.battery)
+        assert [t.to_dict() for t in a.tasks] == [t.to_dict() for t in b.tasks]
+        assert (b.queue_s <= a.queue_s + 1e-12).all()  # no foreground work in it
+    assert any((a.queue_s > b.queue_s).any() for a, b in zip(lindley.slots, bg.slots))
+    # replay the draws: the builder's state stream draws the batteries, then E exponentials per slot
+    from uara.scenario.builder import _streams
+
+    st = _streams(2).state
+    st.uniform(0.2, 1.0, bg.num_devices)
+    q = np.zeros(bg.num_servers)
+    for slot in bg.slots:
+        np.testing.assert_allclose(slot.queue_s, np.round(q, 4), atol=1e-12)
+        q = np.maximum(0.0, q + st.exponential(0.6 * 2.0, bg.num_servers) - 2.0)
 
 
 def test_build_cli_presets_and_coverage_flag(tmp_path):
@@ -406,4 +431,4 @@ def test_build_cli_presets_and_coverage_flag(tmp_path):
     assert "min_coverage_snr_db" not in inst.provenance["build"] and inst.params.lambda_ == 0.02
     assert inst.params.energy_model == "physical"  # --param changes one value of the default set
     r = _uara("build", "--channel", "free-space", "--queue-model", "fifo", "--out", str(out))
-    assert r.returncode != 0 and "queue_model: expected one of lindley, uniform" in r.stderr
+    assert r.returncode != 0 and "queue_model: expected one of background, lindley, uniform" in r.stderr

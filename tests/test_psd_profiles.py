@@ -11,7 +11,7 @@ import pytest
 from uara.errors import UaraError
 from uara.model.instance import Task
 from uara.psd.workload.flops import GPT2, GPT2_XL
-from uara.psd.latency import slot_latency, solution_latency
+from uara.psd.latency import LatencyOptions, slot_latency, solution_latency
 from uara.psd.workload.profiles import list_profiles, load_profile, load_profile_set
 from uara.psd.workload.tasks import sample_tasks
 from uara.scenario.random_instance import random_instance
@@ -142,8 +142,12 @@ def test_slot_latency_behaves():
     z0[2] = 0.0
     y0 = y.copy()
     y0[5] = 0.0
-    r = slot_latency(inst, 0, x, y0, z0)
+    reserved = LatencyOptions(server_model="reserved")
+    r = slot_latency(inst, 0, x, y0, z0, options=reserved)
     assert r.infinite.tolist() == [i in (2, 5) for i in range(9)]
+    # the batched server reserves no share: only the zero bandwidth is infinite
+    batched = slot_latency(inst, 0, x, y0, z0, options=LatencyOptions(server_model="batched"))
+    assert batched.infinite.tolist() == [i == 5 for i in range(9)]
     assert np.isinf(r.mean_s) and np.isfinite(r.mean_finite_s)
     d = r.to_dict()
     assert d["infinite"] == [2, 5]

@@ -310,10 +310,20 @@ def _initial_state(rows: np.ndarray, tm: dict[str, np.ndarray], n_tok: np.ndarra
 
 
 def _round_timeline(st: dict[str, np.ndarray], dec: Decoding, rejected: np.ndarray) -> dict[str, Any]:
-    """One round of every unfinished task: draft m tokens (m t_d), uplink (FIFO, bits_up / r_up, then the
-    one-way latency), verify (FIFO, not before the queue delay: (m + 1) t_v + t_call), downlink (FIFO,
-    bits_down / r_down, then latency). Each event time comes with its critical-path attribution. Busy times
-    and bit counts are charged to the state."""
+    """One round of every unfinished task on a reserved share: :func:`uplink_leg`, then verify (FIFO, not
+    before the queue delay: (m + 1) t_v + t_call), then :func:`downlink_leg`."""
+    ev = uplink_leg(st, dec)
+    vs, vsc = _mx(ev["arr"], ev["arrc"], st["vf"], st["vfc"])
+    vs, vsc = _mx(vs, vsc, st["q"], st["qc"])
+    work = (st["m"] + 1) * st["tv"] + st["tc"]
+    ve, vec = _plus(vs, vsc, work, SERVER)
+    return downlink_leg(st, dec, ev, ve, vec, work, rejected)
+
+
+def uplink_leg(st: dict[str, np.ndarray], dec: Decoding) -> dict[str, Any]:
+    """Draft m tokens (m t_d), then the uplink (FIFO, bits_up / r_up, then the one-way latency): the
+    block's arrival at the server ``arr``, each event with its critical-path attribution. Charges the
+    device and uplink busy times and the bits up."""
     proto, vocab = dec.protocol, dec.vocab
     m, td = st["m"], st["td"]
     de, dec_ = _plus(st["ds"], st["dsc"], m * td, DEVICE)
@@ -330,26 +340,30 @@ def _round_timeline(st: dict[str, np.ndarray], dec: Decoding, rejected: np.ndarr
         e3, e3c = _plus(st["uf"], st["ufc"], tx_up, UPLINK)
         ue, uec = _mx(*_mx(e1, e1c, e2, e2c), e3, e3c)
     arr, arrc = _plus(ue, uec, st["lat"], UPLINK)
-    vs, vsc = _mx(arr, arrc, st["vf"], st["vfc"])
-    vs, vsc = _mx(vs, vsc, st["q"], st["qc"])
-    work = (m + 1) * st["tv"] + st["tc"]
-    ve, vec = _plus(vs, vsc, work, SERVER)
-    bits_dn = proto.down_bits(m, vocab, rejected)
+    st["dev"] += m * td
+    st["upb"] += tx_up
+    st["bu"] += bits_up
+    return {"de": de, "dec": dec_, "ue": ue, "uec": uec, "arr": arr, "arrc": arrc}
+
+
+def downlink_leg(st: dict[str, np.ndarray], dec: Decoding, ev: dict[str, Any], ve: np.ndarray, vec: np.ndarray,
+                 work: np.ndarray, rejected: np.ndarray) -> dict[str, Any]:
+    """After the verification ends at ``ve`` (``work`` s of server time): the downlink (FIFO, bits_down /
+    r_down, then the latency) to the verdict ``r``. Charges server and downlink busy times, bits down and
+    the round counters; returns ``ev`` completed with ``ve``, ``dne`` and ``r``."""
+    m = st["m"]
+    bits_dn = dec.protocol.down_bits(m, dec.vocab, rejected)
     tx_dn = bits_dn / st["rdn"]
     dns, dnsc = _mx(ve, vec, st["nf_"], st["nfc"])
     dne, dnec = _plus(dns, dnsc, tx_dn, DOWNLINK)
     r, rc = _plus(dne, dnec, st["lat"], DOWNLINK)
-    st["dev"] += m * td
-    st["upb"] += tx_up
     st["srv"] += work
     st["dnb"] += tx_dn
-    st["bu"] += bits_up
     st["bd"] += bits_dn
     st["rounds"] += 1
     st["drafted"] += m
     st["verified"] += m + 1
-    return {"de": de, "dec": dec_, "ue": ue, "uec": uec, "ve": ve, "vec": vec, "dne": dne, "dnec": dnec,
-            "r": r, "rc": rc}
+    return {**ev, "ve": ve, "vec": vec, "dne": dne, "dnec": dnec, "r": r, "rc": rc}
 
 
 def _verdict(st: dict[str, np.ndarray], ev: dict[str, Any], nf: np.ndarray, dec: Decoding) -> dict[str, Any]:

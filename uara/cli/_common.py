@@ -19,6 +19,18 @@ def load_any_instance(path: str) -> tuple[Any, Any]:
     return load_instance_file(path)
 
 
+def add_server_model_argument(p: argparse.ArgumentParser) -> None:
+    """``--server-model reserved|batched``: the server of the simulated latencies (docs/server.md)."""
+    p.add_argument("--server-model", choices=["reserved", "batched"], default=None,
+                   help="server of the simulated latency: reserved (the paper's compute shares) or batched "
+                        "(work-conserving batching; the credible preset's); default: the instance's params.server_model")
+
+
+def with_server_model(instance, server_model: str | None):
+    """The instance with ``params.server_model`` overridden (the fingerprint does not change)."""
+    return instance if server_model is None else instance.with_params(server_model=server_model)
+
+
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """--time-limit, --seed, --threads, --option: shared by solve, simulate and compare."""
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit in seconds for the whole solve")

@@ -7,6 +7,7 @@ import shlex
 import sys
 from typing import Any
 
+from uara.cli._common import add_server_model_argument
 from uara.errors import UaraError
 from uara.io import parse_key_value, parse_value
 
@@ -29,8 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     p.add_argument("--param", action="append", metavar="NAME=V1,V2,...",
                    help="sweep an instance parameter, one run per value (e.g. energy_weight=20,40,60,80,100); repeatable: cartesian product")
+    add_server_model_argument(p)
     p.add_argument("--option", "-o", action="append", metavar="SOLVER:KEY=VALUE",
-                   help="option for one solver, e.g. tma:max_rounds=50; repeatable")
+                   help="option for one solver, e.g. tma:max_swaps=50; repeatable")
     p.add_argument("--mode", choices=["static", "episode"], default="static",
                    help="static: score each slot's recorded state; episode: roll battery/backlog forward with each solver's decisions")
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit per run in seconds")
@@ -79,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     from uara.model.shared.family import family_of_file
 
     seeds = parse_list(args.seeds, "--seeds", int)
+    if args.server_model:  # the instances' params.server_model, for every run (the table has both models' latency)
+        args.param = [*(args.param or []), f"server_model={args.server_model}"]
     if args.solvers is not None and not [n for n in args.solvers.split(",") if n.strip()]:
         raise UaraError("--solvers: no solver named (give e.g. --solvers tma,max-sinr, or leave the flag out for the defaults)")
     options = parse_solver_options(args.option)

@@ -16,6 +16,7 @@ import sys
 
 from uara.model.shared.formats import PSD_VALIDATION_FORMAT, SOLUTION_FORMAT
 from uara.errors import UaraError
+from uara.cli._common import add_server_model_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -109,6 +110,7 @@ def _add_latency(psub: argparse._SubParsersAction) -> None:
     lt.add_argument("--instance", "-i", required=True)
     lt.add_argument("--protocol", default=None)
     lt.add_argument("--latency-ms", type=float, default=10.0)
+    add_server_model_argument(lt)
     lt.add_argument("--downlink-mbps", type=float, default=100.0)
     lt.set_defaults(func=run_latency)
 
@@ -287,7 +289,8 @@ def run_latency(args: argparse.Namespace) -> int:
     data = read_json(args.solution, what="solution file")
     lat = solution_latency(inst, data, protocol=args.protocol,
                            options=LatencyOptions(downlink_bps=args.downlink_mbps * 1e6,
-                                                  link_latency_s=args.latency_ms / 1e3))
+                                                  link_latency_s=args.latency_ms / 1e3,
+                                                  server_model=args.server_model))
     lat.pop("per_slot", None)
     print(dumps_json(lat), end="")
     return 0

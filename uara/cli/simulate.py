@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from uara.model.shared.formats import EPISODE_FORMAT, INSTANCE_FORMAT
-from uara.cli._common import load_instance
+from uara.cli._common import add_server_model_argument, load_instance, with_server_model
 from uara.io import check_not_input, check_output_path, parse_key_values
 
 
@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help="solver option, repeatable")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="override an instance parameter, e.g. energy_weight=60")
     p.add_argument("--no-latency", action="store_true", help="skip the PSD end-to-end latency per slot")
+    add_server_model_argument(p)
     p.add_argument("--output", "-O", default=None, metavar="FILE", help="write the episode JSON here (atomically)")
     p.set_defaults(func=run)
 
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.param:
         raw = parse_key_values(args.param, "--param")
         inst = inst.with_params(**raw)
+    inst = with_server_model(inst, args.server_model)
     print(f"episode  {inst.name}  ({inst.num_devices} devices, {inst.num_servers} servers, {inst.num_slots} slots)  solver {args.solver}  seed {args.seed}")
     print(SLOT_HEADER)
     ep = run_episode(

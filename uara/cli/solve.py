@@ -7,7 +7,8 @@ import json
 import sys
 
 from uara.model.shared.formats import INSTANCE_FORMAT, PIPELINE_INSTANCE_FORMAT, PIPELINE_SOLUTION_FORMAT, SOLUTION_FORMAT
-from uara.cli._common import add_run_arguments, emit_solution, fmt, load_any_instance
+from uara.cli._common import (add_run_arguments, add_server_model_argument, emit_solution, fmt, load_any_instance,
+                              with_server_model)
 from uara.errors import SolverError
 from uara.io import check_not_input, check_output_path, dumps_json, parse_key_values
 
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-O", default=None, metavar="FILE", help="write the solution JSON here (atomically)")
     p.add_argument("--json", action="store_true", help="print the solution JSON instead of the summary")
     p.add_argument("--no-latency", action="store_true", help="skip the PSD end-to-end latency simulation")
+    add_server_model_argument(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no per-slot progress lines on stderr")
     p.add_argument("--bound", nargs="?", const="relax", default=None, metavar="METHODS",
                    help="also score the solution against the best known lower bound of the instance, computing "
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         from uara.cli._pipeline import solve as solve_pipeline
 
         return solve_pipeline(args, instance)
+    instance = with_server_model(instance, args.server_model)
     args.solver = args.solver or family.default_solver
     if problem_of(args.solver) != family.name:
         raise SolverError(f"solver '{args.solver}' solves {problem_of(args.solver)} instances; "

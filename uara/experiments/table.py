@@ -48,6 +48,8 @@ COLUMNS = (
     "solver_lower_bound", "lower_bound", "lower_bound_source", "gap",
     "latency_mean_s", "latency_p95_s", "latency_median_s", "latency_cov_mean_s", "latency_cov_median_s",
     "latency_cov_p95_s", "coverage_share", "latency_high_s", "latency_low_s", "latency_note",
+    "server_model", "latency_reserved_mean_s", "latency_batched_mean_s", "latency_reserved_p95_s",
+    "latency_batched_p95_s",
     "energy_j_mean", "energy_j_high", "energy_j_low", "energy_j_b80", "energy_j_b20", "latency_b80_s", "latency_b20_s", "n_high", "n_low", "battery_end_mean", "depleted",
     "wall_time_s", "key", "solution_file", "finished_at",
 )
@@ -137,7 +139,11 @@ def _latency_columns(lat: dict[str, Any], batteries: list[np.ndarray], inst: Ins
     """The PSD latency columns: mean / p95 / median, in coverage, and split by battery level (per
     device-slot, or per device by its starting battery for an episode's per-device latencies)."""
     out: dict[str, Any] = {"latency_mean_s": _num(lat.get("mean_s")), "latency_p95_s": _num(lat.get("p95_s")),
-                           "latency_median_s": _num(lat.get("median_s"))}
+                           "latency_median_s": _num(lat.get("median_s")),
+                           "server_model": lat.get("server_model", "reserved")}
+    for model, stats in (lat.get("by_server_model") or {}).items():
+        out[f"latency_{model}_mean_s"] = _num(stats.get("mean_s"))
+        out[f"latency_{model}_p95_s"] = _num(stats.get("p95_s"))
     cov = lat.get("in_coverage") or {}
     out.update(latency_cov_mean_s=_num(cov.get("mean_s")), latency_cov_median_s=_num(cov.get("median_s")),
                latency_cov_p95_s=_num(cov.get("p95_s")), coverage_share=_num(cov.get("share")))
@@ -244,7 +250,8 @@ def rows_to_frame(rows: Iterable[dict[str, Any]]) -> Any:
                 "latency_cov_p95_s", "coverage_share", "latency_high_s", "latency_low_s", "energy_j_mean", "energy_j_high",
                 "energy_j_b80", "energy_j_b20", "latency_b80_s", "latency_b20_s",
                 "energy_j_low", "wall_time_s", "time_limit_s", "battery_end_mean", "device_s", "server_s", "sync_penalty",
-                "energy_term", "energy_comm", "uplink_mean_s", "p1_latency_s", "energy_weight"):
+                "energy_term", "energy_comm", "uplink_mean_s", "p1_latency_s", "energy_weight",
+                "latency_reserved_mean_s", "latency_batched_mean_s", "latency_reserved_p95_s", "latency_batched_p95_s"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     for col in ("M", "E", "slots", "seed"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
@@ -253,7 +260,8 @@ def rows_to_frame(rows: Iterable[dict[str, Any]]) -> Any:
     df["feasible"] = df["feasible"].astype("boolean")
     for col in ("instance", "instance_file", "fingerprint", "base_fingerprint", "solver", "options", "params", "energy_model",
                 "mode",
-                "status", "error", "lower_bound_source", "latency_note", "key", "solution_file", "finished_at"):
+                "status", "error", "lower_bound_source", "latency_note", "server_model", "key", "solution_file",
+                "finished_at"):
         df[col] = df[col].astype("string")
     return df.sort_values(["instance", "M", "E", "mode", "params", "solver", "options", "seed"], kind="mergesort").reset_index(drop=True)
 

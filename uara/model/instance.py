@@ -38,7 +38,7 @@ import numpy as np
 from uara.errors import InstanceError
 from uara.io import atomic_write_json, dumps_json
 from uara.model.instance_checks import check_device, check_params, check_server, check_slot, check_unique_names
-from uara.model.records import (OPTIONAL_PARAMS, PARAMETER_SETS, STRING_PARAMS, TOP_KEYS, Device, Params, Server, Slot,
+from uara.model.records import (LATENCY_PARAMS, OPTIONAL_PARAMS, PARAMETER_SETS, STRING_PARAMS, TOP_KEYS, Device, Params, Server, Slot,
                                 Task, device_from_dict, param_json, params_from_dict, server_from_dict, slot_from_dict)
 from uara.model.shared.formats import INSTANCE_FORMAT
 from uara.model.shared.validation import check_keys, check_list, check_string, load_instance_file
@@ -129,8 +129,9 @@ class Instance:
         d = self.to_dict()
         d.pop("provenance", None)
         d["params"] = {f.name: param_json(getattr(self.params, f.name)) for f in fields(self.params)  # defaults too,
-                       if f.name in ("min_snr_db",) or f.name not in OPTIONAL_PARAMS  # except the newer ones
-                       or getattr(self.params, f.name) != getattr(Params, f.name)}
+                       if f.name not in LATENCY_PARAMS and (
+                           f.name in ("min_snr_db",) or f.name not in OPTIONAL_PARAMS  # except the newer ones
+                           or getattr(self.params, f.name) != getattr(Params, f.name))}
         text = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -59,6 +59,8 @@ def check_params(p: Any, where: str = "params") -> None:
         raise InstanceError(f"{where}.noise_figure_db", f"must be in [0, 30] dB, got {p.noise_figure_db!r}")
     if not 0.0 < p.shannon_attenuation <= 1.0:
         raise InstanceError(f"{where}.shannon_attenuation", f"must be in (0, 1], got {p.shannon_attenuation!r}")
+    if not 0.0 <= p.background_load < 0.95:
+        raise InstanceError(f"{where}.background_load", f"must be in [0, 0.95) (a share of server time), got {p.background_load!r}")
     if not 0.0 <= p.max_spectral_efficiency <= 30.0:
         raise InstanceError(f"{where}.max_spectral_efficiency",
                             f"must be in [0, 30] b/s/Hz (0 = no cap), got {p.max_spectral_efficiency!r}")

@@ -14,7 +14,8 @@ import numpy as np
 
 from uara.errors import InstanceError
 from uara.model.instance_checks import check_params
-from uara.model.shared.validation import check_array, check_keys, check_list, check_number, check_string
+from uara.model.shared.server_model import SERVER_MODELS
+from uara.model.shared.validation import check_array, check_in_range, check_keys, check_list, check_number, check_string
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,17 @@ class Params:
         energy_model: how the communication energy E_i^CM is counted: ``paper`` (eq. 8 as printed,
             delta_CM (y W_j / 1e6) P_i: grows with the bandwidth given) or ``physical`` (transmit power
             times uplink time, P_i T_i = P_i d_i / (y r_ij): falls with the bandwidth given).
-        The last four are written to JSON (and enter the fingerprint) only when they differ from
-        their defaults, so every file written before they existed keeps its bytes and fingerprint.
+        server_model: how the latency simulator's servers verify (docs/server.md): ``reserved`` (the
+            paper's accounting: each device alone on its compute share z_ij F_j) or ``batched`` (a
+            work-conserving server that batches every waiting request into each forward pass; the
+            shares z are then not used). P1's objective does not depend on it.
+        background_load: rho in [0, 0.95), the share of each server's time other tenants' requests
+            would take served alone; under ``batched`` they arrive as a seeded Poisson stream and join
+            passes (under ``reserved`` the builder's queues ``queue_s`` carry it as a start delay).
+        The optional ones are written to JSON only when they differ from their defaults, so every file
+        written before they existed keeps its bytes and fingerprint; ``server_model`` and
+        ``background_load`` change only simulated latencies, never P1's value, and stay out of the
+        fingerprint (a solution stays valid when either changes).
     """
 
     bandwidth_hz: float = 1e7
@@ -60,6 +70,8 @@ class Params:
     shannon_attenuation: float = 1.0
     max_spectral_efficiency: float = 0.0
     energy_model: str = "paper"
+    server_model: str = "reserved"
+    background_load: float = 0.0
 
     def with_changes(self, changes: Mapping[str, Any], where: str = "params") -> "Params":
         """A checked copy with some values changed (JSON keys: ``lambda`` names ``lambda_``).
@@ -86,21 +98,27 @@ class Params:
 
 
 #: Parameters written to JSON, and fingerprinted, only when they differ from their defaults.
-OPTIONAL_PARAMS = ("min_snr_db", "noise_figure_db", "shannon_attenuation", "max_spectral_efficiency", "energy_model")
+OPTIONAL_PARAMS = ("min_snr_db", "noise_figure_db", "shannon_attenuation", "max_spectral_efficiency", "energy_model",
+                   "server_model", "background_load")
+
+#: Parameters that change simulated latencies only, not P1: left out of the instance fingerprint.
+LATENCY_PARAMS = ("server_model", "background_load")
 
 #: The values of ``Params.energy_model`` (docs/model.md, "Energy").
 ENERGY_MODELS = ("paper", "physical")
 
-#: Parameters whose values are names, not numbers.
-STRING_PARAMS = ("energy_model",)
+
+#: Parameters whose values are names, not numbers, with the names each accepts.
+STRING_PARAMS = {"energy_model": ("energy model", ENERGY_MODELS), "server_model": ("server model", SERVER_MODELS)}
 
 
 def param_value(key: str, value: Any, path: str) -> Any:
-    """A parameter's value from JSON: a string for ``energy_model``, a finite number otherwise."""
-    if key in STRING_PARAMS:  # energy_model, the only one
+    """A parameter's value from JSON: a name for :data:`STRING_PARAMS`, a finite number otherwise."""
+    if key in STRING_PARAMS:
+        what, names = STRING_PARAMS[key]
         text = check_string(value, path)
-        if text not in ENERGY_MODELS:
-            raise InstanceError(path, f"unknown energy model {text!r}; choose one of: {', '.join(ENERGY_MODELS)}")
+        if text not in names:
+            raise InstanceError(path, f"unknown {what} {text!r}; choose one of: {', '.join(names)}")
         return text
     return check_number(value, path)
 
@@ -115,12 +133,13 @@ def param_json(value: Any) -> Any:
 #: figure, the attenuated and capped Shannon bound of 3GPP TR 36.942 Annex A (alpha 0.6, cap 7.4
 #: b/s/Hz: NR's 256-QAM single-layer peak), links below -6 dB unusable, delta_CP = 1e-10 J/FLOP (a
 #: phone drafting at 26-51 GFLOP/s draws 2.6-5.1 W), transmit energy P_i T_i, and a 10 s slot (one
-#: request per device per 10 s; 95 % of tasks draft within it). ``paper-table1-literal`` keeps the printed
+#: request per device per 10 s; 95 % of tasks draft within it), and the batched work-conserving server for
+#: simulated latencies (docs/server.md). ``paper-table1-literal`` keeps the printed
 #: delta_CP = 1e9 for anyone who wants to see what it does (the compute-energy constant then dwarfs
 #: everything; it changes no decision).
 PARAMETER_SETS: dict[str, Params] = {
     "credible": Params(noise_figure_db=5.0, shannon_attenuation=0.6, max_spectral_efficiency=7.4, min_snr_db=-6.0,
-                       delta_cp_j_per_flop=1e-10, energy_model="physical", slot_s=10.0),
+                       delta_cp_j_per_flop=1e-10, energy_model="physical", slot_s=10.0, server_model="batched"),
     "paper-literal": Params(),
     "default": Params(),
     "paper-table1-literal": Params(delta_cp_j_per_flop=1e9),
@@ -149,12 +168,24 @@ class Server:
     kind: str
     flops: float  # F_j^ES, effective FLOP/s
     position: tuple[float, float, float] | None = None  # metres
+    #: batched-server hardware (docs/server.md); None: the kind's entry in the hardware catalog
+    memory_bytes: float | None = None
+    memory_bandwidth_bytes_per_s: float | None = None
+    pass_overhead_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "kind": self.kind, "flops": self.flops}
         if self.position is not None:
             d["position"] = [float(v) for v in self.position]
+        for key in SERVER_HARDWARE_KEYS:
+            if getattr(self, key) is not None:
+                d[key] = float(getattr(self, key))
         return d
+
+
+#: Optional server fields of the batched server model, with their plausible ranges (unit).
+SERVER_HARDWARE_KEYS = {"memory_bytes": (1e6, 1e15, "B"), "memory_bandwidth_bytes_per_s": (1e8, 1e15, "B/s"),
+                        "pass_overhead_s": (0.0, 10.0, "s")}
 
 
 @dataclass(frozen=True)
@@ -209,7 +240,7 @@ class Slot:
 PARAM_KEYS = {f.name if f.name != "lambda_" else "lambda" for f in fields(Params)}
 TOP_KEYS = {"format", "name", "params", "devices", "servers", "slots", "provenance"}
 DEVICE_KEYS = {"name", "kind", "flops", "tx_power_dbm", "battery_capacity_j"}
-SERVER_KEYS = {"name", "kind", "flops", "position"}
+SERVER_KEYS = {"name", "kind", "flops", "position", *SERVER_HARDWARE_KEYS}
 TASK_KEYS = {"type", "bits", "flops_device", "flops_server", "psd"}
 #: what ``tasks[i].psd`` may hold (written by :mod:`uara.psd.workload.tasks`, read by :mod:`uara.psd.latency`)
 PSD_KEYS = {"profile", "trace_seed", "trace_index", "output_tokens", "prompt_tokens", "mode", "draft_length",
@@ -254,6 +285,8 @@ def server_from_dict(raw: Any, path: str) -> Server:
         kind=check_string(raw.get("kind", "custom"), f"{path}.kind"),
         flops=check_number(raw["flops"], f"{path}.flops"),
         position=position,  # type: ignore[arg-type]
+        **{key: check_in_range(check_number(raw[key], f"{path}.{key}"), f"{path}.{key}", *bounds)
+           for key, bounds in SERVER_HARDWARE_KEYS.items() if key in raw},
     )
 
 

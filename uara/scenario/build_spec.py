@@ -85,12 +85,15 @@ class BuildSpec:
     queue_max_s: float = field(default=0.05, metadata=_cli(
         "--queue-max", metavar="S", help="queue_model uniform: upper bound of the per-slot queueing delay in s "
                                          "(default 0.05)"))
-    queue_model: str = field(default="lindley", metadata=_cli(
-        "--queue-model", help="lindley (default: each server's backlog follows the Lindley recursion of the load "
-                              "under the Max-SINR association plus background work) or uniform (U[0, queue_max_s])"))
+    queue_model: str = field(default="background", metadata=_cli(
+        "--queue-model", help="background (default: each server's backlog follows the Lindley recursion of other "
+                              "tenants' work alone, the same whatever method runs), lindley (the Max-SINR-induced "
+                              "backlog: the load under the Max-SINR association plus background work) or uniform "
+                              "(U[0, queue_max_s])"))
     background_load: float = field(default=0.3, metadata=_cli(
-        "--background-load", metavar="RHO", help="queue_model lindley: other tenants' work per slot, exponential with "
-                                                 "mean RHO tau (default 0.3)"))
+        "--background-load", metavar="RHO", help="queue_model background or lindley: other tenants' work per slot, "
+                                                 "exponential with mean RHO tau (default 0.3); also written as "
+                                                 "params.background_load, the batched server's background stream"))
     max_resample: int = field(default=10, metadata=_cli(
         "--max-resample", help="rounds of new slot-0 positions for devices that reach no server before dropping them"))
     name: str | None = field(default=None, metadata=_cli("--name", help="instance name (default m{M}_e{E})"))
@@ -213,7 +216,7 @@ class BuildSpec:
 #: credible speeds, PEARL's rule gamma ~ round time / draft time per token).
 PSD_TASK_DEFAULTS: dict[str, Any] = {"protocol": "ids+h320", "draft_length": 4}
 
-QUEUE_MODELS = ("lindley", "uniform")
+QUEUE_MODELS = ("background", "lindley", "uniform")
 
 #: The parameter set of a spec that names none (and the base of a dict of overrides).
 DEFAULT_PARAMETER_SET = "credible"

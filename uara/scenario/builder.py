@@ -236,6 +236,8 @@ def build_instance(
         raise UaraError(f"build_instance: give a BuildSpec or its fields, not both (got {', '.join(sorted(options))})")
     spec.validate()
     par = params_from(spec.params)
+    if spec.queue_model == "background" and spec.background_load > 0:  # the batched server's background stream
+        par = par.with_changes({"background_load": spec.background_load})
     ch_opts = dict(spec.channel_options)
     if spec.scene is not None:
         ch_opts["scene"] = spec.scene
@@ -408,8 +410,11 @@ def _reference_load(spec: BuildSpec, par: Params, dev_list: list[Any], server_fl
 
         E_i = delta_CP f_i^MD + E_i^CM(y_est)                     (either energy model)
         q_j(t+1) = max(0, q_j(t) + sum_{i -> j} f_i^ES / F_j + X_j(t) - tau)   (Lindley, ``queue_model='lindley'``)
+        q_j(t+1) = max(0, q_j(t) + X_j(t) - tau)                              (``queue_model='background'``)
 
-    with X_j(t) ~ Exponential(mean background_load * tau): work of other tenants (none at 0)."""
+    with X_j(t) ~ Exponential(mean background_load * tau): work of other tenants (none at 0). The
+    ``background`` backlog is the same whatever method later decides the slots (no method is charged
+    another's queue); ``lindley`` is the Max-SINR-induced backlog of the earlier builds."""
     from uara.model.formulation import build_slot_data
 
     m, e = slot.gain_db.shape
@@ -421,9 +426,10 @@ def _reference_load(spec: BuildSpec, par: Params, dev_list: list[Any], server_fl
         flops_server=np.array([tk.flops_server for tk in slot.tasks]))
     ref = sd.max_sinr_association()
     energy = sd.energy_cp_j + sd.comm_energy_j(ref, np.full(m, y_est))
-    if spec.queue_model != "lindley":
+    if spec.queue_model not in ("lindley", "background"):
         return energy, backlog
-    work = np.bincount(ref, weights=sd.server_work_s[np.arange(m), ref], minlength=e)
+    work = (np.bincount(ref, weights=sd.server_work_s[np.arange(m), ref], minlength=e)
+            if spec.queue_model == "lindley" else 0.0)
     other = streams.state.exponential(spec.background_load * par.slot_s, e) if spec.background_load > 0 else 0.0
     return energy, np.maximum(0.0, backlog + work + other - par.slot_s)
 

@@ -8,10 +8,12 @@ catalog is any file in the same format::
     {"format": CATALOG_FORMAT,   # the tag of uara.model.shared.formats
      "devices": {"my_phone": {"flops": 3e10, "tx_power_dbm": [16, 23],
                               "battery_capacity_j": 50000, "weight": 1}},
-     "servers": {"my_gpu": {"flops": 2e13, "weight": 1}}}
+     "servers": {"my_gpu": {"flops": 2e13, "weight": 1, "memory_bytes": 2.4e10,
+                            "memory_bandwidth_bytes_per_s": 1e12, "pass_overhead_s": 0.004}}}
 
 Units: ``flops`` FLOP/s, ``tx_power_dbm`` dBm (a [low, high] range),
-``battery_capacity_j`` J; ``weight`` is the relative frequency of a kind
+``battery_capacity_j`` J; ``memory_bytes`` B, ``memory_bandwidth_bytes_per_s`` B/s and
+``pass_overhead_s`` s (optional: the batched server model, docs/server.md); ``weight`` is the relative frequency of a kind
 when kinds are drawn at random (:meth:`Catalog.draw_devices`).
 """
 
@@ -142,6 +144,11 @@ def parse_catalog(data: Any, source: str = "<dict>", sha256: str = "") -> Catalo
         path = f"servers.{name}"
         if not isinstance(raw, dict):
             raise UaraError(f"catalog {path}: expected an object")
+        for key in ("memory_bytes", "memory_bandwidth_bytes_per_s"):  # optional: the batched server model's
+            if key in raw:
+                _number(raw, key, path)
+        if "pass_overhead_s" in raw:
+            _number(raw, "pass_overhead_s", path, positive=False)
         servers[name] = ServerKind(name, _number(raw, "flops", path),
                                    _number(raw, "weight", path, positive=False) if "weight" in raw else 1.0,
                                    str(raw.get("label", "")))

@@ -70,6 +70,9 @@ def _battery_rule(spec: BuildSpec, par: Params) -> str:
 def _queue_rule(spec: BuildSpec) -> str:
     if spec.queue_model == "uniform":
         return "queue_s ~ U[0, queue_max_s] i.i.d. per slot and server"
+    if spec.queue_model == "background":
+        return ("Lindley of the background alone: q_j(0)=0; q_j(t+1)=max(0, q_j(t) + X_j(t) - tau), "
+                f"X_j(t) ~ Exponential(mean {spec.background_load:g} tau); the same for every method")
     return ("Lindley: q_j(0)=0; q_j(t+1)=max(0, q_j(t) + sum_{i->j} f_i^ES/F_j + X_j(t) - tau), Max-SINR association, "
             f"X_j(t) ~ Exponential(mean {spec.background_load:g} tau)")
 

@@ -15,6 +15,7 @@ PIPELINE_SOLUTION_FORMAT = "uara-pipeline-solution/1"
 # scenario building and data
 BUILD_FORMAT = "uara-build/1"
 CATALOG_FORMAT = "uara-catalog/1"
+SERVER_HARDWARE_FORMAT = "uara-server-hardware/1"
 
 # experiments
 COMPARE_FORMAT = "uara-compare/1"

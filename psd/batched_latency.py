@@ -1,0 +1,130 @@
+"""A P1 solution's latency under the ``batched`` server model (:mod:`uara.psd.simulation.batched`).
+
+For slot t the devices associated with server j share one work-conserving server (slot t's server j is
+an independent queue: slots do not overlap in the simulation, as under ``reserved``):
+
+    server j's hardware   F_j, B_mem,j, memory_j, o_j    (:func:`server_hardware`)
+    target model          W, kv_b                         (:func:`target_cost`, from the tasks' profile)
+    backlog               busy until queue_s[j] of the slot
+    background            Poisson requests at rate rho / t_pass(one request), rho = params.background_load
+    per device            t_d = f_draft / F_i^MD, uplink y_i r_ij, downlink and link latency of the options
+
+The compute shares z of the decision are not used; the bandwidth shares y are.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from uara.errors import UaraError
+from uara.model.shared.server_model import (DEFAULT_MAX_BATCH, DEFAULT_PASS_OVERHEAD_S, ServerHardware, TargetCost,
+                                            batch_pass_s, server_kind_hardware)
+from uara.psd.simulation.batched import Background, BatchedServers, BatchedTasks, background_arrivals, simulate_batched
+from uara.psd.simulation.simulator import SimResult, Timing
+
+#: Background arrivals are drawn over max(BACKGROUND_SLOTS * slot length, BACKGROUND_MIN_S) seconds.
+BACKGROUND_SLOTS = 3.0
+BACKGROUND_MIN_S = 30.0
+
+HARDWARE_FIELDS = ("memory_bytes", "memory_bandwidth_bytes_per_s", "pass_overhead_s")
+
+
+def server_hardware(instance: Any) -> ServerHardware:
+    """(E,) batched-server parameters: each server's own fields (``memory_bytes``,
+    ``memory_bandwidth_bytes_per_s``, ``pass_overhead_s``) where the instance gives them, else its kind's
+    entry in ``uara/model/shared/data/server_hardware.json``; ``flops`` is the server's F_j. A field neither gives is a
+    one-line error naming the server."""
+    catalog = server_kind_hardware()
+    cols: dict[str, list[float]] = {k: [] for k in HARDWARE_FIELDS}
+    for j, srv in enumerate(instance.servers):
+        kind = catalog.get(srv.kind, {})
+        for key in HARDWARE_FIELDS:
+            value = getattr(srv, key, None)
+            if value is None:
+                value = kind.get(key, DEFAULT_PASS_OVERHEAD_S if key == "pass_overhead_s" else None)
+            if value is None:
+                raise UaraError(f"servers[{j}].{key}: needed by the batched server model; the kind {srv.kind!r} "
+                                "is not in the hardware catalog, so give it on the server")
+            cols[key].append(float(value))
+    return ServerHardware(flops=np.asarray(instance.server_flops, dtype=float),
+                          memory_bandwidth_bytes_per_s=np.array(cols["memory_bandwidth_bytes_per_s"]),
+                          memory_bytes=np.array(cols["memory_bytes"]), pass_overhead_s=np.array(cols["pass_overhead_s"]),
+                          max_batch=int(getattr(instance.params, "max_batch", DEFAULT_MAX_BATCH)))
+
+
+def target_cost(profiles: Sequence[Any]) -> TargetCost:
+    """The target's weight and KV bytes (fp16) from the tasks' profiles; all must share one target."""
+    shapes = {(p.target.name, p.target.n_layers, p.target.d_model) for p in profiles}
+    if len(shapes) > 1:
+        raise UaraError(f"batched server model: the tasks use {len(shapes)} target models; one server runs one")
+    t = profiles[0].target
+    n_params = t.n_params if t.n_params else t.n_non_embedding + t.vocab * t.d_model
+    return TargetCost.from_shape(n_params, t.n_layers, t.d_model)
+
+
+def _background(instance: Any, hw: ServerHardware, cost: TargetCost, groups: Sequence[Any], n_items: int,
+                starts: Sequence[int], seed: int) -> Background:
+    """Per (slot, server): Poisson requests of the slot's mean block (g + 1 positions, mean context, mean
+    FLOP per position) at the rate that keeps the server busy rho of the time serving them one by one."""
+    rho = float(getattr(instance.params, "background_load", 0.0))
+    e = hw.size
+    pos = np.zeros(n_items * e)
+    ctx = np.zeros(n_items * e)
+    ft = np.zeros(n_items * e)
+    for k, gs in enumerate(groups):
+        n = np.concatenate([g.n_out for g in gs])
+        pos[k * e:(k + 1) * e] = np.mean(np.concatenate([np.full(g.idx.size, g.decoding.draft_length + 1.0) for g in gs]))
+        ctx[k * e:(k + 1) * e] = np.mean(np.concatenate([g.prompt_tokens for g in gs]) + 0.5 * n)
+        ft[k * e:(k + 1) * e] = np.mean(np.concatenate([g.target_flops for g in gs]))
+    if rho <= 0:
+        return Background(np.full((n_items * e, 1), np.inf), pos, ctx, ft)
+    tile = lambda v: np.tile(v, n_items)  # noqa: E731
+    one = batch_pass_s(tile(hw.pass_overhead_s), cost.weight_bytes, ctx * cost.kv_bytes_per_token,
+                       tile(hw.memory_bandwidth_bytes_per_s), pos * ft, tile(hw.flops))
+    horizon = max(BACKGROUND_SLOTS * float(instance.params.slot_s), BACKGROUND_MIN_S)
+    rows = [background_arrivals(np.array([rho / one[k * e + j]]), horizon,
+                                np.random.default_rng([seed, int(starts[k]), j, 7919]))[0]
+            for k in range(n_items) for j in range(e)]
+    width = max(r.size for r in rows)
+    arr = np.full((len(rows), width), np.inf)
+    for r, v in enumerate(rows):
+        arr[r, :v.size] = v
+    return Background(arr, pos, ctx, ft)
+
+
+def simulate_slots(instance: Any, items: Sequence[tuple[int, np.ndarray, np.ndarray, Sequence[Any]]], *, seed: int,
+                   options: Any) -> list[list[SimResult]]:
+    """Simulate the slots ``items`` = [(slot index, association, bandwidth shares, task groups)] in one
+    batched run; per item, one :class:`SimResult` per task group (in the groups' order)."""
+    from uara.model.formulation import slot_data
+
+    hw1 = server_hardware(instance)
+    e = hw1.size
+    cost = target_cost([p for _, _, _, gs in items for g in gs for p in g.profiles])
+    n_items = len(items)
+    hw = ServerHardware(*(np.tile(getattr(hw1, f), n_items) for f in ("flops", "memory_bandwidth_bytes_per_s",
+                                                                       "memory_bytes", "pass_overhead_s")),
+                        max_batch=hw1.max_batch)
+    start = np.concatenate([np.asarray(slot_data(instance, t).queue_s, dtype=float) for t, _, _, _ in items])
+    bg = _background(instance, hw1, cost, [gs for _, _, _, gs in items], n_items, [t for t, _, _, _ in items], seed)
+    servers = BatchedServers(hw, [cost] * (n_items * e), start, bg)
+    tasks: list[BatchedTasks] = []
+    dev_flops = np.asarray(instance.device_flops, dtype=float)
+    for k, (t, x, y, gs) in enumerate(items):
+        rate = slot_data(instance, t).rate_bps
+        for g in gs:
+            idx = g.idx
+            timing = Timing(draft_s_per_token=g.draft_flops / dev_flops[idx], verify_s_per_position=0.0,
+                            uplink_bps=rate[idx, x[idx]] * y[idx], downlink_bps=options.downlink_bps,
+                            link_latency_s=options.link_latency_s)
+            tasks.append(BatchedTasks(g.n_out, g.match, timing, g.decoding, k * e + x[idx], g.prompt_tokens,
+                                      g.target_flops))
+    flat = simulate_batched(tasks, servers)
+    out: list[list[SimResult]] = []
+    pos = 0
+    for _, _, _, gs in items:
+        out.append(flat[pos:pos + len(gs)])
+        pos += len(gs)
+    return out
