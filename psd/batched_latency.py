@@ -21,7 +21,8 @@ import numpy as np
 from uara.errors import UaraError
 from uara.model.shared.server_model import (DEFAULT_MAX_BATCH, DEFAULT_PASS_OVERHEAD_S, ServerHardware, TargetCost,
                                             batch_pass_s, server_kind_hardware)
-from uara.psd.simulation.batched import Background, BatchedServers, BatchedTasks, background_arrivals, simulate_batched
+from uara.psd.simulation.batched import (Background, BatchedServers, BatchedTasks, PassLog, background_arrivals,
+                                         simulate_batched)
 from uara.psd.simulation.simulator import SimResult, Timing
 
 #: Background arrivals are drawn over max(BACKGROUND_SLOTS * slot length, BACKGROUND_MIN_S) seconds.
@@ -95,9 +96,10 @@ def _background(instance: Any, hw: ServerHardware, cost: TargetCost, groups: Seq
 
 
 def simulate_slots(instance: Any, items: Sequence[tuple[int, np.ndarray, np.ndarray, Sequence[Any]]], *, seed: int,
-                   options: Any) -> list[list[SimResult]]:
+                   options: Any, log: PassLog | None = None) -> list[list[SimResult]]:
     """Simulate the slots ``items`` = [(slot index, association, bandwidth shares, task groups)] in one
-    batched run; per item, one :class:`SimResult` per task group (in the groups' order)."""
+    batched run; per item, one :class:`SimResult` per task group (in the groups' order). ``log`` receives
+    every pass (server index k E + j for item k's server j)."""
     from uara.model.formulation import slot_data
 
     hw1 = server_hardware(instance)
@@ -110,21 +112,47 @@ def simulate_slots(instance: Any, items: Sequence[tuple[int, np.ndarray, np.ndar
     start = np.concatenate([np.asarray(slot_data(instance, t).queue_s, dtype=float) for t, _, _, _ in items])
     bg = _background(instance, hw1, cost, [gs for _, _, _, gs in items], n_items, [t for t, _, _, _ in items], seed)
     servers = BatchedServers(hw, [cost] * (n_items * e), start, bg)
-    tasks: list[BatchedTasks] = []
     dev_flops = np.asarray(instance.device_flops, dtype=float)
+    merged: dict[Any, list[tuple[int, int, Any, BatchedTasks]]] = {}  # tasks of one decoding, across slots
     for k, (t, x, y, gs) in enumerate(items):
         rate = slot_data(instance, t).rate_bps
-        for g in gs:
+        for n, g in enumerate(gs):
             idx = g.idx
             timing = Timing(draft_s_per_token=g.draft_flops / dev_flops[idx], verify_s_per_position=0.0,
                             uplink_bps=rate[idx, x[idx]] * y[idx], downlink_bps=options.downlink_bps,
                             link_latency_s=options.link_latency_s)
-            tasks.append(BatchedTasks(g.n_out, g.match, timing, g.decoding, k * e + x[idx], g.prompt_tokens,
-                                      g.target_flops))
-    flat = simulate_batched(tasks, servers)
-    out: list[list[SimResult]] = []
-    pos = 0
-    for _, _, _, gs in items:
-        out.append(flat[pos:pos + len(gs)])
-        pos += len(gs)
+            merged.setdefault(g.decoding, []).append(
+                (k, n, g, BatchedTasks(g.n_out, g.match, timing, g.decoding, k * e + x[idx], g.prompt_tokens,
+                                       g.target_flops)))
+    flat = simulate_batched([_concat(parts) for parts in merged.values()], servers, log=log)
+    out: list[list[Any]] = [[None] * len(gs) for _, _, _, gs in items]
+    for parts, res in zip(merged.values(), flat):
+        pos = 0
+        for k, n, g, _ in parts:
+            out[k][n] = _slice(res, pos, pos + g.idx.size)
+            pos += g.idx.size
     return out
+
+
+def _concat(parts: Sequence[tuple[int, int, Any, BatchedTasks]]) -> BatchedTasks:
+    """One :class:`BatchedTasks` of several that share a decoding (traces padded to the longest)."""
+    tasks = [p[3] for p in parts]
+    if len(tasks) == 1:
+        return tasks[0]
+    width = max(t.match.shape[1] for t in tasks)
+    match = np.concatenate([np.pad(t.match, ((0, 0), (0, width - t.match.shape[1]))) for t in tasks])
+    cat = lambda name: np.concatenate([np.broadcast_to(getattr(t.timing, name), (t.match.shape[0],))  # noqa: E731
+                                       for t in tasks])
+    timing = Timing(draft_s_per_token=cat("draft_s_per_token"), verify_s_per_position=0.0, uplink_bps=cat("uplink_bps"),
+                    downlink_bps=cat("downlink_bps"), link_latency_s=cat("link_latency_s"))
+    return BatchedTasks(np.concatenate([t.n_tokens for t in tasks]), match, timing, tasks[0].decoding,
+                        np.concatenate([np.asarray(t.server) for t in tasks]),
+                        np.concatenate([t.prompt_tokens for t in tasks]),
+                        np.concatenate([t.flops_per_position for t in tasks]))
+
+
+def _slice(res: SimResult, lo: int, hi: int) -> SimResult:
+    """Tasks lo..hi-1 of a :class:`SimResult`."""
+    from dataclasses import fields
+
+    return SimResult(**{f.name: getattr(res, f.name)[lo:hi] for f in fields(res)})

@@ -78,7 +78,7 @@ class Phone:
         self.job, self.sock, self.up, self.vocab = job, sock, up, vocab
         self.rx = Receiver(sock)
         self.proto = Protocol.parse(job.setting.protocol)
-        self.dlm = CachedLM(model)
+        self.dlm = CachedLM(model) if model is not None else None
         self.n0 = len(job.prompt_ids)
         self.toks = list(job.prompt_ids)
         self.p = self.a = self.n0
@@ -125,10 +125,10 @@ class Phone:
                 if self.lineage != lineage or self.finished():
                     return  # the block's lineage ended while it was drafted: abandon it
             t1 = time.perf_counter()
-            row = self.dlm.logits(self.toks, len(self.toks) - 1)[-1]
-            self.toks.append(int(row.argmax()))
-            if needs_draft_probs(self.proto):
-                probs.append(softmax(row[None, :])[0])
+            token, prob = self._next_token()
+            self.toks.append(token)
+            if prob is not None:
+                probs.append(prob)
             self.log["draft"].append((t1, time.perf_counter()))
         ids = self.toks[start:start + m]
         payload = up_payload(self.proto, ids, np.stack(probs) if probs else None, self.vocab)
@@ -136,6 +136,11 @@ class Phone:
         self.log["sent"].append((time.perf_counter(), start, m, lineage, len(payload)))
         self.inflight.append((start, m, lineage))
         self.a, self.blk = start + m, self.blk + 1
+
+    def _next_token(self) -> tuple[int, Any]:
+        """One draft pass: the greedy next token and, where the protocol sends them, its probabilities."""
+        row = self.dlm.logits(self.toks, len(self.toks) - 1)[-1]
+        return int(row.argmax()), softmax(row[None, :])[0] if needs_draft_probs(self.proto) else None
 
     def _on_verdict(self, f: Frame) -> None:
         self.log["verdict"].append((f.received_s, f.a, f.m, f.k, f.lineage, f.due_s, f.idle))
@@ -179,7 +184,7 @@ class Server:
         from uara.psd.measure.hf import CachedLM
 
         self.proto = Protocol.parse(job.setting.protocol)
-        self.tlm, self.down, self.vocab = CachedLM(model), down, vocab
+        self.tlm, self.down, self.vocab = (CachedLM(model) if model is not None else None), down, vocab
         self.known = list(job.prompt_ids)
         self.lineage = 0
         self.log: list[tuple] = []
@@ -200,15 +205,24 @@ class Server:
         return f.lineage < self.lineage or f.a > n or self.known[f.a:] != ids[: n - f.a]
 
     def on_block(self, f: Frame) -> None:
-        ids = self._ids(f)
+        seq = self.prepare(f)
+        if seq is None:
+            return
+        t1 = time.perf_counter()
+        self.finish(f, seq, self.tlm.logits(seq, f.a - 1), t1)
+
+    def prepare(self, f: Frame) -> list[int] | None:
+        """The sequence to verify (known prefix + the block's ids), or None for a stale block (dropped)."""
         if self.is_stale(f):
             if f.lineage >= self.lineage:
                 self.lineage = f.lineage + 1  # a bonus token contradicted this block's first draft
             self.log.append(("drop", f.received_s, f.a, f.m, f.lineage, f.due_s, f.idle))
-            return
-        t1 = time.perf_counter()
-        seq = self.known[: f.a] + ids
-        rows = self.tlm.logits(seq, f.a - 1)
+            return None
+        return self.known[: f.a] + self._ids(f)
+
+    def finish(self, f: Frame, seq: list[int], rows: Any, t1: float) -> None:
+        """The verdict from the target's logits ``rows`` of positions a - 1 .. a + m - 1, sent down."""
+        ids = seq[f.a:]
         t = rows.argmax(-1).tolist()
         k = 0
         while k < f.m and ids[k] == t[k]:

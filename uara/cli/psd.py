@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_latency(psub)
     _add_declared(psub)
     _add_validate_real(psub)
+    _add_validate_contention(psub)
     _add_build_draft(psub)
 
 
@@ -141,6 +142,29 @@ def _add_validate_real(psub: argparse._SubParsersAction) -> None:
     v.add_argument("--reuse-runs", action="store_true",
                    help="re-analyse OUTPUT/runs.jsonl (calibration, predictions, comparison) without new runs")
     v.set_defaults(func=run_validate_real)
+
+
+def _add_validate_contention(psub: argparse._SubParsersAction) -> None:
+    """``uara psd validate-contention``."""
+    v = psub.add_parser("validate-contention", help="hold the batched server model against real concurrent runs",
+                        description="N = 1, 2, 4, 8 trace-driven clients (each replaying its draft's recorded tokens "
+                                    "and draft times) against one target server that batches their verifications "
+                                    "into real forward passes, over shaped links; calibrate on N = 1, 2 and train-split "
+                                    "prompts, predict the other runs with the batched and the reserved server models, "
+                                    f"write validation.json ({PSD_VALIDATION_FORMAT}), runs.jsonl and traces.jsonl. "
+                                    "See docs/server.md.")
+    v.add_argument("--draft", default="~/.cache/uara/drafts/smollm2-135m-draft4",
+                   help="draft model folder whose tokens and times the clients replay (default: the distilled "
+                        "SmolLM2 draft of `uara psd build-draft`)")
+    v.add_argument("--target", default="smollm2", help="target model: 'smollm2', a folder or a .gguf file")
+    v.add_argument("--output", "-O", default="results/psd/contention")
+    v.add_argument("--rate-mbps", type=float, default=10.0, help="each client's link rate, both directions")
+    v.add_argument("--delay-ms", type=float, default=5.0, help="one-way link delay (ms)")
+    v.add_argument("--repeats", type=int, default=3, help="validation runs per (clients, protocol)")
+    v.add_argument("--calibration-repeats", type=int, default=3, help="calibration runs per (clients, protocol)")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--reuse-runs", action="store_true", help="re-analyse runs.jsonl and traces.jsonl, no new runs")
+    v.set_defaults(func=run_validate_contention)
 
 
 def _add_build_draft(psub: argparse._SubParsersAction) -> None:
@@ -321,6 +345,27 @@ def run_validate_real(args: argparse.Namespace) -> int:
               f"predicted {r['predicted_s']:.3f} s error {r['error_pct']:+.1f} %")
     s = rec["summary"]
     print(f"median |error| {s['median_abs_err_pct']:.2f} %, p95 {s['p95_abs_err_pct']:.2f} %; lossless "
+          f"{rec['lossless']['lossless']}/{rec['lossless']['runs']}; wrote {args.output}/validation.json")
+    return 0
+
+
+def run_validate_contention(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from uara.psd.testbed.contention_campaign import run_contention
+
+    draft = str(Path(args.draft).expanduser())
+    if not Path(draft).is_dir() and draft != "smollm2":
+        raise UaraError(f"--draft: no model folder at {draft} (build the SmolLM2 draft with `uara psd build-draft`)")
+    rec = run_contention(draft, args.target, args.output, rate_bps=args.rate_mbps * 1e6, delay_s=args.delay_ms / 1000,
+                         repeats=args.repeats, calibration_repeats=args.calibration_repeats, seed=args.seed,
+                         reuse_runs=args.reuse_runs, log=lambda s: print(s, file=sys.stderr, flush=True))
+    for r in rec["settings"]:
+        print(f"{r['clients']} clients {r['protocol']:<8} measured {r['measured_s']:.3f} s batched {r['predicted_s']:.3f} s "
+              f"({r['error_pct']:+.1f} %) reserved {r['reserved_predicted_s']:.3f} s ({r['reserved_error_pct']:+.1f} %)")
+    s = rec["summary"]
+    print(f"batched: median |error| {s['median_abs_err_pct']:.2f} %, p95 {s['p95_abs_err_pct']:.2f} %; reserved: median "
+          f"{s['reserved']['median_abs_err_pct']:.2f} %, p95 {s['reserved']['p95_abs_err_pct']:.2f} %; lossless "
           f"{rec['lossless']['lossless']}/{rec['lossless']['runs']}; wrote {args.output}/validation.json")
     return 0
 
