@@ -416,6 +416,19 @@ def test_background_queues_are_the_same_for_every_method_and_replace_only_the_qu
         q = np.maximum(0.0, q + st.exponential(0.6 * 2.0, bg.num_servers) - 2.0)
 
 
+def test_requeue_gives_what_a_background_build_writes():
+    """requeue_background(lindley build) == rebuild of its provenance, every byte (no channel re-traced)."""
+    from uara.scenario.builder import rebuild
+    from uara.scenario.builder import requeue_background
+
+    old = _fs(slots=5, params={"slot_s": 2.0, "server_model": "reserved"}, background_load=0.6, queue_model="lindley")
+    new = requeue_background(old)
+    assert new.to_dict() == rebuild(new).to_dict()
+    assert new.params.server_model == "batched" and new.params.background_load == 0.6
+    assert new.fingerprint() != old.fingerprint()  # the queues changed; the server model alone would not
+    assert [s.gain_db.tolist() for s in new.slots] == [s.gain_db.tolist() for s in old.slots]
+
+
 def test_build_cli_presets_and_coverage_flag(tmp_path):
     out = tmp_path / "p.json"
     r = _uara("build", "--preset", "paper-literal", "--channel", "free-space", "-m", "4", "-e", "2", "-t", "2",

@@ -364,3 +364,28 @@ def test_shipped_pipeline_results_verify():
     k200 = [1 - by[(i, "pipeline-dp")] / by[(i, "pipeline-uniform")] for i, s in by if i.startswith("k200_umi") and s == "pipeline-dp"]
     row = next(c for c in claims["rows"] if c["claim"] == "vs_uniform" and c["users"] == 200 and c["channel"] == "umi")
     assert row["reduction_mean_pct"] == pytest.approx(100 * np.mean(k200), rel=1e-9)
+
+
+def test_batches_that_do_not_fit_the_mbs_memory_are_infeasible():
+    """K = 200: every user in one batch needs more than the RTX 4090's 24 GiB (3.1 GB of GPT2-XL weights plus
+    ~28 GB of KV cache); the DP never chooses such a batch, a benchmark that needs it reports infeasible, and
+    every reported solution fits."""
+    from uara.model.pipeline.schedule import ServingDecision, batch_peak_bytes, evaluate_schedule, sequential_shares
+    from uara.scenario.pipeline_builder import random_pipeline_instance
+    from uara.solvers import get_solver
+
+    inst = random_pipeline_instance(200, seed=3)
+    assert inst.mbs.memory_bytes == 24 * 2**30 and inst.target.kv_bytes_per_token == 307_200
+    everyone = [list(range(200))]
+    one = ServingDecision(everyone, [4], [1], sequential_shares(inst, everyone), "sequential")
+    need = batch_peak_bytes(inst, one)[0]
+    assert need > inst.mbs.memory_bytes
+    ev = evaluate_schedule(inst, one)
+    assert ev.objective_s == float("inf") and "needs" in ev.violations[0] and "MBS memory" in ev.violations[0]
+    for name in ("pipeline-dp", "pipeline-uniform", "pipeline-ad", "pipeline-max-batch"):
+        sol = get_solver(name).solve(inst)
+        if sol.feasible:
+            assert batch_peak_bytes(inst, sol.decision).max() <= inst.mbs.memory_bytes, name
+        else:
+            assert any("MBS memory" in v for v in sol.evaluation.violations), name
+    assert get_solver("pipeline-dp").solve(inst).feasible

@@ -96,6 +96,12 @@ def solve(args: argparse.Namespace, inst: PipelineInstance) -> int:
             sol.info["event_driven_check"] = why
         else:
             sol.info["event_driven_objective_s"] = checked
+    if sol.decision is not None and sol.decision.batches:
+        from uara.model.pipeline.schedule import batch_peak_bytes
+
+        peak = batch_peak_bytes(inst, sol.decision)
+        sol.info["peak_memory_bytes_worst_batch"] = float(peak.max())
+        sol.info["mbs_memory_bytes"] = inst.mbs.memory_bytes
     record = json.loads(dumps_json(sol.to_dict()))
     return emit_solution(args, record, sol.save, lambda: summary(inst, sol), list(sol.evaluation.violations))
 
@@ -113,6 +119,11 @@ def summary(inst: PipelineInstance, sol: Any) -> str:
                      f"{abs(e - sol.objective_s) / max(sol.objective_s, 1e-300):.1e})")
     elif "event_driven_check" in sol.info:
         lines.append(f"check      {sol.info['event_driven_check']}")
+    if "peak_memory_bytes_worst_batch" in sol.info:
+        cap = sol.info.get("mbs_memory_bytes")
+        lines.append(f"memory     worst batch needs {sol.info['peak_memory_bytes_worst_batch'] / 1e9:.2f} GB on the MBS "
+                     f"(weights + peak KV cache); the MBS has "
+                     f"{'no stated limit' if cap is None else f'{cap / 1e9:.2f} GB'}")
     lines.append(f"bandwidth  {dec.bandwidth_mode} shares, min {dec.shares.min():.3g}, max {dec.shares.max():.3g}")
     for m, (b, g, s) in enumerate(zip(dec.batches, dec.speculation_length, dec.micro_batches)):
         if m == 8:

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import math
 import sys
+import copy
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -443,3 +444,38 @@ def rebuild(source: str | Path | Mapping[str, Any] | Instance, progress: bool = 
     if recorded in BUILDER_ALIASES:  # the same code under its earlier path: keep the recorded name
         inst.provenance["builder"] = recorded
     return inst
+
+
+def requeue_background(inst: Instance, server_model: str = "batched") -> Instance:
+    """The instance with the background-only backlog of its own build, without building it again (no ray
+    tracing): ``background`` differs from ``lindley`` only in the queues (the background draws X_j(t) come
+    from the same stream in the same order), so q_j(t+1) = max(0, q_j(t) + X_j(t) - tau) replayed from the
+    build's seed gives what ``--queue-model background`` writes, bit for bit; the params gain
+    ``background_load`` and the server model, the provenance says so (a rebuild gives the same file)."""
+    from uara.scenario.provenance import _queue_rule, build_options_from
+
+    opts = build_options_from(inst)
+    if opts.get("queue_model") not in ("lindley", "background"):
+        raise UaraError(f"provenance.build.queue_model: {opts.get('queue_model')!r}; only Lindley builds carry the "
+                        "background draws to replay")
+    rho = float(opts.get("background_load", 0.0))
+    state = _streams(int(opts["seed"])).state
+    lo, hi = (float(v) for v in opts.get("battery_range", (0.2, 1.0)))
+    state.uniform(lo, hi, inst.num_devices)  # the slot-0 batteries come first in this stream
+    tau, e = float(inst.params.slot_s), inst.num_servers
+    q = np.zeros(e)
+    d = inst.to_dict()
+    for slot in d["slots"]:
+        slot["queue_s"] = np.round(q, 4).tolist()
+        other = state.exponential(rho * tau, e) if rho > 0 else 0.0
+        q = np.maximum(0.0, q + other - tau)
+    changes = {"server_model": server_model}
+    if rho > 0:
+        changes["background_load"] = rho
+    d["params"] = inst.params.with_changes(changes).to_dict()
+    prov = copy.deepcopy(inst.provenance)
+    prov["build"]["queue_model"] = "background"
+    prov["build"]["params"] = {**prov["build"].get("params", {}), **changes}
+    prov.setdefault("resolved", {})["queue_rule"] = _queue_rule(BuildSpec.from_record({**opts, "queue_model": "background"}))
+    d["provenance"] = prov
+    return Instance.from_dict(d)

@@ -109,11 +109,13 @@ class PipelineBuildSpec:
 
 
 def model_cost(shape: ModelShape, bytes_per_parameter: float) -> ModelCost:
-    """FLOP per position 2 N_ne + 2 d V + 4 L d ctx (uara.psd.workload.flops); weights n_params * bytes."""
+    """FLOP per position 2 N_ne + 2 d V + 4 L d ctx (uara.psd.workload.flops); weights n_params * bytes; KV
+    2 L d bytes per context token (K and V of every layer)."""
     n_params = shape.n_params or (shape.n_non_embedding + shape.vocab * shape.d_model)
     return ModelCost(name=shape.name, weight_bytes=float(n_params * bytes_per_parameter),
                      flops_per_token=float(2.0 * shape.n_non_embedding + 2.0 * shape.d_model * shape.vocab),
-                     flops_per_context_token=float(4.0 * shape.n_layers * shape.d_model))
+                     flops_per_context_token=float(4.0 * shape.n_layers * shape.d_model),
+                     kv_bytes_per_token=float(2.0 * shape.n_layers * shape.d_model * bytes_per_parameter))
 
 
 def _node(catalog: Any, kind: str, overhead_s: float) -> ComputeNode:
@@ -123,8 +125,12 @@ def _node(catalog: Any, kind: str, overhead_s: float) -> ComputeNode:
     bw = raw.get("derivation", {}).get("memory_bandwidth_bytes_per_s")
     if not bw:
         raise UaraError(f"catalog.servers.{kind}.derivation.memory_bandwidth_bytes_per_s: needed by the pipeline model")
+    from uara.model.shared.server_model import server_kind_hardware
+
+    memory = server_kind_hardware().get(kind, {}).get("memory_bytes")
     return ComputeNode(label=catalog.servers[kind].label or kind, flops=float(catalog.servers[kind].flops),
-                       memory_bandwidth_bytes_per_s=float(bw), pass_overhead_s=overhead_s)
+                       memory_bandwidth_bytes_per_s=float(bw), pass_overhead_s=overhead_s,
+                       memory_bytes=None if memory is None else float(memory))
 
 
 def _positions(spec: PipelineBuildSpec, provider: Any, rng: np.random.Generator,

@@ -16,7 +16,9 @@ from uara.solvers import BASELINES
 
 #: Metrics a reduction can be stated on: (column, words).
 REDUCTION_METRICS = (
-    ("latency_mean_s", "end-to-end latency (PSD simulator)"),
+    ("latency_mean_s", "end-to-end latency (PSD simulator, the instances' server model)"),
+    ("latency_reserved_mean_s", "end-to-end latency, reserved server (the paper's compute shares; docs/server.md)"),
+    ("latency_batched_mean_s", "end-to-end latency, batched work-conserving server (docs/server.md)"),
     ("ctrl_per_device", "P1 objective (controllable part I - C, per device)"),
     ("p1_latency_s", "P1 latency terms a_i + D_ij^ES per device"),
 )

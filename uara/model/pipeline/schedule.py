@@ -28,7 +28,7 @@ import numpy as np
 
 from uara.errors import SolutionError
 from uara.model.pipeline.serving_instance import PipelineInstance
-from uara.model.pipeline.serving_latency import UserTerms, single_batch_duration_s, user_terms
+from uara.model.pipeline.serving_latency import UserTerms, batch_kv_bytes, single_batch_duration_s, user_terms
 
 BANDWIDTH_MODES = ("sequential", "static")
 SHARE_TOL = 1e-9
@@ -184,6 +184,10 @@ def evaluate_schedule(inst: PipelineInstance, dec: ServingDecision, terms: UserT
     rho = upload_ready_s(inst, dec)
     dur = np.array([single_batch_duration_s(inst, terms, np.asarray(b), g, s)
                     for b, g, s in zip(dec.batches, dec.speculation_length, dec.micro_batches)])
+    memory = memory_violations(inst, dec, terms)
+    if memory:
+        return ServingEvaluation(float("inf"), np.full(inst.num_users, np.inf), rho, np.full(m, np.nan),
+                                 np.full(m, np.nan), dur, memory)
     start, end = np.empty(m), np.empty(m)
     clock = 0.0
     for b in range(m):
@@ -194,6 +198,24 @@ def evaluate_schedule(inst: PipelineInstance, dec: ServingDecision, terms: UserT
         completion[members] = end[b] + inst.link.downlink_latency_s
     objective = float(completion.sum() if inst.objective == "sum" else completion.max())
     return ServingEvaluation(objective, completion, rho, start, end, dur, [])
+
+
+def batch_peak_bytes(inst: PipelineInstance, dec: ServingDecision, terms: UserTerms | None = None) -> np.ndarray:
+    """Per batch: the MBS memory it needs, W_t + peak KV cache (B; :func:`uara.model.pipeline.serving_latency.batch_kv_bytes`)."""
+    terms = terms or user_terms(inst)
+    return np.array([inst.target.weight_bytes + float(batch_kv_bytes(
+        inst, terms.prompt_tokens[b].sum(), terms.output_tokens[b].sum(), g, len(b)))
+        for b, g in zip(dec.batches, dec.speculation_length)])
+
+
+def memory_violations(inst: PipelineInstance, dec: ServingDecision, terms: UserTerms | None = None) -> list[str]:
+    """One line per batch whose weights plus KV cache exceed the MBS memory."""
+    if inst.mbs.memory_bytes is None:
+        return []
+    need = batch_peak_bytes(inst, dec, terms)
+    return [f"batches[{m}]: needs {need[m] / 1e9:.2f} GB of MBS memory (weights + KV cache of its "
+            f"{len(dec.batches[m])} users), the MBS has {inst.mbs.memory_bytes / 1e9:.2f} GB"
+            for m in np.flatnonzero(need > inst.mbs.memory_bytes)]
 
 
 def sequential_shares(inst: PipelineInstance, batches: Sequence[Sequence[int]]) -> np.ndarray:

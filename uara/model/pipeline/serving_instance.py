@@ -11,6 +11,8 @@ JSON field                             symbol        unit
 sbs.flops, mbs.flops                   F_S, F_M      FLOP/s (compute roof of a forward pass)
 sbs.memory_bandwidth_bytes_per_s       B_S, B_M      byte/s (weights are read once per pass)
 sbs.pass_overhead_s                    o_S, o_M      s per forward pass (launch, scheduling)
+mbs.memory_bytes                       Mem_M         byte (optional): W_t + KV of a batch must fit
+models.target.kv_bytes_per_token       kv_t          byte per context token (optional; 0: not counted)
 models.draft.weight_bytes              W_d, W_t      byte
 models.draft.flops_per_token           a_d, a_t      FLOP per position at context 0
 models.draft.flops_per_context_token   b_d, b_t      FLOP per position per context token
@@ -58,6 +60,8 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "memory_bandwidth_bytes_per_s": (1e8, 1e15, "B/s"),
     "pass_overhead_s": (0.0, 10.0, "s"),
     "weight_bytes": (1e3, 1e14, "B"),
+    "memory_bytes": (1e6, 1e15, "B"),
+    "kv_bytes_per_token": (0.0, 1e9, "B"),
     "flops_per_token": (1e3, 1e16, "FLOP"),
     "flops_per_context_token": (0.0, 1e13, "FLOP"),
     "fronthaul_bps": (1e3, 1e13, "bit/s"),
@@ -94,9 +98,13 @@ class ComputeNode:
     flops: float
     memory_bandwidth_bytes_per_s: float
     pass_overhead_s: float = 0.0
+    memory_bytes: float | None = None  # device memory (B): the weights plus a batch's KV cache must fit; None: unbounded
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        if d["memory_bytes"] is None:
+            del d["memory_bytes"]  # files written before the field existed keep their bytes
+        return d
 
     @classmethod
     def from_dict(cls, raw: Any, path: str) -> "ComputeNode":
@@ -107,7 +115,9 @@ class ComputeNode:
                                                           f"{path}.memory_bandwidth_bytes_per_s",
                                                           "memory_bandwidth_bytes_per_s"),
                    pass_overhead_s=_positive(raw.get("pass_overhead_s", 0.0), f"{path}.pass_overhead_s",
-                                             "pass_overhead_s"))
+                                             "pass_overhead_s"),
+                   memory_bytes=None if raw.get("memory_bytes") is None
+                   else _positive(raw["memory_bytes"], f"{path}.memory_bytes", "memory_bytes"))
 
 
 @dataclass(frozen=True)
@@ -118,13 +128,17 @@ class ModelCost:
     weight_bytes: float
     flops_per_token: float
     flops_per_context_token: float = 0.0
+    kv_bytes_per_token: float = 0.0  # KV cache per context token (B): 2 layers d_model bytes; 0 = not counted
 
     def flops(self, context_tokens: Any) -> np.ndarray:
         """FLOP per position at context ``context_tokens`` (array ok): a + b ctx."""
         return self.flops_per_token + self.flops_per_context_token * np.asarray(context_tokens, dtype=float)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        if not d["kv_bytes_per_token"]:
+            del d["kv_bytes_per_token"]
+        return d
 
     @classmethod
     def from_dict(cls, raw: Any, path: str) -> "ModelCost":
@@ -133,7 +147,9 @@ class ModelCost:
                    weight_bytes=_positive(raw["weight_bytes"], f"{path}.weight_bytes", "weight_bytes"),
                    flops_per_token=_positive(raw["flops_per_token"], f"{path}.flops_per_token", "flops_per_token"),
                    flops_per_context_token=_positive(raw.get("flops_per_context_token", 0.0),
-                                                     f"{path}.flops_per_context_token", "flops_per_context_token"))
+                                                     f"{path}.flops_per_context_token", "flops_per_context_token"),
+                   kv_bytes_per_token=_positive(raw.get("kv_bytes_per_token", 0.0), f"{path}.kv_bytes_per_token",
+                                                "kv_bytes_per_token"))
 
 
 @dataclass(frozen=True)

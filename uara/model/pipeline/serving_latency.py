@@ -31,7 +31,8 @@ the MBS alone: T_m = M_0 + N_m pass(M, target, sum_k f_t(ctx_k)) + l_f + (b sum 
 
 Uploads: user k's prompt is d_k = b I_k + h bits. Batches then run one after another:
 C_m = max(C_{m-1}, rho_m) + T_m (rho_m: the last prompt of B_m is in), user k finishes at
-C_{m(k)} + l_d. Everything here is vectorised over candidate batches (the DP evaluates thousands).
+C_{m(k)} + l_d. A batch whose weights plus peak KV cache, W_t + kv_t (sum_k (I_k + O_k) + n (gamma + 1)),
+exceed the MBS memory is infeasible: T_m = inf (:func:`batch_fits`). Everything here is vectorised over candidate batches (the DP evaluates thousands).
 """
 
 from __future__ import annotations
@@ -111,12 +112,13 @@ def batch_duration_s(inst: PipelineInstance, gamma: int, rounds: np.ndarray, mic
     """T_m (module docstring) for each candidate batch; ``micro`` holds one or two micro-batches."""
     link, s_node, m_node = inst.link, inst.sbs, inst.mbs
     rounds = np.asarray(rounds, dtype=np.int64)
+    fits = batch_fits(inst, prompt_tokens, output_tokens, gamma, sum(mb.size for mb in micro))
     m0 = (link.fronthaul_latency_s + (link.token_bits * prompt_tokens + link.header_bits) / link.fronthaul_bps
           + pass_time_s(m_node, inst.target, target_prefill_flops))
     if gamma == 0:
         v = pass_time_s(m_node, inst.target, sum(mb.target_flops for mb in micro))
         back = link.fronthaul_latency_s + (link.token_bits * output_tokens + link.header_bits) / link.fronthaul_bps
-        return m0 + rounds * v + back
+        return np.where(fits, m0 + rounds * v + back, np.inf)
     terms = []
     for mb in micro:
         draft = gamma * pass_time_s(s_node, inst.draft, mb.draft_flops)
@@ -128,8 +130,24 @@ def batch_duration_s(inst: PipelineInstance, gamma: int, rounds: np.ndarray, mic
         terms.append((prefill, draft, up, verify, dn))
     if len(terms) == 1:
         p, s, up, v, dn = terms[0]
-        return np.maximum(m0, p + s + up) + v + (rounds - 1) * (dn + s + up + v) + dn
-    return _two_micro_batches(m0, rounds, terms[0], terms[1])
+        return np.where(fits, np.maximum(m0, p + s + up) + v + (rounds - 1) * (dn + s + up + v) + dn, np.inf)
+    return np.where(fits, _two_micro_batches(m0, rounds, terms[0], terms[1]), np.inf)
+
+
+def batch_kv_bytes(inst: PipelineInstance, prompt_tokens: Any, output_tokens: Any, gamma: int, users: Any) -> np.ndarray:
+    """Peak KV cache of a batch on the MBS (B): kv_t (sum_k (I_k + O_k) + n (gamma + 1)), every user's whole
+    context at its last verification (:mod:`uara.model.shared.server_model`, admission)."""
+    return inst.target.kv_bytes_per_token * (np.asarray(prompt_tokens, float) + np.asarray(output_tokens, float)
+                                             + np.asarray(users, float) * (gamma + 1))
+
+
+def batch_fits(inst: PipelineInstance, prompt_tokens: Any, output_tokens: Any, gamma: int, users: Any) -> np.ndarray:
+    """W_t + peak KV <= the MBS memory (True where the MBS states no memory): a batch that does not fit is
+    infeasible (its duration is inf, so no solver chooses it and an evaluator reports it)."""
+    if inst.mbs.memory_bytes is None:
+        return np.ones(np.shape(prompt_tokens), dtype=bool)
+    need = inst.target.weight_bytes + batch_kv_bytes(inst, prompt_tokens, output_tokens, gamma, users)
+    return need <= inst.mbs.memory_bytes
 
 
 def _two_micro_batches(m0: np.ndarray, rounds: np.ndarray, ta: tuple, tb: tuple) -> np.ndarray:
