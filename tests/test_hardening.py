@@ -189,7 +189,9 @@ def test_pipeline_dp_refuses_a_run_that_needs_more_memory_than_there_is(monkeypa
     inst = random_pipeline_instance(200, seed=1)
     with pytest.raises(UaraError, match=r"needs about .* GiB for K = 200 users"):
         uara.solve(inst, solver="pipeline-dp")
-    assert uara.solve(inst, solver="pipeline-dp", one_batch=True).feasible
+    one = uara.solve(inst, solver="pipeline-dp", one_batch=True)  # not refused for the host's memory, but
+    assert not one.feasible  # its one batch of 200 users does not fit the MBS (docs/server.md)
+    assert any("MBS memory" in v for v in one.evaluation.violations)
 
 
 def test_the_event_check_is_skipped_past_its_round_budget(files, monkeypatch, capsys):

@@ -352,6 +352,9 @@ def test_shipped_pipeline_results_verify():
     assert len(rows) >= 100
     instances = {}
     for r in rows:
+        if r["status"] == "infeasible":  # only a batch too large for the MBS memory (issue 23), re-checked
+            assert "MBS memory" in r["error"] and r["solver"] != "pipeline-dp", r
+            continue
         assert r["status"] in ("feasible", "optimal"), r
         f = root.parent.parent / r["instance_file"]
         inst = instances.setdefault(r["instance_file"], PipelineInstance.load(f))
@@ -360,10 +363,14 @@ def test_shipped_pipeline_results_verify():
         assert ev.objective_s == pytest.approx(float(r["objective_s"]), rel=1e-12)
     claims = json.loads((root / "claims.json").read_text())
     assert claims["format"] == "uara-pipeline-claims/1"
-    by = {(r["instance"], r["solver"]): float(r["mean_latency_s"]) for r in rows}
-    k200 = [1 - by[(i, "pipeline-dp")] / by[(i, "pipeline-uniform")] for i, s in by if i.startswith("k200_umi") and s == "pipeline-dp"]
-    row = next(c for c in claims["rows"] if c["claim"] == "vs_uniform" and c["users"] == 200 and c["channel"] == "umi")
-    assert row["reduction_mean_pct"] == pytest.approx(100 * np.mean(k200), rel=1e-9)
+    by = {(r["instance"], r["solver"]): float(r["mean_latency_s"] or "nan") for r in rows}
+    for k in (100, 200):
+        red = [1 - by[(i, "pipeline-dp")] / by[(i, "pipeline-uniform")] for i, s in by
+               if i.startswith(f"k{k}_umi") and s == "pipeline-dp"]
+        row = next(c for c in claims["rows"] if c["claim"] == "vs_uniform" and c["users"] == k and c["channel"] == "umi")
+        got = float("nan") if row["reduction_mean_pct"] is None else row["reduction_mean_pct"]  # null: infeasible
+        assert got == pytest.approx(100 * np.mean(red), rel=1e-9, nan_ok=True)
+    assert all(np.isnan(by[(i, "pipeline-uniform")]) for i, _ in by if i.startswith("k200_umi"))  # infeasible
 
 
 def test_batches_that_do_not_fit_the_mbs_memory_are_infeasible():

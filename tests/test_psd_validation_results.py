@@ -57,3 +57,27 @@ def test_the_verification_fit_keeps_the_per_position_time_non_negative():
     rec["server"] = [("verify", 0, 0, p - 1, 0, 0.0, 0.05 + 0.01 * p, 0) for p in times]
     t_call, t_v, _ = _verify_fit([rec])
     assert abs(t_v - 0.01) < 1e-12 and abs(t_call - 0.05) < 1e-12
+
+
+CONTENTION = ROOT.parent / "contention"
+
+
+def test_contention_record_covers_every_client_count_and_its_summary_is_recomputable():
+    """results/psd/contention (issue 23): N = 1, 2, 4, 8 present, >= 40 validation client runs, every run
+    lossless, the summaries of both server models follow from the settings, the batched median within 5 %."""
+    v = json.loads((CONTENTION / "validation.json").read_text())
+    assert v["format"] == "uara-psd-validation/1" and v["kind"] == "contention"
+    rows = v["settings"]
+    assert len(rows) >= 8 and {r["clients"] for r in rows} == {1, 2, 4, 8}
+    assert len(v["runs"]) >= 40 and sum(r["runs"] for r in rows) == len(v["runs"])
+    assert v["lossless"]["lossless"] == v["lossless"]["runs"] and all(r["lossless"] for r in v["runs"])
+    for key, summary in (("error_pct", v["summary"]), ("reserved_error_pct", v["summary"]["reserved"])):
+        err = np.abs([r[key] for r in rows])
+        assert abs(summary["median_abs_err_pct"] - np.median(err)) < 1e-9
+        assert abs(summary["p95_abs_err_pct"] - np.percentile(err, 95)) < 1e-9
+    for r in rows:
+        mine = [c for c in v["runs"] if c["clients"] == r["clients"] and c["protocol"] == r["protocol"]]
+        assert abs(r["measured_s"] - np.mean([c["measured_s"] for c in mine])) < 1e-9
+    assert v["summary"]["median_abs_err_pct"] <= 5
+    assert v["summary"]["reserved"]["median_abs_err_pct"] > v["summary"]["median_abs_err_pct"]
+    assert not set(v["prompts"]["calibration"]) & set(v["prompts"]["validation"])

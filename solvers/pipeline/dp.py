@@ -151,7 +151,9 @@ def _schedule_cost(cuts: list[tuple[int, int]], t_tab: np.ndarray, rho_tab: list
 
 def _lower_bound(cost: np.ndarray, c: np.ndarray, users_left: int, tail: float, objective: str) -> np.ndarray:
     """Least final objective a state (C_j, cost_j) can reach: cost_j + (K - j) C_j + W(j), or C_j + W(j)."""
-    return cost + users_left * c + tail if objective == "sum" else c + tail
+    if objective != "sum":
+        return c + tail
+    return cost + (users_left * c if users_left else 0.0) + tail  # 0 * inf (a batch that does not fit) is 0
 
 
 def _pareto(c: np.ndarray, cost: np.ndarray) -> np.ndarray:

@@ -124,7 +124,8 @@ def _pipeline_campaign(out: Path, runs: Path, specs: list[PipelineRunSpec], inst
                 atomic_write_json(runs / spec.file_name, res.record)
             rows[spec.key] = r = pipeline_row(inst, Path(spec.instance_file), runs / spec.file_name, opts,
                                               None if reused else res.record)
-            log(f"{inst.name} {spec.solver} seed {spec.seed}: {r['status']} {r['objective_s']:.6g} s"
+            score = f"{r['objective_s']:.6g} s" if r.get("objective_s") is not None else r.get("error", "")[:120]
+            log(f"{inst.name} {spec.solver} seed {spec.seed}: {r['status']} {score}"
                 + (" (reused)" if reused else f" ({r['wall_time_s']:.2f} s)"))
         if not reused:  # the table after every new run (the reused ones are in it from the next write on)
             _write(out, [rows[s.key] for s in specs if s.key in rows])
@@ -150,6 +151,12 @@ def pipeline_row(inst: PipelineInstance, inst_file: Path, sol_file: Path, option
     rec = read_json(sol_file, what="solution file") if rec is None else rec
     row = {**_run_row(inst, inst_file, rec["solver"], options, rec["seed"]), "status": rec["status"], "error": "",
            "lower_bound_s": rec.get("lower_bound_s"), "wall_time_s": rec["wall_time_s"], "solution_file": str(sol_file)}
+    from uara.model.pipeline.schedule import memory_violations
+
+    found = memory_violations(inst, ServingDecision.from_dict(rec["decision"]))
+    if found:  # a batch that does not fit the MBS memory: an infeasible decision, re-checked here, not an error
+        return {**row, "status": "infeasible",
+                "error": f"infeasible: {found[0]}" + (f" (+{len(found) - 1} more)" if len(found) > 1 else "")}
     try:
         ev = verify_serving_solution(rec, inst)
     except UaraError as exc:
