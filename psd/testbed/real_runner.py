@@ -122,8 +122,11 @@ class Phone:
         for _ in range(m):
             if s.mode == "psd":
                 self._poll()
-                if self.lineage != lineage or self.finished():
-                    return  # the block's lineage ended while it was drafted: abandon it
+                if self.lineage != lineage or self.a != start or self.finished():
+                    # the block's lineage ended while it was drafted, or (before its first token) the verdict of
+                    # the block in flight accepted everything and appended its bonus token, so the next block
+                    # starts after it: abandon this one (it would resend the bonus token as a draft)
+                    return
             t1 = time.perf_counter()
             token, prob = self._next_token()
             self.toks.append(token)
