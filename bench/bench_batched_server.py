@@ -34,17 +34,12 @@ def timed(fn, repeat: int) -> tuple[float, object]:
 
 def pass_statistics(inst: Instance, sol) -> dict[str, float]:
     """Passes, requests per pass and busy share while tasks run, from the batched simulator's pass log."""
-    from uara.psd.batched_latency import simulate_slots
-    from uara.psd.latency import _check_decisions, slot_groups
-    from uara.psd.simulation import batched
+    from uara.psd.latency import _batched_slots, _decisions
+    from uara.psd.simulation.batched import PassLog
 
-    log = batched.PassLog([], [], [], [], [], [], [])
-    items = []
-    for t, s in enumerate(sol.slots):
-        x, y, _ = _check_decisions(inst.num_devices, inst.num_servers, s.association, s.bandwidth_share,
-                                   s.compute_share)
-        items.append((t, x, y, slot_groups(inst, t, protocol=None, seed=0, options=LatencyOptions(), notes=[])))
-    simulate_slots(inst, items, seed=0, options=LatencyOptions(server_model="batched"), log=log)
+    log = PassLog([], [], [], [], [], [], [])
+    _batched_slots(inst, {t: _decisions(s) for t, s in enumerate(sol.slots)}, protocol=None, seed=0,
+                   options=LatencyOptions(server_model="batched"), log=log)
     a = log.arrays()
     srv = a["server"].astype(int)
     busy = np.bincount(srv, weights=a["duration_s"])

@@ -20,7 +20,7 @@ import numpy as np
 
 from uara.errors import UaraError
 from uara.model.shared.server_model import (DEFAULT_MAX_BATCH, DEFAULT_PASS_OVERHEAD_S, ServerHardware, TargetCost,
-                                            batch_pass_s, server_kind_hardware)
+                                            SERVER_HARDWARE_KEYS, batch_pass_s, server_kind_hardware)
 from uara.psd.simulation.batched import (Background, BatchedServers, BatchedTasks, PassLog, background_arrivals,
                                          simulate_batched)
 from uara.psd.simulation.simulator import SimResult, Timing
@@ -29,8 +29,6 @@ from uara.psd.simulation.simulator import SimResult, Timing
 BACKGROUND_SLOTS = 3.0
 BACKGROUND_MIN_S = 30.0
 
-HARDWARE_FIELDS = ("memory_bytes", "memory_bandwidth_bytes_per_s", "pass_overhead_s")
-
 
 def server_hardware(instance: Any) -> ServerHardware:
     """(E,) batched-server parameters: each server's own fields (``memory_bytes``,
@@ -38,10 +36,10 @@ def server_hardware(instance: Any) -> ServerHardware:
     entry in ``uara/model/shared/data/server_hardware.json``; ``flops`` is the server's F_j. A field neither gives is a
     one-line error naming the server."""
     catalog = server_kind_hardware()
-    cols: dict[str, list[float]] = {k: [] for k in HARDWARE_FIELDS}
+    cols: dict[str, list[float]] = {k: [] for k in SERVER_HARDWARE_KEYS}
     for j, srv in enumerate(instance.servers):
         kind = catalog.get(srv.kind, {})
-        for key in HARDWARE_FIELDS:
+        for key in SERVER_HARDWARE_KEYS:
             value = getattr(srv, key, None)
             if value is None:
                 value = kind.get(key, DEFAULT_PASS_OVERHEAD_S if key == "pass_overhead_s" else None)
@@ -111,7 +109,7 @@ def simulate_slots(instance: Any, items: Sequence[tuple[int, np.ndarray, np.ndar
                         max_batch=hw1.max_batch)
     start = np.concatenate([np.asarray(slot_data(instance, t).queue_s, dtype=float) for t, _, _, _ in items])
     bg = _background(instance, hw1, cost, [gs for _, _, _, gs in items], n_items, [t for t, _, _, _ in items], seed)
-    servers = BatchedServers(hw, [cost] * (n_items * e), start, bg)
+    servers = BatchedServers(hw, cost, start, bg)
     dev_flops = np.asarray(instance.device_flops, dtype=float)
     merged: dict[Any, list[tuple[int, int, Any, BatchedTasks]]] = {}  # tasks of one decoding, across slots
     for k, (t, x, y, gs) in enumerate(items):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -179,23 +179,28 @@ def slot_latency(instance: Any, slot_index: int, association: Any, bandwidth_sha
         seed: seeds the acceptance of tasks that carry no trace seed.
         options: :class:`LatencyOptions`.
     """
+    opts = options or LatencyOptions()
+    if server_model_of(instance, opts) == "batched":
+        return _batched_slots(instance, {slot_index: (association, bandwidth_share, compute_share)},
+                              protocol=protocol, seed=seed, options=opts)[0]
+    sd, x, y, z, groups, notes = _slot_inputs(instance, slot_index, (association, bandwidth_share, compute_share),
+                                              protocol=protocol, seed=seed, options=opts)
+    return assemble(len(x), groups, [_simulate_reserved(instance, sd, x, y, z, g, opts) for g in groups], notes)
+
+
+def _slot_inputs(instance: Any, slot_index: int, decisions: tuple[Any, Any, Any], *, protocol: str | Protocol | None,
+                 seed: int, options: LatencyOptions) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, list, list[str]]:
+    """(slot data, checked association, y, z, task groups, notes) of one slot: what either server model needs."""
     from uara.model.formulation import slot_data
 
-    opts = options or LatencyOptions()
     if not 0 <= slot_index < instance.num_slots:
         raise UaraError(f"slot_index: expected 0..{instance.num_slots - 1}, got {slot_index}")
     sd = slot_data(instance, slot_index)
     m, e = sd.rate_bps.shape
-    x, y, z = _check_decisions(m, e, association, bandwidth_share, compute_share)
+    x, y, z = _check_decisions(m, e, *decisions)
     notes: list[str] = []
-    groups = slot_groups(instance, slot_index, protocol=protocol, seed=seed, options=opts, notes=notes)
-    if server_model_of(instance, opts) == "batched":
-        from uara.psd.batched_latency import simulate_slots
-
-        results = simulate_slots(instance, [(slot_index, x, y, groups)], seed=seed, options=opts)[0]
-    else:
-        results = [_simulate_reserved(instance, sd, x, y, z, g, opts) for g in groups]
-    return assemble(m, groups, results, notes)
+    groups = slot_groups(instance, slot_index, protocol=protocol, seed=seed, options=options, notes=notes)
+    return sd, x, y, z, groups, notes
 
 
 def server_model_of(instance: Any, options: LatencyOptions) -> str:
@@ -294,6 +299,11 @@ def assemble(m: int, groups: list[TaskGroup], results: list[SimResult], notes: l
     return LatencyResult(lat, inf, mean, p95, mean_f, breakdown, rounds, tpr, sorted(set(notes)))
 
 
+def _decisions(slot: Any) -> tuple[Any, Any, Any]:
+    """(association, bandwidth_share, compute_share) of a solution slot (object or dict)."""
+    return tuple(_decision(slot, k) for k in ("association", "bandwidth_share", "compute_share"))  # type: ignore[return-value]
+
+
 def _decision(slot: Any, key: str) -> Any:
     if isinstance(slot, Mapping):
         if key not in slot:
@@ -335,10 +345,10 @@ def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol |
     opts = options or LatencyOptions()
     model = server_model_of(instance, opts)
     if model == "batched":
-        per_slot = _batched_slots(instance, slots, protocol=protocol, seed=seed, options=opts)
+        per_slot = _batched_slots(instance, {t: _decisions(s) for t, s in enumerate(slots)}, protocol=protocol,
+                                  seed=seed, options=opts)
     else:
-        per_slot = [slot_latency(instance, t, _decision(s, "association"), _decision(s, "bandwidth_share"),
-                                 _decision(s, "compute_share"), protocol=protocol, seed=seed, options=opts)
+        per_slot = [slot_latency(instance, t, *_decisions(s), protocol=protocol, seed=seed, options=opts)
                     for t, s in enumerate(slots)]
     allv = np.stack([r.per_device_s for r in per_slot])  # (T, M)
     mean, p95, mean_f = _stats(allv.ravel())
@@ -360,23 +370,19 @@ def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol |
     }
 
 
-def _batched_slots(instance: Any, slots: Sequence[Any], *, protocol: str | Protocol | None, seed: int,
-                   options: LatencyOptions) -> list[LatencyResult]:
-    """Every slot under the batched server, in one event simulation (slots are independent queues)."""
-    from uara.model.formulation import slot_data
+def _batched_slots(instance: Any, decisions: Mapping[int, tuple[Any, Any, Any]], *, protocol: str | Protocol | None,
+                   seed: int, options: LatencyOptions, log: Any = None) -> list[LatencyResult]:
+    """The slots ``decisions`` = {slot index: (association, y, z)} under the batched server, in one event
+    simulation (slots are independent queues); ``log`` (a :class:`~uara.psd.simulation.batched.PassLog`)
+    receives every pass."""
     from uara.psd.batched_latency import simulate_slots
 
     items, notes = [], []
-    for t, s in enumerate(slots):
-        sd = slot_data(instance, t)
-        m, e = sd.rate_bps.shape
-        x, y, _ = _check_decisions(m, e, _decision(s, "association"), _decision(s, "bandwidth_share"),
-                                   _decision(s, "compute_share"))
-        slot_notes: list[str] = []
-        items.append((t, x, y, slot_groups(instance, t, protocol=protocol, seed=seed, options=options,
-                                           notes=slot_notes)))
+    for t, dec in decisions.items():
+        _, x, y, _, groups, slot_notes = _slot_inputs(instance, t, dec, protocol=protocol, seed=seed, options=options)
+        items.append((t, x, y, groups))
         notes.append(slot_notes)
-    results = simulate_slots(instance, items, seed=seed, options=options)
+    results = simulate_slots(instance, items, seed=seed, options=options, log=log)
     return [assemble(len(instance.devices), it[3], res, n) for it, res, n in zip(items, results, notes)]
 
 

@@ -17,7 +17,7 @@ from uara.psd.simulation.simulator import CATEGORIES, Decoding, Timing, simulate
 
 def _servers(n=1, *, flops=3e12, bw=1e30, mem=1e30, o=0.0, max_batch=256, start=None, bg=None, w=1e9, kvb=3e5):
     hw = ServerHardware(np.full(n, flops), np.full(n, bw), np.full(n, mem), np.full(n, o), max_batch)
-    return BatchedServers(hw, [TargetCost(w, kvb)] * n, np.zeros(n) if start is None else np.asarray(start, float),
+    return BatchedServers(hw, TargetCost(w, kvb), np.zeros(n) if start is None else np.asarray(start, float),
                           bg if bg is not None else Background.none(n))
 
 

@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from uara.errors import UaraError
-from uara.model.shared.server_model import ServerHardware, TargetCost, batch_pass_s
+from uara.model.shared.server_model import ServerHardware, TargetCost, batch_pass_s, kv_capacity_tokens
 from uara.psd.simulation.acceptance import next_mismatch
 from uara.psd.simulation.simulator import (QUEUE, SERVER, Decoding, SimResult, Timing, _charge_waste, _check_inputs,
                                            _initial_state, _mx, _next_block, _plus, _record_finished, _verdict,
@@ -65,10 +65,11 @@ class Background:
 
 @dataclass(frozen=True)
 class BatchedServers:
-    """G independent servers: hardware, the target's cost on each, backlog (busy until ``start_s``)."""
+    """G independent servers: hardware, the target's cost (one value, or (G,) arrays: one per server), backlog
+    (busy until ``start_s``)."""
 
     hardware: ServerHardware
-    cost: Sequence[TargetCost]
+    cost: TargetCost
     start_s: np.ndarray
     background: Background
 
@@ -121,7 +122,7 @@ class _Group:
         if ((sid < 0) | (sid >= servers.size)).any():
             raise UaraError(f"server: expected indices in 0..{servers.size - 1}")
         prompt = np.broadcast_to(np.asarray(tasks.prompt_tokens, dtype=float), (n,))
-        cap = _kv_capacity(servers)[sid]
+        cap = np.broadcast_to(kv_capacity_tokens(servers.hardware, servers.cost), (servers.size,))[sid]
         finite = (np.isfinite(tm["draft_s_per_token"]) & (tm["uplink_bps"] > 0) & (tm["downlink_bps"] > 0)
                   & np.isfinite(tm["link_latency_s"]) & (prompt + n_tok + dec.max_block + 1 <= cap))
         self.dec, self.n_all, self.finite = dec, n, finite
@@ -194,13 +195,6 @@ class _Group:
                          downlink_bits=r["downlink_bits"], finite=self.finite)
 
 
-def _kv_capacity(servers: BatchedServers) -> np.ndarray:
-    """(memory - W) / kv_b per server, in context tokens (<= 0 when the weights do not fit)."""
-    w = np.array([c.weight_bytes for c in servers.cost])
-    kv = np.array([c.kv_bytes_per_token for c in servers.cost])
-    return (servers.hardware.memory_bytes - w) / kv
-
-
 @dataclass
 class PassLog:
     """Every pass the servers ran: server, start (s), duration (s), requests, of them background,
@@ -225,9 +219,8 @@ def simulate_batched(tasks: Sequence[BatchedTasks], servers: BatchedServers, *,
     groups = [_Group(t, servers) for t in tasks]
     n_srv = servers.size
     hw = servers.hardware
-    w = np.array([c.weight_bytes for c in servers.cost])
-    kvb = np.array([c.kv_bytes_per_token for c in servers.cost])
-    cap = _kv_capacity(servers)
+    w, kvb = servers.cost.weight_bytes, servers.cost.kv_bytes_per_token
+    cap = np.broadcast_to(kv_capacity_tokens(hw, servers.cost), (n_srv,))
     bg = servers.background
     if bg.arrival_s.shape[0] != n_srv:
         raise UaraError(f"background.arrival_s: expected {n_srv} rows, got {bg.arrival_s.shape[0]}")
@@ -294,7 +287,6 @@ def _admit(groups: Sequence[_Group], start: np.ndarray, n_bg: np.ndarray, bg: Ba
     the KV cache is full; then the earliest-ready prefix that fits (foreground and background merged in
     arrival order). Returns a mask per group and the background count per server."""
     waiting = [g.ready <= start[g.st["sid"]] for g in groups]
-    n_srv = start.size
     kv = n_bg * bg.context_tokens
     count = n_bg.copy()
     for g, sel in zip(groups, waiting):

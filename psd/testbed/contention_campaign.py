@@ -35,7 +35,7 @@ from uara.psd.simulation.batched import Background, BatchedServers, BatchedTasks
 from uara.psd.simulation.simulator import Decoding, Timing, simulate
 from uara.psd.testbed.concurrent_runner import Trace, record_trace, run_concurrent
 from uara.psd.testbed.real_runner import LinkSetting
-from uara.psd.testbed.real_validation import _link_overheads, frame_protocol
+from uara.psd.testbed.real_validation import _link_overheads, frame_protocol, line_fit_nonneg_slope
 from uara.psd.testbed.validation_campaign import tokenized_prompts
 
 CLIENTS = (1, 2, 4, 8)
@@ -86,7 +86,8 @@ def fit_pass_cost(passes: Sequence[Sequence[float]], weight_bytes: float, kv_byt
 
 
 def _match(trace: dict[str, Any], n: int, width: int) -> np.ndarray:
-    out = np.zeros(n + width, dtype=bool)
+    """The teacher-forced match trace of the first n output positions, zero-padded to ``width`` positions."""
+    out = np.zeros(width, dtype=bool)
     k = min(n, len(trace["proposals"]))
     out[:k] = np.array(trace["proposals"][:k]) == np.array(trace["reference"][:k])
     return out
@@ -102,7 +103,7 @@ def predict_run(recs: Sequence[dict[str, Any]], traces: dict[str, dict], cal: di
                    atomic_passes=True)
     n_out = np.array([len(r["output"]) for r in recs])
     width = int(n_out.max()) + dec.max_block + 2
-    match = np.stack([np.pad(_match(traces[r["prompt_id"]], len(r["output"]), 0), (0, width))[:width] for r in recs])
+    match = np.stack([_match(traces[r["prompt_id"]], len(r["output"]), width) for r in recs])
     td = np.array([np.mean(traces[r["prompt_id"]]["step_s"][:max(1, len(r["output"]))]) for r in recs])
     td = td + cal["draft_overshoot_s"]
     link = s["one_way_delay_s"] + cal["link_overhead_s"]
@@ -113,7 +114,7 @@ def predict_run(recs: Sequence[dict[str, Any]], traces: dict[str, dict], cal: di
                         np.array([p["pass_overhead_s"]]), max_batch=max(1, n_cl))
     tasks = BatchedTasks(n_out, match, timing, dec, np.zeros(n_cl, int),
                          np.array([len(r["prompt_ids"]) for r in recs], float), np.full(n_cl, cal["flops_per_position"]))
-    batched = simulate_batched([tasks], BatchedServers(hw, [cost], np.zeros(1), Background.none(1)))[0].latency_s
+    batched = simulate_batched([tasks], BatchedServers(hw, cost, np.zeros(1), Background.none(1)))[0].latency_s
     one = cal["single_request"]
     reserved = simulate(n_out, match, Timing(td, n_cl * one["verify_s_per_position"], n_cl * one["verify_s_per_call"],
                                              s["bandwidth_bps"], s["bandwidth_bps"], link), dec).latency_s
@@ -126,9 +127,7 @@ def calibrate_contention(recs: Sequence[dict[str, Any]], traces: dict[str, dict]
     passes = {json.dumps(p[:2]): p for r in recs for p in r["passes"]}.values()
     fit = fit_pass_cost(list(passes), cost.weight_bytes, cost.kv_bytes_per_token, flops_per_position)
     ones = np.array([[p[3], p[1] - p[0]] for p in passes if p[2] == 1], float)
-    (t_call, t_v), *_ = np.linalg.lstsq(np.vstack([np.ones(len(ones)), ones[:, 0]]).T, ones[:, 1], rcond=None)
-    if t_v < 0:
-        t_call, t_v = float(ones[:, 1].mean() / 1.0), 0.0
+    t_call, t_v = line_fit_nonneg_slope(ones[:, 0], ones[:, 1])
     measured = [e - s_ for r in recs for s_, e in r["phone"]["draft"]]
     recorded = [float(np.mean(traces[r["prompt_id"]]["step_s"])) for r in recs]
     return {"pass": fit, "flops_per_position": flops_per_position,

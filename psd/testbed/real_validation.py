@@ -51,6 +51,15 @@ def _send_overheads(rec: dict[str, Any]) -> list[float]:
     return out
 
 
+def line_fit_nonneg_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(intercept, slope) of y = a + b x by least squares with b >= 0: when the free slope is negative it sits
+    on its bound and the intercept is the mean of y."""
+    (a, b), *_ = np.linalg.lstsq(np.vstack([np.ones_like(x), x]).T, y, rcond=None)
+    if b < 0:
+        return float(y.mean()), 0.0
+    return float(a), float(b)
+
+
 def _verify_fit(records: Sequence[dict[str, Any]]) -> tuple[float, float, dict[str, float]]:
     """t_call + (m + 1) t_v by least squares with t_v >= 0 over every protocol's verification passes, plus each
     protocol's mean residual (the target-side payload work of split and pearl). On this CPU a pass over 2..5
@@ -58,11 +67,7 @@ def _verify_fit(records: Sequence[dict[str, Any]]) -> tuple[float, float, dict[s
     intercept over-predicted every verification by |t_v| (m + 1), ~7 ms of ~100 (the first validation)."""
     rows = [(Protocol.parse(r["setting"]["protocol"]).spec, row[3] + 1, row[6] - row[5])
             for r in records for row in r["server"] if row[0] == "verify"]
-    x = np.array([p for _, p, _ in rows], float)
-    y = np.array([t for _, _, t in rows], float)
-    (t_call, t_v), *_ = np.linalg.lstsq(np.vstack([np.ones_like(x), x]).T, y, rcond=None)
-    if t_v < 0:  # least squares with t_v >= 0: the slope sits on its bound, the intercept is the mean
-        t_call, t_v = float(y.mean()), 0.0
+    t_call, t_v = line_fit_nonneg_slope(np.array([p for _, p, _ in rows], float), np.array([t for _, _, t in rows], float))
     resid = defaultdict(list)
     for (proto, p, t) in rows:
         resid[proto].append(t - (t_call + p * t_v))

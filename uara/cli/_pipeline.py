@@ -101,7 +101,6 @@ def solve(args: argparse.Namespace, inst: PipelineInstance) -> int:
 
         peak = batch_peak_bytes(inst, sol.decision)
         sol.info["peak_memory_bytes_worst_batch"] = float(peak.max())
-        sol.info["mbs_memory_bytes"] = inst.mbs.memory_bytes
     record = json.loads(dumps_json(sol.to_dict()))
     return emit_solution(args, record, sol.save, lambda: summary(inst, sol), list(sol.evaluation.violations))
 
@@ -120,7 +119,7 @@ def summary(inst: PipelineInstance, sol: Any) -> str:
     elif "event_driven_check" in sol.info:
         lines.append(f"check      {sol.info['event_driven_check']}")
     if "peak_memory_bytes_worst_batch" in sol.info:
-        cap = sol.info.get("mbs_memory_bytes")
+        cap = inst.mbs.memory_bytes
         lines.append(f"memory     worst batch needs {sol.info['peak_memory_bytes_worst_batch'] / 1e9:.2f} GB on the MBS "
                      f"(weights + peak KV cache); the MBS has "
                      f"{'no stated limit' if cap is None else f'{cap / 1e9:.2f} GB'}")

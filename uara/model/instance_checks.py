@@ -88,6 +88,18 @@ def check_server(s: Any, path: str) -> None:
         raise InstanceError(f"{path}.position", "must be finite")
 
 
+def _check_vector(values: Any, n: int, path: str, low: float, high: float, why: Any) -> None:
+    """``values`` of shape (n,), each finite in [low, high]; else a one-line error naming ``path`` (or its
+    first bad entry, with the message ``why(value)``)."""
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != (n,):
+        raise InstanceError(path, f"expected shape ({n},), got {arr.shape}")
+    bad = ~np.isfinite(arr) | (arr < low) | (arr > high)
+    if bad.any():
+        k = _first_bad(bad)[0]
+        raise InstanceError(f"{path}[{k}]", why(arr[k]))
+
+
 def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(v) for v in np.argwhere(mask)[0])
 
@@ -117,24 +129,10 @@ def check_slot(slot: Any, path: str, m: int, e: int, floor_db: float, devices: S
             f"{path}.gain_db[{i}]",
             f"device {devices[i].name!r} has no usable channel (every gain at the floor {floor_db} dB); move or drop it",
         )
-    battery = np.asarray(slot.battery, dtype=float)
-    if battery.shape != (m,):
-        raise InstanceError(f"{path}.battery", f"expected shape ({m},), got {battery.shape}")
-    lo_b = RANGES["battery"][0]
-    bad = ~np.isfinite(battery) | (battery < lo_b) | (battery > 1)
-    if bad.any():
-        i = _first_bad(bad)[0]
-        raise InstanceError(
-            f"{path}.battery[{i}]",
-            f"{battery[i]} is outside [{lo_b:g}, 1]; the battery level is a fraction of capacity and P1 divides by it",
-        )
-    queue = np.asarray(slot.queue_s, dtype=float)
-    if queue.shape != (e,):
-        raise InstanceError(f"{path}.queue_s", f"expected shape ({e},), got {queue.shape}")
-    bad = ~np.isfinite(queue) | (queue < 0) | (queue > RANGES["queue_s"][1])
-    if bad.any():
-        j = _first_bad(bad)[0]
-        raise InstanceError(f"{path}.queue_s[{j}]", f"{queue[j]} must be a finite delay in [0, {RANGES['queue_s'][1]:g}] s")
+    lo_b, hi_q = RANGES["battery"][0], RANGES["queue_s"][1]
+    _check_vector(slot.battery, m, f"{path}.battery", lo_b, 1.0,
+                  lambda v: f"{v} is outside [{lo_b:g}, 1]; the battery level is a fraction of capacity and P1 divides by it")
+    _check_vector(slot.queue_s, e, f"{path}.queue_s", 0.0, hi_q, lambda v: f"{v} must be a finite delay in [0, {hi_q:g}] s")
     if slot.device_positions is not None:
         pos = np.asarray(slot.device_positions, dtype=float)
         if pos.shape != (m, 3):

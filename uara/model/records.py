@@ -14,7 +14,7 @@ import numpy as np
 
 from uara.errors import InstanceError
 from uara.model.instance_checks import check_params
-from uara.model.shared.server_model import SERVER_MODELS
+from uara.model.shared.server_model import SERVER_HARDWARE_KEYS, SERVER_MODELS
 from uara.model.shared.validation import check_array, check_in_range, check_keys, check_list, check_number, check_string
 
 
@@ -182,10 +182,6 @@ class Server:
                 d[key] = float(getattr(self, key))
         return d
 
-
-#: Optional server fields of the batched server model, with their plausible ranges (unit).
-SERVER_HARDWARE_KEYS = {"memory_bytes": (1e6, 1e15, "B"), "memory_bandwidth_bytes_per_s": (1e8, 1e15, "B/s"),
-                        "pass_overhead_s": (0.0, 10.0, "s")}
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import numpy as np
 
 from uara.errors import SolutionError
 from uara.model.pipeline.serving_instance import PipelineInstance
-from uara.model.pipeline.serving_latency import UserTerms, batch_kv_bytes, single_batch_duration_s, user_terms
+from uara.model.pipeline.serving_latency import UserTerms, batch_memory_bytes, single_batch_duration_s, user_terms
 
 BANDWIDTH_MODES = ("sequential", "static")
 SHARE_TOL = 1e-9
@@ -201,11 +201,10 @@ def evaluate_schedule(inst: PipelineInstance, dec: ServingDecision, terms: UserT
 
 
 def batch_peak_bytes(inst: PipelineInstance, dec: ServingDecision, terms: UserTerms | None = None) -> np.ndarray:
-    """Per batch: the MBS memory it needs, W_t + peak KV cache (B; :func:`uara.model.pipeline.serving_latency.batch_kv_bytes`)."""
+    """Per batch: the MBS memory it needs, W_t + peak KV cache (B; :func:`uara.model.pipeline.serving_latency.batch_memory_bytes`)."""
     terms = terms or user_terms(inst)
-    return np.array([inst.target.weight_bytes + float(batch_kv_bytes(
-        inst, terms.prompt_tokens[b].sum(), terms.output_tokens[b].sum(), g, len(b)))
-        for b, g in zip(dec.batches, dec.speculation_length)])
+    return np.array([float(batch_memory_bytes(inst, terms.prompt_tokens[b].sum(), terms.output_tokens[b].sum(), g, len(b)))
+                     for b, g in zip(dec.batches, dec.speculation_length)])
 
 
 def memory_violations(inst: PipelineInstance, dec: ServingDecision, terms: UserTerms | None = None) -> list[str]:

@@ -146,8 +146,12 @@ def batch_fits(inst: PipelineInstance, prompt_tokens: Any, output_tokens: Any, g
     infeasible (its duration is inf, so no solver chooses it and an evaluator reports it)."""
     if inst.mbs.memory_bytes is None:
         return np.ones(np.shape(prompt_tokens), dtype=bool)
-    need = inst.target.weight_bytes + batch_kv_bytes(inst, prompt_tokens, output_tokens, gamma, users)
-    return need <= inst.mbs.memory_bytes
+    return batch_memory_bytes(inst, prompt_tokens, output_tokens, gamma, users) <= inst.mbs.memory_bytes
+
+
+def batch_memory_bytes(inst: PipelineInstance, prompt_tokens: Any, output_tokens: Any, gamma: int, users: Any) -> np.ndarray:
+    """MBS memory a batch needs (B): the target's weights plus its peak KV cache (:func:`batch_kv_bytes`)."""
+    return inst.target.weight_bytes + batch_kv_bytes(inst, prompt_tokens, output_tokens, gamma, users)
 
 
 def _two_micro_batches(m0: np.ndarray, rounds: np.ndarray, ta: tuple, tb: tuple) -> np.ndarray:

@@ -49,6 +49,11 @@ DEFAULT_PASS_OVERHEAD_S = 0.004
 DEFAULT_MAX_BATCH = 256
 
 
+#: The batched-server fields a server record may carry (else its kind's entry below), with their plausible
+#: ranges (low, high, unit).
+SERVER_HARDWARE_KEYS = {"memory_bytes": (1e6, 1e15, "B"), "memory_bandwidth_bytes_per_s": (1e8, 1e15, "B/s"),
+                        "pass_overhead_s": (0.0, 10.0, "s")}
+
 #: Memory, memory bandwidth and pass overhead of the catalog's server kinds (:data:`uara.model.shared.formats.SERVER_HARDWARE_FORMAT`).
 SERVER_HARDWARE_FILE = Path(__file__).resolve().parent / "data" / "server_hardware.json"
 
@@ -117,7 +122,8 @@ class TargetCost:
 
 
 def kv_capacity_tokens(hardware: ServerHardware, cost: TargetCost) -> np.ndarray:
-    """(memory - W) / kv_b: context tokens the KV cache of each server holds (<= 0: the weights do not fit)."""
+    """(memory - W) / kv_b: context tokens the KV cache of each server holds (<= 0: the weights do not fit);
+    ``cost`` may hold one value or one per server."""
     return (hardware.memory_bytes - cost.weight_bytes) / cost.kv_bytes_per_token
 
 
