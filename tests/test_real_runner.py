@@ -92,3 +92,70 @@ def test_sd_rounds_equal_the_simulator_and_the_latency_is_predicted(runs):
             assert verified == int(sim.rounds[0])
     for row in compare(records, predicted):
         assert abs(row["error_pct"]) < 25, row
+
+
+class _NullSender:
+    def __init__(self):
+        self.frames = []
+
+    def send(self, frame):
+        self.frames.append(frame)
+
+
+def _verdict_rows(ids, accept, bonus):
+    """Target logits over positions a-1 .. a+m-1 whose greedy tokens accept ``accept`` drafts, then ``bonus``."""
+    greedy = list(ids[:accept]) + [bonus] + [0] * (len(ids) - accept)
+    rows = np.zeros((len(ids) + 1, VOCAB))
+    rows[np.arange(len(greedy)), greedy] = 1.0
+    return rows
+
+
+def test_server_follows_the_phones_lineage_after_an_unsent_abandoned_block():
+    """The trace that deadlocked a fresh-clone CI run: a bonus token contradicts a block the phone had begun
+    and abandoned unsent (the phone alone starts lineage 1), its next block is rejected, and a block drafted
+    before that verdict arrives must be dropped as stale, not verified against the correction."""
+    from uara.psd.testbed.payloads import up_payload
+    from uara.psd.simulation.protocols import Protocol
+    from uara.psd.testbed.real_runner import Server
+    from uara.psd.testbed.shaped_link import KIND_BLOCK, Frame
+
+    prompt = list(range(10, 20))
+    job = Job("p", prompt, LinkSetting("ids", 2e6, 0.002, "psd", 4), max_new_tokens=24)
+    down = _NullSender()
+    srv = Server(None, job, down, VOCAB)
+
+    def block(a, ids, lineage):
+        return Frame(KIND_BLOCK, lineage=lineage, a=a, m=len(ids), payload=up_payload(Protocol.parse("ids"), ids, None, VOCAB))
+
+    def verify(f, ids, accept, bonus):
+        seq = srv.prepare(f)
+        assert seq is not None
+        srv.finish(f, seq, _verdict_rows(ids, accept, bonus), 0.0)
+        return down.frames[-1]
+
+    v = verify(block(10, [5, 6], 0), [5, 6], 2, 7)        # all accepted, bonus 7 at position 12
+    assert (v.k, v.token) == (2, 7) and srv.known == prompt + [5, 6, 7]
+    # the phone had drafted 8 at position 12, sees the bonus 7, abandons that block unsent: lineage 1
+    f = block(13, [9], 1)
+    v = verify(f, [9], 0, 4)                              # rejected: the phone resets to lineage 2
+    assert v.k == 0 and srv.lineage == 2
+    stale = block(14, [3, 3], 1)                          # drafted after 9 before the verdict came
+    assert srv.is_stale(stale) and srv.prepare(stale) is None
+    assert srv.known == prompt + [5, 6, 7, 4]
+    fresh = block(14, [2], 2)                             # the phone's next block, after the correction 4
+    v = verify(fresh, [2], 1, 1)
+    assert v.k == 1 and srv.known == prompt + [5, 6, 7, 4, 2, 1]
+
+
+def test_a_silent_link_raises_instead_of_hanging():
+    import socket
+
+    from uara.psd.testbed.shaped_link import LinkStalled, Receiver
+
+    a, b = socket.socketpair()
+    try:
+        with pytest.raises(LinkStalled, match="no frame for 0.05 s"):
+            Receiver(a, stall_s=0.05).wait()
+    finally:
+        a.close()
+        b.close()

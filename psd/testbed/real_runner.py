@@ -30,8 +30,8 @@ from uara.errors import UaraError
 from uara.psd.measure.hf import load_weights
 from uara.psd.testbed.payloads import down_payload, needs_draft_probs, needs_target_probs, softmax, up_payload
 from uara.psd.simulation.protocols import Protocol
-from uara.psd.testbed.shaped_link import (KIND_BLOCK, KIND_CONTROL, KIND_VERDICT, Frame, Receiver, ShapedSender, recv_frame,
-                                  tune)
+from uara.psd.testbed.shaped_link import (KIND_BLOCK, KIND_CONTROL, KIND_VERDICT, Frame, LinkStalled, Receiver,
+                                          ShapedSender, recv_frame, tune)
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,11 @@ class Phone:
             if can_draft and self.a - self.n0 < self.job.max_new_tokens:
                 self._draft_block()
             else:
-                self._on_verdict(self.rx.wait())
+                try:
+                    self._on_verdict(self.rx.wait())
+                except LinkStalled as err:
+                    raise UaraError(f"real run {self.job.prompt_id}: {err}; the phone waits for the verdict of "
+                                    f"{list(self.inflight)} (start, size, lineage) at lineage {self.lineage}") from err
         return (self.done_at or time.perf_counter()) - t0
 
     def _poll(self) -> None:
@@ -215,12 +219,20 @@ class Server:
         self.finish(f, seq, self.tlm.logits(seq, f.a - 1), t1)
 
     def prepare(self, f: Frame) -> list[int] | None:
-        """The sequence to verify (known prefix + the block's ids), or None for a stale block (dropped)."""
+        """The sequence to verify (known prefix + the block's ids), or None for a stale block (dropped).
+
+        The phone's lineage number is the authority: it also starts a new lineage on its own when a bonus
+        token contradicts a block it had begun to draft and abandoned unsent, which the server never sees.
+        So the server adopts the lineage of every block it verifies, and after a verdict that ends a lineage
+        it expects ``f.lineage + 1`` (the phone's next), not its own count plus one; otherwise the two counts
+        drift apart by one and a block drafted after a rejected token is verified against the correction.
+        """
         if self.is_stale(f):
             if f.lineage >= self.lineage:
                 self.lineage = f.lineage + 1  # a bonus token contradicted this block's first draft
             self.log.append(("drop", f.received_s, f.a, f.m, f.lineage, f.due_s, f.idle))
             return None
+        self.lineage = f.lineage
         return self.known[: f.a] + self._ids(f)
 
     def finish(self, f: Frame, seq: list[int], rows: Any, t1: float) -> None:
@@ -234,7 +246,7 @@ class Server:
         token = t[k]
         self.known = seq[: f.a + k] + [token]
         if k < f.m:
-            self.lineage += 1
+            self.lineage = f.lineage + 1
         payload = down_payload(self.proto, k, token, probs, k < f.m, self.vocab)
         t2 = time.perf_counter()
         self.down.send(Frame(KIND_VERDICT, lineage=f.lineage, a=f.a, m=f.m, k=k, token=token, payload=payload))

@@ -98,19 +98,33 @@ class ShapedSender:
         return len(aborted)
 
 
+#: seconds a blocking read waits for a frame before it gives up (:class:`LinkStalled`): no run of the testbed
+#: leaves a link silent this long, so a stall is a protocol bug, reported instead of hanging the run
+STALL_S = 120.0
+
+
+class LinkStalled(ConnectionError):
+    """Nothing arrived on a link for :data:`STALL_S` seconds while its reader waited for a frame."""
+
+
 class Receiver:
     """Frames from the socket, each released at its due time; ``drop(frame)`` says which to release at once
-    (and discard) because the sender aborted it."""
+    (and discard) because the sender aborted it. A blocking read that sees nothing for ``stall_s`` seconds
+    raises :class:`LinkStalled`."""
 
-    def __init__(self, sock: socket.socket, drop: Callable[[Frame], bool] | None = None):
+    def __init__(self, sock: socket.socket, drop: Callable[[Frame], bool] | None = None, stall_s: float = STALL_S):
         self.sock = sock
         self.drop = drop or (lambda f: False)
         self.pending: deque = deque()
+        self.stall_s = float(stall_s)
 
     def _read_available(self, block: bool) -> None:
         while True:
-            ready = select.select([self.sock], [], [], None if (block and not self.pending) else 0)[0]
+            blocking = block and not self.pending
+            ready = select.select([self.sock], [], [], self.stall_s if blocking else 0)[0]
             if not ready:
+                if blocking:
+                    raise LinkStalled(f"link stalled: no frame for {self.stall_s:g} s while waiting for one")
                 return
             self.pending.append(recv_frame(self.sock))
             block = False
