@@ -189,7 +189,7 @@ def target_cost_of(model: Any) -> tuple[TargetCost, float]:
 
 
 def run_contention(draft: str, target: str, output: str | Path, *, rate_bps: float = 10e6, delay_s: float = 0.005,
-                   draft_length: int = 4, repeats: int = 3, calibration_repeats: int = 3,
+                   draft_length: int = 4, repeats: int = 4, calibration_repeats: int = 3,
                    lengths: tuple[int, int] = (32, 64), seed: int = 0, warmup: int = 2, reuse_runs: bool = False,
                    log=print) -> dict[str, Any]:
     """The whole protocol (module docstring); returns the ``PSD_VALIDATION_FORMAT`` record."""

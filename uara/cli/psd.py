@@ -160,7 +160,7 @@ def _add_validate_contention(psub: argparse._SubParsersAction) -> None:
     v.add_argument("--output", "-O", default="results/psd/contention")
     v.add_argument("--rate-mbps", type=float, default=10.0, help="each client's link rate, both directions")
     v.add_argument("--delay-ms", type=float, default=5.0, help="one-way link delay (ms)")
-    v.add_argument("--repeats", type=int, default=3, help="validation runs per (clients, protocol)")
+    v.add_argument("--repeats", type=int, default=4, help="validation runs per (clients, protocol)")
     v.add_argument("--calibration-repeats", type=int, default=3, help="calibration runs per (clients, protocol)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--reuse-runs", action="store_true", help="re-analyse runs.jsonl and traces.jsonl, no new runs")
