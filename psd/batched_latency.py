@@ -132,6 +132,24 @@ def simulate_slots(instance: Any, items: Sequence[tuple[int, np.ndarray, np.ndar
     return out
 
 
+def busy_until_s(instance: Any, items: Sequence[tuple[int, Any, Any, Any]], log: PassLog) -> list[np.ndarray]:
+    """Per item of :func:`simulate_slots`, (E,): the end of each server's last pass with at least one of the
+    item's own requests (background-only passes do not count), from the slot start; the server's starting
+    backlog where none ran."""
+    from uara.model.formulation import slot_data
+
+    e = len(instance.servers)
+    arr = log.arrays()
+    own = arr["requests"] > arr["background"]
+    ends = np.full(len(items) * e, -np.inf)
+    np.maximum.at(ends, arr["server"][own].astype(np.int64), (arr["start_s"] + arr["duration_s"])[own])
+    out = []
+    for k, (t, _, _, _) in enumerate(items):
+        start = np.asarray(slot_data(instance, t).queue_s, dtype=float)
+        out.append(np.maximum(ends[k * e:(k + 1) * e], start))
+    return out
+
+
 def _concat(parts: Sequence[tuple[int, int, Any, BatchedTasks]]) -> BatchedTasks:
     """One :class:`BatchedTasks` of several that share a decoding (traces padded to the longest)."""
     tasks = [p[3] for p in parts]

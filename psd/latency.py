@@ -66,6 +66,9 @@ class LatencyResult:
         breakdown: name -> (M,) seconds (critical path parts, busy and idle times).
         rounds, tokens_per_round: (M,).
         notes: approximations used (e.g. tasks without psd fields).
+        server_busy_until_s: (E,) under the batched server, the end of each server's last pass that served
+            one of the slot's tasks, from the slot start (its starting backlog where none did); None under
+            reserved. An episode rolls the backlog forward from it (:mod:`uara.experiments.episode`).
     """
 
     per_device_s: np.ndarray
@@ -77,9 +80,10 @@ class LatencyResult:
     rounds: np.ndarray
     tokens_per_round: np.ndarray
     notes: list[str] = field(default_factory=list)
+    server_busy_until_s: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "mean_s": self.mean_s, "p95_s": self.p95_s, "mean_finite_s": self.mean_finite_s,
             "per_device_s": self.per_device_s.tolist(),
             "infinite": np.flatnonzero(self.infinite).tolist(),
@@ -87,6 +91,9 @@ class LatencyResult:
             "tokens_per_round_mean": _mean(self.tokens_per_round[~self.infinite]),
             "notes": list(self.notes),
         }
+        if self.server_busy_until_s is not None:
+            out["server_busy_until_s"] = self.server_busy_until_s.tolist()
+        return out
 
 
 def _mean(x: np.ndarray) -> float:
@@ -375,18 +382,25 @@ def _batched_slots(instance: Any, decisions: Mapping[int, tuple[Any, Any, Any]],
     """The slots ``decisions`` = {slot index: (association, y, z)} under the batched server, in one event
     simulation (slots are independent queues); ``log`` (a :class:`~uara.psd.simulation.batched.PassLog`)
     receives every pass."""
-    from uara.psd.batched_latency import simulate_slots
+    from uara.psd.batched_latency import busy_until_s, simulate_slots
+    from uara.psd.simulation.batched import PassLog
 
     items, notes = [], []
     for t, dec in decisions.items():
         _, x, y, _, groups, slot_notes = _slot_inputs(instance, t, dec, protocol=protocol, seed=seed, options=options)
         items.append((t, x, y, groups))
         notes.append(slot_notes)
+    log = PassLog([], [], [], [], [], [], []) if log is None else log
     results = simulate_slots(instance, items, seed=seed, options=options, log=log)
-    return [assemble(len(instance.devices), it[3], res, n) for it, res, n in zip(items, results, notes)]
+    busy = busy_until_s(instance, items, log)
+    out = [assemble(len(instance.devices), it[3], res, n) for it, res, n in zip(items, results, notes)]
+    for r, b in zip(out, busy):
+        r.server_busy_until_s = b
+    return out
 
 
-def latency_or_reason(inst: Any, sol: Any, *, both_models: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+def latency_or_reason(inst: Any, sol: Any, *, both_models: bool = False, seed: int = 0
+                      ) -> tuple[dict[str, Any] | None, str | None]:
     """The PSD simulator's end-to-end latency of a solution (:func:`solution_latency`, under the instance's
     server model), or (None, why not): the one bridge that ``uara solve``, a comparison run and an episode
     slot use. With ``both_models`` the result also carries ``by_server_model``: the mean, median and p95
@@ -394,12 +408,12 @@ def latency_or_reason(inst: Any, sol: Any, *, both_models: bool = False) -> tupl
     from uara.model.shared.server_model import SERVER_MODELS
 
     try:
-        out = solution_latency(inst, sol)
+        out = solution_latency(inst, sol, seed=seed)
         if both_models:
             out["by_server_model"] = {}
             for model in SERVER_MODELS:
                 other = out if model == out["server_model"] else solution_latency(
-                    inst, sol, options=LatencyOptions(server_model=model))
+                    inst, sol, seed=seed, options=LatencyOptions(server_model=model))
                 out["by_server_model"][model] = {k: other[k] for k in ("mean_s", "median_s", "p95_s")}
         return out, None
     except Exception as exc:  # noqa: BLE001 - the latency is an annex of a run; its failure is reported, not raised

@@ -77,3 +77,30 @@ def test_cli_simulate_and_compare_episode_mode(inst: Instance, tmp_path: Path, c
     assert df["gap"].isna().all() and df["battery_end_mean"].notna().all()
     ep = run_episode(inst, "tma", seed=0, latency=False)
     assert df[df["solver"] == "tma"]["objective"].iloc[0] == pytest.approx(ep.objective, rel=1e-12)
+
+
+def test_a_batched_episode_carries_what_its_own_server_left_unfinished(inst: Instance) -> None:
+    """Under the batched server the backlog of slot t + 1 is what slot t's batched simulation of this
+    method's decisions had not finished at the slot end, max(0, b_j - tau), not P1's Lindley sum; the record
+    re-scores by re-simulating, and a tampered backlog is caught."""
+    short = replace(inst, params=replace(inst.params, server_model="batched", slot_s=0.05))
+    ep = run_episode(short, "max-sinr", seed=1)
+    assert ep.server_model == "batched"
+    carried = 0.0
+    for a, b in zip(ep.slots, ep.slots[1:]):
+        busy = np.asarray(a.latency["per_slot"][0]["server_busy_until_s"])
+        np.testing.assert_allclose(b.queue_s, np.maximum(0.0, busy - 0.05), rtol=1e-12, atol=1e-15)
+        dec = a.solution.slots[0]
+        lindley = roll_forward(short, replace(short.slots[a.t], battery=a.battery, queue_s=a.queue_s),
+                               dec.association, dec.bandwidth_share).next_queue_s
+        assert not np.allclose(b.queue_s, lindley)
+        carried += float(b.queue_s.sum())
+    assert carried > 0
+    data = json.loads(json.dumps(ep.to_dict()))
+    assert data["server_model"] == "batched"
+    assert rescore_episode(data, short) == pytest.approx(ep.objective, rel=1e-12)
+    data["slots"][2]["state"]["queue_s"][0] += 0.01
+    with pytest.raises(SolutionError, match="does not follow"):
+        rescore_episode(data, short)
+    other = run_episode(short, "tma", seed=1, latency=False)
+    assert not np.allclose(other.slots[-1].queue_s, ep.slots[-1].queue_s)

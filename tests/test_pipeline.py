@@ -122,20 +122,47 @@ def test_each_batch_taking_its_shortest_choice_is_optimal_for_a_fixed_batching()
 
 
 # ------------------------------------------------------------------ analytic vs event-driven
+def _deterministic_acceptance(inst, rng):
+    """alpha in {0, 1}: every round commits 1 or gamma + 1 tokens, so every user's rounds are certain and the
+    event-driven replay must reproduce the recursion exactly."""
+    users = tuple(replace(u, alpha=float(rng.integers(2))) for u in inst.users)
+    return replace(inst, users=users)
+
+
 def test_analytic_latency_agrees_with_the_event_driven_simulation():
     rng = np.random.default_rng(0)
     for trial in range(60):
-        inst = random_pipeline_instance(int(rng.integers(1, 9)), seed=int(rng.integers(1000)))
+        inst = _deterministic_acceptance(random_pipeline_instance(int(rng.integers(1, 9)), seed=int(rng.integers(1000))), rng)
         if rng.random() < 0.3:  # compute-bound passes and slow fronthaul: other regimes of the recursion
             inst = replace(inst, sbs=replace(inst.sbs, flops=inst.sbs.flops / 200),
                            link=replace(inst.link, fronthaul_bps=2e5, fronthaul_latency_s=0.02))
         dec = _random_decision(inst, rng)
         ev = evaluate_schedule(inst, dec)
         tr = simulate_serving(inst, dec)
-        assert abs(tr.objective(inst.objective) - ev.objective_s) <= 0.01 * ev.objective_s
         np.testing.assert_allclose(tr.completion_s, ev.completion_s, rtol=1e-9)
         np.testing.assert_allclose(tr.batch_start_s, ev.batch_start_s, rtol=1e-9, atol=1e-12)
 
+
+def test_a_batchs_expected_duration_matches_replays_that_sample_every_users_rounds():
+    """With random acceptance the replay draws each user's rounds; one batch of one micro-batch has a duration
+    affine in its rounds, so the mean over draws converges to the analytic T at the expected maximum (within
+    4 standard errors); charging the largest of the users' expected rounds would under-charge it."""
+    for seed, same in ((2, False), (5, True)):
+        inst = random_pipeline_instance(8, seed=seed)
+        if same:  # eight users alike: the slowest of eight draws is well above one user's mean
+            inst = replace(inst, users=tuple(replace(u, output_tokens=256, alpha=0.8) for u in inst.users))
+        members = np.arange(8)
+        terms = user_terms(inst)
+        dec = ServingDecision([list(members)], [4], [1], sequential_shares(inst, [list(members)]))
+        traces = [simulate_serving(inst, dec, r) for r in range(300)]
+        durations = np.array([t.batch_end_s[0] - t.batch_start_s[0] for t in traces])
+        analytic = single_batch_duration_s(inst, terms, members, 4, 1)
+        assert abs(durations.mean() - analytic) <= 4 * durations.std() / np.sqrt(durations.size)
+        law = terms.rounds_law(4)
+        assert terms.batch_rounds(members, 4) >= law.expected()[members].max() - 1e-9
+        if same:
+            assert terms.batch_rounds(members, 4) > law.expected()[0] + 2
+            assert terms.batch_rounds(members, 4) > rounds_needed(inst.output_tokens, inst.alpha, 4).max() + 2
 
 def test_two_micro_batches_overlap_drafting_and_verification():
     """When both nodes are busy, splitting a batch lets the SBS draft one half while the MBS verifies
@@ -300,7 +327,8 @@ def test_cli_dp_equals_brute_force_and_beats_the_uniform_benchmark(tmp_path, cap
     dp, bf, uni = (got[s]["objective_s"] for s in ("pipeline-dp", "pipeline-brute-force", "pipeline-uniform"))
     assert dp == pytest.approx(bf, rel=1e-9)
     assert dp <= uni
-    assert got["pipeline-dp"]["info"]["event_driven_objective_s"] == pytest.approx(dp, rel=1e-9)
+    # the check replays 16 draws of every user's rounds: it agrees with the expected-rounds model to sampling error
+    assert got["pipeline-dp"]["info"]["event_driven_objective_s"] == pytest.approx(dp, rel=0.02)
 
 
 def test_rebuild_from_provenance_is_identical(tmp_path, capsys):
@@ -326,7 +354,7 @@ def test_compare_and_report_handle_pipeline_instances(tmp_path, capsys):
 
     df = pd.read_csv(out / "pipeline_results.csv")
     assert len(df) == 6 and set(df["status"]) <= {"feasible", "optimal"}
-    np.testing.assert_allclose(df["event_driven_objective_s"], df["objective_s"], rtol=1e-9)
+    np.testing.assert_allclose(df["event_driven_objective_s"], df["objective_s"], rtol=0.02)
     for name, grp in df.groupby("instance"):
         lat = grp.set_index("solver")["mean_latency_s"]
         assert lat["pipeline-dp"] <= lat["pipeline-uniform"] and lat["pipeline-dp"] <= lat["pipeline-max-batch"]

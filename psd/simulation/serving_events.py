@@ -6,9 +6,13 @@ latency formula: prompts arrive over the uplink (each user at its share's rate, 
 SBS and the MBS are single FIFO servers of forward passes (a job runs when it is the earliest-arrived
 job whose inputs are ready), and the fronthaul delays each message by l_f + bits / R_f. A micro-batch
 walks prefill + draft (SBS) -> drafts up -> verify (MBS, after the batch's target prefill) -> verdict
-down -> draft (SBS) -> ... for its N_m rounds. Only the cost of one pass (the roofline of
+down -> draft (SBS) -> ... until its slowest user is done. Each user's rounds are *sampled* from the
+acceptance process (:func:`sample_rounds`: per round, accepted drafts min(G, gamma) with
+P(G >= j) = alpha^j, then the correction or bonus token), so a batch runs max_k R_k rounds of one draw;
+:func:`event_check_or_reason` averages seeded draws. Only the cost of one pass (the roofline of
 :func:`uara.model.pipeline.serving_latency.pass_time_s`) is shared with the analytic model, so the
-agreement of the two (tests/test_pipeline.py) checks the recursion of docs/pipeline.md.
+agreement of the two (tests/test_pipeline.py) checks the recursion of docs/pipeline.md and, over draws,
+the expected maximum of :mod:`uara.model.pipeline.batch_rounds`.
 """
 
 from __future__ import annotations
@@ -52,9 +56,31 @@ class _Server:
         self.queue.append((arrival, seq, duration, what, done))
 
 
+def sample_rounds(output_tokens: np.ndarray, alpha: np.ndarray, gamma: int, rng: np.random.Generator) -> np.ndarray:
+    """One draw of every user's rounds R_k: rounds of i.i.d. acceptance until O_k tokens are committed
+    (gamma = 0: O_k). Independent of the analytic law, so it can check it."""
+    o = np.asarray(output_tokens, dtype=np.int64)
+    if gamma == 0:
+        return o.copy()
+    a = np.asarray(alpha, dtype=float)
+    done_tokens = np.zeros_like(o)
+    rounds = np.zeros_like(o)
+    with np.errstate(divide="ignore"):
+        log_a = np.log(a)
+    while np.any(done_tokens < o):
+        live = done_tokens < o
+        u = rng.random(o.size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            geo = np.where(a >= 1.0, gamma, np.where(a <= 0.0, 0, np.floor(np.log(u) / log_a)))
+        done_tokens = done_tokens + live * (np.minimum(geo, gamma).astype(np.int64) + 1)
+        rounds = rounds + live
+    return rounds
+
+
 class _Simulation:
-    def __init__(self, inst: PipelineInstance, dec: ServingDecision):
+    def __init__(self, inst: PipelineInstance, dec: ServingDecision, rng: np.random.Generator):
         self.inst, self.dec, self.terms = inst, dec, user_terms(inst)
+        self.rng = rng
         self.events: list = []
         self.seq = 0
         self.passes: list = []
@@ -129,7 +155,7 @@ class _Simulation:
         members = np.asarray(self.dec.batches[b])
         g, split = self.dec.speculation_length[b], self.dec.micro_batches[b]
         self.batch_start[b] = t
-        n_rounds = int(rounds_needed(inst.output_tokens[members], inst.alpha[members], g).max())
+        n_rounds = int(sample_rounds(inst.output_tokens[members], inst.alpha[members], g, self.rng).max())
         parts = micro_batch_parts(members, split)
         padded = len(parts[0])
         state = {"left": len(parts), "prefilled": False, "waiting": []}
@@ -206,13 +232,16 @@ class _Simulation:
         state["waiting"].append(lambda t: self.mbs.submit(t, self._n(), step, f"b{b} decode 1", lambda te: decoded(te, 1)))
 
 
-#: The most verification rounds (summed over micro-batches) the event-driven check replays: about 3 us
-#: each, so a few seconds; a schedule needing more is not replayed (:func:`event_check_or_reason`).
+#: The most verification rounds (summed over micro-batches and draws) the event-driven check replays:
+#: about 3 us each, so a few seconds; a schedule needing more is not replayed (:func:`event_check_or_reason`).
 MAX_EVENT_ROUNDS = 2_000_000
+#: Draws of the users' rounds the event-driven check averages (fewer where a draw is long).
+EVENT_DRAWS = 16
 
 
 def event_rounds(inst: PipelineInstance, dec: ServingDecision) -> int:
-    """Verification rounds the replay of ``dec`` walks: per batch, micro-batches x its slowest user's rounds."""
+    """Verification rounds one replay of ``dec`` walks, about: per batch, micro-batches x its slowest user's
+    rounds at the expected rate."""
     total = 0
     for members, g, split in zip(dec.batches, dec.speculation_length, dec.micro_batches):
         idx = np.asarray(members, dtype=np.int64)
@@ -220,18 +249,24 @@ def event_rounds(inst: PipelineInstance, dec: ServingDecision) -> int:
     return total
 
 
-def event_check_or_reason(inst: PipelineInstance, dec: ServingDecision) -> tuple[float | None, str]:
-    """(objective of the event-driven replay, "") or (None, why it was not replayed): more than
-    :data:`MAX_EVENT_ROUNDS` rounds."""
+def event_check_or_reason(inst: PipelineInstance, dec: ServingDecision, draws: int = EVENT_DRAWS,
+                          seed: int = 0) -> tuple[float | None, str]:
+    """(mean objective of seeded event-driven replays, each with its own draw of every user's rounds, "")
+    or (None, why it was not replayed): one replay would walk more than :data:`MAX_EVENT_ROUNDS` rounds.
+    Replays are fewer than ``draws`` where ``draws`` of them would."""
     n = event_rounds(inst, dec)
     if n > MAX_EVENT_ROUNDS:
         return None, f"event-driven check skipped: the schedule has {n} verification rounds (> {MAX_EVENT_ROUNDS})"
-    return simulate_serving(inst, dec).objective(inst.objective), ""
+    draws = max(1, min(draws, MAX_EVENT_ROUNDS // max(n, 1)))
+    rng = np.random.default_rng(seed)
+    return float(np.mean([simulate_serving(inst, dec, rng).objective(inst.objective) for _ in range(draws)])), ""
 
 
-def simulate_serving(inst: PipelineInstance, dec: ServingDecision) -> ServingTrace:
-    """Run ``dec`` on ``inst`` event by event (module docstring); an infeasible decision raises."""
+def simulate_serving(inst: PipelineInstance, dec: ServingDecision, rng: np.random.Generator | int | None = 0
+                     ) -> ServingTrace:
+    """Run ``dec`` on ``inst`` event by event (module docstring), the users' rounds drawn from ``rng`` (a
+    generator or a seed); an infeasible decision raises."""
     bad = check_decision(inst, dec)
     if bad:
         raise UaraError(f"decision: {bad[0]}")
-    return _Simulation(inst, dec).run()
+    return _Simulation(inst, dec, np.random.default_rng(rng)).run()

@@ -13,7 +13,7 @@ import numpy as np
 from uara.model.pipeline.schedule import ServingDecision, sequential_shares, uniform_shares
 from uara.model.pipeline.serving_instance import PipelineInstance
 from uara.model.pipeline.serving_latency import (MicroSums, UserTerms, batch_duration_s, first_micro_batch_size,
-                                                 rounds_needed, tokens_per_round)
+                                                 tokens_per_round)
 
 def user_order(inst: PipelineInstance, how: str) -> np.ndarray:
     """The order contiguous batches follow: ascending expected rounds O_k / E_k at the middle positive
@@ -45,19 +45,24 @@ class OrderedTerms:
         d_over_r = inst.upload_s_full_band
         self.upload_prefix = cs(d_over_r)
         self.upload_uniform = (d_over_r * inst.num_users)[order]
-        self.rounds = {g: rounds_needed(inst.output_tokens[order], inst.alpha[order], g) for g in lengths}
+        self.laws = {g: terms.rounds_law(g) for g in lengths}
 
     def _micro(self, lo: np.ndarray, hi: np.ndarray, padded: np.ndarray) -> MicroSums:
         return MicroSums(size=(hi - lo).astype(float), padded=padded.astype(float),
                          draft_flops=self.df[hi] - self.df[lo], target_flops=self.tf[hi] - self.tf[lo],
                          draft_prefill_flops=self.dpf[hi] - self.dpf[lo])
 
-    def durations(self, j: int, gamma: int, split: int) -> np.ndarray:
-        """T of the batches order[i:j], i = 0..j-1, at (gamma, split); inf where the pair is not allowed."""
+    def rounds(self, j: int, gamma: int) -> np.ndarray:
+        """N of the batches order[i:j], i = 0..j-1: the expected maximum of their users' rounds."""
+        return self.laws[gamma].expected_max_suffixes(self.order, j)
+
+    def durations(self, j: int, gamma: int, split: int, rounds: np.ndarray | None = None) -> np.ndarray:
+        """T of the batches order[i:j], i = 0..j-1, at (gamma, split); inf where the pair is not allowed;
+        ``rounds``: :meth:`rounds` (j, gamma) when the caller has it."""
         i = np.arange(j)
         n = j - i
         jj = np.full(j, j)
-        rounds = np.maximum.accumulate(self.rounds[gamma][:j][::-1])[::-1]
+        rounds = self.rounds(j, gamma) if rounds is None else rounds
         if split == 1:
             micro = [self._micro(i, jj, n)]
         else:
@@ -74,8 +79,9 @@ class OrderedTerms:
         best = np.full(j, np.inf)
         g_best, s_best = np.zeros(j, dtype=np.int64), np.ones(j, dtype=np.int64)
         for g in lengths:
+            rounds = self.rounds(j, g)
             for s in ((1, 2) if pipelining and g > 0 else (1,)):
-                t = self.durations(j, g, s)
+                t = self.durations(j, g, s, rounds)
                 better = t < best
                 best = np.where(better, t, best)
                 g_best, s_best = np.where(better, g, g_best), np.where(better, s, s_best)

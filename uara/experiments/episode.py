@@ -10,6 +10,11 @@ each rolled state as a one-slot P1 (:func:`uara.model.dynamics.state_instance`).
 The record (format ``EPISODE_FORMAT``) keeps, per slot, the state the solver
 saw (battery, queue_s) and its decisions, so that :func:`rescore_episode` can
 re-roll and re-score the whole episode independently of the solver.
+
+Each method carries its own backlog: under the ``reserved`` server the Lindley recursion on its own
+decisions' server work, under ``batched`` what its own slot's batched simulation left unfinished at the
+slot end (:func:`uara.model.dynamics.roll_forward`). The slot's latency (and that simulation) uses the
+slot's seed :func:`slot_seed`, so slots draw different acceptance traces and background arrivals.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class Episode:
     slots: list[EpisodeSlot]
     wall_time_s: float
     options: dict[str, Any] = field(default_factory=dict)
+    server_model: str = "reserved"
 
     @property
     def objective(self) -> float:
@@ -106,6 +112,7 @@ class Episode:
             "solver": self.solver,
             "options": dict(self.options),
             "seed": self.seed,
+            "server_model": self.server_model,
             "status": self.status.value,
             "objective": self.objective,
             "constant": self.constant,
@@ -159,6 +166,7 @@ def run_episode(
     if total < 1:
         raise SolutionError("slots", "an episode needs at least one slot")
     per_slot = None if time_limit is None else float(time_limit) / total
+    model = episode_server_model(instance)
     state = instance.slots[0]
     out: list[EpisodeSlot] = []
     start = time.perf_counter()
@@ -166,11 +174,13 @@ def run_episode(
         inst_t = state_instance(instance, state, t)
         sol = slv.solve(inst_t, time_limit=per_slot, seed=slot_seed(seed, t), threads=threads)
         dec = sol.slots[0]
-        outcome = roll_forward(instance, state, dec.association, dec.bandwidth_share)
         lat = None
-        if latency:
-            found, note = latency_or_reason(inst_t, sol)
+        if latency or model == "batched":
+            found, note = latency_or_reason(inst_t, sol, seed=slot_seed(seed, t))
             lat = found if found is not None else {"mean_s": None, "p95_s": None, "note": note}
+        outcome = roll_forward(instance, state, dec.association, dec.bandwidth_share,
+                               busy_until_s=_busy_until(lat, model, t))
+        lat = lat if latency else None
         rec = EpisodeSlot(t, np.asarray(state.battery, float).copy(), np.asarray(state.queue_s, float).copy(),
                           sol, outcome.energy_j, outcome.depleted, lat)
         out.append(rec)
@@ -180,8 +190,25 @@ def run_episode(
             state = next_state(instance, t + 1, outcome)
     return Episode(
         instance=instance.name, instance_fingerprint=instance.fingerprint(), solver=slv.display_name,
-        seed=seed, slots=out, wall_time_s=time.perf_counter() - start, options=options,
+        seed=seed, slots=out, wall_time_s=time.perf_counter() - start, options=options, server_model=model,
     )
+
+
+def episode_server_model(instance: Instance) -> str:
+    """The server model whose backlog rule an episode on ``instance`` follows (``params.server_model``)."""
+    return str(getattr(instance.params, "server_model", None) or "reserved")
+
+
+def _busy_until(lat: dict[str, Any] | None, model: str, t: int) -> np.ndarray | None:
+    """b_j(t) of the batched server from a slot's latency record (None under reserved)."""
+    if model != "batched":
+        return None
+    per_slot = (lat or {}).get("per_slot") or [{}]
+    busy = per_slot[0].get("server_busy_until_s")
+    if busy is None:
+        raise SolutionError(f"slots[{t}]", "the batched server's backlog needs the slot's batched simulation, "
+                            f"which failed: {(lat or {}).get('note')}")
+    return np.asarray(busy, dtype=float)
 
 
 def rescore_episode(data: dict[str, Any], instance: Instance, rtol: float = OBJECTIVE_RTOL) -> float:
@@ -199,6 +226,8 @@ def rescore_episode(data: dict[str, Any], instance: Instance, rtol: float = OBJE
     slots = data.get("slots")
     if not isinstance(slots, list) or not slots or len(slots) > instance.num_slots:
         raise SolutionError("slots", f"expected 1..{instance.num_slots} slots")
+    model = str(data.get("server_model", "reserved"))
+    seed = int(data.get("seed", 0))
     state = instance.slots[0]
     total = 0.0
     for t, rs in enumerate(slots):
@@ -207,7 +236,11 @@ def rescore_episode(data: dict[str, Any], instance: Instance, rtol: float = OBJE
         ev = dec.evaluate(slot_data(instance, slot=state))
         verify_slot(t, rs, dec, ev, rtol)
         total += ev.objective
-        outcome = roll_forward(instance, state, dec.association, dec.bandwidth_share)
+        busy = None
+        if model == "batched" and t + 1 < len(slots):
+            found, note = latency_or_reason(state_instance(instance, state, t), {"slots": [rs]}, seed=slot_seed(seed, t))
+            busy = _busy_until(found if found is not None else {"note": note}, model, t)
+        outcome = roll_forward(instance, state, dec.association, dec.bandwidth_share, busy_until_s=busy)
         if t + 1 < len(slots):
             state = next_state(instance, t + 1, outcome)
     check_total_objective(data.get("objective"), total, rtol)
@@ -245,4 +278,5 @@ SLOT_HEADER = (
     f"{'backlog s':>9s}  {'max q s':>9s}  {'lat s':>8s}  status"
 )
 
-__all__ = ["BATTERY_FLOOR", "EPISODE_FORMAT", "Episode", "EpisodeSlot", "format_slot", "rescore_episode", "run_episode", "slot_seed"]
+__all__ = ["BATTERY_FLOOR", "EPISODE_FORMAT", "Episode", "EpisodeSlot", "episode_server_model", "format_slot",
+           "rescore_episode", "run_episode", "slot_seed"]

@@ -173,8 +173,8 @@ def _episode_solution(rec: dict[str, Any], inst: Instance) -> Any:
     from uara.model.solution import Solution
 
     rolled = rolled_from_record(inst, rec)
-    data = {**rec, "format": SOLUTION_FORMAT}
-    return Solution.from_dict(data, rolled)
+    data = {k: v for k, v in rec.items() if k != "server_model"}  # the episode's backlog rule, not a solution field
+    return Solution.from_dict({**data, "format": SOLUTION_FORMAT}, rolled)
 
 
 def _num(x: Any) -> float | None:

@@ -6,7 +6,13 @@ controllable state forward with the method's own decisions
 (docs/model.md, "Dynamics across slots"):
 
     battery   B_i(t+1) = max(0, B_i(t) - (E_i^CP + E_i^CM) / capacity_i)     (J / J)
-    backlog   q_j(t+1) = max(0, q_j(t) + sum_i x_ij f_i^ES / F_j^ES - tau)    (Lindley, s)
+    backlog   q_j(t+1) = max(0, q_j(t) + sum_i x_ij f_i^ES / F_j^ES - tau)    (Lindley, s; reserved server)
+              q_j(t+1) = max(0, b_j(t) - tau)                                 (batched server)
+
+where b_j(t) is when server j ends its last pass serving slot t's tasks, from the slot start, in the
+batched simulation of the slot (:attr:`uara.psd.latency.LatencyResult.server_busy_until_s`): a
+work-conserving server that batches carries over what it has not finished, not the sum of every
+task's whole-server work (which counts the weight read once per task).
 
 with E_i^CP = delta_CP f_i^MD and E_i^CM = delta_CM (y_i W_j / 1e6) P_i
 (eq. 8 as printed) or P_i T_i (``params.energy_model = "physical"``). Channel, positions and tasks of slot t+1 are exogenous and taken
@@ -42,15 +48,21 @@ def roll_forward(
     state: Slot,
     association: np.ndarray,
     bandwidth_share: np.ndarray,
+    busy_until_s: np.ndarray | None = None,
 ) -> StepOutcome:
-    """Battery and backlog after serving ``state`` with the given decisions (equations above)."""
+    """Battery and backlog after serving ``state`` with the given decisions (equations above): the
+    backlog by Lindley on P1's server work, or, given ``busy_until_s`` (E,) b_j(t) of the batched server,
+    max(0, b_j(t) - tau)."""
     sd = slot_data(instance, slot=state)
     assoc = np.asarray(association, dtype=np.intp)
     energy = sd.energy_cp_j + sd.comm_energy_j(assoc, bandwidth_share)
     battery = np.maximum(0.0, np.asarray(state.battery, dtype=float) - energy / instance.battery_capacity_j)
-    work = sd.server_work_s[np.arange(sd.num_devices), assoc]
-    arrived = np.bincount(assoc, weights=work, minlength=sd.num_servers)
-    queue = np.maximum(0.0, np.asarray(state.queue_s, dtype=float) + arrived - instance.params.slot_s)
+    if busy_until_s is not None:
+        queue = np.maximum(0.0, np.asarray(busy_until_s, dtype=float) - instance.params.slot_s)
+    else:
+        work = sd.server_work_s[np.arange(sd.num_devices), assoc]
+        arrived = np.bincount(assoc, weights=work, minlength=sd.num_servers)
+        queue = np.maximum(0.0, np.asarray(state.queue_s, dtype=float) + arrived - instance.params.slot_s)
     depleted = [int(i) for i in np.flatnonzero(battery <= 0.0)]
     return StepOutcome(battery, queue, energy, depleted)
 

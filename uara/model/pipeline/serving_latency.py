@@ -10,9 +10,14 @@ with ctx_k = I_k + O_k / 2 the mean context while generating, n'_h the padded mi
     drafts up the fronthaul   up   = l_f + (b n'_h gamma + h) / R_f
     verification, per round   v_h  = pass(M, target, (gamma + 1) sum_k f_t(ctx_k))
     verdicts down             dn   = l_f + (n'_h (ceil(log2(gamma + 2)) + b) + h) / R_f
-    rounds                    N_m  = max_{k in B_m} ceil(O_k / E_k),  E_k = (1 - alpha_k^(gamma+1)) / (1 - alpha_k)
+    rounds                    N_m  = E[max_{k in B_m} R_k],  R_k = min{r : X_1 + ... + X_r >= O_k}
 
-(E_k: expected tokens per round of i.i.d. acceptance, Leviathan et al. 2023). At the batch start the
+(X: tokens one round commits under i.i.d. acceptance alpha_k, E[X] = (1 - alpha^(gamma+1)) / (1 - alpha),
+Leviathan et al. 2023; the law of R_k and the expected maximum, exact, in :mod:`.batch_rounds`; the
+largest E[R_k] would under-charge a large batch). T_m is affine in N_m for one micro-batch, so T at the
+expected rounds is the expected T; for two micro-batches it is interpolated linearly between the
+integer rounds either side (the event-driven check, which samples every user's rounds, measures the
+difference). At the batch start the
 SBS forwards the batch's prompts to the MBS, which prefills the target on all of them:
 M_0 = l_f + (b sum I + h) / R_f + pass(M, target, sum_k I_k f_t(I_k / 2)). Times from the batch start,
 with E (end of drafting) and F (end of verification) per micro-batch a, b and round r:
@@ -37,13 +42,14 @@ exceed the MBS memory is infeasible: T_m = inf (:func:`batch_fits`). Everything 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from uara.model.shared.physics import roofline_pass_s
 
+from uara.model.pipeline.batch_rounds import RoundsLaw
 from uara.model.pipeline.serving_instance import ComputeNode, ModelCost, PipelineInstance
 
 NEG = -np.inf
@@ -58,7 +64,8 @@ def tokens_per_round(alpha: np.ndarray, gamma: int) -> np.ndarray:
 
 
 def rounds_needed(output_tokens: np.ndarray, alpha: np.ndarray, gamma: int) -> np.ndarray:
-    """ceil(O_k / E_k(gamma)) rounds per user (O_k at gamma = 0: autoregressive)."""
+    """ceil(O_k / E_k(gamma)) rounds per user at the expected rate (O_k at gamma = 0: autoregressive): a
+    size estimate and an order key; a batch's rounds are :meth:`UserTerms.batch_rounds`."""
     o = np.asarray(output_tokens, dtype=float)
     if gamma == 0:
         return o.astype(np.int64)
@@ -86,6 +93,18 @@ class UserTerms:
     prompt_tokens: np.ndarray
     output_tokens: np.ndarray
     upload_bits: np.ndarray           # d_k = b I_k + h
+    alpha: np.ndarray
+    laws: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def rounds_law(self, gamma: int) -> RoundsLaw:
+        """The law of every user's rounds at speculation length gamma (computed once per instance and gamma)."""
+        if gamma not in self.laws:
+            self.laws[gamma] = RoundsLaw.of(self.output_tokens, self.alpha, gamma)
+        return self.laws[gamma]
+
+    def batch_rounds(self, members: np.ndarray, gamma: int) -> float:
+        """N_m = E[max_{k in members} R_k] at speculation length gamma."""
+        return self.rounds_law(gamma).expected_max(members)
 
 
 def user_terms(inst: PipelineInstance) -> UserTerms:
@@ -93,7 +112,7 @@ def user_terms(inst: PipelineInstance) -> UserTerms:
     ctx = i + 0.5 * o
     return UserTerms(draft_flops=inst.draft.flops(ctx), target_flops=inst.target.flops(ctx),
                      draft_prefill_flops=i * inst.draft.flops(0.5 * i), target_prefill_flops=i * inst.target.flops(0.5 * i),
-                     prompt_tokens=i, output_tokens=o, upload_bits=inst.upload_bits)
+                     prompt_tokens=i, output_tokens=o, upload_bits=inst.upload_bits, alpha=inst.alpha)
 
 
 @dataclass(frozen=True)
@@ -109,9 +128,10 @@ class MicroSums:
 
 def batch_duration_s(inst: PipelineInstance, gamma: int, rounds: np.ndarray, micro: list[MicroSums],
                      target_prefill_flops: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np.ndarray) -> np.ndarray:
-    """T_m (module docstring) for each candidate batch; ``micro`` holds one or two micro-batches."""
+    """T_m (module docstring) for each candidate batch; ``micro`` holds one or two micro-batches and
+    ``rounds`` N_m (>= 1; not necessarily whole: an expected maximum)."""
     link, s_node, m_node = inst.link, inst.sbs, inst.mbs
-    rounds = np.asarray(rounds, dtype=np.int64)
+    rounds = np.asarray(rounds, dtype=float)
     fits = batch_fits(inst, prompt_tokens, output_tokens, gamma, sum(mb.size for mb in micro))
     m0 = (link.fronthaul_latency_s + (link.token_bits * prompt_tokens + link.header_bits) / link.fronthaul_bps
           + pass_time_s(m_node, inst.target, target_prefill_flops))
@@ -170,7 +190,10 @@ def _two_micro_batches(m0: np.ndarray, rounds: np.ndarray, ta: tuple, tb: tuple)
     row_fa = np.maximum(np.stack([neg, neg, neg, va], axis=-1), row_ea + (up + va)[:, None])
     row_fb = np.maximum(row_fa + vb[:, None], row_eb + (up + vb)[:, None])
     base = np.stack([row_ea, row_eb, row_fa, row_fb], axis=1)      # (n, 4, 4): x(r) = A (x) x(r-1)
-    e = np.asarray(rounds, dtype=np.int64) - 1
+    rounds = np.maximum(np.asarray(rounds, dtype=float), 1.0)
+    whole = np.floor(rounds)
+    step = base
+    e = whole.astype(np.int64) - 1
     while np.any(e > 0):
         odd = (e & 1).astype(bool)
         if odd.any():
@@ -178,7 +201,11 @@ def _two_micro_batches(m0: np.ndarray, rounds: np.ndarray, ta: tuple, tb: tuple)
         e = e >> 1
         if np.any(e > 0):
             base = _maxplus_mat(base, base)
-    return x[:, 3] + dn
+    frac = rounds - whole
+    if not np.any(frac > 0):
+        return x[:, 3] + dn
+    after = _maxplus_vec(step, x)                                  # one more round: x(N + 1)
+    return x[:, 3] + frac * (after[:, 3] - x[:, 3]) + dn
 
 
 def _maxplus_vec(a: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -218,7 +245,7 @@ def single_batch_duration_s(inst: PipelineInstance, terms: UserTerms, members: n
                             split: int) -> float:
     """T_m of one batch given by its user indices (the evaluator's scalar entry point)."""
     members = np.asarray(members, dtype=np.int64)
-    n_rounds = int(rounds_needed(terms.output_tokens[members], inst.alpha[members], gamma).max())
+    n_rounds = terms.batch_rounds(members, gamma)
     micro = micro_sums(terms, members, split)
     return float(batch_duration_s(inst, gamma, np.array([n_rounds]), micro,
                                   np.array([terms.target_prefill_flops[members].sum()]),
