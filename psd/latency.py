@@ -404,7 +404,8 @@ def latency_or_reason(inst: Any, sol: Any, *, both_models: bool = False, seed: i
     """The PSD simulator's end-to-end latency of a solution (:func:`solution_latency`, under the instance's
     server model), or (None, why not): the one bridge that ``uara solve``, a comparison run and an episode
     slot use. With ``both_models`` the result also carries ``by_server_model``: the mean, median and p95
-    under each of :data:`~uara.model.shared.server_model.SERVER_MODELS`."""
+    under each of :data:`~uara.model.shared.server_model.SERVER_MODELS`. With the certified floor:
+    :func:`uara.psd.latency_floor.latency_with_floor`."""
     from uara.model.shared.server_model import SERVER_MODELS
 
     try:

@@ -115,3 +115,35 @@ def test_report_has_provenance_anytime_note_and_valid_html(results: Path, tmp_pa
     chk.feed(html_text)
     assert chk.stack == []
     assert chk.images and all((tmp_path / "r" / src).stat().st_size > 5000 for src in chk.images)
+
+
+def test_term_rank_correlations_split_i_minus_c_into_its_parts():
+    """Per scenario, Spearman across solvers of I - C, of server + sync and of the communication energy with
+    the simulated latency, checked against scipy on a table where the energy part orders methods backwards."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from uara.experiments.report.p1_section import term_rank_correlations
+
+    rng = np.random.default_rng(0)
+    lat = np.array([2.0, 2.5, 3.0, 4.0, 5.0])
+    server = lat * 100 + rng.uniform(0, 1, 5)
+    energy = (6 - lat) * 30
+    rows = pd.DataFrame({"instance": "x", "params": "{}", "solver": list("abcde"), "controllable": server + 30 + energy,
+                         "server_s": server, "sync_penalty": 30.0, "energy_comm": energy, "latency_mean_s": lat})
+    got = term_rank_correlations(rows).iloc[0]
+    assert got["rho_latency_part"] == pytest.approx(1.0)
+    assert got["rho_energy_part"] == pytest.approx(-1.0)
+    assert got["rho_controllable"] == pytest.approx(spearmanr(rows["controllable"], lat).statistic)
+    best = rows["controllable"].idxmin()
+    assert got["energy_share_of_best"] == pytest.approx(energy[best] / rows["controllable"][best])
+    assert got["solvers"] == 5
+
+
+def test_the_latency_scale_parameter_set_puts_p1_terms_on_one_scale():
+    from uara.model.instance import PARAMETER_SETS
+
+    ls, cred = PARAMETER_SETS["latency-scale"], PARAMETER_SETS["credible"]
+    assert ls.lambda_ == 1e-6 and ls.energy_weight == 0.25
+    assert {k: v for k, v in vars(ls).items() if k not in ("lambda_", "energy_weight")} == \
+        {k: v for k, v in vars(cred).items() if k not in ("lambda_", "energy_weight")}

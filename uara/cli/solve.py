@@ -86,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
 
 def attach_latency(instance, solution) -> None:
     """Fill ``solution.latency`` from the PSD simulator when it is installed (a failure is a note, not a crash)."""
-    from uara.psd.latency import latency_or_reason
+    from uara.psd.latency_floor import latency_with_floor
 
-    found, note = latency_or_reason(instance, solution)
+    found, note = latency_with_floor(instance, solution)
     solution.latency = found if found is not None else {"mean_s": None, "p95_s": None, "note": note}
 
 
@@ -111,6 +111,14 @@ def attach_best_bound(instance, solution, *, methods=("relax",), time_limit: flo
     solution.info["gap_to_best_bound"] = relative_gap(solution.objective, total, solution.constant)
 
 
+def _split_line(controllable: float, b: dict) -> str:
+    """I - C as its latency part (server + sync) and its energy part (communication energy; compute energy is in C)."""
+    lat = (b.get("server_s") or 0.0) + (b.get("sync_penalty") or 0.0)
+    energy = b.get("energy_comm") or 0.0
+    share = f" ({100 * energy / controllable:.1f} % of I - C)" if controllable else ""
+    return f"  I - C by part    latency {fmt(lat, 8)} (server + sync), energy {fmt(energy, 8)} (comm){share}"
+
+
 def summary(instance, solution) -> str:
     b = solution.breakdown()
     lines = [
@@ -122,6 +130,7 @@ def summary(instance, solution) -> str:
         f"  server           sum q_j + f/(z F)        {fmt(b.get('server_s'), 8)}",
         f"  sync penalty     lambda sum (a_i - T_i)^2 {fmt(b.get('sync_penalty'), 8)}",
         f"  energy           w sum E/B                {fmt(b.get('energy'), 8)}  (compute {fmt(b.get('energy_compute'), 8)}, comm {fmt(b.get('energy_comm'), 8)})",
+        _split_line(solution.objective - solution.constant, b),
         f"lower bound {fmt(solution.lower_bound, 10)}   gap {('%.4g %%' % (100 * solution.gap)) if solution.gap is not None else 'n/a'} (of the controllable part; bounds hold over the usable links)",
     ]
     if "gap_to_best_bound" in solution.info:
@@ -130,6 +139,9 @@ def summary(instance, solution) -> str:
     lat = solution.latency
     if lat and lat.get("mean_s") is not None:
         lines.append(f"latency    PSD end-to-end mean {lat['mean_s']:.3f} s, p95 {lat['p95_s']:.3f} s")
+        if lat.get("gap_to_floor") is not None:
+            lines.append(f"           certified floor {lat['floor_mean_s']:.3f} s (each device alone on its best server, "
+                         f"no contention); gap to it {100 * lat['gap_to_floor']:.1f} %")
         cov = lat.get("in_coverage")
         if cov and cov.get("share", 1.0) < 1.0:
             lines.append(f"           in coverage ({100 * cov['share']:.1f} % of device-slots, best-server SNR >= -6 dB): "

@@ -49,7 +49,7 @@ COLUMNS = (
     "latency_mean_s", "latency_p95_s", "latency_median_s", "latency_cov_mean_s", "latency_cov_median_s",
     "latency_cov_p95_s", "coverage_share", "latency_high_s", "latency_low_s", "latency_note",
     "server_model", "latency_reserved_mean_s", "latency_batched_mean_s", "latency_reserved_p95_s",
-    "latency_batched_p95_s",
+    "latency_batched_p95_s", "latency_floor_mean_s", "latency_gap_to_floor",
     "energy_j_mean", "energy_j_high", "energy_j_low", "energy_j_b80", "energy_j_b20", "latency_b80_s", "latency_b20_s", "n_high", "n_low", "battery_end_mean", "depleted",
     "wall_time_s", "key", "solution_file", "finished_at",
 )
@@ -140,7 +140,9 @@ def _latency_columns(lat: dict[str, Any], batteries: list[np.ndarray], inst: Ins
     device-slot, or per device by its starting battery for an episode's per-device latencies)."""
     out: dict[str, Any] = {"latency_mean_s": _num(lat.get("mean_s")), "latency_p95_s": _num(lat.get("p95_s")),
                            "latency_median_s": _num(lat.get("median_s")),
-                           "server_model": lat.get("server_model", "reserved")}
+                           "server_model": lat.get("server_model", "reserved"),
+                           "latency_floor_mean_s": _num(lat.get("floor_mean_s")),
+                           "latency_gap_to_floor": _num(lat.get("gap_to_floor"))}
     for model, stats in (lat.get("by_server_model") or {}).items():
         out[f"latency_{model}_mean_s"] = _num(stats.get("mean_s"))
         out[f"latency_{model}_p95_s"] = _num(stats.get("p95_s"))
@@ -251,7 +253,8 @@ def rows_to_frame(rows: Iterable[dict[str, Any]]) -> Any:
                 "energy_j_b80", "energy_j_b20", "latency_b80_s", "latency_b20_s",
                 "energy_j_low", "wall_time_s", "time_limit_s", "battery_end_mean", "device_s", "server_s", "sync_penalty",
                 "energy_term", "energy_comm", "uplink_mean_s", "p1_latency_s", "energy_weight",
-                "latency_reserved_mean_s", "latency_batched_mean_s", "latency_reserved_p95_s", "latency_batched_p95_s"):
+                "latency_reserved_mean_s", "latency_batched_mean_s", "latency_reserved_p95_s", "latency_batched_p95_s",
+                "latency_floor_mean_s", "latency_gap_to_floor"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     for col in ("M", "E", "slots", "seed"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")

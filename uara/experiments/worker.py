@@ -17,7 +17,7 @@ from uara.errors import UaraError
 from uara.experiments.grid import RunSpec
 from uara.io import dumps_json
 from uara.model.instance import Instance
-from uara.psd.latency import latency_or_reason
+from uara.psd.latency_floor import latency_with_floor
 
 
 @dataclass
@@ -55,7 +55,7 @@ def execute_run(spec: RunSpec) -> RunResult:
         wall = time.perf_counter() - start
         latency, note = (None, "latency not requested")
         if spec.latency:
-            latency, note = latency_or_reason(lat_inst, sol, both_models=True)
+            latency, note = latency_with_floor(lat_inst, sol, both_models=True)
         record = json.loads(dumps_json(record))  # exactly what is stored
         record["wall_time_s"] = wall if spec.mode == "episode" else record.get("wall_time_s", wall)
         if latency is not None:

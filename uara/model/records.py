@@ -136,10 +136,17 @@ def param_json(value: Any) -> Any:
 #: request per device per 10 s; 95 % of tasks draft within it), and the batched work-conserving server for
 #: simulated latencies (docs/server.md). ``paper-table1-literal`` keeps the printed
 #: delta_CP = 1e9 for anyone who wants to see what it does (the compute-energy constant then dwarfs
-#: everything; it changes no decision).
+#: everything; it changes no decision). ``latency-scale`` is ``credible`` with P1's terms on one scale
+#: (docs/model.md, "P1 by its terms"): the sync penalty off (lambda = 1e-6 s^-2; it must stay positive,
+#: the allocations complete a square with it) and energy priced at the phone's drafting power, w = 0.25 s/J
+#: (1 / 4 W: a joule weighs the seconds a median catalog phone, 3.9 W, drafts on it).
+_CREDIBLE = Params(noise_figure_db=5.0, shannon_attenuation=0.6, max_spectral_efficiency=7.4, min_snr_db=-6.0,
+                   delta_cp_j_per_flop=1e-10, energy_model="physical", slot_s=10.0, server_model="batched")
+#: lambda and w of the ``latency-scale`` set
+LATENCY_SCALE_LAMBDA, LATENCY_SCALE_ENERGY_WEIGHT = 1e-6, 0.25
 PARAMETER_SETS: dict[str, Params] = {
-    "credible": Params(noise_figure_db=5.0, shannon_attenuation=0.6, max_spectral_efficiency=7.4, min_snr_db=-6.0,
-                       delta_cp_j_per_flop=1e-10, energy_model="physical", slot_s=10.0, server_model="batched"),
+    "credible": _CREDIBLE,
+    "latency-scale": replace(_CREDIBLE, lambda_=LATENCY_SCALE_LAMBDA, energy_weight=LATENCY_SCALE_ENERGY_WEIGHT),
     "paper-literal": Params(),
     "default": Params(),
     "paper-table1-literal": Params(delta_cp_j_per_flop=1e9),

@@ -1,0 +1,120 @@
+"""A certified floor under every method's simulated latency: each device alone on its best server.
+
+For device i in slot t, with its own task and acceptance trace (the same common random numbers as every
+method's latency, :func:`uara.psd.latency.slot_groups`):
+
+    floor_i(t) = min_{j : r_ij > 0} L_i(j | alone)
+
+where L_i(j | alone) is the PSD timeline with the whole band of server j (y = 1, rate r_ij), no backlog, no
+other tenant and no other device: under ``reserved`` the whole server's compute (z = 1); under
+``batched`` every verification pass starts when the block arrives and serves it alone, at
+o_j + max((W + kv_b C) / B_mem,j, P f / F_j). A method's device sees at best these: a share y <= 1 of
+that band, z <= 1 of that compute, a pass that starts no sooner and costs no less (more requests add
+bytes and FLOPs), a backlog >= 0. The PSD timeline's events are non-decreasing in every uplink, wait and
+verification time (each is a max of sums of earlier ones; a later verdict lets the phone draft ahead,
+never finish sooner), so floor_i(t) <= the method's latency of device i in slot t, for the same trace;
+tests/test_latency_floor.py checks this on every shipped instance. The draft length is the task's own
+(it is not a decision of P1). ``floor_mean_s`` averages device-slots as ``mean_s`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from uara.psd.latency import LatencyOptions, TaskGroup, server_model_of, slot_groups
+from uara.psd.simulation.simulator import SimResult, Timing, simulate
+
+
+def slot_floor_s(instance: Any, slot_index: int, *, protocol: str | None = None, seed: int = 0,
+                 options: LatencyOptions | None = None) -> np.ndarray:
+    """(M,) floor_i(t) of slot ``slot_index`` (module docstring); inf for a device with no usable link. Each task
+    group is simulated once, its devices tiled over the E servers."""
+    from uara.model.formulation import slot_data
+
+    opts = options or LatencyOptions()
+    sd = slot_data(instance, slot_index)
+    m, e = sd.rate_bps.shape
+    groups = slot_groups(instance, slot_index, protocol=protocol, seed=seed, options=opts, notes=[])
+    alone = _alone_batched if server_model_of(instance, opts) == "batched" else _alone_reserved
+    best = np.full(m, np.inf)
+    for g in groups:
+        rate = sd.rate_bps[g.idx, :].T.ravel()                      # (E n,): server-major
+        lat = alone(instance, _tiled(g, e), rate, np.repeat(np.arange(e), g.idx.size), opts).latency_s.reshape(e, -1)
+        best[g.idx] = np.min(np.where(rate.reshape(e, -1) > 0, lat, np.inf), axis=0)
+    return best
+
+
+def _tiled(g: TaskGroup, e: int) -> TaskGroup:
+    """The group's tasks repeated once per server (server-major)."""
+    return replace(g, idx=np.tile(g.idx, e), n_out=np.tile(g.n_out, e), match=np.tile(g.match, (e, 1)),
+                   draft_flops=np.tile(g.draft_flops, e), target_flops=np.tile(g.target_flops, e),
+                   prompt_tokens=np.tile(g.prompt_tokens, e))
+
+
+def _timing(instance: Any, rate: np.ndarray, g: TaskGroup, opts: LatencyOptions, verify_s_per_position: Any = 0.0
+            ) -> Timing:
+    return Timing(draft_s_per_token=g.draft_flops / np.asarray(instance.device_flops, dtype=float)[g.idx],
+                  verify_s_per_position=verify_s_per_position, verify_s_per_call=opts.verify_s_per_call,
+                  uplink_bps=rate, downlink_bps=opts.downlink_bps, link_latency_s=opts.link_latency_s)
+
+
+def _alone_reserved(instance: Any, g: TaskGroup, rate: np.ndarray, server: np.ndarray, opts: LatencyOptions
+                    ) -> SimResult:
+    """Each task of ``g`` alone on server ``server[k]``: full band (``rate``), full compute (z = 1), no backlog."""
+    flops = np.asarray(instance.server_flops, dtype=float)[server]
+    return simulate(g.n_out, g.match, _timing(instance, rate, g, opts, g.target_flops / flops), g.decoding)
+
+
+def _alone_batched(instance: Any, g: TaskGroup, rate: np.ndarray, server: np.ndarray, opts: LatencyOptions
+                   ) -> SimResult:
+    """Each task of ``g`` alone on its own copy of server ``server[k]`` (one virtual server per task): each pass
+    is its own request's, started on arrival; no backlog, no background."""
+    from uara.model.shared.server_model import ServerHardware
+    from uara.psd.batched_latency import server_hardware, target_cost
+    from uara.psd.simulation.batched import Background, BatchedServers, BatchedTasks, simulate_batched
+
+    hw = server_hardware(instance)
+    n = server.size
+    one = ServerHardware(*(np.asarray(getattr(hw, f), dtype=float)[server] for f in
+                           ("flops", "memory_bandwidth_bytes_per_s", "memory_bytes", "pass_overhead_s")),
+                         max_batch=hw.max_batch)
+    servers = BatchedServers(one, target_cost(g.profiles), np.zeros(n), Background.none(n))
+    tasks = BatchedTasks(g.n_out, g.match, _timing(instance, rate, g, opts), g.decoding, np.arange(n),
+                         g.prompt_tokens, g.target_flops)
+    return simulate_batched([tasks], servers)[0]
+
+
+def solution_floor(instance: Any, num_slots: int, *, protocol: str | None = None, seed: int = 0,
+                   options: LatencyOptions | None = None) -> dict[str, Any]:
+    """The floor over the first ``num_slots`` slots: ``floor_mean_s`` (device-slots, as ``mean_s``; inf if any
+    device has no usable link) and ``floor_mean_finite_s`` (over the finite ones), with the server model."""
+    per = np.stack([slot_floor_s(instance, t, protocol=protocol, seed=seed, options=options) for t in range(num_slots)])
+    fin = np.isfinite(per)
+    return {"floor_mean_s": float(per.mean()) if fin.all() else float("inf"),
+            "floor_mean_finite_s": float(per[fin].mean()) if fin.any() else float("nan"),
+            "floor_server_model": server_model_of(instance, options or LatencyOptions()),
+            "floor_per_device_s": per.mean(axis=0).tolist()}
+
+
+def latency_with_floor(inst: Any, sol: Any, *, both_models: bool = False, seed: int = 0
+                       ) -> tuple[dict[str, Any] | None, str | None]:
+    """:func:`uara.psd.latency.latency_or_reason` plus the floor: ``floor_mean_s``, ``floor_mean_finite_s``
+    and ``gap_to_floor`` = mean_s / floor_mean_s - 1 (a fraction, >= 0) under the instance's server model."""
+    from uara.psd.latency import latency_or_reason
+
+    out, note = latency_or_reason(inst, sol, both_models=both_models, seed=seed)
+    if out is None:
+        return out, note
+    try:
+        fl = solution_floor(inst, len(sol["slots"] if isinstance(sol, dict) else sol.slots), seed=seed)
+    except Exception as exc:  # noqa: BLE001 - an annex of the latency, reported, not raised
+        out["floor_note"] = f"floor failed: {type(exc).__name__}: {exc}"
+        return out, note
+    out["floor_mean_s"], out["floor_mean_finite_s"] = fl["floor_mean_s"], fl["floor_mean_finite_s"]
+    mean, floor = out.get("mean_s"), fl["floor_mean_s"]
+    ok = mean is not None and np.isfinite(mean) and np.isfinite(floor) and floor > 0
+    out["gap_to_floor"] = float(mean / floor - 1.0) if ok else None
+    return out, note
