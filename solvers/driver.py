@@ -7,7 +7,7 @@ The vetting (:func:`vet_claims`) is the honest-run rule of the toolkit:
 - a decision the evaluator finds infeasible makes the result an error;
 - a claimed lower bound above the re-scored incumbent, LB > v (1 + 1e-9) + 1e-9, is false and is
   dropped (with a warning in the record);
-- "optimal" stands only with a matching proven bound, gap = (v - LB) / (v - C) <= 1e-6
+- "optimal" stands only with a matching proven bound, gap = (v - LB) / (v - C) <= PROVEN_GAP (1e-5)
   (C: the part no decision changes; 0 for the pipelined-serving family); otherwise it becomes
   "feasible".
 
@@ -25,12 +25,12 @@ import numpy as np
 
 from uara.errors import SolverError
 from uara.io import available_memory_bytes
-from uara.model.solution import Status, relative_gap
+from uara.model.solution import PROVEN_GAP, Status, relative_gap
 
 #: The largest seed: a run's seeds are stored as 64-bit integers in the results table.
 MAX_SEED = 2**63 - 1
-#: A solve reports "optimal" only if its proven gap is at most this.
-OPTIMALITY_TOL = 1e-6
+#: A solve reports "optimal" only if its proven gap is at most this (:data:`uara.model.solution.PROVEN_GAP`).
+OPTIMALITY_TOL = PROVEN_GAP
 #: A bound may exceed its incumbent by this much (relative and absolute) before it is called false.
 BOUND_TOL = 1e-9
 

@@ -168,3 +168,20 @@ def test_relax_perturbations_option():
 
     with pytest.raises(SolverError, match="perturbations"):
         get_solver("relax", perturbations=-1)
+
+
+def test_relax_reports_optimal_exactly_when_its_bound_proves_it():
+    """'optimal' iff the certified gap is within PROVEN_GAP; such a slot equals the brute-force optimum."""
+    from uara.model.solution import PROVEN_GAP, Status
+
+    seen = 0
+    for m, seed in ((3, 0), (3, 1), (3, 3), (4, 0), (4, 3), (4, 4)):
+        inst = random_instance(m, 2, seed=seed)
+        sol = get_solver("relax").solve(inst)
+        bf = get_solver("brute-force").solve(inst)
+        gap = sol.gap
+        assert (sol.status == Status.OPTIMAL) == (gap is not None and gap <= PROVEN_GAP), (seed, gap, sol.status)
+        if sol.status == Status.OPTIMAL:
+            seen += 1
+            assert sol.objective - sol.constant == pytest.approx(bf.objective - bf.constant, rel=2 * PROVEN_GAP)
+    assert 1 <= seen < 6

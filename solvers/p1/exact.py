@@ -38,7 +38,7 @@ from uara.model.allocation import exact_allocation
 from uara.errors import MissingDependencyError, SolverError
 from uara.model.evaluator import evaluate
 from uara.model.formulation import SlotData
-from uara.model.solution import Status, relative_gap
+from uara.model.solution import PROVEN_GAP, Status, proven_optimal, relative_gap
 from uara.solvers.core.lagrangian import maximise_dual, start_from_association
 from uara.solvers.core.local_search import local_search, peak_bytes
 from uara.solvers.core.misocp import Pairs, Point, point_from_decision, usable_pairs
@@ -177,7 +177,7 @@ def _scip_solver() -> Any:
 
 
 #: SCIP's status -> the status uara reports (cvxpy's STATUS_MAP pattern). "optimal" is
-#: claimed only when the re-scored gap is within the option ``gap`` (else "feasible").
+#: claimed only when the re-scored gap is within max(option ``gap``, PROVEN_GAP) (else "feasible").
 SCIP_STATUS = {
     "optimal": Status.OPTIMAL,
     "gaplimit": Status.OPTIMAL,
@@ -216,6 +216,7 @@ class _ScipRun:
     primal: float | None = None
     x: np.ndarray | None = None  # x_p of SCIP's best solution, if any
     time_s: float = 0.0
+    build_s: float = 0.0  # building the Pyomo model and its warm start point
 
 
 class ExactSolver(Solver):
@@ -259,7 +260,7 @@ class ExactSolver(Solver):
         const = sd.constant
         inc, lagrangian = self._warm_starts(sd, pairs, ctx)
         ws = inc
-        build_s = time.perf_counter() - t_start
+        warm_s = time.perf_counter() - t_start
         proven = relative_gap(inc.objective, const + lagrangian, const)
         if proven is not None and proven <= self.options.gap:
             run = _ScipRun(SCIP_NOT_RUN)  # the Lagrangian certificate already proves the warm start
@@ -278,16 +279,17 @@ class ExactSolver(Solver):
                 lower = inc.objective  # SCIP's feasibility tolerance: a bound a hair above the re-scored optimum
         ctx.record(inc.objective, lower)
         status = SCIP_STATUS.get(run.status, Status.FEASIBLE)
-        gap = relative_gap(inc.objective, lower, const)
-        if status == Status.OPTIMAL and (gap is None or gap > max(self.options.gap, 1e-6)):
-            status = Status.FEASIBLE
-        elif gap is not None and gap <= self.options.gap:
+        tolerance = max(self.options.gap, PROVEN_GAP)
+        if proven_optimal(inc.objective, lower, const, tolerance):
             status = Status.OPTIMAL  # proven by the bound, whatever stopped SCIP (its own dual can stall above)
+        elif status == Status.OPTIMAL:
+            status = Status.FEASIBLE  # SCIP's optimum, re-scored, is not proven within the tolerance
         info = {
             "scip_status": run.status, "nodes": run.nodes,
             "scip_primal": None if run.primal is None else const + run.primal,
             "scip_dual": None if run.dual is None or not math.isfinite(run.dual) else const + run.dual,
-            "lagrangian_bound": const + lagrangian, "scip_time_s": run.time_s, "build_time_s": build_s,
+            "lagrangian_bound": const + lagrangian, "scip_time_s": run.time_s, "warm_start_time_s": warm_s,
+            "build_time_s": run.build_s,
             "warm_start_objective": ws.objective, "warm_start_source": ws.source,
             "incumbent_source": "scip" if inc is not ws else "warm_start", "pairs": pairs.size,
         }
@@ -330,6 +332,7 @@ class ExactSolver(Solver):
         model = build_model(pairs, inc.objective - sd.constant, perspective=opts.perspective)
         if opts.warm_start:
             set_point(model, point_from_decision(pairs, inc.assoc, inc.y))
+        build_s = time.perf_counter() - t0
         config = self._scip_config(ctx)
         left = ctx.remaining_s()
         if left is not None:
@@ -341,7 +344,7 @@ class ExactSolver(Solver):
         res = solver.solve(model, **config)
         scip = solver._solver_model
         run = _ScipRun(str(scip.getStatus()), int(scip.getNNodes()), res.objective_bound, res.incumbent_objective,
-                       time_s=float(scip.getSolvingTime()))
+                       time_s=float(scip.getSolvingTime()), build_s=build_s)
         if run.dual is not None:
             run.dual = float(run.dual)
         if run.primal is not None:

@@ -37,7 +37,7 @@ from uara.model.allocation import exact_allocation, group_values
 from uara.errors import MissingDependencyError, SolverError
 from uara.model.evaluator import evaluate
 from uara.model.formulation import SlotData
-from uara.model.solution import Status
+from uara.model.solution import Status, proven_optimal
 from uara.solvers.core.lagrangian import DualBound, Multipliers, dual_value, maximise_dual, start_from_association
 from uara.solvers.core.local_search import iterated_local_search, local_search, peak_bytes
 from uara.solvers.core.misocp import Pairs, usable_pairs
@@ -356,5 +356,8 @@ class RelaxSolver(Solver):
         final = evaluate(sd, assoc, alloc.bandwidth_share, alloc.compute_share).objective
         ctx.record(final, lower)
         info["relax_total_s"] = t_relax
-        status = Status.TIME_LIMIT if stopped else Status.FEASIBLE
+        if proven_optimal(final, lower, sd.constant):
+            status = Status.OPTIMAL  # the relaxation's bound proves the rounded decision (PROVEN_GAP)
+        else:
+            status = Status.TIME_LIMIT if stopped else Status.FEASIBLE
         return SlotDecision(assoc, alloc.bandwidth_share, alloc.compute_share, status=status, lower_bound=lower, info=info)

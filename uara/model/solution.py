@@ -39,6 +39,18 @@ class Status(str, enum.Enum):
         return self.value
 
 
+#: A slot is reported "optimal" when its re-scored objective is within this relative gap (of I - C) of a
+#: proven lower bound. Re-scoring a solver's decision with the evaluator leaves gaps of 1e-7 to 1e-6 at a
+#: true optimum (SCIP's feasibility tolerance, the conic solver's), so "optimal" cannot mean 0.
+PROVEN_GAP = 1e-5
+
+
+def proven_optimal(objective: float, lower_bound: float | None, constant: float, tolerance: float = PROVEN_GAP) -> bool:
+    """True when ``lower_bound`` proves ``objective`` within ``tolerance`` (:data:`PROVEN_GAP`)."""
+    gap = relative_gap(objective, lower_bound, constant)
+    return gap is not None and gap <= tolerance
+
+
 def relative_gap(objective: float, lower_bound: float | None, constant: float) -> float | None:
     """gap = (I - LB) / (I - C): relative to the controllable part of I (docs/model.md).
 
