@@ -44,6 +44,7 @@ def test_the_wheel_alone_solves_both_families(tmp_path):
     import zipfile
 
     names = zipfile.ZipFile(wheel).namelist()
+    assert "uara/py.typed" in names  # PEP 561: type checkers read the package's annotations
     for pkg in package_folders():
         assert "/".join(pkg.split(".")) + "/__init__.py" in names, f"{pkg} missing from the wheel"
     env_dir = tmp_path / "venv"

@@ -46,6 +46,19 @@ from uara.model.shared.validation import check_keys, check_list, check_string, l
 __all__ = ["PARAMETER_SETS", "STRING_PARAMS", "Device", "Instance", "Params", "Server", "Slot", "Task", "dumps_instance"]
 
 
+def _params_label(params: Params) -> str:
+    """The nearest named parameter set and what differs from it, e.g. ``credible + background_load=0.3``."""
+    from dataclasses import fields as _fields
+
+    def diff(ref: Params) -> list[str]:
+        return [f"{f.name.rstrip('_')}={getattr(params, f.name)!r}" for f in _fields(Params)
+                if getattr(params, f.name) != getattr(ref, f.name)]
+
+    name, ref = min(((k, v) for k, v in PARAMETER_SETS.items() if k != "default"), key=lambda kv: len(diff(kv[1])))
+    extra = diff(ref)
+    return name if not extra else f"{name} + {', '.join(extra[:3])}{', ...' if len(extra) > 3 else ''}"
+
+
 @dataclass
 class Instance:
     """A UARA instance: static system plus one P1 per slot.
@@ -60,6 +73,11 @@ class Instance:
     servers: list[Server]
     slots: list[Slot]
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """One line: name, sizes, the parameter set it matches (or "custom") and the fingerprint."""
+        return (f"Instance({self.name!r}: {self.num_devices} devices, {self.num_servers} servers, "
+                f"{self.num_slots} slots, params {_params_label(self.params)}, fingerprint {self.fingerprint()})")
 
     # ------------------------------------------------------------------ sizes
     @property

@@ -152,6 +152,8 @@ class Solution:
 
     @property
     def gap(self) -> float | None:
+        """(I - LB) / (I - C) as a **fraction** (0.012 = 1.2 %; the CLI prints it as a percentage); None
+        without a bound."""
         return relative_gap(self.objective, self.lower_bound, self.constant)
 
     @property

@@ -1,0 +1,37 @@
+"""The Python entry points a researcher meets first: uara.solve(latency=True), uara.latency, the exported
+parameter sets, a one-line repr and the gap's unit."""
+
+from __future__ import annotations
+
+import pytest
+
+import uara
+from uara.errors import UaraError
+
+
+def test_solve_with_latency_fills_what_the_cli_prints():
+    inst = uara.Instance.load("instances/m30_e8.json").slot_subset(range(2))
+    sol = uara.solve(inst, solver="max-sinr", latency=True)
+    lat = sol.latency
+    assert lat["server_model"] == "batched" and lat["mean_s"] > lat["floor_mean_s"] > 0
+    assert lat["gap_to_floor"] == pytest.approx(lat["mean_s"] / lat["floor_mean_s"] - 1)
+    assert uara.latency(inst, sol)["mean_s"] == lat["mean_s"]  # seeded: the same simulation
+    assert uara.solve(inst, solver="max-sinr").latency is None
+    with pytest.raises(UaraError, match="latency: expected True or False"):
+        uara.solve(inst, solver="max-sinr", latency="yes")
+
+
+def test_parameter_sets_are_exported_and_repr_is_one_line():
+    assert {"credible", "paper-literal", "latency-scale"} <= set(uara.PARAMETER_SETS)
+    inst = uara.Instance.load("instances/m60_e8.json")
+    text = repr(inst)
+    assert "\n" not in text and len(text) < 200
+    assert "60 devices, 8 servers, 10 slots" in text and "credible + background_load=0.3" in text
+    assert inst.fingerprint() in text
+
+
+def test_gap_is_a_fraction():
+    inst = uara.random_instance(6, 2, seed=1)
+    sol = uara.solve(inst, solver="relax")
+    assert sol.gap is not None and 0 <= sol.gap < 1
+    assert sol.gap == pytest.approx((sol.objective - sol.lower_bound) / (sol.objective - sol.constant))
