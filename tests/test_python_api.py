@@ -35,3 +35,16 @@ def test_gap_is_a_fraction():
     sol = uara.solve(inst, solver="relax")
     assert sol.gap is not None and 0 <= sol.gap < 1
     assert sol.gap == pytest.approx((sol.objective - sol.lower_bound) / (sol.objective - sol.constant))
+
+
+def test_from_arrays_takes_a_parameter_set_by_name():
+    import numpy as np
+
+    from uara.errors import InstanceError
+
+    kw = dict(gain_db=np.full((2, 1), -90.0), device_flops=[3e10, 3e10], server_flops=[1e13], tx_power_dbm=20.0,
+              bits=[1e5, 1e5], flops_device=[1e9, 1e9], flops_server=[1e10, 1e10])
+    assert uara.Instance.from_arrays(**kw, params="credible").params == uara.PARAMETER_SETS["credible"]
+    assert uara.Instance.from_arrays(**kw).params == uara.PARAMETER_SETS["paper-literal"]
+    with pytest.raises(InstanceError, match="unknown parameter set 'nope'"):
+        uara.Instance.from_arrays(**kw, params="nope")

@@ -224,12 +224,20 @@ class Instance:
         queue_s: Sequence[float] | np.ndarray | float = 0.0,
         battery_capacity_j: Sequence[float] | np.ndarray | float = 54000.0,
         task_types: Sequence[str] | str = "chat",
-        params: Params | None = None,
+        params: Params | str | None = None,
         name: str = "custom",
         provenance: Mapping[str, Any] | None = None,
     ) -> "Instance":
         """Build a one-slot instance from arrays (shapes (M, E) for ``gain_db``,
-        (M,) per device, (E,) per server; scalars broadcast). Validated."""
+        (M,) per device, (E,) per server; scalars broadcast). Validated.
+
+        ``params``: a :class:`Params`, the name of one of :data:`PARAMETER_SETS` (``"credible"`` gives
+        what ``uara build`` uses), or None for the class defaults, which are the paper's Table I as printed
+        (``paper-literal``: delta_CP 1e-9 J/FLOP, tau 1 s, pure Shannon, no noise figure, eq. 8 energy)."""
+        if isinstance(params, str):
+            if params not in PARAMETER_SETS:
+                raise InstanceError("params", f"unknown parameter set {params!r}; known: {', '.join(PARAMETER_SETS)}")
+            params = PARAMETER_SETS[params]
         gain = np.asarray(gain_db, dtype=float)
         if gain.ndim != 2:
             raise InstanceError("gain_db", f"expected a 2-D (M, E) array, got shape {gain.shape}")
