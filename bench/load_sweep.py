@@ -30,7 +30,7 @@ import numpy as np
 import uara
 from uara.io import atomic_write_json, atomic_write_text
 from uara.model.instance import Instance
-from uara.psd.latency import LatencyOptions, _batched_slots, _decisions, solution_latency
+from uara.psd.latency import LatencyOptions, _batched_slots, _decisions, _stats, solution_latency
 from uara.psd.latency_floor import solution_floor
 from uara.psd.simulation.batched import PassLog
 
@@ -39,11 +39,14 @@ METHODS = ["random", "max-sinr", "max-compute", "tma", "masac", "relax"]
 BASELINES = ["random", "max-sinr", "max-compute"]
 
 
-def utilisation(inst: Instance, sol: object) -> float:
-    """Mean over (slot, server with tasks) of the batched server's busy share until its last own pass."""
+def batched_run(inst: Instance, sol: object) -> tuple[float, float]:
+    """One batched simulation of every slot (as :func:`solution_latency` runs it: seed 0, default options):
+    the mean latency over device-slots and the mean over (slot, server with tasks) of the server's busy
+    share until its last own pass."""
     log = PassLog([], [], [], [], [], [], [])
     res = _batched_slots(inst, {t: _decisions(s) for t, s in enumerate(sol.slots)}, protocol=None, seed=0,
                          options=LatencyOptions(), log=log)
+    mean_s = _stats(np.stack([r.per_device_s for r in res]).ravel())[0]
     arr = log.arrays()
     e = inst.num_servers
     shares = []
@@ -57,7 +60,7 @@ def utilisation(inst: Instance, sol: object) -> float:
             before = on & (arr["start_s"] < until)
             busy = np.minimum(arr["start_s"][before] + arr["duration_s"][before], until) - arr["start_s"][before]
             shares.append(float(busy.sum() / until))
-    return float(np.mean(shares)) if shares else float("nan")
+    return mean_s, (float(np.mean(shares)) if shares else float("nan"))
 
 
 def sweep(names: list[str], loads: list[float], log=print) -> list[dict]:
@@ -72,13 +75,13 @@ def sweep(names: list[str], loads: list[float], log=print) -> list[dict]:
         for rho in loads:
             loaded = replace(inst, params=replace(inst.params, background_load=rho, server_model="batched"))
             for m, s in sols.items():
-                lat = solution_latency(loaded, s)["mean_s"]
+                lat, util = batched_run(loaded, s)
                 rows.append({"instance": name, "devices": inst.num_devices, "servers": inst.num_servers,
                              "devices_per_server": inst.num_devices / inst.num_servers, "background_load": rho,
                              "method": m, "objective_controllable": sols[m].objective - sols[m].constant,
                              "batched_mean_s": lat, "batched_floor_s": floor_b, "batched_gap_to_floor": lat / floor_b - 1,
                              "reserved_mean_s": reserved[m], "reserved_floor_s": floor_r,
-                             "reserved_gap_to_floor": reserved[m] / floor_r - 1, "utilisation": utilisation(loaded, s)})
+                             "reserved_gap_to_floor": reserved[m] / floor_r - 1, "utilisation": util})
             log(f"{name} rho {rho:.1f}: " + ", ".join(f"{r['method']} {r['batched_mean_s']:.3f}" for r in rows[-len(METHODS):]))
     _reductions(rows)
     return rows

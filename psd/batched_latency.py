@@ -104,9 +104,7 @@ def simulate_slots(instance: Any, items: Sequence[tuple[int, np.ndarray, np.ndar
     e = hw1.size
     cost = target_cost([p for _, _, _, gs in items for g in gs for p in g.profiles])
     n_items = len(items)
-    hw = ServerHardware(*(np.tile(getattr(hw1, f), n_items) for f in ("flops", "memory_bandwidth_bytes_per_s",
-                                                                       "memory_bytes", "pass_overhead_s")),
-                        max_batch=hw1.max_batch)
+    hw = hw1.take(np.tile(np.arange(e), n_items))  # item k's server j is k E + j
     start = np.concatenate([np.asarray(slot_data(instance, t).queue_s, dtype=float) for t, _, _, _ in items])
     bg = _background(instance, hw1, cost, [gs for _, _, _, gs in items], n_items, [t for t, _, _, _ in items], seed)
     servers = BatchedServers(hw, cost, start, bg)

@@ -20,7 +20,8 @@ tests/test_latency_floor.py checks this on every shipped instance. The draft len
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from functools import partial
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -34,11 +35,14 @@ def slot_floor_s(instance: Any, slot_index: int, *, protocol: str | None = None,
     group is simulated once, its devices tiled over the E servers."""
     from uara.model.formulation import slot_data
 
+    from uara.psd.batched_latency import server_hardware
+
     opts = options or LatencyOptions()
     sd = slot_data(instance, slot_index)
     m, e = sd.rate_bps.shape
     groups = slot_groups(instance, slot_index, protocol=protocol, seed=seed, options=opts, notes=[])
-    alone = _alone_batched if server_model_of(instance, opts) == "batched" else _alone_reserved
+    batched = server_model_of(instance, opts) == "batched"
+    alone = partial(_alone_batched, hw=server_hardware(instance)) if batched else _alone_reserved
     best = np.full(m, np.inf)
     for g in groups:
         rate = sd.rate_bps[g.idx, :].T.ravel()                      # (E n,): server-major
@@ -68,20 +72,15 @@ def _alone_reserved(instance: Any, g: TaskGroup, rate: np.ndarray, server: np.nd
     return simulate(g.n_out, g.match, _timing(instance, rate, g, opts, g.target_flops / flops), g.decoding)
 
 
-def _alone_batched(instance: Any, g: TaskGroup, rate: np.ndarray, server: np.ndarray, opts: LatencyOptions
-                   ) -> SimResult:
-    """Each task of ``g`` alone on its own copy of server ``server[k]`` (one virtual server per task): each pass
-    is its own request's, started on arrival; no backlog, no background."""
-    from uara.model.shared.server_model import ServerHardware
-    from uara.psd.batched_latency import server_hardware, target_cost
+def _alone_batched(instance: Any, g: TaskGroup, rate: np.ndarray, server: np.ndarray, opts: LatencyOptions, *,
+                   hw: Any) -> SimResult:
+    """Each task of ``g`` alone on its own copy of server ``server[k]`` of ``hw`` (one virtual server per task):
+    each pass is its own request's, started on arrival; no backlog, no background."""
+    from uara.psd.batched_latency import target_cost
     from uara.psd.simulation.batched import Background, BatchedServers, BatchedTasks, simulate_batched
 
-    hw = server_hardware(instance)
     n = server.size
-    one = ServerHardware(*(np.asarray(getattr(hw, f), dtype=float)[server] for f in
-                           ("flops", "memory_bandwidth_bytes_per_s", "memory_bytes", "pass_overhead_s")),
-                         max_batch=hw.max_batch)
-    servers = BatchedServers(one, target_cost(g.profiles), np.zeros(n), Background.none(n))
+    servers = BatchedServers(hw.take(server), target_cost(g.profiles), np.zeros(n), Background.none(n))
     tasks = BatchedTasks(g.n_out, g.match, _timing(instance, rate, g, opts), g.decoding, np.arange(n),
                          g.prompt_tokens, g.target_flops)
     return simulate_batched([tasks], servers)[0]
@@ -90,13 +89,11 @@ def _alone_batched(instance: Any, g: TaskGroup, rate: np.ndarray, server: np.nda
 def solution_floor(instance: Any, num_slots: int, *, protocol: str | None = None, seed: int = 0,
                    options: LatencyOptions | None = None) -> dict[str, Any]:
     """The floor over the first ``num_slots`` slots: ``floor_mean_s`` (device-slots, as ``mean_s``; inf if any
-    device has no usable link) and ``floor_mean_finite_s`` (over the finite ones), with the server model."""
+    device has no usable link) and ``floor_mean_finite_s`` (over the finite ones)."""
     per = np.stack([slot_floor_s(instance, t, protocol=protocol, seed=seed, options=options) for t in range(num_slots)])
     fin = np.isfinite(per)
     return {"floor_mean_s": float(per.mean()) if fin.all() else float("inf"),
-            "floor_mean_finite_s": float(per[fin].mean()) if fin.any() else float("nan"),
-            "floor_server_model": server_model_of(instance, options or LatencyOptions()),
-            "floor_per_device_s": per.mean(axis=0).tolist()}
+            "floor_mean_finite_s": float(per[fin].mean()) if fin.any() else float("nan")}
 
 
 def latency_with_floor(inst: Any, sol: Any, *, both_models: bool = False, seed: int = 0
@@ -109,11 +106,11 @@ def latency_with_floor(inst: Any, sol: Any, *, both_models: bool = False, seed: 
     if out is None:
         return out, note
     try:
-        fl = solution_floor(inst, len(sol["slots"] if isinstance(sol, dict) else sol.slots), seed=seed)
+        fl = solution_floor(inst, len(sol["slots"] if isinstance(sol, Mapping) else sol.slots), seed=seed)
     except Exception as exc:  # noqa: BLE001 - an annex of the latency, reported, not raised
         out["floor_note"] = f"floor failed: {type(exc).__name__}: {exc}"
         return out, note
-    out["floor_mean_s"], out["floor_mean_finite_s"] = fl["floor_mean_s"], fl["floor_mean_finite_s"]
+    out.update(fl)
     mean, floor = out.get("mean_s"), fl["floor_mean_s"]
     ok = mean is not None and np.isfinite(mean) and np.isfinite(floor) and floor > 0
     out["gap_to_floor"] = float(mean / floor - 1.0) if ok else None

@@ -31,7 +31,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -89,8 +89,16 @@ class ServerHardware:
     pass_overhead_s: np.ndarray
     max_batch: int = DEFAULT_MAX_BATCH
 
+    #: the per-server array fields, in constructor order
+    ARRAYS: ClassVar[tuple[str, ...]] = ("flops", "memory_bandwidth_bytes_per_s", "memory_bytes", "pass_overhead_s")
+
+    def take(self, index: np.ndarray) -> "ServerHardware":
+        """The servers ``index`` (repeats allowed): e.g. one copy per slot, or one virtual server per device."""
+        return ServerHardware(*(getattr(self, f)[np.asarray(index, dtype=np.int64)] for f in self.ARRAYS),
+                              max_batch=self.max_batch)
+
     def __post_init__(self) -> None:
-        for name in ("flops", "memory_bandwidth_bytes_per_s", "memory_bytes", "pass_overhead_s"):
+        for name in self.ARRAYS:
             v = np.atleast_1d(np.asarray(getattr(self, name), dtype=float))
             if np.isnan(v).any() or (v < 0).any() or (name != "pass_overhead_s" and (v <= 0).any()):
                 raise UaraError(f"server hardware {name}: expected positive values (overhead >= 0), got {v.tolist()}")
