@@ -65,8 +65,8 @@ def target_cost(profiles: Sequence[Any]) -> TargetCost:
 
 def _background(instance: Any, hw: ServerHardware, cost: TargetCost, groups: Sequence[Any], n_items: int,
                 starts: Sequence[int], seed: int) -> Background:
-    """Per (slot, server): Poisson requests of the slot's mean block (g + 1 positions, mean context, mean
-    FLOP per position) at the rate that keeps the server busy rho of the time serving them one by one."""
+    """Per (slot, server): Poisson requests of the slot's mean block (g + 1 positions at the tasks' own
+    draft lengths g, mean context, mean FLOP per position) at the rate that keeps the server busy rho of the time serving them one by one."""
     rho = float(getattr(instance.params, "background_load", 0.0))
     e = hw.size
     pos = np.zeros(n_items * e)
@@ -74,7 +74,7 @@ def _background(instance: Any, hw: ServerHardware, cost: TargetCost, groups: Seq
     ft = np.zeros(n_items * e)
     for k, gs in enumerate(groups):
         n = np.concatenate([g.n_out for g in gs])
-        pos[k * e:(k + 1) * e] = np.mean(np.concatenate([np.full(g.idx.size, g.decoding.draft_length + 1.0) for g in gs]))
+        pos[k * e:(k + 1) * e] = np.mean(np.concatenate([_own_length(g) + 1.0 for g in gs]))
         ctx[k * e:(k + 1) * e] = np.mean(np.concatenate([g.prompt_tokens for g in gs]) + 0.5 * n)
         ft[k * e:(k + 1) * e] = np.mean(np.concatenate([g.target_flops for g in gs]))
     if rho <= 0:
@@ -91,6 +91,12 @@ def _background(instance: Any, hw: ServerHardware, cost: TargetCost, groups: Seq
     for r, v in enumerate(rows):
         arr[r, :v.size] = v
     return Background(arr, pos, ctx, ft)
+
+
+def _own_length(g: Any) -> np.ndarray:
+    """The tasks' own draft lengths (background requests do not change with a decision's lengths)."""
+    own = getattr(g, "own_draft_length", None)
+    return np.full(g.idx.size, float(g.decoding.draft_length)) if own is None else np.asarray(own, dtype=float)
 
 
 def simulate_slots(instance: Any, items: Sequence[tuple[int, np.ndarray, np.ndarray, Sequence[Any]]], *, seed: int,

@@ -176,7 +176,7 @@ def _shipped() -> frozenset[str]:
 
 def slot_latency(instance: Any, slot_index: int, association: Any, bandwidth_share: Any, compute_share: Any,
                  *, protocol: str | Protocol | None = None, seed: int = 0,
-                 options: LatencyOptions | None = None) -> LatencyResult:
+                 options: LatencyOptions | None = None, draft_length: Any = None) -> LatencyResult:
     """Latency of every device's task in slot ``slot_index`` under the given decisions.
 
     Args:
@@ -185,29 +185,46 @@ def slot_latency(instance: Any, slot_index: int, association: Any, bandwidth_sha
         protocol: payload protocol for every task (default: each task's own).
         seed: seeds the acceptance of tasks that carry no trace seed.
         options: :class:`LatencyOptions`.
+        draft_length: (M,) draft length per device (latency-aware UARA's decision), or None: each task's own
+            (or ``options.draft_length``). The acceptance trace is the same at every length.
     """
     opts = options or LatencyOptions()
+    dec = (association, bandwidth_share, compute_share, draft_length)
     if server_model_of(instance, opts) == "batched":
-        return _batched_slots(instance, {slot_index: (association, bandwidth_share, compute_share)},
-                              protocol=protocol, seed=seed, options=opts)[0]
-    sd, x, y, z, groups, notes = _slot_inputs(instance, slot_index, (association, bandwidth_share, compute_share),
-                                              protocol=protocol, seed=seed, options=opts)
+        return _batched_slots(instance, {slot_index: dec}, protocol=protocol, seed=seed, options=opts)[0]
+    sd, x, y, z, groups, notes = _slot_inputs(instance, slot_index, dec, protocol=protocol, seed=seed, options=opts)
     return assemble(len(x), groups, [_simulate_reserved(instance, sd, x, y, z, g, opts) for g in groups], notes)
 
 
-def _slot_inputs(instance: Any, slot_index: int, decisions: tuple[Any, Any, Any], *, protocol: str | Protocol | None,
+def _slot_inputs(instance: Any, slot_index: int, decisions: tuple[Any, ...], *, protocol: str | Protocol | None,
                  seed: int, options: LatencyOptions) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, list, list[str]]:
-    """(slot data, checked association, y, z, task groups, notes) of one slot: what either server model needs."""
+    """(slot data, checked association, y, z, task groups, notes) of one slot: what either server model needs.
+    ``decisions`` is (association, y, z) or (association, y, z, draft lengths or None)."""
     from uara.model.formulation import slot_data
 
     if not 0 <= slot_index < instance.num_slots:
         raise UaraError(f"slot_index: expected 0..{instance.num_slots - 1}, got {slot_index}")
     sd = slot_data(instance, slot_index)
     m, e = sd.rate_bps.shape
-    x, y, z = _check_decisions(m, e, *decisions)
+    x, y, z = _check_decisions(m, e, *decisions[:3])
+    lengths = check_draft_lengths(m, decisions[3] if len(decisions) > 3 else None)
     notes: list[str] = []
-    groups = slot_groups(instance, slot_index, protocol=protocol, seed=seed, options=options, notes=notes)
+    groups = slot_groups(instance, slot_index, protocol=protocol, seed=seed, options=options, notes=notes,
+                         draft_lengths=lengths)
     return sd, x, y, z, groups, notes
+
+
+def check_draft_lengths(m: int, draft_length: Any) -> np.ndarray | None:
+    """(M,) integer draft lengths in 1..64, or None; a bad entry is one line naming it."""
+    if draft_length is None:
+        return None
+    g = np.asarray(draft_length)
+    if g.shape != (m,):
+        raise UaraError(f"draft_length: expected {m} values, got shape {g.shape}")
+    bad = np.flatnonzero((g.astype(float) != np.round(g.astype(float))) | (g < 1) | (g > 64))
+    if bad.size:
+        raise UaraError(f"draft_length[{bad[0]}]: expected an integer in 1..64, got {g[bad[0]]}")
+    return g.astype(np.int64)
 
 
 def server_model_of(instance: Any, options: LatencyOptions) -> str:
@@ -218,7 +235,9 @@ def server_model_of(instance: Any, options: LatencyOptions) -> str:
 @dataclass
 class TaskGroup:
     """The tasks of one slot that share a decoding configuration: device indices ``idx``, the
-    :class:`Decoding`, output lengths, match traces, FLOP per draft token / verified position, prompts."""
+    :class:`Decoding`, output lengths, match traces, FLOP per draft token / verified position, prompts, and
+    ``own_draft_length``: each task's own draft length (what background requests are sized by, whatever
+    length a decision sets)."""
 
     idx: np.ndarray
     decoding: Decoding
@@ -228,18 +247,23 @@ class TaskGroup:
     target_flops: np.ndarray
     prompt_tokens: np.ndarray
     profiles: list
+    own_draft_length: np.ndarray | None = None
 
 
 def slot_groups(instance: Any, slot_index: int, *, protocol: str | Protocol | None,
-                seed: int, options: LatencyOptions, notes: list[str]) -> list[TaskGroup]:
-    """Group the devices of a slot by decoding configuration, with each task's trace (common random numbers)."""
+                seed: int, options: LatencyOptions, notes: list[str],
+                draft_lengths: np.ndarray | None = None) -> list[TaskGroup]:
+    """Group the devices of a slot by decoding configuration, with each task's trace (common random numbers).
+    ``draft_lengths`` (M,) sets each device's draft length (else the task's own, or ``options.draft_length``)."""
     opts = options
     fields_ = [_task_fields(t, notes) for t in instance.slots[slot_index].tasks]
     groups: dict[tuple, list[int]] = {}
     decs: dict[tuple, Decoding] = {}
+    own = np.array([int(opts.draft_length or psd.get("draft_length") or prof.draft_length) for prof, psd in fields_])
     for i, (prof, psd) in enumerate(fields_):
         dec = prof.decoding(
-            mode=opts.mode or psd.get("mode"), draft_length=opts.draft_length or psd.get("draft_length"),
+            mode=opts.mode or psd.get("mode"),
+            draft_length=int(draft_lengths[i]) if draft_lengths is not None else int(own[i]),
             protocol=protocol or opts.protocol or psd.get("protocol"),
             pre_verify=psd.get("pre_verify"), adaptive=opts.adaptive, stream_uplink=psd.get("stream_uplink"))
         key = (dec.mode, dec.draft_length, dec.pre_verify, dec.protocol.spec, dec.vocab, dec.adaptive,
@@ -263,7 +287,7 @@ def slot_groups(instance: Any, slot_index: int, *, protocol: str | Protocol | No
             np.array([float(fields_[i][1]["draft_flops_per_token"]) for i in idx]),
             np.array([float(fields_[i][1]["target_flops_per_token"]) for i in idx]),
             np.array([float(fields_[i][1].get("prompt_tokens", fields_[i][0].prompt_tokens.mean())) for i in idx]),
-            [fields_[i][0] for i in idx]))
+            [fields_[i][0] for i in idx], own[idx]))
     return out
 
 
@@ -306,9 +330,10 @@ def assemble(m: int, groups: list[TaskGroup], results: list[SimResult], notes: l
     return LatencyResult(lat, inf, mean, p95, mean_f, breakdown, rounds, tpr, sorted(set(notes)))
 
 
-def _decisions(slot: Any) -> tuple[Any, Any, Any]:
-    """(association, bandwidth_share, compute_share) of a solution slot (object or dict)."""
-    return tuple(_decision(slot, k) for k in ("association", "bandwidth_share", "compute_share"))  # type: ignore[return-value]
+def _decisions(slot: Any) -> tuple[Any, Any, Any, Any]:
+    """(association, bandwidth_share, compute_share, draft_length or None) of a solution slot (object or dict)."""
+    draft = slot.get("draft_length") if isinstance(slot, Mapping) else getattr(slot, "draft_length", None)
+    return (*(_decision(slot, k) for k in ("association", "bandwidth_share", "compute_share")), draft)  # type: ignore[return-value]
 
 
 def _decision(slot: Any, key: str) -> Any:
@@ -355,8 +380,8 @@ def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol |
         per_slot = _batched_slots(instance, {t: _decisions(s) for t, s in enumerate(slots)}, protocol=protocol,
                                   seed=seed, options=opts)
     else:
-        per_slot = [slot_latency(instance, t, *_decisions(s), protocol=protocol, seed=seed, options=opts)
-                    for t, s in enumerate(slots)]
+        per_slot = [slot_latency(instance, t, *_decisions(s)[:3], protocol=protocol, seed=seed, options=opts,
+                                 draft_length=_decisions(s)[3]) for t, s in enumerate(slots)]
     allv = np.stack([r.per_device_s for r in per_slot])  # (T, M)
     mean, p95, mean_f = _stats(allv.ravel())
     crit = {k: float(np.nanmean(np.concatenate([r.breakdown[k][~r.infinite] for r in per_slot])))
@@ -377,9 +402,9 @@ def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol |
     }
 
 
-def _batched_slots(instance: Any, decisions: Mapping[int, tuple[Any, Any, Any]], *, protocol: str | Protocol | None,
+def _batched_slots(instance: Any, decisions: Mapping[int, tuple[Any, ...]], *, protocol: str | Protocol | None,
                    seed: int, options: LatencyOptions, log: Any = None) -> list[LatencyResult]:
-    """The slots ``decisions`` = {slot index: (association, y, z)} under the batched server, in one event
+    """The slots ``decisions`` = {slot index: (association, y, z[, draft lengths])} under the batched server, in one event
     simulation (slots are independent queues); ``log`` (a :class:`~uara.psd.simulation.batched.PassLog`)
     receives every pass."""
     from uara.psd.batched_latency import busy_until_s, simulate_slots

@@ -3,7 +3,7 @@
 For device i in slot t, with its own task and acceptance trace (the same common random numbers as every
 method's latency, :func:`uara.psd.latency.slot_groups`):
 
-    floor_i(t) = min_{j : r_ij > 0} L_i(j | alone)
+    floor_i(t) = min_{g in G} min_{j : r_ij > 0} L_i(j, g | alone)
 
 where L_i(j | alone) is the PSD timeline with the whole band of server j (y = 1, rate r_ij), no backlog, no
 other tenant and no other device: under ``reserved`` the whole server's compute (z = 1); under
@@ -13,8 +13,11 @@ that band, z <= 1 of that compute, a pass that starts no sooner and costs no les
 bytes and FLOPs), a backlog >= 0. The PSD timeline's events are non-decreasing in every uplink, wait and
 verification time (each is a max of sums of earlier ones; a later verdict lets the phone draft ahead,
 never finish sooner), so floor_i(t) <= the method's latency of device i in slot t, for the same trace;
-tests/test_latency_floor.py checks this on every shipped instance. The draft length is the task's own
-(it is not a decision of P1). ``floor_mean_s`` averages device-slots as ``mean_s`` does.
+tests/test_latency_floor.py checks this on every shipped instance. G is latency-aware UARA's candidate set of
+draft lengths (:data:`~uara.psd.server_configs.DEFAULT_DRAFT_LENGTHS`, 1..8) plus the task's own, so the floor
+is certified for every P1 method (which keeps the task's own length) and for latency-aware UARA alike;
+``own_length_only`` gives the floor at the task's own length (P1's decision set). ``floor_mean_s``
+averages device-slots as ``mean_s`` does.
 """
 
 from __future__ import annotations
@@ -30,29 +33,46 @@ from uara.psd.simulation.simulator import SimResult, Timing, simulate
 
 
 def slot_floor_s(instance: Any, slot_index: int, *, protocol: str | None = None, seed: int = 0,
-                 options: LatencyOptions | None = None) -> np.ndarray:
-    """(M,) floor_i(t) of slot ``slot_index`` (module docstring); inf for a device with no usable link. Each task
-    group is simulated once, its devices tiled over the E servers."""
+                 options: LatencyOptions | None = None, own_length_only: bool = False) -> np.ndarray:
+    """(M,) floor_i(t) of slot ``slot_index`` (module docstring); inf for a device with no usable link."""
+    best, own = slot_floors_s(instance, slot_index, protocol=protocol, seed=seed, options=options,
+                              own_length_only=own_length_only)
+    return own if own_length_only else best
+
+
+def slot_floors_s(instance: Any, slot_index: int, *, protocol: str | None = None, seed: int = 0,
+                  options: LatencyOptions | None = None, own_length_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """((M,) floor over the candidate lengths and the own one, (M,) floor at the task's own length); each task
+    group is simulated once, its devices tiled over the E servers and the lengths."""
     from uara.model.formulation import slot_data
 
     from uara.psd.batched_latency import server_hardware
+    from uara.psd.server_configs import DEFAULT_DRAFT_LENGTHS
 
     opts = options or LatencyOptions()
     sd = slot_data(instance, slot_index)
     m, e = sd.rate_bps.shape
-    groups = slot_groups(instance, slot_index, protocol=protocol, seed=seed, options=opts, notes=[])
+    top = None if own_length_only else np.full(m, max(DEFAULT_DRAFT_LENGTHS))
+    groups = slot_groups(instance, slot_index, protocol=protocol, seed=seed, options=opts, notes=[], draft_lengths=top)
     batched = server_model_of(instance, opts) == "batched"
     alone = partial(_alone_batched, hw=server_hardware(instance)) if batched else _alone_reserved
-    best = np.full(m, np.inf)
+    best, at_own = np.full(m, np.inf), np.full(m, np.inf)
     for g in groups:
-        rate = sd.rate_bps[g.idx, :].T.ravel()                      # (E n,): server-major
-        lat = alone(instance, _tiled(g, e), rate, np.repeat(np.arange(e), g.idx.size), opts).latency_s.reshape(e, -1)
-        best[g.idx] = np.min(np.where(rate.reshape(e, -1) > 0, lat, np.inf), axis=0)
-    return best
+        own = g.own_draft_length.astype(np.int64)
+        lengths = [own] if own_length_only else [np.full(own.size, k) for k in DEFAULT_DRAFT_LENGTHS] + [own]
+        n_len = len(lengths)
+        rate = np.tile(sd.rate_bps[g.idx, :].T.ravel(), n_len)     # (L E n,): length-major, then server-major
+        server = np.tile(np.repeat(np.arange(e), g.idx.size), n_len)
+        draft = np.concatenate([np.tile(v, e) for v in lengths])
+        lat = alone(instance, _tiled(g, e * n_len), rate, server, opts, draft).latency_s.reshape(n_len * e, -1)
+        lat = np.where(rate.reshape(n_len * e, -1) > 0, lat, np.inf)
+        best[g.idx] = np.min(lat, axis=0)
+        at_own[g.idx] = np.min(lat[-e:], axis=0)
+    return best, at_own
 
 
 def _tiled(g: TaskGroup, e: int) -> TaskGroup:
-    """The group's tasks repeated once per server (server-major)."""
+    """The group's tasks repeated ``e`` times (server-major)."""
     return replace(g, idx=np.tile(g.idx, e), n_out=np.tile(g.n_out, e), match=np.tile(g.match, (e, 1)),
                    draft_flops=np.tile(g.draft_flops, e), target_flops=np.tile(g.target_flops, e),
                    prompt_tokens=np.tile(g.prompt_tokens, e))
@@ -65,35 +85,40 @@ def _timing(instance: Any, rate: np.ndarray, g: TaskGroup, opts: LatencyOptions,
                   uplink_bps=rate, downlink_bps=opts.downlink_bps, link_latency_s=opts.link_latency_s)
 
 
-def _alone_reserved(instance: Any, g: TaskGroup, rate: np.ndarray, server: np.ndarray, opts: LatencyOptions
-                    ) -> SimResult:
-    """Each task of ``g`` alone on server ``server[k]``: full band (``rate``), full compute (z = 1), no backlog."""
+def _alone_reserved(instance: Any, g: TaskGroup, rate: np.ndarray, server: np.ndarray, opts: LatencyOptions,
+                    draft: np.ndarray) -> SimResult:
+    """Each task of ``g`` alone on server ``server[k]`` at draft length ``draft[k]`` (at most the group's): full
+    band (``rate``), full compute (z = 1), no backlog."""
     flops = np.asarray(instance.server_flops, dtype=float)[server]
-    return simulate(g.n_out, g.match, _timing(instance, rate, g, opts, g.target_flops / flops), g.decoding)
+    return simulate(g.n_out, g.match, _timing(instance, rate, g, opts, g.target_flops / flops), g.decoding, draft)
 
 
-def _alone_batched(instance: Any, g: TaskGroup, rate: np.ndarray, server: np.ndarray, opts: LatencyOptions, *,
-                   hw: Any) -> SimResult:
-    """Each task of ``g`` alone on its own copy of server ``server[k]`` of ``hw`` (one virtual server per task):
-    each pass is its own request's, started on arrival; no backlog, no background."""
+def _alone_batched(instance: Any, g: TaskGroup, rate: np.ndarray, server: np.ndarray, opts: LatencyOptions,
+                   draft: np.ndarray, *, hw: Any) -> SimResult:
+    """Each task of ``g`` alone on its own copy of server ``server[k]`` of ``hw`` (one virtual server per task),
+    at draft length ``draft[k]``: each pass is its own request's, started on arrival; no backlog, no background."""
     from uara.psd.batched_latency import target_cost
     from uara.psd.simulation.batched import Background, BatchedServers, BatchedTasks, simulate_batched
 
     n = server.size
     servers = BatchedServers(hw.take(server), target_cost(g.profiles), np.zeros(n), Background.none(n))
     tasks = BatchedTasks(g.n_out, g.match, _timing(instance, rate, g, opts), g.decoding, np.arange(n),
-                         g.prompt_tokens, g.target_flops)
+                         g.prompt_tokens, g.target_flops, draft)
     return simulate_batched([tasks], servers)[0]
 
 
 def solution_floor(instance: Any, num_slots: int, *, protocol: str | None = None, seed: int = 0,
-                   options: LatencyOptions | None = None) -> dict[str, Any]:
+                   options: LatencyOptions | None = None, own_length_only: bool = False) -> dict[str, Any]:
     """The floor over the first ``num_slots`` slots: ``floor_mean_s`` (device-slots, as ``mean_s``; inf if any
-    device has no usable link) and ``floor_mean_finite_s`` (over the finite ones)."""
-    per = np.stack([slot_floor_s(instance, t, protocol=protocol, seed=seed, options=options) for t in range(num_slots)])
+    device has no usable link), ``floor_mean_finite_s`` (over the finite ones) and
+    ``floor_own_length_mean_s`` (the floor at the tasks' own draft lengths: P1's decision set)."""
+    both = [slot_floors_s(instance, t, protocol=protocol, seed=seed, options=options, own_length_only=own_length_only)
+            for t in range(num_slots)]
+    per, own = np.stack([b[1] if own_length_only else b[0] for b in both]), np.stack([b[1] for b in both])
     fin = np.isfinite(per)
     return {"floor_mean_s": float(per.mean()) if fin.all() else float("inf"),
-            "floor_mean_finite_s": float(per[fin].mean()) if fin.any() else float("nan")}
+            "floor_mean_finite_s": float(per[fin].mean()) if fin.any() else float("nan"),
+            "floor_own_length_mean_s": float(own.mean()) if np.isfinite(own).all() else float("inf")}
 
 
 def latency_with_floor(inst: Any, sol: Any, *, both_models: bool = False, seed: int = 0

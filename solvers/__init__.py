@@ -39,6 +39,9 @@ _REGISTRY: dict[str, Any] = {
     "relax": "uara.solvers.p1.relax:RelaxSolver",
     "price": "uara.solvers.p1.price:PriceSolver",
     "masac": "uara.solvers.p1.masac:MASACSolver",
+    # latency-aware UARA (docs/latency_aware.md): P1's instances and decisions plus a draft length per device
+    "latency-search": "uara.solvers.latency.search:LatencySearchSolver",
+    "latency-brute-force": "uara.solvers.latency.enumeration:LatencyBruteForceSolver",
     # the pipelined serving problem (docs/pipeline.md)
     "pipeline-dp": "uara.solvers.pipeline.dp:PipelineDPSolver",
     "pipeline-brute-force": "uara.solvers.pipeline.exhaustive:PipelineBruteForceSolver",

@@ -43,12 +43,17 @@ def test_a_device_alone_with_the_whole_server_is_at_its_floor(model: str) -> Non
     inst = replace(inst, params=replace(inst.params, server_model=model, background_load=0.0),
                    slots=[replace(inst.slots[0], queue_s=np.zeros(1))])
     got = slot_latency(inst, 0, np.zeros(1, int), np.ones(1), np.ones(1)).per_device_s
-    np.testing.assert_allclose(slot_floor_s(inst, 0), got, rtol=1e-12)
+    np.testing.assert_allclose(slot_floor_s(inst, 0, own_length_only=True), got, rtol=1e-12)
+    # over the candidate lengths: the best of the device's latencies at each length (latency-aware UARA's floor)
+    each = [slot_latency(inst, 0, np.zeros(1, int), np.ones(1), np.ones(1), draft_length=[g]).per_device_s[0]
+            for g in range(1, 9)]
+    np.testing.assert_allclose(slot_floor_s(inst, 0), min(min(each), got[0]), rtol=1e-12)
+    assert slot_floor_s(inst, 0) <= got
 
 
 def test_the_floor_is_the_best_server_not_the_first(shipped: Instance) -> None:
     opts = LatencyOptions(server_model="reserved")
-    floor = slot_floor_s(shipped, 0, options=opts)
+    floor = slot_floor_s(shipped, 0, options=opts, own_length_only=True)
     e = shipped.num_servers
     m = shipped.num_devices
     each = np.stack([slot_latency(replace(shipped, slots=[replace(shipped.slots[0], queue_s=np.zeros(e))] + shipped.slots[1:]),

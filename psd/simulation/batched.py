@@ -38,7 +38,7 @@ from uara.errors import UaraError
 from uara.model.shared.server_model import ServerHardware, TargetCost, batch_pass_s, kv_capacity_tokens
 from uara.psd.simulation.acceptance import next_mismatch
 from uara.psd.simulation.simulator import (QUEUE, SERVER, Decoding, SimResult, Timing, _charge_waste, _check_inputs,
-                                           _initial_state, _mx, _next_block, _plus, _record_finished, _verdict,
+                                           _initial_state, check_lengths, _mx, _next_block, _plus, _record_finished, _verdict,
                                            downlink_leg, uplink_leg)
 
 #: A batched simulation that runs more passes than this on some server stops with an error (a guard
@@ -82,7 +82,8 @@ class BatchedServers:
 class BatchedTasks:
     """Tasks that share one :class:`Decoding`: as for :func:`~uara.psd.simulation.simulator.simulate`,
     plus the server each one uses (index into :class:`BatchedServers`), its prompt length (tokens) and
-    the target's FLOP per verified position. ``timing.verify_s_*`` and ``queue_s`` are not used."""
+    the target's FLOP per verified position. ``timing.verify_s_*`` and ``queue_s`` are not used.
+    ``draft_lengths`` (N,): each task's own draft length, at most ``decoding.draft_length`` (None: all that)."""
 
     n_tokens: Any
     match: np.ndarray
@@ -91,6 +92,7 @@ class BatchedTasks:
     server: np.ndarray
     prompt_tokens: np.ndarray
     flops_per_position: np.ndarray
+    draft_lengths: np.ndarray | None = None
 
 
 def background_arrivals(rate_per_s: np.ndarray, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
@@ -123,8 +125,10 @@ class _Group:
             raise UaraError(f"server: expected indices in 0..{servers.size - 1}")
         prompt = np.broadcast_to(np.asarray(tasks.prompt_tokens, dtype=float), (n,))
         cap = np.broadcast_to(kv_capacity_tokens(servers.hardware, servers.cost), (servers.size,))[sid]
+        lengths = check_lengths(tasks.draft_lengths, n, dec)
+        block = dec.max_block if dec.adaptive else lengths
         finite = (np.isfinite(tm["draft_s_per_token"]) & (tm["uplink_bps"] > 0) & (tm["downlink_bps"] > 0)
-                  & np.isfinite(tm["link_latency_s"]) & (prompt + n_tok + dec.max_block + 1 <= cap))
+                  & np.isfinite(tm["link_latency_s"]) & (prompt + n_tok + block + 1 <= cap))
         self.dec, self.n_all, self.finite = dec, n, finite
         self.res = {k: np.zeros(n) for k in ("latency_s", "device_busy_s", "uplink_busy_s", "server_busy_s",
                                              "downlink_busy_s", "uplink_bits", "downlink_bits")}
@@ -135,7 +139,7 @@ class _Group:
         self.crit[~finite] = np.nan
         rows = np.flatnonzero(finite)
         self.nf = next_mismatch(match[rows])
-        st = _initial_state(rows, tm, n_tok, dec)
+        st = _initial_state(rows, tm, n_tok, dec, lengths)
         st["sid"] = sid[rows]
         st["ctx0"] = prompt[rows]
         st["ft"] = np.broadcast_to(np.asarray(tasks.flops_per_position, dtype=float), (n,))[rows]

@@ -216,7 +216,8 @@ def _plus(t, c, d, cat):
     return t + d, c
 
 
-def simulate(n_tokens: Any, match: np.ndarray, timing: Timing, decoding: Decoding) -> SimResult:
+def simulate(n_tokens: Any, match: np.ndarray, timing: Timing, decoding: Decoding,
+             draft_lengths: Any = None) -> SimResult:
     """Simulate N tasks, all rounds of all tasks at once (vectorised over the unfinished tasks).
 
     Args:
@@ -225,6 +226,8 @@ def simulate(n_tokens: Any, match: np.ndarray, timing: Timing, decoding: Decodin
             (:meth:`uara.psd.simulation.acceptance.Acceptance.sample`).
         timing: speeds (:class:`Timing`).
         decoding: mode, draft length, protocol (:class:`Decoding`).
+        draft_lengths: (N,) each task's own (initial) draft length in 1..decoding.draft_length, or None
+            (all ``decoding.draft_length``): tasks that differ only in it share one call.
     """
     match, n_tok = _check_inputs(n_tokens, match, decoding)
     n_all = match.shape[0]
@@ -241,7 +244,7 @@ def simulate(n_tokens: Any, match: np.ndarray, timing: Timing, decoding: Decodin
     crit[~finite] = np.nan
     rows = np.flatnonzero(finite)
     nf = next_mismatch(match[rows])
-    st = _initial_state(rows, tm, n_tok, decoding)
+    st = _initial_state(rows, tm, n_tok, decoding, check_lengths(draft_lengths, n_all, decoding))
     with np.errstate(divide="ignore", invalid="ignore"):
         while st["row"].size:
             rejected = nf[st["loc"], st["a"]] < st["a"] + st["m"]  # this round's verdict (split's downlink needs it)
@@ -280,13 +283,26 @@ def _check_inputs(n_tokens: Any, match: np.ndarray, decoding: Decoding) -> tuple
     return match, n_tok
 
 
-def _initial_state(rows: np.ndarray, tm: dict[str, np.ndarray], n_tok: np.ndarray, dec: Decoding) -> dict[str, np.ndarray]:
+def check_lengths(draft_lengths: Any, n: int, dec: Decoding) -> np.ndarray:
+    """(n,) per-task draft lengths: ``draft_lengths`` checked against 1..dec.draft_length, or all dec.draft_length."""
+    if draft_lengths is None:
+        return np.full(n, dec.draft_length, dtype=np.int64)
+    g = np.broadcast_to(np.asarray(draft_lengths), (n,)).astype(np.int64)
+    if g.size and (g.min() < max(1, dec.min_draft_length) or g.max() > dec.draft_length):
+        raise UaraError(f"draft_lengths: expected values in {dec.min_draft_length}..{dec.draft_length} "
+                        "(decoding.draft_length is the longest)")
+    return g
+
+
+def _initial_state(rows: np.ndarray, tm: dict[str, np.ndarray], n_tok: np.ndarray, dec: Decoding,
+                   lengths: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per unfinished task: its speeds, the resources' free times (each with its critical-path attribution
-    over CATEGORIES) and the counters; every task starts its first block at t = 0."""
+    over CATEGORIES) and the counters; every task starts its first block at t = 0, at its own draft length
+    (``lengths``, (N,) over all tasks; default ``dec.draft_length``)."""
     n = rows.size
     z = np.zeros(n)
     zc = np.zeros((n, len(CATEGORIES)))
-    g0 = np.full(n, dec.draft_length, dtype=np.int64)
+    g0 = np.full(n, dec.draft_length, dtype=np.int64) if lengths is None else lengths[rows].astype(np.int64)
     qc = zc.copy()
     qc[:, QUEUE] = tm["queue_s"][rows]
     return {

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from uara.model.shared.formats import INSTANCE_FORMAT, PIPELINE_INSTANCE_FORMAT, PIPELINE_SOLUTION_FORMAT, SOLUTION_FORMAT
 from uara.cli._common import (add_run_arguments, add_server_model_argument, emit_solution, fmt, load_any_instance,
                               with_server_model)
@@ -140,8 +142,15 @@ def summary(instance, solution) -> str:
     if lat and lat.get("mean_s") is not None:
         lines.append(f"latency    PSD end-to-end mean {lat['mean_s']:.3f} s, p95 {lat['p95_s']:.3f} s")
         if lat.get("gap_to_floor") is not None:
-            lines.append(f"           certified floor {lat['floor_mean_s']:.3f} s (each device alone on its best server, "
-                         f"no contention); gap to it {100 * lat['gap_to_floor']:.1f} %")
+            own = lat.get("floor_own_length_mean_s")
+            lines.append(f"           certified floor {lat['floor_mean_s']:.3f} s (each device alone on its best server at its "
+                         f"best draft length in 1..8, no contention); gap to it {100 * lat['gap_to_floor']:.1f} %"
+                         + (f"; at the tasks' own draft length {own:.3f} s" if own is not None else ""))
+        g = [s.draft_length for s in solution.slots if s.draft_length is not None]
+        if g:
+            counts = np.bincount(np.concatenate(g))
+            lines.append("draft      per-device lengths chosen (latency-aware UARA): "
+                         + ", ".join(f"{k}: {c}" for k, c in enumerate(counts) if c))
         cov = lat.get("in_coverage")
         if cov and cov.get("share", 1.0) < 1.0:
             lines.append(f"           in coverage ({100 * cov['share']:.1f} % of device-slots, best-server SNR >= -6 dB): "

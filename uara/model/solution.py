@@ -44,6 +44,9 @@ class Status(str, enum.Enum):
 #: true optimum (SCIP's feasibility tolerance, the conic solver's), so "optimal" cannot mean 0.
 PROVEN_GAP = 1e-5
 
+#: The longest draft length a decision may set (the simulator's ``Decoding.max_draft_length``).
+MAX_DRAFT_LENGTH = 64
+
 
 def proven_optimal(objective: float, lower_bound: float | None, constant: float, tolerance: float = PROVEN_GAP) -> bool:
     """True when ``lower_bound`` proves ``objective`` within ``tolerance`` (:data:`PROVEN_GAP`)."""
@@ -90,6 +93,10 @@ class SlotDecision:
     compute (the x_ij, y_ij, z_ij of the paper with the zeros dropped). Plus how the
     slot's solve ended (``status``), a proven ``lower_bound`` on I(t) if any, and
     back-end extras in ``info``.
+
+    ``draft_length`` (M,) ints, or None: each device's draft length, a decision of latency-aware UARA
+    (docs/latency_aware.md); None keeps every task's own. P1's objective I does not depend on it; the
+    PSD simulator's latency does.
     """
 
     association: np.ndarray
@@ -98,6 +105,7 @@ class SlotDecision:
     lower_bound: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
     status: Status = Status.FEASIBLE
+    draft_length: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         raw = np.asarray(self.association)
@@ -111,6 +119,14 @@ class SlotDecision:
         self.association = raw.astype(np.intp)
         self.bandwidth_share = np.asarray(self.bandwidth_share, dtype=float)
         self.compute_share = np.asarray(self.compute_share, dtype=float)
+        if self.draft_length is not None:
+            g = np.asarray(self.draft_length)
+            bad = np.flatnonzero((g.astype(float) != np.round(g.astype(float))) | (g < 1) | (g > MAX_DRAFT_LENGTH))
+            if g.ndim != 1 or g.shape != self.association.shape or bad.size:
+                k = int(bad[0]) if bad.size else 0
+                raise SolutionError(f"draft_length[{k}]", f"expected {self.association.size} integers in "
+                                                          f"1..{MAX_DRAFT_LENGTH}, got {g.ravel()[k:k + 1].tolist()}")
+            self.draft_length = g.astype(np.intp)
 
     def evaluate(self, sd: SlotData) -> Evaluation:
         return evaluate(sd, self.association, self.bandwidth_share, self.compute_share)
@@ -193,6 +209,8 @@ class Solution:
                     "info": _plain(dec.info),
                 }
             )
+            if dec.draft_length is not None:
+                slots[-1]["draft_length"] = dec.draft_length.tolist()
         return {
             "format": SOLUTION_FORMAT,
             "instance": self.instance,
@@ -278,8 +296,16 @@ def decision_from_dict(raw: Any, t: int, m: int, e: int) -> SlotDecision:
         status = Status(raw.get("status", "feasible"))
     except ValueError:
         raise SolutionError(f"{where}.status", f"unknown status {raw.get('status')!r}") from None
+    g = None
+    if raw.get("draft_length") is not None:
+        g = _vector(raw, "draft_length", where, m, integer=True)
+        bad = [k for k, v in enumerate(g) if not 1 <= v <= MAX_DRAFT_LENGTH]
+        if bad:
+            raise SolutionError(f"{where}.draft_length[{bad[0]}]", f"expected a draft length in 1..{MAX_DRAFT_LENGTH}, "
+                                                                   f"got {g[bad[0]]}")
+        g = np.asarray(g, dtype=np.intp)
     return SlotDecision(np.asarray(assoc, dtype=np.intp), np.asarray(y), np.asarray(z), raw.get("lower_bound"),
-                        dict(raw.get("info") or {}), status)
+                        dict(raw.get("info") or {}), status, g)
 
 
 def _optional_number(data: dict[str, Any], key: str) -> float:
@@ -300,7 +326,7 @@ def _vector(raw: dict[str, Any], key: str, where: str, m: int, *, integer: bool)
     for k, v in enumerate(values):
         ok = isinstance(v, int) if integer else isinstance(v, (int, float)) and math.isfinite(v)
         if isinstance(v, bool) or not ok:
-            kind = "an integer server index" if integer else "a finite number"
+            kind = ("an integer server index" if key == "association" else "an integer") if integer else "a finite number"
             raise SolutionError(f"{where}.{key}[{k}]", f"expected {kind}, got {v!r}")
     return values
 
