@@ -1,5 +1,6 @@
 # Two commands do all set-up:
-#   make demo   installs whatever is missing, then solves a shipped instance with every installed solver and writes a report
+#   make demo   installs whatever is missing, then solves a shipped instance with every installed solver (P1 back-ends and
+#               latency-aware UARA) and writes a report
 #   make test   installs whatever is missing, then runs the test suite
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
@@ -37,7 +38,7 @@ lock:
 demo: install
 	$(PYTHON) -m uara inspect $(DEMO_INSTANCE)
 	$(PYTHON) -m uara solve $(DEMO_INSTANCE) --solver tma --output $(DEMO_OUT)/tma.json
-	$(PYTHON) -m uara compare $(DEMO_INSTANCE) --solvers random,max-sinr,max-compute,tma,masac,relax,exact,price --time-limit 30 --output $(DEMO_OUT)
+	$(PYTHON) -m uara compare $(DEMO_INSTANCE) --solvers random,max-sinr,max-compute,tma,masac,relax,exact,price,latency-search --time-limit 30 --output $(DEMO_OUT)
 	$(PYTHON) -m uara report $(DEMO_OUT)
 	$(PYTHON) -m uara build --problem pipeline --users 20 --channel free-space --seed 1 --output $(DEMO_OUT)/pipeline_k20.json
 	$(PYTHON) -m uara solve $(DEMO_OUT)/pipeline_k20.json --solver pipeline-dp --quiet

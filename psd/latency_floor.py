@@ -23,7 +23,7 @@ averages device-slots as ``mean_s`` does.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Mapping
 
 import numpy as np
@@ -121,6 +121,34 @@ def solution_floor(instance: Any, num_slots: int, *, protocol: str | None = None
             "floor_own_length_mean_s": float(own.mean()) if np.isfinite(own).all() else float("inf")}
 
 
+@lru_cache(maxsize=16)
+def _floor_by_key(fingerprint: str, num_slots: int, seed: int, latency_params: str, instance_ref: Any) -> tuple:
+    fl = solution_floor(instance_ref.instance, num_slots, seed=seed)
+    return tuple(sorted(fl.items()))
+
+
+class _Ref:
+    """Holds an instance for the cache without making it part of the key (the fingerprint is)."""
+
+    def __init__(self, instance: Any):
+        self.instance = instance
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Ref)
+
+
+def cached_floor(instance: Any, num_slots: int, *, seed: int = 0) -> dict[str, Any]:
+    """:func:`solution_floor` under the instance's server model, computed once per (instance fingerprint, its
+    latency parameters, slots, seed) in a process: every method compared on one instance shares it."""
+    from uara.model.records import LATENCY_PARAMS
+
+    latency_params = repr(tuple((k, getattr(instance.params, k, None)) for k in sorted(LATENCY_PARAMS)))
+    return dict(_floor_by_key(instance.fingerprint(), int(num_slots), int(seed), latency_params, _Ref(instance)))
+
+
 def latency_with_floor(inst: Any, sol: Any, *, both_models: bool = False, seed: int = 0
                        ) -> tuple[dict[str, Any] | None, str | None]:
     """:func:`uara.psd.latency.latency_or_reason` plus the floor: ``floor_mean_s``, ``floor_mean_finite_s``
@@ -131,7 +159,7 @@ def latency_with_floor(inst: Any, sol: Any, *, both_models: bool = False, seed: 
     if out is None:
         return out, note
     try:
-        fl = solution_floor(inst, len(sol["slots"] if isinstance(sol, Mapping) else sol.slots), seed=seed)
+        fl = cached_floor(inst, len(sol["slots"] if isinstance(sol, Mapping) else sol.slots), seed=seed)
     except Exception as exc:  # noqa: BLE001 - an annex of the latency, reported, not raised
         out["floor_note"] = f"floor failed: {type(exc).__name__}: {exc}"
         return out, note

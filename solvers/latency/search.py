@@ -62,7 +62,8 @@ class LatencySearchOptions:
     search; energy_weight: w in s/J on P1's device energy (0: latency only); slot_time_s: per-slot budget without
     a run time limit; screen: moves simulated per batch; patience: batches without improvement before stopping;
     swaps: swap moves sampled per round; exhaustive_below: simulate every move of a round with at most this many;
-    restarts: perturbation restarts (iterated local search) while the slot's time is not spent."""
+    restarts: perturbation restarts (iterated local search) while the slot's time is not spent; max_calls: stop a slot
+    after this many event simulations (0: no cap), a budget that, unlike time, gives the same result on any machine."""
 
     draft_lengths: str = "1-8"
     starts: str = "max-sinr,max-compute,tma,masac"
@@ -73,6 +74,7 @@ class LatencySearchOptions:
     swaps: int = 400
     exhaustive_below: int = 300
     restarts: int = 8
+    max_calls: int = 0
 
 
 class LatencySearchSolver(Solver):
@@ -97,7 +99,7 @@ class LatencySearchSolver(Solver):
         for key in ("energy_weight", "slot_time_s"):
             if getattr(o, key) < 0:
                 raise SolverError(f"option '{key}': expected >= 0, got {getattr(o, key)}")
-        for key in ("screen", "patience", "swaps", "exhaustive_below", "restarts"):
+        for key in ("screen", "patience", "swaps", "exhaustive_below", "restarts", "max_calls"):
             if getattr(o, key) < (1 if key in ("screen", "patience") else 0):
                 raise SolverError(f"option '{key}': expected a positive integer, got {getattr(o, key)}")
 
@@ -164,7 +166,7 @@ class LatencySearchSolver(Solver):
         if best.rule.min() < 0:  # the start with its own shares won; perturb the best rule-based state instead
             return best
         for _ in range(self.options.restarts):
-            if time.perf_counter() + 2 * exact.longest_call_s >= deadline:
+            if time.perf_counter() + 2 * exact.longest_call_s >= deadline or self._spent(exact):
                 break
             trial = SlotState(st, best.x.copy(), best.g.copy(), best.rule.copy(), best.cost.copy())
             pick = rng.choice(trial.x.size, min(trial.x.size, int(rng.integers(2, 5))), replace=False)
@@ -178,6 +180,9 @@ class LatencySearchSolver(Solver):
                 best = trial
         return best
 
+    def _spent(self, exact: ExactCosts) -> bool:
+        return bool(self.options.max_calls) and exact.calls >= self.options.max_calls
+
     def _moves(self, state: SlotState, ctx: SolveContext) -> list[Move]:
         usable = state.st.usable
         return (length_moves(state, self.lengths) + relocation_moves(state, self.lengths, usable)
@@ -189,7 +194,7 @@ class LatencySearchSolver(Solver):
         """Rounds of step 2 until no batch improves ``patience`` times in a row or the deadline; the surrogate's
         out-of-sample checks, one per batch."""
         checks: list[dict[str, float]] = []
-        while time.perf_counter() + exact.longest_call_s < deadline:
+        while time.perf_counter() + exact.longest_call_s < deadline and not self._spent(exact):
             moves = self._moves(state, ctx)
             if not moves:
                 break
@@ -198,7 +203,7 @@ class LatencySearchSolver(Solver):
             size = len(order) if len(order) <= self.options.exhaustive_below else self.options.screen
             for b in range(self.options.patience):
                 batch = [moves[k] for k in order[b * size:(b + 1) * size]]
-                if not batch or time.perf_counter() + exact.longest_call_s >= deadline:
+                if not batch or time.perf_counter() + exact.longest_call_s >= deadline or self._spent(exact):
                     break
                 flat = [c for mv in batch for c in mv.configs]
                 new = exact.costs(flat, [r for mv in batch for r in mv.rules], surrogate)
