@@ -40,7 +40,8 @@ class SlotTasks:
     Per device (M,): ``decoding`` (the task's own :class:`Decoding`), output tokens, match trace (long
     enough for every candidate length), draft / target FLOP per token, prompt tokens, profile, own draft
     length. Per server (E,): backlog ``queue_s`` and, under ``batched``, hardware, target cost and the
-    slot's background rows. ``rate_bps`` (M, E) and ``usable`` (M, E) come from the slot data.
+    slot's background rows. ``rate_bps`` (M, E) and ``usable`` (M, E) come from the slot data. ``alpha`` (M,):
+    each task's acceptance rate (its ``psd.alpha``, else its trace's match rate).
     """
 
     instance: Any
@@ -65,6 +66,7 @@ class SlotTasks:
     up_bits: np.ndarray | None = None
     down_bits: np.ndarray | None = None
     sd: Any = None
+    alpha: np.ndarray | None = None
 
     @property
     def num_devices(self) -> int:
@@ -109,7 +111,8 @@ def slot_tasks(instance: Any, slot_index: int, *, max_draft_length: int = max(DE
                    cols["prompt_tokens"], profiles, cols["own"].astype(np.int64),
                    cols["draft_flops"] / np.asarray(instance.device_flops, dtype=float),
                    up_bits=np.array([np.broadcast_to(u, lengths.shape) for u, _ in bits], dtype=float),
-                   down_bits=np.array([np.broadcast_to(dn, lengths.shape) for _, dn in bits], dtype=float), sd=sd)
+                   down_bits=np.array([np.broadcast_to(dn, lengths.shape) for _, dn in bits], dtype=float), sd=sd,
+                   alpha=_acceptance_rates(instance, slot_index, match, cols["n_out"]))
     if model == "batched":
         from uara.psd.batched_latency import _background, server_hardware, target_cost
 
@@ -117,6 +120,16 @@ def slot_tasks(instance: Any, slot_index: int, *, max_draft_length: int = max(DE
         st.cost = target_cost(profiles)
         st.background = _background(instance, st.hardware, st.cost, [own], 1, [slot_index], seed)
     return st
+
+
+def _acceptance_rates(instance: Any, slot_index: int, match: np.ndarray, n_out: np.ndarray) -> np.ndarray:
+    from uara.psd.latency import _task_fields
+
+    out = np.empty(n_out.size)
+    for i, task in enumerate(instance.slots[slot_index].tasks):
+        a = _task_fields(task, [])[1].get("alpha")
+        out[i] = float(a) if a is not None else float(match[i, :int(n_out[i])].mean())
+    return np.clip(out, 1e-6, 1 - 1e-6)
 
 
 @dataclass(frozen=True)

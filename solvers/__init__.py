@@ -42,6 +42,7 @@ _REGISTRY: dict[str, Any] = {
     # latency-aware UARA (docs/latency_aware.md): P1's instances and decisions plus a draft length per device
     "latency-search": "uara.solvers.latency.search:LatencySearchSolver",
     "latency-brute-force": "uara.solvers.latency.enumeration:LatencyBruteForceSolver",
+    "tkslt-length": "uara.solvers.latency.analytic:AnalyticLengthSolver",
     # the pipelined serving problem (docs/pipeline.md)
     "pipeline-dp": "uara.solvers.pipeline.dp:PipelineDPSolver",
     "pipeline-brute-force": "uara.solvers.pipeline.exhaustive:PipelineBruteForceSolver",

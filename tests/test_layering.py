@@ -177,7 +177,7 @@ def test_each_format_tag_is_spelled_in_exactly_one_source_module():
 #: rooms inside a wing, lowest first; a room imports its own room and the rooms below it (peers of one
 #: rank, e.g. P1's and the pipeline's back-ends, never import each other)
 ROOMS = {
-    "psd": {"simulation": 0, "workload": 1, "batched_latency": 2, "latency": 3, "server_configs": 4, "latency_floor": 5,
+    "psd": {"simulation": 0, "draft_length": 0, "workload": 1, "batched_latency": 2, "latency": 3, "server_configs": 4, "latency_floor": 5,
             "latency_surrogate": 6, "measure": 7, "testbed": 8, "": 9},
     # latency-aware UARA starts from P1 back-ends through the registry (the package root)
     "solvers": {"options": 0, "driver": 1, "core": 2, "base": 3, "p1": 4, "pipeline": 4, "": 5, "latency": 6},
