@@ -18,7 +18,7 @@ from pathlib import Path
 
 def _rows(claims: dict, metric: str) -> dict[tuple[str, str], dict]:
     return {(r["method"], r["baseline"]): r for r in claims["reductions"]
-            if r["metric"] == metric and r["allocation"] == "uniform"}
+            if r.get("channel", "all") == "all" and r["metric"] == metric and r["allocation"] == "uniform"}
 
 
 def _cell(r: dict | None, points: bool = True) -> str:

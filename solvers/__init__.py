@@ -38,7 +38,8 @@ _REGISTRY: dict[str, Any] = {
     "exact": "uara.solvers.p1.exact:ExactSolver",
     "relax": "uara.solvers.p1.relax:RelaxSolver",
     "price": "uara.solvers.p1.price:PriceSolver",
-    "masac": "uara.solvers.p1.masac:MASACSolver",
+    "masac": "uara.solvers.p1.masac:PaperMASACSolver",
+    "masac-uara": "uara.solvers.p1.masac:MASACSolver",
     # latency-aware UARA (docs/latency_aware.md): P1's instances and decisions plus a draft length per device
     "latency-search": "uara.solvers.latency.search:LatencySearchSolver",
     "latency-brute-force": "uara.solvers.latency.enumeration:LatencyBruteForceSolver",

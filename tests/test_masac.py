@@ -131,9 +131,32 @@ def test_final_allocation_modes():
     with pytest.raises(ValueError):
         decide(sd, act, final_allocation="nope")
     for mode in ("policy", "exact"):
-        assert get_solver("masac", zero_action=True, final_allocation=mode).solve(inst).feasible
+        assert get_solver("masac-uara", zero_action=True, final_allocation=mode).solve(inst).feasible
     with pytest.raises(ValueError):
-        get_solver("masac", final_allocation="nope")
+        get_solver("masac-uara", final_allocation="nope")
+
+
+def test_paper_semantics_is_the_policys_shares_then_pairwise_swaps():
+    """``masac`` as the paper runs it: the policy's Y, Z on the Max-SINR association, then TMA's seat swaps;
+    swaps keep each server's device count and the seats' shares, and I never rises above the start."""
+    from uara.rl.environment import policy_shares
+    from uara.solvers.core.moves import masked_argmax
+
+    inst = random_instance(40, 5, seed=3)
+    sd = slot_data(inst, 0)
+    sol = get_solver("masac", zero_action=True).solve(inst)
+    dec = sol.slots[0]
+    start = masked_argmax(sd.snr, sd.usable)
+    y0, z0 = policy_shares(sd, np.zeros((40, ACT_DIM)), start)
+    np.testing.assert_array_equal(np.bincount(dec.association, minlength=5), np.bincount(start, minlength=5))
+    np.testing.assert_allclose(np.sort(dec.bandwidth_share), np.sort(y0))  # seats moved, shares kept
+    np.testing.assert_allclose(np.sort(dec.compute_share), np.sort(z0))
+    i0 = evaluate(sd, start, y0, z0).objective
+    assert sol.evaluations[0].objective <= i0 and dec.info["swaps"] > 0
+    # the zero-action prior's shares are decide()'s policy-allocation shares on the same association
+    ref = decide(sd, np.zeros((40, ACT_DIM)), final_allocation="policy", max_moves=0)
+    np.testing.assert_allclose(y0, ref.bandwidth_share)
+    np.testing.assert_allclose(z0, ref.compute_share)
 
 
 def test_checkpoint_round_trip(tmp_path):

@@ -47,11 +47,20 @@ def swap_search(
     *,
     max_swaps: int | None = None,
     rtol: float = 1e-12,
+    shares: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
-    """Phase 2 of TMA from ``assoc``. Returns (assoc, y, z, swaps, stopped_early)."""
+    """Phase 2 of TMA from ``assoc``. Returns (assoc, y, z, swaps, stopped_early).
+
+    ``shares`` = (y, z) starts from those shares instead of ``allocation``'s and keeps them with their seats
+    (a swap exchanges two devices' servers and shares; nothing is re-allocated): TMA-MASAC's phase 2 on the
+    policy's Y, Z (``allocation`` is then not used)."""
     assoc = assoc.copy()
-    alloc = allocate(sd, assoc, allocation)
-    y, z = alloc.bandwidth_share.copy(), alloc.compute_share.copy()
+    if shares is None:
+        alloc = allocate(sd, assoc, allocation)
+        y, z = alloc.bandwidth_share.copy(), alloc.compute_share.copy()
+    else:
+        y, z = (np.asarray(v, dtype=float).copy() for v in shares)
+        allocation = "uniform"  # seats keep their shares
     m = sd.num_devices
     swaps = 0
     idx = np.arange(m)

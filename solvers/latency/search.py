@@ -2,7 +2,7 @@
 
 Per slot (docs/latency_aware.md):
 
-1. **Starts.** Each back-end of ``starts`` (default Max-SINR, Max-Compute, the paper's TMA and ``masac``) gives an
+1. **Starts.** Each back-end of ``starts`` (default Max-SINR, Max-Compute, the paper's TMA and ``masac-uara``) gives an
    association; each is scored exactly by the event simulator with its own shares and the tasks' own
    draft lengths, and with each share rule of :data:`~uara.psd.server_configs.SHARE_RULES`. The best
    with its own shares is the *start*; the best overall begins the search.
@@ -66,7 +66,7 @@ class LatencySearchOptions:
     after this many event simulations (0: no cap), a budget that, unlike time, gives the same result on any machine."""
 
     draft_lengths: str = "1-8"
-    starts: str = "max-sinr,max-compute,tma,masac"
+    starts: str = "max-sinr,max-compute,tma,masac-uara"
     energy_weight: float = 0.0
     slot_time_s: float = 5.0
     screen: int = 48

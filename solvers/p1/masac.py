@@ -1,12 +1,21 @@
-"""TMA-MASAC (paper Section IV): a trained MASAC policy sets the shares, TMA fixes the association.
+"""TMA-MASAC (paper Section IV) and uara's variant of it.
 
-For each slot: per-device features (:func:`uara.rl.environment.device_features`) ->
-the actor's deterministic action tanh(mean) (M, 2) -> :func:`uara.rl.environment.decide`
-(bandwidth shares from the corrected KKT rule with the per-server budget,
-compute shares normalised over each server's devices, TMA phase 1 + improving
-moves). The decisions are feasible by construction and re-scored by the
-evaluator like every other back-end. The shipped policy
-(``uara/rl/policies/masac.pt``) is loaded by default; ``--policy PATH`` for another.
+Both map per-device features (:func:`uara.rl.environment.device_features`) through the trained actor's
+deterministic action tanh(mean) (M, 2) to shares: band shares from the KKT rule with action-corrected
+energy prices, compute shares from action-weighted weights (:func:`uara.rl.environment.policy_shares`).
+They differ in what happens next:
+
+- ``masac`` (**the paper's semantics**): the policy's Y, Z on the Max-SINR association (TMA phase 1),
+  then TMA's phase 2 (Alg. 1): best-improving *pairwise swaps* of seats, each device taking the other's
+  server and shares, while I improves (:func:`uara.solvers.core.moves.swap_search`); the returned shares
+  are the policy's.
+- ``masac-uara`` (**uara's variant**, the back-end named ``masac`` before issue 24): TMA phase 1, then
+  best-improving *single-device moves* under the policy's shares, then the allocation re-solved exactly
+  on that association (``final_allocation="exact"``: the policy only steers the association;
+  :func:`uara.rl.environment.decide`).
+
+The decisions are feasible by construction and re-scored by the evaluator like every other back-end.
+The shipped policy (``uara/rl/policies/masac.pt``) is loaded by default; ``--policy PATH`` for another.
 """
 
 from __future__ import annotations
@@ -46,9 +55,84 @@ class MASACOptions:
     final_allocation: str = "exact"
 
 
-class MASACSolver(Solver):
+@dataclass
+class PaperMASACOptions:
+    """policy: checkpoint path (default: the shipped uara/rl/policies/masac.pt); zero_action: the KKT prior's shares
+    (no learned correction); max_swaps: cap on TMA phase-2 swaps (None: until no swap improves)."""
+
+    policy: str | None = None
+    zero_action: bool = False
+    max_swaps: int | None = None
+
+
+class _PolicyMixin:
+    """Loads the checkpoint once per solver object and maps a slot to the actor's action."""
+
+    def policy(self):
+        """The loaded :class:`uara.rl.policy.Policy` (loaded once per solver object)."""
+        if self._policy is None:
+            from uara.rl.policy import load_policy
+
+            path = Path(self.options.policy) if self.options.policy else default_policy_path()
+            if not path.is_file():
+                raise SolverError(f"solver '{self.name}': no policy checkpoint at {path} (train one with `uara train masac`)")
+            self._policy = load_policy(path)
+        return self._policy
+
+    def action(self, sd: SlotData, ctx: SolveContext) -> tuple[np.ndarray, float, float]:
+        """(action (M, 2), beta_y, beta_z): the actor's deterministic action, or zeros with ``zero_action``."""
+        from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z, device_features
+
+        if self.options.zero_action:
+            return np.zeros((sd.num_devices, ACT_DIM)), BETA_Y, BETA_Z
+        import torch
+
+        pol = self.policy()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, ctx.threads))
+        try:
+            return pol.act(device_features(sd)), pol.beta_y, pol.beta_z
+        finally:
+            torch.set_num_threads(threads)
+
+
+class PaperMASACSolver(_PolicyMixin, Solver):
     name = "masac"
-    description = "TMA-MASAC: trained multi-agent SAC policy sets (Y, Z), TMA fixes the association (paper Sec. IV)"
+    VERSION = 2  # 1 was uara's variant, now ``masac-uara``
+    CORE = ("moves",)
+    description = ("TMA-MASAC as the paper runs it (Sec. IV): the trained policy sets Y, Z; TMA (Alg. 1) fixes the "
+                   "association by pairwise swaps")
+    requires = ("torch",)
+    extra = "rl"
+    Options: ClassVar[type] = PaperMASACOptions
+
+    def check_options(self) -> None:
+        if self.options.max_swaps is not None and self.options.max_swaps < 0:
+            raise SolverError(f"solver 'masac': max_swaps must be >= 0, got {self.options.max_swaps}")
+        self._policy = None
+
+    @property
+    def display_name(self) -> str:
+        return "masac(zero-action)" if self.options.zero_action else "masac"
+
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
+        from uara.model.solution import Status
+        from uara.rl.environment import policy_shares
+        from uara.solvers.core.moves import masked_argmax, swap_search
+
+        action, beta_y, beta_z = self.action(sd, ctx)
+        start = masked_argmax(sd.snr, sd.usable)
+        y, z = policy_shares(sd, action, start, beta_y=beta_y, beta_z=beta_z)
+        assoc, y, z, swaps, stopped = swap_search(sd, start, "uniform", ctx, max_swaps=self.options.max_swaps,
+                                                  shares=(y, z))
+        status = Status.TIME_LIMIT if stopped and ctx.out_of_time() else Status.FEASIBLE
+        return SlotDecision(assoc, y, z, status=status, info={"swaps": swaps})
+
+
+class MASACSolver(_PolicyMixin, Solver):
+    name = "masac-uara"
+    description = ("uara's variant of TMA-MASAC: the policy's shares steer single-device moves from Max-SINR, then the "
+                   "allocation is re-solved exactly (not the paper's semantics: see masac)")
     requires = ("torch",)
     extra = "rl"
     Options: ClassVar[type] = MASACOptions
@@ -63,37 +147,13 @@ class MASACSolver(Solver):
 
     @property
     def display_name(self) -> str:
-        base = "masac(zero-action)" if self.options.zero_action else "masac"
+        base = "masac-uara(zero-action)" if self.options.zero_action else "masac-uara"
         return base if self.options.final_allocation == "exact" else f"{base}[policy-alloc]"
 
-    def policy(self):
-        """The loaded :class:`uara.rl.policy.Policy` (loaded once per solver object)."""
-        if self._policy is None:
-            from uara.rl.policy import load_policy
-
-            path = Path(self.options.policy) if self.options.policy else default_policy_path()
-            if not path.is_file():
-                raise SolverError(f"solver 'masac': no policy checkpoint at {path} (train one with `uara train masac`)")
-            self._policy = load_policy(path)
-        return self._policy
-
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
-        from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z, decide, device_features
+        from uara.rl.environment import decide
 
-        if self.options.zero_action:
-            action = np.zeros((sd.num_devices, ACT_DIM))
-            beta_y, beta_z = BETA_Y, BETA_Z
-        else:
-            import torch
-
-            pol = self.policy()
-            threads = torch.get_num_threads()
-            torch.set_num_threads(max(1, ctx.threads))
-            try:
-                action = pol.act(device_features(sd))
-            finally:
-                torch.set_num_threads(threads)
-            beta_y, beta_z = pol.beta_y, pol.beta_z
+        action, beta_y, beta_z = self.action(sd, ctx)
         dec = decide(sd, action, beta_y=beta_y, beta_z=beta_z, max_moves=self.options.max_moves,
                      final_allocation=self.options.final_allocation)
         dec.info.pop("band_price", None)  # the policy's internal band prices are not part of the record

@@ -132,6 +132,22 @@ def check_final_allocation(value: str, where: str = "final_allocation") -> str:
     return value
 
 
+def policy_shares(sd: SlotData, action: np.ndarray, assoc: np.ndarray, *, beta_y: float = BETA_Y,
+                  beta_z: float = BETA_Z) -> tuple[np.ndarray, np.ndarray]:
+    """The policy's (Y, Z) on association ``assoc``: band shares from the KKT rule with the action-corrected
+    energy prices c'_ij = c_ij exp(beta_y a_i0), compute shares z_i = w_i / sum_{k on j} w_k with
+    w_i = sqrt(s_i) exp(beta_z a_i1) (the same rule as :func:`decide`'s final step)."""
+    m, e = sd.num_devices, sd.num_servers
+    act = np.clip(np.asarray(action, dtype=float).reshape(m, ACT_DIM), -1.0, 1.0)
+    rows = np.arange(m)
+    scale = np.exp(beta_y * act[:, 0])
+    price = sd.energy_cost * scale[:, None]
+    y, _, _ = bandwidth_shares(sd.device_s, sd.uplink_s_full[rows, assoc], price[rows, assoc], sd.lam, assoc, e,
+                               p=sd.uplink_energy_price * scale)
+    w = np.sqrt(sd.server_work_s[:, 0]) * np.exp(beta_z * act[:, 1])
+    return y, w / np.bincount(assoc, weights=w, minlength=e)[assoc]
+
+
 def decide(
     sd: SlotData,
     action: np.ndarray,
