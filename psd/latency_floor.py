@@ -121,7 +121,7 @@ def solution_floor(instance: Any, num_slots: int, *, protocol: str | None = None
             "floor_own_length_mean_s": float(own.mean()) if np.isfinite(own).all() else float("inf")}
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=128)  # a few floats per instance; a 50-instance campaign's worker keeps them all
 def _floor_by_key(fingerprint: str, num_slots: int, seed: int, latency_params: str, instance_ref: Any) -> tuple:
     fl = solution_floor(instance_ref.instance, num_slots, seed=seed)
     return tuple(sorted(fl.items()))
