@@ -155,7 +155,7 @@ CASES = [
     ("solve {inst.json} --solver relax -o solver=gurobi_nope", "option solver must be one of"),
     ("solve {inst.json} --solver relax -o samples=-1", "samples must be >= 0"),
     ("solve {inst.json} --solver masac --policy {dir}/none.pt", "no policy checkpoint at"),
-    ("solve {inst.json} --solver masac -o final_allocation=magic", "final_allocation must be one of"),
+    ("solve {inst.json} --solver masac-uara -o final_allocation=magic", "final_allocation must be one of"),
     ("solve {inst.json} --time-limit 0", "--time-limit must be positive"),
     ("solve {inst.json} --time-limit -3", "--time-limit must be positive"),
     ("solve {inst.json} --seed -1", "--seed must be a non-negative integer"),
