@@ -38,7 +38,7 @@ lock:
 demo: install
 	$(PYTHON) -m uara inspect $(DEMO_INSTANCE)
 	$(PYTHON) -m uara solve $(DEMO_INSTANCE) --solver tma --output $(DEMO_OUT)/tma.json
-	$(PYTHON) -m uara compare $(DEMO_INSTANCE) --solvers random,max-sinr,max-compute,tma,masac,relax,exact,price,latency-search --time-limit 30 --output $(DEMO_OUT)
+	$(PYTHON) -m uara compare $(DEMO_INSTANCE) --solvers random,max-sinr,max-compute,tma,masac,masac-uara,relax,exact,price,latency-search --time-limit 30 --output $(DEMO_OUT)
 	$(PYTHON) -m uara report $(DEMO_OUT)
 	$(PYTHON) -m uara build --problem pipeline --users 20 --channel free-space --seed 1 --output $(DEMO_OUT)/pipeline_k20.json
 	$(PYTHON) -m uara solve $(DEMO_OUT)/pipeline_k20.json --solver pipeline-dp --quiet

@@ -6,6 +6,7 @@ through solution records and the simulator with clear errors."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import replace
 
 import numpy as np
@@ -134,3 +135,27 @@ def test_the_reserved_model_uses_the_compute_share_rule() -> None:
     x = sol.slots[0].association
     for j in range(2):
         assert sol.slots[0].compute_share[x == j].sum() == pytest.approx(1.0) or not (x == j).any()
+
+
+def test_the_shipped_latency_aware_comparison_says_what_it_claims() -> None:
+    """results/latency_aware: on every shipped instance latency-search's latency is at most every other back-end's
+    and no method is below the certified floor; the search's stored decisions re-score to their rows."""
+    import pandas as pd
+
+    from uara.model.verify import verify_solution
+    from uara.io import read_json
+
+    root = Path("results/latency_aware")
+    search = pd.read_parquet(root / "search" / "results.parquet").set_index("instance")
+    others = pd.concat([pd.read_parquet(root / part / "results.parquet") for part in ("p1", "tkslt", "fixed_length")])
+    assert set(search.index) == {p.stem for p in Path("instances").glob("*.json")}
+    for inst, row in search.iterrows():
+        rest = others[others["instance"] == inst]
+        assert len(rest) >= 10 and row["latency_mean_s"] <= rest["latency_mean_s"].min() + 1e-12, inst
+        floor = row["latency_floor_mean_s"]
+        assert (rest["latency_mean_s"] >= floor).all() and row["latency_mean_s"] >= floor
+    row = search.loc["m30_e8"]
+    inst = Instance.load(row["instance_file"])
+    record = read_json(root / "search" / row["solution_file"])["solution"]
+    verify_solution(record, inst)
+    assert solution_latency(inst, record)["mean_s"] == pytest.approx(row["latency_mean_s"], rel=1e-12)
