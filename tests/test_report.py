@@ -58,6 +58,10 @@ def test_reductions_arithmetic() -> None:
     assert r.loc["max-sinr", "max_reduction_pct"] == pytest.approx(75)
     (s,) = reduction_sentences(red, "latency")
     assert s.startswith("tma: up to 75.0 % and on average 36.2 % lower latency than the 2 baselines")
+    assert s.endswith("(random, max-sinr; 2 scenarios).")
+    one = reduction_sentences(reductions(df[df["fingerprint"] == "a"], "latency_mean_s", baselines=("random",)),
+                              "latency")[-1]
+    assert one == "tma: up to 50.0 % and on average 50.0 % lower latency than the baseline (random; 1 scenario)."
 
 
 def test_report_cli_and_errors(results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -128,7 +128,8 @@ def summary(inst: PipelineInstance, sol: Any) -> str:
     lines.append(f"bandwidth  {dec.bandwidth_mode} shares, min {dec.shares.min():.3g}, max {dec.shares.max():.3g}")
     for m, (b, g, s) in enumerate(zip(dec.batches, dec.speculation_length, dec.micro_batches)):
         if m == 8:
-            lines.append(f"  ... {len(dec.batches) - 8} more batches")
+            more = len(dec.batches) - 8
+            lines.append(f"  ... {more} more batch{'es' if more != 1 else ''}")
             break
         lines.append(f"  batch {m}: {len(b)} users, gamma {g}, {s} micro-batch{'es' if s > 1 else ''}, "
                      f"ready {ev.batch_ready_s[m]:.4g} s, start {ev.batch_start_s[m]:.4g} s, end {ev.batch_end_s[m]:.4g} s")

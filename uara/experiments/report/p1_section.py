@@ -195,7 +195,7 @@ def _proxy_vs_latency(doc: Doc, base: Any) -> None:
           "penalty lambda sum (a_i - T_i)^2) and an **energy part** (the communication energy w sum E^CM / B_i; the "
           "compute energy is in C). Spearman rank correlation of each with the simulated mean latency (the "
           "instance's server model) across solvers, per scenario, and the energy part's share of I - C for each "
-          f"scenario's best P1 method. Mean over {len(per)} scenario(s): I - C {per['rho_controllable'].mean():.2f}, "
+          f"scenario's best P1 method. Mean over {len(per)} scenario{'s' if len(per) != 1 else ''}: I - C {per['rho_controllable'].mean():.2f}, "
           f"latency part {per['rho_latency_part'].mean():.2f}, energy part {per['rho_energy_part'].mean():.2f} "
           "(1 = the term orders methods as the simulator does).")
     doc.table(per.reset_index())

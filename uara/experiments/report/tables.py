@@ -99,7 +99,9 @@ def reduction_sentences(red: Any, what: str) -> list[str]:
         up, avg = g["max_reduction_pct"].max(), g["mean_reduction_pct"].mean()
         n = len(g)
         names = ", ".join(g["baseline"])
-        whom = f"than the {'three' if n == 3 else n} baseline{'s' if n != 1 else ''} ({names}; {int(g['scenarios'].max())} scenario(s))"
+        k = int(g["scenarios"].max())
+        count = "the baseline" if n == 1 else f"the {'three' if n == 3 else n} baselines"
+        whom = f"than {count} ({names}; {k} scenario{'s' if k != 1 else ''})"
         if up >= 0 and avg >= 0:
             out.append(f"{method}: up to {up:.1f} % and on average {avg:.1f} % lower {what} {whom}.")
         else:
