@@ -66,17 +66,20 @@ def target_cost(profiles: Sequence[Any]) -> TargetCost:
 def _background(instance: Any, hw: ServerHardware, cost: TargetCost, groups: Sequence[Any], n_items: int,
                 starts: Sequence[int], seed: int) -> Background:
     """Per (slot, server): Poisson requests of the slot's mean block (g + 1 positions at the tasks' own
-    draft lengths g, mean context, mean FLOP per position) at the rate that keeps the server busy rho of the time serving them one by one."""
+    draft lengths g, mean context, mean FLOP per position) at the rate that keeps the server busy rho of the
+    time serving them one by one. The means run over the slot's devices in device order, so they do not
+    depend on how the devices are grouped (a decision's draft lengths regroup them)."""
     rho = float(getattr(instance.params, "background_load", 0.0))
     e = hw.size
     pos = np.zeros(n_items * e)
     ctx = np.zeros(n_items * e)
     ft = np.zeros(n_items * e)
     for k, gs in enumerate(groups):
-        n = np.concatenate([g.n_out for g in gs])
-        pos[k * e:(k + 1) * e] = np.mean(np.concatenate([_own_length(g) + 1.0 for g in gs]))
-        ctx[k * e:(k + 1) * e] = np.mean(np.concatenate([g.prompt_tokens for g in gs]) + 0.5 * n)
-        ft[k * e:(k + 1) * e] = np.mean(np.concatenate([g.target_flops for g in gs]))
+        order = np.argsort(np.concatenate([g.idx for g in gs]), kind="stable")
+        cat = lambda arrays: np.concatenate(arrays)[order]  # noqa: E731 - in device order
+        pos[k * e:(k + 1) * e] = np.mean(cat([_own_length(g) + 1.0 for g in gs]))
+        ctx[k * e:(k + 1) * e] = np.mean(cat([g.prompt_tokens for g in gs]) + 0.5 * cat([g.n_out for g in gs]))
+        ft[k * e:(k + 1) * e] = np.mean(cat([g.target_flops for g in gs]))
     if rho <= 0:
         return Background(np.full((n_items * e, 1), np.inf), pos, ctx, ft)
     tile = lambda v: np.tile(v, n_items)  # noqa: E731

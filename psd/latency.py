@@ -215,16 +215,10 @@ def _slot_inputs(instance: Any, slot_index: int, decisions: tuple[Any, ...], *, 
 
 
 def check_draft_lengths(m: int, draft_length: Any) -> np.ndarray | None:
-    """(M,) integer draft lengths in 1..64, or None; a bad entry is one line naming it."""
-    if draft_length is None:
-        return None
-    g = np.asarray(draft_length)
-    if g.shape != (m,):
-        raise UaraError(f"draft_length: expected {m} values, got shape {g.shape}")
-    bad = np.flatnonzero((g.astype(float) != np.round(g.astype(float))) | (g < 1) | (g > 64))
-    if bad.size:
-        raise UaraError(f"draft_length[{bad[0]}]: expected an integer in 1..64, got {g[bad[0]]}")
-    return g.astype(np.int64)
+    """(M,) integer draft lengths in 1..64 (:func:`uara.model.solution.checked_draft_lengths`), or None."""
+    from uara.model.solution import checked_draft_lengths
+
+    return None if draft_length is None else checked_draft_lengths(draft_length, m).astype(np.int64)
 
 
 def server_model_of(instance: Any, options: LatencyOptions) -> str:
@@ -250,6 +244,17 @@ class TaskGroup:
     own_draft_length: np.ndarray | None = None
 
 
+def own_draft_lengths(instance: Any, slot_index: int, options: LatencyOptions | None = None) -> np.ndarray:
+    """(M,) each task's own draft length in slot ``slot_index``: ``options.draft_length``, else its ``psd``
+    field, else its profile's."""
+    return _own_lengths([_task_fields(t, []) for t in instance.slots[slot_index].tasks], options or LatencyOptions())
+
+
+def _own_lengths(fields_: list, opts: LatencyOptions) -> np.ndarray:
+    return np.array([int(opts.draft_length or psd.get("draft_length") or prof.draft_length) for prof, psd in fields_],
+                    dtype=np.int64)
+
+
 def slot_groups(instance: Any, slot_index: int, *, protocol: str | Protocol | None,
                 seed: int, options: LatencyOptions, notes: list[str],
                 draft_lengths: np.ndarray | None = None) -> list[TaskGroup]:
@@ -259,7 +264,7 @@ def slot_groups(instance: Any, slot_index: int, *, protocol: str | Protocol | No
     fields_ = [_task_fields(t, notes) for t in instance.slots[slot_index].tasks]
     groups: dict[tuple, list[int]] = {}
     decs: dict[tuple, Decoding] = {}
-    own = np.array([int(opts.draft_length or psd.get("draft_length") or prof.draft_length) for prof, psd in fields_])
+    own = _own_lengths(fields_, opts)
     for i, (prof, psd) in enumerate(fields_):
         dec = prof.decoding(
             mode=opts.mode or psd.get("mode"),
@@ -380,8 +385,10 @@ def solution_latency(instance: Any, solution: Any, *, protocol: str | Protocol |
         per_slot = _batched_slots(instance, {t: _decisions(s) for t, s in enumerate(slots)}, protocol=protocol,
                                   seed=seed, options=opts)
     else:
-        per_slot = [slot_latency(instance, t, *_decisions(s)[:3], protocol=protocol, seed=seed, options=opts,
-                                 draft_length=_decisions(s)[3]) for t, s in enumerate(slots)]
+        per_slot = []
+        for t, s in enumerate(slots):
+            x, y, z, g = _decisions(s)
+            per_slot.append(slot_latency(instance, t, x, y, z, protocol=protocol, seed=seed, options=opts, draft_length=g))
     allv = np.stack([r.per_device_s for r in per_slot])  # (T, M)
     mean, p95, mean_f = _stats(allv.ravel())
     crit = {k: float(np.nanmean(np.concatenate([r.breakdown[k][~r.infinite] for r in per_slot])))

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from uara.psd.latency import LatencyOptions, TaskGroup, server_model_of, slot_groups
+from uara.psd.latency import LatencyOptions, TaskGroup, own_draft_lengths, server_model_of, slot_groups
 from uara.psd.simulation.simulator import SimResult, Timing, simulate
 
 
@@ -52,7 +52,8 @@ def slot_floors_s(instance: Any, slot_index: int, *, protocol: str | None = None
     opts = options or LatencyOptions()
     sd = slot_data(instance, slot_index)
     m, e = sd.rate_bps.shape
-    top = None if own_length_only else np.full(m, max(DEFAULT_DRAFT_LENGTHS))
+    longest = max(max(DEFAULT_DRAFT_LENGTHS), int(own_draft_lengths(instance, slot_index, opts).max()))
+    top = None if own_length_only else np.full(m, longest)  # one group per configuration, each task at its lengths
     groups = slot_groups(instance, slot_index, protocol=protocol, seed=seed, options=opts, notes=[], draft_lengths=top)
     batched = server_model_of(instance, opts) == "batched"
     alone = partial(_alone_batched, hw=server_hardware(instance)) if batched else _alone_reserved

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from uara.errors import UaraError
-from uara.psd.latency import LatencyOptions, server_model_of, slot_groups
+from uara.psd.latency import LatencyOptions, own_draft_lengths, server_model_of, slot_groups
 from uara.psd.simulation.simulator import Decoding, Timing, simulate
 
 #: The draft lengths latency-aware UARA chooses from by default.
@@ -79,17 +79,19 @@ class SlotTasks:
 
 def slot_tasks(instance: Any, slot_index: int, *, max_draft_length: int = max(DEFAULT_DRAFT_LENGTHS), seed: int = 0,
                options: LatencyOptions | None = None) -> SlotTasks:
-    """Precompute :class:`SlotTasks` of slot ``slot_index`` (traces long enough for ``max_draft_length``)."""
+    """Precompute :class:`SlotTasks` of slot ``slot_index``, with traces long enough for ``max_draft_length``
+    and for every task's own length. ``decoding[i]`` is the decoding of device i's group at the longest
+    length: configurations override the length per task (:func:`score_configs`)."""
     from uara.model.formulation import slot_data
 
     opts = options or LatencyOptions()
     sd = slot_data(instance, slot_index)
     m, e = sd.rate_bps.shape
-    longest = np.full(m, int(max_draft_length))
+    max_draft_length = max(int(max_draft_length), int(own_draft_lengths(instance, slot_index, opts).max()))
+    longest = np.full(m, max_draft_length)
     groups = slot_groups(instance, slot_index, protocol=None, seed=seed, options=opts, notes=[], draft_lengths=longest)
-    own = slot_groups(instance, slot_index, protocol=None, seed=seed, options=opts, notes=[])
     decoding: list[Any] = [None] * m
-    for g in own:
+    for g in groups:
         for i in g.idx:
             decoding[i] = g.decoding
     width = max(g.match.shape[1] for g in groups)
@@ -104,7 +106,7 @@ def slot_tasks(instance: Any, slot_index: int, *, max_draft_length: int = max(DE
         for k, i in enumerate(g.idx):
             profiles[i] = g.profiles[k]
     model = server_model_of(instance, opts)
-    lengths = np.arange(int(max_draft_length) + 1)
+    lengths = np.arange(max_draft_length + 1)
     bits = [(d.protocol.up_bits(lengths, d.vocab), d.protocol.down_bits(lengths, d.vocab)) for d in decoding]
     st = SlotTasks(instance, slot_index, model, opts, sd.rate_bps, sd.usable, np.asarray(sd.queue_s, dtype=float),
                    decoding, cols["n_out"].astype(np.int64), match, cols["draft_flops"], cols["target_flops"],
@@ -118,7 +120,7 @@ def slot_tasks(instance: Any, slot_index: int, *, max_draft_length: int = max(DE
 
         st.hardware = server_hardware(instance)
         st.cost = target_cost(profiles)
-        st.background = _background(instance, st.hardware, st.cost, [own], 1, [slot_index], seed)
+        st.background = _background(instance, st.hardware, st.cost, [groups], 1, [slot_index], seed)
     return st
 
 

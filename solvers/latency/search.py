@@ -108,7 +108,7 @@ class LatencySearchSolver(Solver):
 
         t0 = time.perf_counter()
         deadline = ctx.deadline if ctx.deadline is not None else t0 + self.options.slot_time_s
-        st = slot_tasks(ctx.instance, ctx.slot, max_draft_length=max(max(self.lengths), int(_own_max(ctx))))
+        st = slot_tasks(ctx.instance, ctx.slot, max_draft_length=max(self.lengths))
         exact = ExactCosts(st, sd, self.options.energy_weight)
         surrogate = Surrogate(st, sorted(set(self.lengths) | set(st.own_draft_length.tolist())))
         start, states, start_name = self._starts(sd, ctx, st, exact, surrogate)
@@ -147,8 +147,7 @@ class LatencySearchSolver(Solver):
         own_rows = [k for k, c in enumerate(cands) if c[2] is None]
         k_own = min(own_rows, key=lambda k: totals[k].sum())
         name, x, _, cfgs, _ = cands[k_own]
-        start = SlotState(st, x.copy(), st.own_draft_length.copy(), np.full(e, -1), totals[k_own].copy())
-        start.own_configs = cfgs  # type: ignore[attr-defined]
+        start = SlotState(st, x.copy(), st.own_draft_length.copy(), np.full(e, -1), totals[k_own].copy(), cfgs)
         states, seen = [], set()
         for k in sorted((k for k, c in enumerate(cands) if c[2] is not None), key=lambda k: totals[k].sum()):
             key = tuple(cands[k][1].tolist())
@@ -263,8 +262,7 @@ class LatencySearchSolver(Solver):
                   checks: list[dict[str, float]], wall_s: float) -> SlotDecision:
         m, e = best.x.size, best.cost.size
         y, z = np.zeros(m), np.zeros(m)
-        cfgs = start.own_configs if best is start else [best.current(j) for j in range(e)]  # type: ignore[attr-defined]
-        for c in cfgs:
+        for c in (best.current(j) for j in range(e)):
             y[c.devices], z[c.devices] = c.bandwidth_share, c.compute_share
         info = {"objective_s": best.total / m, "start": start_name, "start_objective_s": start.total / m,
                 "kept_start": best is start, "energy_weight_s_per_j": self.options.energy_weight,
@@ -274,12 +272,6 @@ class LatencySearchSolver(Solver):
                 "simulator_s": exact.seconds, "surrogate_coef": surrogate.coef.tolist(),
                 "surrogate": _summary(checks), "search_s": wall_s}
         return SlotDecision(best.x.copy(), y, z, None, info, Status.FEASIBLE, best.g.copy())
-
-
-def _own_max(ctx: SolveContext) -> int:
-    from uara.psd.latency import _task_fields
-
-    return max(int(_task_fields(t, [])[1].get("draft_length") or 4) for t in ctx.instance.slots[ctx.slot].tasks)
 
 
 def _summary(checks: list[dict[str, float]]) -> dict[str, Any]:

@@ -82,13 +82,15 @@ class ExactCosts:
 
 @dataclass
 class SlotState:
-    """x, g and the share rule per server, with each server's exact cost."""
+    """x, g and the share rule per server, with each server's exact cost. A start that keeps its back-end's own
+    shares has rule -1 on every server and its configurations in ``own_configs``."""
 
     st: SlotTasks
     x: np.ndarray
     g: np.ndarray
     rule: np.ndarray
     cost: np.ndarray
+    own_configs: list[Config] | None = None
 
     def members(self, j: int) -> np.ndarray:
         return np.flatnonzero(self.x == j)
@@ -98,6 +100,8 @@ class SlotState:
         return Config(j, devices, g, y, z)
 
     def current(self, j: int) -> Config:
+        if self.own_configs is not None:
+            return self.own_configs[j]
         s = self.members(j)
         return self.config(j, s, self.g[s], int(self.rule[j]))
 

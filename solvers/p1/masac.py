@@ -68,6 +68,9 @@ class PaperMASACOptions:
 class _PolicyMixin:
     """Loads the checkpoint once per solver object and maps a slot to the actor's action."""
 
+    requires = ("torch",)
+    extra = "rl"
+
     def policy(self):
         """The loaded :class:`uara.rl.policy.Policy` (loaded once per solver object)."""
         if self._policy is None:
@@ -102,8 +105,6 @@ class PaperMASACSolver(_PolicyMixin, Solver):
     CORE = ("moves",)
     description = ("TMA-MASAC as the paper runs it (Sec. IV): the trained policy sets Y, Z; TMA (Alg. 1) fixes the "
                    "association by pairwise swaps")
-    requires = ("torch",)
-    extra = "rl"
     Options: ClassVar[type] = PaperMASACOptions
 
     def check_options(self) -> None:
@@ -133,8 +134,6 @@ class MASACSolver(_PolicyMixin, Solver):
     name = "masac-uara"
     description = ("uara's variant of TMA-MASAC: the policy's shares steer single-device moves from Max-SINR, then the "
                    "allocation is re-solved exactly (not the paper's semantics: see masac)")
-    requires = ("torch",)
-    extra = "rl"
     Options: ClassVar[type] = MASACOptions
 
     def check_options(self) -> None:

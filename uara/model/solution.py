@@ -48,6 +48,20 @@ PROVEN_GAP = 1e-5
 MAX_DRAFT_LENGTH = 64
 
 
+def checked_draft_lengths(values: Any, m: int, where: str = "draft_length") -> np.ndarray:
+    """(M,) integer draft lengths in 1..:data:`MAX_DRAFT_LENGTH` from ``values``; otherwise a
+    :class:`SolutionError` naming ``where`` (and the first bad entry)."""
+    g = np.asarray(values)
+    if g.shape != (m,):
+        raise SolutionError(where, f"expected {m} values, got shape {g.shape}")
+    as_float = g.astype(float) if g.dtype.kind in "iufb" else np.full(g.shape, np.nan)
+    bad = np.flatnonzero(~np.isfinite(as_float) | (as_float != np.round(as_float)) | (as_float < 1)
+                         | (as_float > MAX_DRAFT_LENGTH))
+    if bad.size:
+        raise SolutionError(f"{where}[{bad[0]}]", f"expected a draft length in 1..{MAX_DRAFT_LENGTH}, got {g[bad[0]]}")
+    return g.astype(np.intp)
+
+
 def proven_optimal(objective: float, lower_bound: float | None, constant: float, tolerance: float = PROVEN_GAP) -> bool:
     """True when ``lower_bound`` proves ``objective`` within ``tolerance`` (:data:`PROVEN_GAP`)."""
     gap = relative_gap(objective, lower_bound, constant)
@@ -120,13 +134,7 @@ class SlotDecision:
         self.bandwidth_share = np.asarray(self.bandwidth_share, dtype=float)
         self.compute_share = np.asarray(self.compute_share, dtype=float)
         if self.draft_length is not None:
-            g = np.asarray(self.draft_length)
-            bad = np.flatnonzero((g.astype(float) != np.round(g.astype(float))) | (g < 1) | (g > MAX_DRAFT_LENGTH))
-            if g.ndim != 1 or g.shape != self.association.shape or bad.size:
-                k = int(bad[0]) if bad.size else 0
-                raise SolutionError(f"draft_length[{k}]", f"expected {self.association.size} integers in "
-                                                          f"1..{MAX_DRAFT_LENGTH}, got {g.ravel()[k:k + 1].tolist()}")
-            self.draft_length = g.astype(np.intp)
+            self.draft_length = checked_draft_lengths(self.draft_length, self.association.size)
 
     def evaluate(self, sd: SlotData) -> Evaluation:
         return evaluate(sd, self.association, self.bandwidth_share, self.compute_share)
@@ -298,12 +306,7 @@ def decision_from_dict(raw: Any, t: int, m: int, e: int) -> SlotDecision:
         raise SolutionError(f"{where}.status", f"unknown status {raw.get('status')!r}") from None
     g = None
     if raw.get("draft_length") is not None:
-        g = _vector(raw, "draft_length", where, m, integer=True)
-        bad = [k for k, v in enumerate(g) if not 1 <= v <= MAX_DRAFT_LENGTH]
-        if bad:
-            raise SolutionError(f"{where}.draft_length[{bad[0]}]", f"expected a draft length in 1..{MAX_DRAFT_LENGTH}, "
-                                                                   f"got {g[bad[0]]}")
-        g = np.asarray(g, dtype=np.intp)
+        g = checked_draft_lengths(_vector(raw, "draft_length", where, m, integer=True), m, f"{where}.draft_length")
     return SlotDecision(np.asarray(assoc, dtype=np.intp), np.asarray(y), np.asarray(z), raw.get("lower_bound"),
                         dict(raw.get("info") or {}), status, g)
 
