@@ -63,7 +63,7 @@ class LatencyBruteForceSolver(Solver):
         exact = ExactCosts(st, sd, self.options.energy_weight)
         probe = SlotState(st, np.zeros(m, dtype=np.int64), np.ones(m, dtype=np.int64), np.zeros(e, dtype=np.int64),
                           np.zeros(e))
-        best = [self._best_per_subset(probe, j, exact, ctx) for j in range(e)]
+        best = [self._best_per_subset(probe, j, exact) for j in range(e)]
         x, g, rule, total = _recurse(best, m, e)
         state = SlotState(st, x, g, rule, np.zeros(e))
         y, z = np.zeros(m), np.zeros(m)
@@ -76,7 +76,7 @@ class LatencyBruteForceSolver(Solver):
         info["optimal"] = bool(np.isfinite(total))  # for latency-aware UARA; ``status`` speaks of P1's I
         return SlotDecision(x, y, z, None, info, Status.FEASIBLE if np.isfinite(total) else Status.INFEASIBLE, g)
 
-    def _best_per_subset(self, probe: SlotState, j: int, exact: ExactCosts, ctx: SolveContext
+    def _best_per_subset(self, probe: SlotState, j: int, exact: ExactCosts
                          ) -> dict[int, tuple[float, np.ndarray, np.ndarray, int]]:
         """mask -> (best cost, devices, their lengths, rule) over every subset of server j's usable devices."""
         cands = []

@@ -162,8 +162,8 @@ class LatencySearchSolver(Solver):
         """Iterated local search while time is left (at most ``restarts`` times): relocate a few random devices of
         the best state to random usable servers at random candidate lengths, search again, keep the better."""
         st, rng = best.st, ctx.rng
-        if best.rule.min() < 0:  # the start with its own shares won; perturb the best rule-based state instead
-            return best
+        if best.rule.min() < 0:  # the start with its back-end's own shares won: its shares follow no rule, so no
+            return best          # move or perturbation applies to it
         for _ in range(self.options.restarts):
             if time.perf_counter() + 2 * exact.longest_call_s >= deadline or self._spent(exact):
                 break

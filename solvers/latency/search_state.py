@@ -15,6 +15,7 @@ delta is the new configurations' cost minus the old ones'.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -56,8 +57,6 @@ class ExactCosts:
     def costs(self, configs: Sequence[Config], rules: Sequence[int], surrogate: Any = None) -> np.ndarray:
         """(K,) exact costs; the configurations not yet cached are scored in one event simulation (and, with a
         ``surrogate``, remembered for its next fit)."""
-        import time
-
         keys = [config_key(c, r) for c, r in zip(configs, rules)]
         todo: dict[tuple, Config] = {}
         for k, c in zip(keys, configs):
