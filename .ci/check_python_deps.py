@@ -13,7 +13,7 @@ NEEDED = {
     "numpy": None, "scipy": None,
     "pyomo": None, "pyscipopt": None, "highspy": None,
     "cvxpy": None, "clarabel": None,
-    "gymnasium": None,
+    "gymnasium": None, "pettingzoo": None, "platformdirs": None,
     "sionna": None, "sionna-rt": None,
     "transformers": None, "gguf": None, "accelerate": None,
     "pandas": None, "pyarrow": None, "matplotlib": None, "tqdm": None, "dask": None, "distributed": None,

@@ -44,3 +44,10 @@ def small_instance() -> Instance:
 @pytest.fixture
 def m60() -> Instance:
     return random_instance(60, 8, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _private_user_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own user-level cache folder (bounds, channels): no test reads another's bounds,
+    none writes into the developer's ~/.cache/uara (subprocesses inherit it through the environment)."""
+    monkeypatch.setenv("UARA_CACHE_DIR", str(tmp_path_factory.mktemp("uara-cache")))

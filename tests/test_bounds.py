@@ -28,7 +28,7 @@ def test_best_lower_bound_is_valid_and_cached(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("recomputed a cached bound")
 
-    monkeypatch.setattr(bounds, "_compute", boom)
+    monkeypatch.setattr(bounds, "run_bound_task", boom)
     assert bounds.best_lower_bound(inst, root=tmp_path) == lbs
 
 

@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sweep an instance parameter, one run per value (e.g. energy_weight=20,40,60,80,100); repeatable: cartesian product")
     add_server_model_argument(p)
     p.add_argument("--option", "-o", action="append", metavar="SOLVER:KEY=VALUE",
-                   help="option for one solver, e.g. tma:max_swaps=50; repeatable")
+                   help="option for one solver, e.g. tma:max_swaps=50 or relax:samples=8 (`uara solvers NAME` lists a "
+                        "solver's options); repeatable")
     p.add_argument("--mode", choices=["static", "episode"], default="static",
                    help="static: score each slot's recorded state; episode: roll battery/backlog forward with each solver's decisions")
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit per run in seconds")
@@ -44,7 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="dask scheduler address for --executor dask")
     p.add_argument("--no-latency", action="store_true", help="skip the PSD end-to-end latency simulation")
     p.add_argument("--no-bounds", action="store_true", help="do not compute lower bounds with uara.experiments.bounds")
-    p.add_argument("--bound-time-limit", type=float, default=None, metavar="S", help="time limit for uara.experiments.bounds per instance")
+    p.add_argument("--bound-time-limit", type=float, default=None, metavar="S",
+                   help="seconds per slot for each relax lower bound (default 60); bounds are cached in the user cache "
+                        "($UARA_CACHE_DIR or e.g. ~/.cache/uara), shared with `uara solve --bound`")
+    p.add_argument("--bound-cache", default=None, metavar="DIR",
+                   help="keep the lower bounds in DIR/bounds instead of the user cache")
+    p.add_argument("--keep-errors", action="store_true",
+                   help="on resume, keep runs stored as errors instead of running them again")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
     p.set_defaults(func=run)
 
@@ -104,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         params=parse_param_grid(args.param), options=options, mode=args.mode,
         time_limit=args.time_limit, threads=args.threads, executor=args.executor, workers=args.workers,
         scheduler=args.scheduler, latency=not args.no_latency, bounds=not args.no_bounds,
-        bound_time_limit=args.bound_time_limit, log=log, warn=lambda m: print(f"uara: {m}", file=sys.stderr, flush=True),
+        bound_time_limit=args.bound_time_limit, bound_cache=args.bound_cache, keep_errors=args.keep_errors, log=log, warn=lambda m: print(f"uara: {m}", file=sys.stderr, flush=True),
         command=_command_line(),
     )
     print(f"{len(res.rows)} runs ({res.ran} run now, {res.reused} reused), {res.errors} error row(s); table {res.table_path}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 import numpy as np
 
@@ -38,8 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also score the solution against the best known lower bound of the instance, computing "
                         "the bounds of METHODS (comma-separated: relax, exact, price; default relax) where not "
                         "cached; cached bounds of every method count (see uara.experiments.bounds)")
-    p.add_argument("--bound-time-limit", type=float, default=60.0, metavar="S",
-                   help="seconds per slot for the exact and price bound methods (default 60)")
+    p.add_argument("--bound-time-limit", type=float, default=None, metavar="S",
+                   help="seconds per slot and bound method; default: what --time-limit leaves after the solve, shared "
+                        "among the bounds to compute, or 60 without --time-limit. Bounds are cached in the user cache "
+                        "($UARA_CACHE_DIR or e.g. ~/.cache/uara), shared with `uara compare`")
     p.set_defaults(func=run)
 
 
@@ -71,12 +74,14 @@ def run(args: argparse.Namespace) -> int:
         options["policy"] = args.policy
     solver = get_solver(args.solver, **options)
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    started = time.monotonic()
     solution = solver.solve(instance, time_limit=args.time_limit, seed=args.seed, threads=args.threads, log=log)
+    if args.bound:
+        left = None if args.time_limit is None else max(0.0, args.time_limit - (time.monotonic() - started))
+        attach_best_bound(instance, solution, methods=bound_methods, time_limit=args.bound_time_limit,
+                          budget_s=left, threads=args.threads, log=log)
     if not args.no_latency:
         attach_latency(instance, solution)
-    if args.bound:
-        attach_best_bound(instance, solution, methods=bound_methods,
-                          time_limit=args.bound_time_limit, threads=args.threads)
     record = json.loads(dumps_json(solution.to_dict()))  # exactly what is written
     if solution.feasible:
         from uara.model.verify import verify_solution
@@ -94,16 +99,40 @@ def attach_latency(instance, solution) -> None:
     solution.latency = found if found is not None else {"mean_s": None, "p95_s": None, "note": note}
 
 
-def attach_best_bound(instance, solution, *, methods=("relax",), time_limit: float = 60.0, threads: int = 1) -> None:
-    """Record the best known lower bound (uara.experiments.bounds) and the gap to it in ``solution.info``."""
-    from uara.experiments.bounds import best_lower_bound, record_bound
+#: seconds per slot and bound method without --time-limit or --bound-time-limit
+DEFAULT_BOUND_S = 60.0
+#: the least a bound task is given when --time-limit leaves less (relax needs a moment for its dual)
+MIN_BOUND_S = 1.0
+
+
+def bound_budget(n_tasks: int, time_limit: float | None, budget_s: float | None) -> tuple[float, str]:
+    """(seconds per bound task, where that figure comes from): ``--bound-time-limit`` when given, else the
+    time ``--time-limit`` left after the solve shared among the tasks (at least ``MIN_BOUND_S``), else 60."""
+    if time_limit is not None:
+        return float(time_limit), "--bound-time-limit"
+    if budget_s is not None:
+        return max(MIN_BOUND_S, budget_s / max(1, n_tasks)), f"the {budget_s:.1f} s --time-limit left after the solve"
+    return DEFAULT_BOUND_S, "the default; --time-limit or --bound-time-limit to change"
+
+
+def attach_best_bound(instance, solution, *, methods=("relax",), time_limit: float | None = None,
+                      budget_s: float | None = None, threads: int = 1, log=None) -> None:
+    """Record the best known lower bound (uara.experiments.bounds) and the gap to it in ``solution.info``;
+    the bounds not cached are computed with :func:`bound_budget` seconds each, and ``log`` gets the
+    budget first, then one line per bound with k/N and the ETA."""
+    from uara.experiments.bounds import best_lower_bound, missing_tasks, record_bound
     from uara.model.solution import relative_gap
 
     base = solution.solver.partition("+")[0].partition("[")[0]
     for t, dec in enumerate(solution.slots):  # the run's own proven bounds: not recomputed below
         if dec.lower_bound is not None:
             record_bound(instance, t, base, dec.lower_bound, time_s=dec.info.get("wall_time_s"))
-    bounds = best_lower_bound(instance, methods=methods, time_limit=time_limit, threads=threads)
+    n = len(missing_tasks(instance, methods, time_limit=None))
+    per_task, why = bound_budget(n, time_limit, budget_s)
+    if n and log is not None:
+        log(f"bounds: {n} to compute ({', '.join(methods)} x {instance.num_slots} slots, cached ones skipped), "
+            f"at most {per_task:.3g} s each ({why})")
+    bounds = best_lower_bound(instance, methods=methods, time_limit=per_task, threads=threads, log=log)
     own = [s.lower_bound for s in solution.slots]
     best = [max((b for b in (lb, o) if b is not None), default=None) for lb, o in zip(bounds, own)]
     if any(b is None for b in best):

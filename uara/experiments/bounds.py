@@ -7,10 +7,12 @@ The methods are the registered back-ends that prove bounds
 bound, price's column-generation bound, brute force's optimum); each cached
 entry carries the back-end's ``Solver.VERSION`` and entries of another version
 are recomputed. Any solution's own bound can be added with :func:`record_bound`.
-This is the one bound cache: ``uara solve --bound`` uses it under
-``$UARA_CACHE_DIR`` (default ``./.uara-cache``), ``uara compare`` inside its
-output folder. Bounds are stored in ``<root>/bounds/<fingerprint>.json``
-(format ``BOUNDS_FORMAT``), written atomically.
+This is the one bound cache, shared by ``uara solve --bound`` and ``uara compare``: it lives in the
+user's cache folder (:func:`user_cache_root`: ``$UARA_CACHE_DIR`` if set, else platformdirs' user cache
+folder for ``uara``, e.g. ``~/.cache/uara`` on Linux), never in the working folder unasked. Bounds are
+stored in ``<root>/bounds/<fingerprint>.json`` (format ``BOUNDS_FORMAT``), written atomically.
+Each (slot, method) bound is a :class:`BoundTask`, a pure function of the instance's data, so a
+campaign can compute them on its executor (a process pool, a dask cluster: :func:`run_bound_task`).
 Two processes updating one file at once can lose one update (never corrupt
 the file); the lost bound is recomputed on the next call.
 
@@ -22,8 +24,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from uara.errors import SolverError, UaraError
 from uara.model.instance import Instance
@@ -67,10 +70,23 @@ def check_methods(methods: Iterable[str]) -> tuple[str, ...]:
     return methods
 
 
+def user_cache_root() -> Path:
+    """uara's user-level cache folder: ``$UARA_CACHE_DIR`` when set, else platformdirs' user cache folder
+    for ``uara`` (``$XDG_CACHE_HOME/uara`` or ``~/.cache/uara`` where platformdirs is not installed)."""
+    env = os.environ.get("UARA_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    try:
+        from platformdirs import user_cache_dir
+    except ImportError:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return Path(base) / "uara"
+    return Path(user_cache_dir("uara", appauthor=False))
+
+
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
-    """The bounds folder: ``<root or $UARA_CACHE_DIR or ./.uara-cache>/bounds``."""
-    base = Path(root) if root is not None else Path(os.environ.get("UARA_CACHE_DIR", ".uara-cache"))
-    return base / "bounds"
+    """The bounds folder: ``<root or user_cache_root()>/bounds``."""
+    return (Path(root) if root is not None else user_cache_root()) / "bounds"
 
 
 def _path(instance: Instance, root: str | os.PathLike | None) -> Path:
@@ -123,12 +139,85 @@ def record_bound(
         _save(instance, slots, root)
 
 
-def _compute(instance: Instance, slot: int, method: str, time_limit: float | None, threads: int) -> float | None:
-    """Run the back-end ``method`` on one slot (``time_limit`` seconds) and return its proven bound."""
+@dataclass(frozen=True)
+class BoundTask:
+    """One bound to compute: ``method`` on slot ``slot`` of an instance, carried as its JSON text so that a
+    worker on another machine needs no file (picklable; :func:`run_bound_task` is a pure function of it)."""
+
+    instance_json: str
+    fingerprint: str
+    instance_name: str
+    slot: int
+    method: str
+    time_limit: float | None
+    threads: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.fingerprint}:{self.slot}:{self.method}"
+
+
+@dataclass
+class BoundResult:
+    """What :func:`run_bound_task` sends back: the proven bound on I(slot) (None if the method gave none)."""
+
+    task: BoundTask
+    bound: float | None
+    time_s: float
+    error: str | None = None
+
+    @property
+    def spec(self) -> BoundTask:  # the campaign loop's name for what a result answers
+        return self.task
+
+
+def run_bound_task(task: BoundTask) -> BoundResult:
+    """Run ``task.method`` on one slot (``task.time_limit`` seconds) and return its proven bound; a failure
+    comes back as ``error``, never raised (one failure policy with the runs)."""
+    import json
+
     from uara.solvers import get_solver
 
-    sol = get_solver(method).solve(instance, time_limit=time_limit, threads=threads, slots=[slot])
-    return sol.slots[0].lower_bound
+    t0 = time.perf_counter()
+    try:
+        inst = Instance.from_dict(json.loads(task.instance_json))
+        sol = get_solver(task.method).solve(inst, time_limit=task.time_limit, threads=task.threads, slots=[task.slot])
+        bound = sol.slots[0].lower_bound
+        return BoundResult(task, float(bound) if _finite(bound) else None, time.perf_counter() - t0)
+    except Exception as exc:  # noqa: BLE001 - reported by the caller, the other bounds go on
+        return BoundResult(task, None, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
+
+
+def missing_tasks(instance: Instance, methods: Iterable[str], *, time_limit: float | None, threads: int = 1,
+                  slots: Iterable[int] | None = None, root: str | os.PathLike | None = None,
+                  use_cache: bool = True) -> list[BoundTask]:
+    """The (slot, method) bounds of ``instance`` not yet in the cache, as tasks, slot by slot."""
+    from uara.model.instance import dumps_instance
+
+    methods = check_methods(methods)
+    cached = load_bounds(instance, root=root) if use_cache else [{} for _ in range(instance.num_slots)]
+    todo = range(instance.num_slots) if slots is None else list(slots)
+    need = [(t, m) for t in todo for m in methods if m not in cached[t]]
+    if not need:
+        return []
+    text, fp = dumps_instance(instance), instance.fingerprint()
+    return [BoundTask(text, fp, instance.name, t, m, time_limit, threads) for t, m in need]
+
+
+def store_result(instance: Instance, result: BoundResult, *, root: str | os.PathLike | None = None) -> None:
+    """Add a finished task's bound to the cache (merged with what another process wrote meanwhile)."""
+    if result.bound is not None:
+        record_bound(instance, result.task.slot, result.task.method, result.bound, time_s=result.time_s, root=root)
+
+
+def result_line(result: BoundResult) -> str:
+    """The progress line of a finished bound (after the k/N counter)."""
+    t = result.task
+    what = f"{t.method} bound {t.instance_name} slot {t.slot}"
+    if result.error is not None:
+        return f"{what}: failed ({result.error})"
+    value = f"{result.bound:.10g}" if result.bound is not None else "none"
+    return f"{what}: {value} ({result.time_s:.1f} s)"
 
 
 def best_lower_bound(
@@ -140,38 +229,32 @@ def best_lower_bound(
     slots: Iterable[int] | None = None,
     root: str | os.PathLike | None = None,
     use_cache: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> list[float | None]:
     """Best known lower bound on I(t) for every slot t (None where no method gave one).
 
-    Runs each method in ``methods`` once per slot (``time_limit`` seconds per
-    slot for ``exact``; ``relax`` takes no limit) unless its bound is cached,
-    then returns the maximum over all cached methods, including bounds added by
-    :func:`record_bound`. Slots not in ``slots`` are only read from the cache.
+    Runs each method in ``methods`` once per slot (``time_limit`` seconds per slot and method) unless its
+    bound is cached, then returns the maximum over all cached methods, including bounds added by
+    :func:`record_bound`. Slots not in ``slots`` are only read from the cache. ``log`` gets one line per
+    finished bound with the k/N counter and the ETA (:class:`uara.experiments.progress.Progress`).
     """
-    methods = check_methods(methods)
-    cached = load_bounds(instance, root=root) if use_cache else [{} for _ in range(instance.num_slots)]
-    todo = range(instance.num_slots) if slots is None else list(slots)
-    changed = False
-    for t in todo:
-        for mth in methods:
-            if mth in cached[t]:
-                continue
-            t0 = time.perf_counter()
-            bound = _compute(instance, t, mth, time_limit, threads)
-            if bound is not None and _finite(bound):
-                cached[t][mth] = {"bound": float(bound), "time_s": time.perf_counter() - t0,
-                                  "version": method_version(mth)}
-                changed = True
-    if changed and use_cache:
-        # merge with whatever another process wrote meanwhile
-        latest = load_bounds(instance, root=root)
-        for t, entry in enumerate(cached):
-            for mth, val in entry.items():
-                old = latest[t].get(mth)
-                if old is None or val["bound"] > old["bound"]:
-                    latest[t][mth] = val
-        _save(instance, latest, root)
-        cached = latest
+    from uara.experiments.progress import Progress
+
+    tasks = missing_tasks(instance, methods, time_limit=time_limit, threads=threads, slots=slots, root=root,
+                          use_cache=use_cache)
+    fresh: list[dict[str, Any]] = [{} for _ in range(instance.num_slots)]
+    progress = Progress(len(tasks), log)
+    for task in tasks:
+        res = run_bound_task(task)
+        if res.error is not None:
+            raise SolverError(f"{task.method} bound of {task.instance_name} slot {task.slot}: {res.error}")
+        if res.bound is not None:
+            fresh[task.slot][task.method] = {"bound": res.bound, "time_s": res.time_s,
+                                             "version": method_version(task.method)}
+            if use_cache:
+                store_result(instance, res, root=root)
+        progress.step(result_line(res))
+    cached = load_bounds(instance, root=root) if use_cache else fresh
     return [max((v["bound"] for v in entry.values()), default=None) for entry in cached]
 
 

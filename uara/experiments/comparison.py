@@ -7,9 +7,10 @@ Layout of an output folder::
 
     results.parquet     the table (results.csv when pyarrow is missing), rewritten atomically
     runs/<key>.json     one file per finished run: {"row": {...}, "solution": {...}}
-    bounds/<fp>.json    best lower bounds per effective instance (uara.experiments.bounds, the one cache)
     manifest.json       the command, the grid, what was skipped and why
 
+Lower bounds live in the user-level bound cache (:mod:`uara.experiments.bounds`), shared with
+``uara solve --bound``; the table carries the value each row was scored against.
 The grid and its resume keys: :mod:`uara.experiments.grid`; one run:
 :mod:`uara.experiments.worker`; verification and rows: :mod:`uara.experiments.table`;
 executors: :mod:`uara.experiments.executors`. Runs are pure functions of their
@@ -26,6 +27,7 @@ from typing import Any, Callable, Sequence
 from uara.errors import UaraError
 from uara.experiments.executors import run_all
 from uara.experiments.grid import RunSpec, build_specs, check_solvers, expand_instances
+from uara.experiments.progress import Progress
 from uara.experiments.table import HIGH_BATTERY, validate_and_row, write_table
 from uara.experiments.worker import RunResult, execute_run
 from uara.io import atomic_write_json, folder_lock, package_versions, read_json
@@ -48,25 +50,49 @@ class CompareResult:
     errors: int = 0
 
 
-def compute_bounds(specs: Sequence[RunSpec], out_dir: Path, time_limit: float | None,
-                   log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """The best lower bound on sum_t I(t) per effective instance (fingerprint -> {value, source}), computed by
-    relax where the folder's bound cache (:mod:`uara.experiments.bounds`, under ``out_dir``) lacks it."""
-    from uara.experiments.bounds import best_lower_bound, total_bound
+def compute_bounds(specs: Sequence[RunSpec], root: Path | None, time_limit: float | None,
+                   log: Callable[[str], None], *, executor: str = "serial", workers: int | None = None,
+                   scheduler: Any = None, threads: int = 1) -> dict[str, dict[str, Any]]:
+    """The best lower bound on sum_t I(t) per effective instance (fingerprint -> {value, source}), relax's
+    bounds computed where the bound cache (:mod:`uara.experiments.bounds`, under ``root``; None: the
+    user cache) lacks them, one (slot, method) task at a time on the campaign's executor, so that on a
+    dask cluster the workers compute them. ``log`` gets the budget first, then one line per bound with
+    k/N and the ETA; a failed bound is a line, not a stop."""
+    from uara.experiments.bounds import BoundResult, missing_tasks, result_line, run_bound_task, store_result, total_bound
+    from uara.experiments.progress import Progress
 
-    out: dict[str, dict[str, Any]] = {}
-    seen: set[tuple[str, Any]] = set()
+    limit = time_limit if time_limit is not None else 60.0
+    insts: dict[str, Instance] = {}
     for spec in specs:
-        if spec.mode != "static" or (spec.instance_file, spec.params) in seen:
+        if spec.mode == "static":
+            inst = spec.instance()
+            insts.setdefault(inst.fingerprint(), inst)
+    tasks = [task for inst in insts.values()
+             for task in missing_tasks(inst, ("relax",), time_limit=limit, threads=threads, root=root)]
+    if tasks:
+        log(f"lower bounds: {len(tasks)} relax bound(s) to compute over {len(insts)} instance(s), at most "
+            f"{limit:g} s each (--bound-time-limit), on the {executor} executor")
+    progress = Progress(len(tasks), log)
+
+    def store(res: BoundResult) -> None:
+        store_result(insts[res.task.fingerprint], res, root=root)
+        progress.step(result_line(res))
+
+    def died(task: Any) -> BoundResult:
+        return BoundResult(task, None, 0.0, "worker died while computing this bound")
+
+    if tasks:
+        run_all(tasks, run_bound_task, store, died, executor=executor, workers=workers, scheduler=scheduler,
+                threads=threads)
+    out: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        if spec.mode != "static":
             continue
-        seen.add((spec.instance_file, spec.params))
         inst = spec.instance()
-        try:
-            best_lower_bound(inst, time_limit=time_limit if time_limit is not None else 60.0, root=out_dir)
-        except Exception as exc:
-            log(f"lower bound of {inst.name} {dict(spec.params)}: failed ({type(exc).__name__}: {exc})")
-        value, source = total_bound(inst, root=out_dir)
-        out[inst.fingerprint()] = {"instance": inst.name, "params": dict(spec.params), "value": value, "source": source}
+        fp = inst.fingerprint()
+        if fp not in out:
+            value, source = total_bound(inst, root=root)
+            out[fp] = {"instance": inst.name, "params": dict(spec.params), "value": value, "source": source}
     return out
 
 
@@ -87,6 +113,8 @@ def compare(
     latency: bool = True,
     bounds: bool = True,
     bound_time_limit: float | None = None,
+    bound_cache: str | Path | None = None,
+    keep_errors: bool = False,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     log: Callable[[str], None] | None = None,
     command: str | None = None,
@@ -97,6 +125,13 @@ def compare(
     ``on_result(row)`` is called in the main process after each run is stored
     (progress; tests raise KeyboardInterrupt there to simulate a kill). ``warn`` receives what must be
     seen even when ``log`` is quiet (a stored run file that is unreadable and redone); default ``log``.
+    ``log`` gets every finished run with the k/N counter and the ETA (and so do the bounds).
+
+    Resuming reruns the runs stored as errors unless ``keep_errors`` (a failure is often the
+    environment's: a missing file on a worker, a killed process). Bounds go to the user-level bound
+    cache (``bound_cache`` to use another folder), shared with ``uara solve --bound``. With
+    ``executor="dask"`` each run carries its instance as data, so workers need neither the files nor
+    the client's working folder, and the bounds are computed on the cluster too.
     """
     log = log or (lambda msg: None)
     warn = warn or log
@@ -112,18 +147,20 @@ def compare(
     if not runnable:
         raise UaraError("none of the requested solvers is installed: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     specs = build_specs(files, runnable, list(seeds), params=params, options=options, mode=mode,
-                        time_limit=time_limit, threads=threads, latency=latency)
+                        time_limit=time_limit, threads=threads, latency=latency, embed=executor == "dask")
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out):  # a second compare into the folder is refused, never interleaved
         return _campaign(out, specs, files, runnable, skipped, dict(
             command=command, seeds=list(seeds), params=list(params), options=options or {}, mode=mode,
             time_limit_s=time_limit, threads=threads, executor=executor), bounds=bounds,
-            bound_time_limit=bound_time_limit, workers=workers, scheduler=scheduler, on_result=on_result, log=log,
+            bound_time_limit=bound_time_limit, bound_cache=None if bound_cache is None else Path(bound_cache),
+            keep_errors=keep_errors, workers=workers, scheduler=scheduler, on_result=on_result, log=log,
             warn=warn)
 
 
 def _campaign(out: Path, specs: list[RunSpec], files: Sequence[Path], runnable: Sequence[str], skipped: dict[str, str],
-              grid: dict[str, Any], *, bounds: bool, bound_time_limit: float | None, workers: int | None,
+              grid: dict[str, Any], *, bounds: bool, bound_time_limit: float | None, bound_cache: Path | None,
+              keep_errors: bool, workers: int | None,
               scheduler: Any, on_result: Callable[[dict[str, Any]], None] | None,
               log: Callable[[str], None], warn: Callable[[str], None]) -> CompareResult:
     """The campaign in a locked folder: the manifest, the stored runs, the bounds, the runs left, the table."""
@@ -137,12 +174,14 @@ def _campaign(out: Path, specs: list[RunSpec], files: Sequence[Path], runnable: 
         "runs": len(specs), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": package_versions(),
     })
     done = _stored_rows(runs_dir, warn)  # this grid's and earlier grids': the table holds them all
-    todo = [s for s in specs if s.key not in done]
+    todo = [s for s in specs if s.key not in done or (done[s.key]["status"] == "error" and not keep_errors)]
+    retried = sum(1 for s in todo if s.key in done)
     reused = len(specs) - len(todo)
-    log(f"{len(specs)} runs: {reused} already done, {len(todo)} to run ({executor})")
-    if bounds:
-        log("computing lower bounds (relax, cached in the folder)")
-    bound_info = compute_bounds(specs, out, bound_time_limit, log) if bounds else {}
+    log(f"{len(specs)} runs: {reused} already done, {len(todo)} to run ({executor})"
+        + (f", of which {retried} error row(s) retried (--keep-errors keeps them)" if retried else ""))
+    bound_info = compute_bounds(specs, bound_cache, bound_time_limit, log, executor=executor, workers=workers,
+                                scheduler=scheduler, threads=threads) if bounds else {}
+    progress = Progress(len(todo), log)
     cache: dict[Any, Instance] = {}
     last_write = [0.0]
 
@@ -154,7 +193,7 @@ def _campaign(out: Path, specs: list[RunSpec], files: Sequence[Path], runnable: 
         if time.monotonic() - last_write[0] > 2.0:
             write_table(out, list(done.values()), bound_info)
             last_write[0] = time.monotonic()
-        log(_row_line(row))
+        progress.step(_row_line(row))
         if on_result is not None:
             on_result(row)
 
@@ -230,7 +269,7 @@ def _row_line(row: dict[str, Any]) -> str:
     what = f"{row['instance']} {row['solver']} seed {row['seed']} {row['params']}"
     if row["status"] == "error":
         return f"ERROR {what}: {row['error']}"
-    return f"done  {what}: I = {row['objective']:.6g} ({row['status']}, {row['wall_time_s']:.2f} s)"
+    return f"done  {what}: I = {row['objective']:.10g} ({row['status']}, {row['wall_time_s']:.2f} s)"
 
 
 def _died(spec: RunSpec) -> RunResult:

@@ -13,7 +13,7 @@ import glob
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -37,6 +37,8 @@ class RunSpec:
     time_limit: float | None = None
     threads: int = 1
     latency: bool = True
+    #: the instance file's JSON text, carried to workers that may not see the file (dask); not in the key
+    instance_json: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -48,8 +50,9 @@ class RunSpec:
                            self.seed, list(self.params)], self.solver, 20)
 
     def instance(self) -> Instance:
-        """The instance with this run's parameter values applied."""
-        inst = Instance.load(self.instance_file)
+        """The instance with this run's parameter values applied (from the carried JSON text when there is
+        one, else from the file)."""
+        inst = Instance.from_dict(json.loads(self.instance_json)) if self.instance_json else Instance.load(self.instance_file)
         return inst.with_params(**dict(self.params)) if self.params else inst
 
 
@@ -152,14 +155,17 @@ def build_specs(
     time_limit: float | None = None,
     threads: int = 1,
     latency: bool = True,
+    embed: bool = False,
 ) -> list[RunSpec]:
-    """The grid of runs, in a fixed order."""
+    """The grid of runs, in a fixed order; ``embed``: each spec carries its instance's JSON text (for workers
+    on other machines or in other folders)."""
     if mode not in ("static", "episode"):
         raise UaraError(f"--mode must be static or episode, got {mode!r}")
     specs = []
     for f in instance_files:
         inst = Instance.load(f)
         fp = inst.fingerprint()
+        text = Path(f).read_text() if embed else None
         for pv in params:
             if pv:
                 inst.with_params(**pv)  # validate names and values once, here
@@ -167,5 +173,5 @@ def build_specs(
                 opts = tuple(sorted((options or {}).get(solver, {}).items()))
                 for seed in seeds:
                     specs.append(RunSpec(str(f), fp, solver, int(seed), opts, tuple(sorted(pv.items())), mode,
-                                         time_limit, threads, latency))
+                                         time_limit, threads, latency, text))
     return specs

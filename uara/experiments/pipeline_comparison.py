@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from uara.errors import UaraError
@@ -48,6 +48,8 @@ class PipelineRunSpec:
     options: tuple[tuple[str, Any], ...]
     seed: int
     time_limit: float | None = None
+    #: the instance file's JSON text for workers that may not see the file (dask); not in the key
+    instance_json: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -73,7 +75,8 @@ def execute_pipeline_run(spec: PipelineRunSpec) -> PipelineRunResult:
     from uara.solvers import get_solver
 
     try:
-        inst = PipelineInstance.load(spec.instance_file)
+        inst = (PipelineInstance.from_dict(json.loads(spec.instance_json)) if spec.instance_json
+                else PipelineInstance.load(spec.instance_file))
         sol = get_solver(spec.solver, **dict(spec.options)).solve(inst, time_limit=spec.time_limit, seed=spec.seed)
         return PipelineRunResult(spec, json.loads(dumps_json(sol.to_dict())))
     except Exception as exc:  # noqa: BLE001 - one failure policy for both families: an error row
@@ -96,7 +99,8 @@ def compare_pipeline(files: Sequence[Path], solvers: Sequence[str], seeds: Seque
     out = Path(output)
     insts = {str(f): PipelineInstance.load(f) for f in files}  # every instance checked before a folder is made
     specs = [PipelineRunSpec(str(f), inst.name, inst.fingerprint(), solver,
-                             tuple(sorted((options or {}).get(solver, {}).items())), seed, time_limit)
+                             tuple(sorted((options or {}).get(solver, {}).items())), seed, time_limit,
+                             Path(f).read_text() if executor == "dask" else None)
              for f, inst in insts.items() for solver in solvers for seed in seeds]
     runs = out / "pipeline_runs"
     runs.mkdir(parents=True, exist_ok=True)
