@@ -40,6 +40,7 @@ from uara.model.formulation import SlotData
 from uara.model.solution import Status, proven_optimal
 from uara.solvers.core.lagrangian import DualBound, Multipliers, dual_value, maximise_dual, start_from_association
 from uara.solvers.core.local_search import iterated_local_search, local_search, peak_bytes
+from uara.solvers.core.conic_model import conic_model
 from uara.solvers.core.misocp import Pairs, usable_pairs
 from uara.solvers.core.moves import masked_argmax
 from uara.solvers.base import SlotDecision, SolveContext, Solver
@@ -157,44 +158,14 @@ def _solve_conic(pr: Pairs, name: str, ub: float | None) -> tuple[_ConicSolution
     """The SOCP relaxation in cvxpy, solved by ``name``; also reads back dual multipliers."""
     try:
         import cvxpy as cp
-        import scipy.sparse as sp
     except ImportError as exc:
         raise MissingDependencyError(exc.name or "cvxpy", "relax", feature="the convex relaxation") from None
     if name not in cp.installed_solvers():
         raise SolverError(f"relax: conic solver {name!r} is not installed (installed: {', '.join(cp.installed_solvers())})")
     t0 = time.perf_counter()
-    n, m, e = pr.size, pr.num_devices, pr.num_servers
-    cols = np.arange(n)
-    a_dev = sp.csr_matrix((np.ones(n), (pr.device, cols)), shape=(m, n))
-    a_srv = sp.csr_matrix((np.ones(n), (pr.server, cols)), shape=(e, n))
-    x = cp.Variable(n, nonneg=True)
-    y = cp.Variable(n, nonneg=True)
-    t = cp.Variable(n, nonneg=True)
-    ex = cp.Variable(n, nonneg=True)
-    r = cp.Variable(n, nonneg=True)
-    U = cp.Variable(e, nonneg=True)
-    v = a_srv @ cp.multiply(np.sqrt(pr.work), x)
-    band = a_srv @ y <= 1
-    linear_cut = U >= a_srv @ cp.multiply(pr.work, x)
-    cons = [
-        a_dev @ x == 1,
-        band,
-        y <= x,
-        # t y >= b x^2  <=>  || (2 sqrt(b) x, t - y) || <= t + y
-        cp.SOC(t + y, cp.vstack([cp.multiply(2.0 * np.sqrt(pr.b), x), t - y]), axis=0),
-        ex >= t - cp.multiply(pr.a, x),
-        *([ex >= cp.multiply(pr.a, x) - t] if pr.two_sided else []),  # physical energy: two-sided penalty
-        # r x >= e^2  <=>  || (2 e, r - x) || <= r + x
-        cp.SOC(r + x, cp.vstack([2.0 * ex, r - x]), axis=0),
-        # U >= v^2  <=>  || (2 v, U - 1) || <= U + 1
-        cp.SOC(U + 1.0, cp.vstack([2.0 * v, U - 1.0]), axis=0),
-        linear_cut,
-    ]
-    if ub is not None and np.isfinite(ub) and ub > 0:
-        tmax = pr.a + np.sqrt(ub * (1 + 1e-9) / pr.lam)
-        cons += [t <= tmax, y >= cp.multiply(pr.b / tmax, x)]
-    obj = pr.q @ x + pr.c @ y + pr.lam * cp.sum(r) + cp.sum(U) + (pr.p @ t if pr.two_sided else 0.0)
-    prob = cp.Problem(cp.Minimize(obj), cons)
+    e = pr.num_servers
+    model = conic_model(pr, ub)
+    prob, x, v, band, linear_cut = model.problem, model.x, model.v, model.band, model.linear_cut
     build = time.perf_counter() - t0
     try:
         with warnings.catch_warnings():

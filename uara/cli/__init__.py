@@ -16,7 +16,7 @@ from uara.errors import UaraError
 
 #: Subcommand modules, in the order ``uara --help`` lists them.
 COMMANDS = (
-    "solve", "inspect", "solvers", "validate", "build", "psd", "train", "simulate", "compare", "report",
+    "solve", "inspect", "solvers", "validate", "export_model", "build", "psd", "train", "simulate", "compare", "report",
 )
 
 

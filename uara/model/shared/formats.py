@@ -20,6 +20,7 @@ SERVER_HARDWARE_FORMAT = "uara-server-hardware/1"
 # experiments
 COMPARE_FORMAT = "uara-compare/1"
 BOUNDS_FORMAT = "uara-bounds/1"
+CONIC_FORMAT = "uara-conic/1"  # uara export --format cvxpy-json: one slot's conic data (uara.solvers.model_export)
 EPISODE_FORMAT = "uara-episode/1"
 
 # the learned solver
