@@ -87,8 +87,8 @@ def _p1_variants(d: Path, raw: dict, sol: dict) -> None:
     (d / "bigint.json").write_text(text.replace('"name"', '"x": ' + "9" * 5000 + ', "name"', 1))
     _write_variant(d / "sol_topkey.json", sol, lambda x: x.__setitem__("bogus_top", 1))
     rng = np.random.default_rng(0)
-    Instance.from_arrays(gain_db=-rng.uniform(80, 120, (2000, 4)), device_flops=5e10, server_flops=1e14,
-                         tx_power_dbm=20, bits=1e6, flops_device=1e10, flops_server=1e11,
+    Instance.from_arrays(gain_db=-rng.uniform(80, 120, (2000, 4)), device_flop_rate=5e10, server_flop_rate=1e14,
+                         tx_power_dbm=20, bits=1e6, device_work_flop=1e10, server_work_flop=1e11,
                          name="m2000").save(d / "m2000.json")
     (d / "dangling.json").symlink_to(d / "no_such_folder" / "deeper" / "x.json")
 
@@ -170,6 +170,10 @@ CASES = [
     ("solvers --options nope", "unknown solver 'nope'"),
     # ---- validate
     ("validate {sol_str_objective.json} -i {inst.json}", "objective: expected a number"),
+    # ---- export
+    ("export {inst.json} --slot 99 --format lp -O {dir}/m.lp", "slot: expected an integer in"),
+    ("export {malformed.json} --format mps -O {dir}/m.mps", "malformed JSON"),
+    ("export {inst.json} --format lp --relax -O {dir}/m.lp", "--relax: only the cvxpy-json export"),
     ("validate {sol_frac_assoc.json} -i {inst.json}", "slots[0].association[0]: expected an integer"),
     ("validate {sol_str_assoc.json} -i {inst.json}", "slots[0].association[1]: expected an integer"),
     ("validate {sol_str_wall.json} -i {inst.json}", "wall_time_s: expected a finite number"),

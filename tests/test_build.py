@@ -132,8 +132,8 @@ def test_rebuild_from_provenance_reproduces_the_file(tmp_path):
 
 def test_rebuild_refuses_what_it_cannot_reproduce(tmp_path):
     with pytest.raises(UaraError, match="only built instances can be rebuilt"):
-        rebuild(Instance.from_arrays(gain_db=np.full((3, 2), -90.0), device_flops=5e10, server_flops=3e13,
-                                     tx_power_dbm=20.0, bits=1e6, flops_device=7e10, flops_server=1e12))
+        rebuild(Instance.from_arrays(gain_db=np.full((3, 2), -90.0), device_flop_rate=5e10, server_flop_rate=3e13,
+                                     tx_power_dbm=20.0, bits=1e6, device_work_flop=7e10, server_work_flop=1e12))
     cat = json.loads(BUILTIN_CATALOG.read_text())
     user = tmp_path / "cat.json"
     user.write_text(json.dumps(cat))

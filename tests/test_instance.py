@@ -37,8 +37,8 @@ def test_fingerprint_ignores_provenance_only():
 def test_from_arrays_builds_valid_instance():
     inst = Instance.from_arrays(
         gain_db=np.array([[-100.0, -110.0], [-120.0, -90.0], [-105.0, -104.0]]),
-        device_flops=7e10, server_flops=[3e13, 1e13], tx_power_dbm=20.0,
-        bits=[1e6, 2e6, 5e5], flops_device=[7e10, 5e10, 6e10], flops_server=[1e12, 1e12, 2e12],
+        device_flop_rate=7e10, server_flop_rate=[3e13, 1e13], tx_power_dbm=20.0,
+        bits=[1e6, 2e6, 5e5], device_work_flop=[7e10, 5e10, 6e10], server_work_flop=[1e12, 1e12, 2e12],
     )
     assert (inst.num_devices, inst.num_servers, inst.num_slots) == (3, 2, 1)
     assert Instance.from_dict(inst.to_dict()).to_dict() == inst.to_dict()

@@ -53,3 +53,34 @@ def test_figure2_writes_pngs(tmp_path, capsys):
 def test_bad_profile_is_one_line_error(capsys):
     assert main(["psd", "simulate", "--profile", "nope"]) == 2
     assert "profile not found" in capsys.readouterr().err
+
+
+def test_hugging_face_ids_resolve_from_the_local_cache(tmp_path, monkeypatch):
+    from uara.errors import UaraError
+    from uara.psd.measure.hf import resolve
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    base = tmp_path / "hub" / "models--acme--tiny-lm"
+    for rev in ("old1", "abc123"):
+        (base / "snapshots" / rev).mkdir(parents=True)
+        (base / "snapshots" / rev / "config.json").write_text("{}")
+    (base / "refs").mkdir()
+    (base / "refs" / "main").write_text("abc123\n")
+    assert resolve("acme/tiny-lm").folder == base / "snapshots" / "abc123"
+    import pytest
+
+    with pytest.raises(UaraError, match="'acme/other' is not in the local Hugging Face cache"):
+        resolve("acme/other")
+
+
+def test_a_wrong_model_path_is_reported_before_torch_loads(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom uara.cli import main\n"
+            f"rc = main(['psd', 'profile', '--draft', {str(tmp_path / 'nope')!r}, '--target', 'smollm2', "
+            f"'--prompts', 'humaneval', '--output', {str(tmp_path / 'p.json')!r}])\n"
+            "print('rc', rc, 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "rc 2 False" in out.stdout, out.stdout + out.stderr
+    assert "--draft: model not found" in out.stderr

@@ -37,14 +37,30 @@ def test_gap_is_a_fraction():
     assert sol.gap == pytest.approx((sol.objective - sol.lower_bound) / (sol.objective - sol.constant))
 
 
-def test_from_arrays_takes_a_parameter_set_by_name():
+def test_from_arrays_defaults_to_the_credible_preset_and_names_it():
     import numpy as np
 
     from uara.errors import InstanceError
 
-    kw = dict(gain_db=np.full((2, 1), -90.0), device_flops=[3e10, 3e10], server_flops=[1e13], tx_power_dbm=20.0,
-              bits=[1e5, 1e5], flops_device=[1e9, 1e9], flops_server=[1e10, 1e10])
-    assert uara.Instance.from_arrays(**kw, params="credible").params == uara.PARAMETER_SETS["credible"]
-    assert uara.Instance.from_arrays(**kw).params == uara.PARAMETER_SETS["paper-literal"]
-    with pytest.raises(InstanceError, match="unknown parameter set 'nope'"):
+    kw = dict(gain_db=np.full((2, 1), -90.0), device_flop_rate=[3e10, 3e10], server_flop_rate=[1e13],
+              tx_power_dbm=20.0, bits=[1e5, 1e5], device_work_flop=[1e9, 1e9], server_work_flop=[1e10, 1e10])
+    inst = uara.Instance.from_arrays(**kw)
+    assert inst.params == uara.PARAMETER_SETS["credible"] and "params credible," in repr(inst)
+    assert len(repr(inst).splitlines()) == 1
+    literal = uara.Instance.from_arrays(**kw, preset="paper-literal")
+    assert literal.params == uara.PARAMETER_SETS["paper-literal"] and "params paper-literal" in repr(literal)
+    assert uara.Instance.from_arrays(**kw, preset="paper-literal", params="credible").params == uara.PARAMETER_SETS["credible"]
+    with pytest.raises(InstanceError, match="preset: unknown parameter set 'nope'"):
+        uara.Instance.from_arrays(**kw, preset="nope")
+    with pytest.raises(InstanceError, match="params: unknown parameter set 'nope'"):
         uara.Instance.from_arrays(**kw, params="nope")
+    np.testing.assert_array_equal(inst.device_flop_rate, [3e10, 3e10])
+    # the old names: same instance, with a DeprecationWarning
+    old = dict(kw)
+    old["device_flops"] = old.pop("device_flop_rate")
+    old["flops_server"] = old.pop("server_work_flop")
+    with pytest.warns(DeprecationWarning, match="use device_flop_rate"):
+        again = uara.Instance.from_arrays(**old)
+    assert again.fingerprint() == inst.fingerprint()
+    with pytest.raises(InstanceError, match="server_flop_rate: required"):
+        uara.Instance.from_arrays(**{k: v for k, v in kw.items() if k != "server_flop_rate"})

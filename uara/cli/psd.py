@@ -41,8 +41,10 @@ def _add_profile(psub: argparse._SubParsersAction) -> None:
     q = psub.add_parser("profile", help="measure a (draft, target) pair on prompts -> profile JSON",
                         description="Run greedy SD/PSD with a local Hugging Face pair on prompts, check it is lossless "
                                     "against the target's own greedy output, record acceptance traces, write a profile.")
-    q.add_argument("--draft", required=True, help="draft model: local folder, .gguf file, or 'smollm2'")
-    q.add_argument("--target", required=True, help="target model: local folder, .gguf file, or 'smollm2'")
+    q.add_argument("--draft", required=True, help="draft model: local folder, .gguf file, a Hugging Face id in the "
+                                                  "local cache (org/name), or 'smollm2'")
+    q.add_argument("--target", required=True, help="target model: local folder, .gguf file, a Hugging Face id in the "
+                                                   "local cache (org/name), or 'smollm2'")
     q.add_argument("--prompts", required=True, help="humaneval, mtbench, jsonl:PATH or PATH.jsonl")
     q.add_argument("--output", "-O", required=True, help="profile JSON to write")
     q.add_argument("--split", default="eval", choices=["all", "train", "eval"], help="prompt split (default eval)")
@@ -178,9 +180,21 @@ def _add_build_draft(psub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=run_build_draft)
 
 
+def _resolve_models(*flags: tuple[str, str]) -> None:
+    """Check each model name or path (standard library only) before anything imports torch."""
+    from uara.psd.measure.hf import resolve
+
+    for flag, spec in flags:
+        try:
+            resolve(spec)
+        except UaraError as exc:
+            raise UaraError(f"{flag}: {exc}") from None
+
+
 def run_profile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    _resolve_models(("--draft", args.draft), ("--target", args.target))
     from uara.psd.measure import prompts as P
     from uara.psd.measure.profiling import profile_pair
 
@@ -331,11 +345,12 @@ def run_declared(args: argparse.Namespace) -> int:
 def run_validate_real(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from uara.psd.testbed.validation_campaign import run_validation
-
     draft = str(Path(args.draft).expanduser())
     if not Path(draft).is_dir():
         raise UaraError(f"--draft: no model folder at {draft} (build the SmolLM2 draft with `uara psd build-draft`)")
+    _resolve_models(("--target", args.target))
+    from uara.psd.testbed.validation_campaign import run_validation
+
     rec = run_validation(draft, args.target, args.output, calibration_per_source=args.calibration_per_source,
                          validation_per_source=args.prompts_per_source, max_new_tokens=args.max_new_tokens,
                          delay_s=args.delay_ms / 1000, draft_length=args.draft_length, reuse_runs=args.reuse_runs,
@@ -352,11 +367,12 @@ def run_validate_real(args: argparse.Namespace) -> int:
 def run_validate_contention(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from uara.psd.testbed.contention_campaign import run_contention
-
     draft = str(Path(args.draft).expanduser())
     if not Path(draft).is_dir() and draft != "smollm2":
         raise UaraError(f"--draft: no model folder at {draft} (build the SmolLM2 draft with `uara psd build-draft`)")
+    _resolve_models(("--target", args.target))
+    from uara.psd.testbed.contention_campaign import run_contention
+
     rec = run_contention(draft, args.target, args.output, rate_bps=args.rate_mbps * 1e6, delay_s=args.delay_ms / 1000,
                          repeats=args.repeats, calibration_repeats=args.calibration_repeats, seed=args.seed,
                          reuse_runs=args.reuse_runs, log=lambda s: print(s, file=sys.stderr, flush=True))

@@ -97,14 +97,24 @@ class Instance:
 
     # ------------------------------------------------------------------ arrays
     @property
-    def device_flops(self) -> np.ndarray:
-        """F_i^MD, shape (M,), FLOP/s."""
+    def device_flop_rate(self) -> np.ndarray:
+        """F_i^MD, shape (M,), FLOP/s (a device's speed; a task's work is ``Task.flops_device``, FLOP)."""
         return np.array([d.flops for d in self.devices], dtype=float)
 
     @property
-    def server_flops(self) -> np.ndarray:
-        """F_j^ES, shape (E,), FLOP/s."""
+    def server_flop_rate(self) -> np.ndarray:
+        """F_j^ES, shape (E,), FLOP/s (a server's speed)."""
         return np.array([s.flops for s in self.servers], dtype=float)
+
+    @property
+    def device_flops(self) -> np.ndarray:
+        """Deprecated alias of :attr:`device_flop_rate` (FLOP/s)."""
+        return self.device_flop_rate
+
+    @property
+    def server_flops(self) -> np.ndarray:
+        """Deprecated alias of :attr:`server_flop_rate` (FLOP/s)."""
+        return self.server_flop_rate
 
     @property
     def tx_power_dbm(self) -> np.ndarray:
@@ -214,30 +224,45 @@ class Instance:
         cls,
         *,
         gain_db: np.ndarray,
-        device_flops: Sequence[float] | np.ndarray,
-        server_flops: Sequence[float] | np.ndarray,
+        device_flop_rate: Sequence[float] | np.ndarray | float | None = None,
+        server_flop_rate: Sequence[float] | np.ndarray | float | None = None,
         tx_power_dbm: Sequence[float] | np.ndarray | float,
-        bits: Sequence[float] | np.ndarray,
-        flops_device: Sequence[float] | np.ndarray,
-        flops_server: Sequence[float] | np.ndarray,
+        bits: Sequence[float] | np.ndarray | float,
+        device_work_flop: Sequence[float] | np.ndarray | float | None = None,
+        server_work_flop: Sequence[float] | np.ndarray | float | None = None,
         battery: Sequence[float] | np.ndarray | float = 1.0,
         queue_s: Sequence[float] | np.ndarray | float = 0.0,
         battery_capacity_j: Sequence[float] | np.ndarray | float = 54000.0,
         task_types: Sequence[str] | str = "chat",
+        preset: str = "credible",
         params: Params | str | None = None,
         name: str = "custom",
         provenance: Mapping[str, Any] | None = None,
+        **deprecated: Any,
     ) -> "Instance":
         """Build a one-slot instance from arrays (shapes (M, E) for ``gain_db``,
         (M,) per device, (E,) per server; scalars broadcast). Validated.
 
-        ``params``: a :class:`Params`, the name of one of :data:`PARAMETER_SETS` (``"credible"`` gives
-        what ``uara build`` uses), or None for the class defaults, which are the paper's Table I as printed
-        (``paper-literal``: delta_CP 1e-9 J/FLOP, tau 1 s, pure Shannon, no noise figure, eq. 8 energy)."""
-        if isinstance(params, str):
-            if params not in PARAMETER_SETS:
-                raise InstanceError("params", f"unknown parameter set {params!r}; known: {', '.join(PARAMETER_SETS)}")
-            params = PARAMETER_SETS[params]
+        Speeds and work have distinct names: ``device_flop_rate`` F_i^MD and ``server_flop_rate`` F_j^ES
+        in FLOP/s; ``device_work_flop`` f_i^MD (the draft's work on the device) and ``server_work_flop``
+        f_i^ES (the verification's work on the server) in FLOP per task. The old names ``device_flops``,
+        ``server_flops``, ``flops_device`` and ``flops_server`` still work (DeprecationWarning).
+
+        ``preset``: the parameter set (one of :data:`PARAMETER_SETS`); the default ``"credible"`` is what
+        ``uara build`` uses (docs/model.md), ``"paper-literal"`` the paper's Table I as printed (delta_CP
+        1e-9 J/FLOP, tau 1 s, pure Shannon, no noise figure, eq. 8 energy). ``params`` (a :class:`Params`
+        or a set's name) overrides ``preset``. ``repr`` names the set the parameters match."""
+        rates = _renamed(deprecated, device_flop_rate=device_flop_rate, server_flop_rate=server_flop_rate,
+                         device_work_flop=device_work_flop, server_work_flop=server_work_flop)
+        device_flops, server_flops = rates["device_flop_rate"], rates["server_flop_rate"]
+        flops_device, flops_server = rates["device_work_flop"], rates["server_work_flop"]
+        chosen = preset if params is None else params
+        if isinstance(chosen, str):
+            if chosen not in PARAMETER_SETS:
+                what = "preset" if params is None else "params"
+                raise InstanceError(what, f"unknown parameter set {chosen!r}; known: {', '.join(PARAMETER_SETS)}")
+            chosen = PARAMETER_SETS[chosen]
+        params = chosen
         gain = np.asarray(gain_db, dtype=float)
         if gain.ndim != 2:
             raise InstanceError("gain_db", f"expected a 2-D (M, E) array, got shape {gain.shape}")
@@ -269,7 +294,7 @@ class Instance:
         )
         devices = [Device(f"d{i}", "custom", float(fd[i]), float(p[i]), float(cap[i])) for i in range(m)]
         servers = [Server(f"s{j}", "custom", float(fs[j])) for j in range(e)]
-        inst = cls(name, params or Params(), devices, servers, [slot], dict(provenance or {"source": "from_arrays"}))
+        inst = cls(name, params, devices, servers, [slot], dict(provenance or {"source": "from_arrays"}))
         return inst.validate()
 
     def with_params(self, **changes: Any) -> "Instance":
@@ -281,6 +306,28 @@ class Instance:
     def slot_subset(self, slot_indices: Sequence[int]) -> "Instance":
         """A copy holding only the given slots."""
         return replace(self, slots=[self.slots[t] for t in slot_indices])
+
+
+#: from_arrays' old argument names -> the new ones (speed in FLOP/s vs work in FLOP)
+_OLD_NAMES = {"device_flops": "device_flop_rate", "server_flops": "server_flop_rate",
+              "flops_device": "device_work_flop", "flops_server": "server_work_flop"}
+
+
+def _renamed(old: dict[str, Any], **new: Any) -> dict[str, Any]:
+    """The four speed/work arguments of :meth:`Instance.from_arrays`, taking the deprecated names too."""
+    import warnings
+
+    for key, value in old.items():
+        if key not in _OLD_NAMES:
+            raise TypeError(f"from_arrays() got an unexpected keyword argument {key!r}")
+        if new[_OLD_NAMES[key]] is not None:
+            raise InstanceError(key, f"given together with its new name {_OLD_NAMES[key]}")
+        warnings.warn(f"from_arrays({key}=...) is deprecated; use {_OLD_NAMES[key]}", DeprecationWarning, stacklevel=3)
+        new[_OLD_NAMES[key]] = value
+    for key, value in new.items():
+        if value is None:
+            raise InstanceError(key, "required (FLOP/s for the *_flop_rate arguments, FLOP per task for *_work_flop)")
+    return new
 
 
 def dumps_instance(instance: Instance) -> str:

@@ -7,5 +7,13 @@
   (no torch needed; ``uara train``'s flags are generated from it).
 - :mod:`uara.rl.trainer` -- the SAC training loop (CleanRL style).
 
+- :mod:`uara.rl.gym_env` -- ``gymnasium.make("uara/UARA-v0")`` (registered on import of this package,
+  padded fixed-size spaces for vector environments) and the PettingZoo ``ParallelEnv`` view, one agent
+  per device.
+
 The back-end that runs a trained policy is :mod:`uara.solvers.p1.masac`.
 """
+
+from uara.rl.gym_env import register as _register
+
+_register()

@@ -228,7 +228,10 @@ class UARAEnv(_EnvBase):
     (M, OBS_DIM); ``step(action)`` with action (M, 2) in [-1, 1] returns
     ``(obs, reward, terminated, truncated, info)``. The episode ends
     (terminated) after the instance's last slot. M changes between episodes, so
-    ``observation_space`` / ``action_space`` are rebuilt at each reset.
+    ``observation_space`` / ``action_space`` are rebuilt at each reset, unless ``max_devices`` is given:
+    then the spaces are fixed (vector environments need that) and padded, the observation a dict
+    ``{"features": (max_devices, OBS_DIM) float32, "mask": (max_devices,) int8}`` with mask 1 on the
+    episode's real devices, and actions (max_devices, 2) whose padded rows are ignored.
     ``info`` carries the slot's objective I, the baseline I_b, the decisions
     and the battery/backlog outcome.
     """
@@ -245,9 +248,15 @@ class UARAEnv(_EnvBase):
         max_moves: int | None = None,
         final_allocation: str = "policy",
         seed: int | None = None,
+        max_devices: int | None = None,
     ):
         if not instances:
             raise UaraError("UARAEnv needs at least one instance")
+        largest = max(inst.num_devices for inst in instances)
+        if max_devices is not None and (not isinstance(max_devices, int) or max_devices < largest):
+            raise UaraError(f"max_devices: must be an integer >= the largest instance's {largest} devices, "
+                            f"got {max_devices!r}")
+        self.max_devices = max_devices
         if reward not in ("controllable", "paper"):
             raise UaraError(f"reward must be 'controllable' or 'paper', got {reward!r}")
         self.instances = list(instances)
@@ -264,9 +273,28 @@ class UARAEnv(_EnvBase):
         self._set_spaces(self.instances[0].num_devices)  # rebuilt at each reset for that episode's M
 
     def _set_spaces(self, m: int) -> None:
-        if _gym is not None:
+        if _gym is None:
+            return
+        if self.max_devices is None:
             self.observation_space = _gym.spaces.Box(-10.0, 10.0, (m, OBS_DIM), np.float32)
             self.action_space = _gym.spaces.Box(-1.0, 1.0, (m, ACT_DIM), np.float32)
+        elif not hasattr(self, "action_space"):
+            n = self.max_devices
+            self.observation_space = _gym.spaces.Dict({
+                "features": _gym.spaces.Box(-10.0, 10.0, (n, OBS_DIM), np.float32),
+                "mask": _gym.spaces.Box(0, 1, (n,), np.int8)})
+            self.action_space = _gym.spaces.Box(-1.0, 1.0, (n, ACT_DIM), np.float32)
+
+    def _observe(self, features: np.ndarray) -> Any:
+        """The features as they are, or padded to ``max_devices`` with the mask of real devices."""
+        if self.max_devices is None:
+            return features
+        m = features.shape[0]
+        padded = np.zeros((self.max_devices, OBS_DIM), np.float32)
+        padded[:m] = np.clip(features, -10.0, 10.0)
+        mask = np.zeros(self.max_devices, np.int8)
+        mask[:m] = 1
+        return {"features": padded, "mask": mask}
 
     # ------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -285,7 +313,7 @@ class UARAEnv(_EnvBase):
         self.done = False
         m = self.instance.num_devices
         self._set_spaces(m)
-        return device_features(self.sd), {"instance": self.instance.name, "index": k, "num_devices": m}
+        return self._observe(device_features(self.sd)), {"instance": self.instance.name, "index": k, "num_devices": m}
 
     def step(self, action: np.ndarray):
         if self.instance is None or self.sd is None:
@@ -293,12 +321,14 @@ class UARAEnv(_EnvBase):
         if self.done:
             raise UaraError("the episode is over (terminated): call reset() before step()")
         act = np.asarray(action, dtype=float)
+        if self.max_devices is not None and act.shape == (self.max_devices, ACT_DIM):
+            act = act[: self.instance.num_devices]  # padded rows: no device behind them
         if act.size != self.instance.num_devices * ACT_DIM:
             raise UaraError(f"action: expected shape ({self.instance.num_devices}, {ACT_DIM}), got {act.shape}")
         if not np.all(np.isfinite(act)):
             raise UaraError("action: contains NaN or infinity; expected values in [-1, 1]")
         sd, inst = self.sd, self.instance
-        dec = decide(sd, action, beta_y=self.beta_y, beta_z=self.beta_z, max_moves=self.max_moves,
+        dec = decide(sd, act.reshape(-1, ACT_DIM), beta_y=self.beta_y, beta_z=self.beta_z, max_moves=self.max_moves,
                      final_allocation=self.final_allocation)
         ev = evaluate(sd, dec.association, dec.bandwidth_share, dec.compute_share)
         base = random_uniform_baseline(sd, np.random.default_rng([self._episode_seed, self.t]))
@@ -326,4 +356,4 @@ class UARAEnv(_EnvBase):
             self.state = next_state(inst, self.t, outcome)
             self.sd = slot_data(inst, slot=self.state)
             obs = device_features(self.sd)
-        return obs, float(reward), bool(terminated), False, info
+        return self._observe(obs), float(reward), bool(terminated), False, info
