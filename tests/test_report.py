@@ -40,11 +40,51 @@ def test_report_writes_nonempty_pngs(results: Path) -> None:
         assert p.stat().st_size > 5000 and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = res.markdown.read_text()
     for section in ("Fig. 5", "Fig. 6", "Gap to the best known lower bound", "Runtime vs instance size",
-                    "Latency reduction vs the baselines", "P1 objective vs simulated latency"):
+                    "Headline: latency reduction vs the baselines", "P1 objective vs simulated latency"):
         assert section in md
     assert "than the three baselines (random, max-sinr, max-compute" in md
     assert "solver:brute-force" in md  # the bound's source is named
-    assert "<img src='figures/fig5_latency_vs_size.png'" in res.html.read_text()
+    html_text = res.html.read_text()
+    assert "<img src='figures/fig5_latency_vs_size.png'" in html_text
+
+
+def test_report_reads_claims_first_with_contents_intervals_captions_and_folds(results: Path) -> None:
+    import re
+
+    res = build_report(results)
+    md, html_text = res.markdown.read_text(), res.html.read_text()
+    # a table of contents whose links all land on an anchor
+    links = re.findall(r"<a href='#([a-z0-9-]+)'>", html_text)
+    ids = set(re.findall(r" id='([a-z0-9-]+)'", html_text))
+    assert len(links) >= 8 and set(links) <= ids
+    assert md.index("Headline") < md.index("Fig. 5") < md.index("Summary per instance")  # claims and figures first
+    head = md[md.index("## Headline"):md.index("## Fig. 5")]
+    assert "ci_low_pct" in head and "ci_high_pct" in head and "28.0 %" in head
+    # every figure has a sentence under it; long tables are folded; no figure without data
+    assert html_text.count("<figure>") == html_text.count("<figcaption>") >= 4
+    assert "<details><summary>" in html_text
+    assert "one value of" not in md or "no panels for it" in md
+
+
+def test_fig5_is_left_out_when_there_is_one_size(tmp_path: Path) -> None:
+    d = tmp_path / "i"
+    d.mkdir()
+    random_instance(6, 2, slots=1, seed=1, name="only").save(d / "only.json")
+    compare([d], ["random", "tma"], [0, 1], tmp_path / "o", executor="serial", bounds=False)
+    res = build_report(tmp_path / "o")
+    assert not any(p.name.startswith("fig5") for p in res.figures)
+    assert "all runs are on one instance size" in res.markdown.read_text()
+
+
+def test_bootstrap_interval_brackets_the_mean_and_is_seeded() -> None:
+    import numpy as np
+
+    from uara.experiments.report.tables import bootstrap_ci
+
+    v = np.random.default_rng(3).normal(10.0, 2.0, 200)
+    lo, hi = bootstrap_ci(v)
+    assert lo < v.mean() < hi and hi - lo == pytest.approx(2 * 1.96 * v.std(ddof=1) / np.sqrt(200), rel=0.2)
+    assert bootstrap_ci(v) == (lo, hi) and np.isnan(bootstrap_ci([1.0])[0])
 
 
 def test_reductions_arithmetic() -> None:
@@ -151,3 +191,25 @@ def test_the_latency_scale_parameter_set_puts_p1_terms_on_one_scale():
     assert ls.lambda_ == 1e-6 and ls.energy_weight == 0.25
     assert {k: v for k, v in vars(ls).items() if k not in ("lambda_", "energy_weight")} == \
         {k: v for k, v in vars(cred).items() if k not in ("lambda_", "energy_weight")}
+
+
+def test_two_campaigns_side_by_side(results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from uara.experiments.report.campaigns import matched_changes
+    from uara.experiments.report.tables import base_rows, prepare
+    from uara.experiments.table import load_table
+
+    other = tmp_path / "other"
+    inst_dir = results.parent / "instances"
+    compare([inst_dir], ["random", "max-sinr", "tma"], [0, 1], other, options={"tma": {"max_swaps": 0}},
+            params=parse_param_grid(["energy_weight=20,60,100"]), executor="serial", bounds=False)
+    assert main(["report", str(results), str(other), "--labels", "old,new", "-O", str(tmp_path / "cmp")]) == 0
+    md = (tmp_path / "cmp" / "report.md").read_text()
+    assert "Only in old: brute-force, max-compute; only in new: none" in md and "Headlines side by side" in md
+    assert (tmp_path / "cmp" / "figures" / "campaign_change.png").stat().st_size > 5000
+    ch = matched_changes(base_rows(prepare(load_table(results / "results.parquet"))),
+                         base_rows(prepare(load_table(other / "results.parquet")))).set_index("solver")
+    assert ch.loc["random", "controllable_change_pct"] == 0 and ch.loc["random", "matched_runs"] == 6
+    # matched by back-end name: tma without its swap phase is never better, and worse somewhere
+    assert ch.loc["tma", "matched_runs"] == 6 and ch.loc["tma", "controllable_change_pct"] > 0
+    assert main(["report", str(results), str(other), "--labels", "same,same"]) == 2
+    assert "--labels: expected two different names" in capsys.readouterr().err

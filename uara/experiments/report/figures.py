@@ -11,8 +11,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from uara.errors import UaraError
-from uara.experiments.report.tables import (base_rows, report_deps, solver_order, solver_order_names, stored_solution,
-                                            sweep_rows)
+from uara.experiments.report.tables import (base_rows, bootstrap_ci, report_deps, solver_order, solver_order_names,
+                                            stored_solution, sweep_rows)
 from uara.io import atomic_save_figure
 
 
@@ -57,50 +57,87 @@ def _plain_ticks(axis: Any, values: Sequence[Any]) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def fig5(df: Any, figdir: Path) -> tuple[str | None, str]:
-    """Latency vs M and vs E, one line per solver (distinct marker and dash, so equal lines stay visible),
-    log axes, a band of +-1 standard deviation over instance builds and seeds where there are several; PSD latency on top,
-    P1's objective per device below. A panel with a single size says so instead of drawing a point."""
+def _size_curve(d: Any, vary: str, metric: str, solver: str) -> Any:
+    """Per value of ``vary``: the mean of ``metric`` over instance builds and seeds, and its 95 % bootstrap
+    interval (:func:`bootstrap_ci`), as a frame indexed by the size."""
+    import pandas as pd
+
+    per_run = d[d["solver"] == solver].groupby([vary, "instance", "seed"], observed=True)[metric].mean()
+    rows = {}
+    for x, vals in per_run.groupby(level=0):
+        lo, hi = bootstrap_ci(vals.to_numpy(dtype=float))
+        rows[float(x)] = {"mean": float(vals.mean()), "lo": lo, "hi": hi, "n": len(vals)}
+    return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+
+
+def _plain_log_labels(axis: Any, values: Any) -> None:
+    """Tick labels on a log axis written plainly (2, 3, 4 rather than 2 x 10^0); the minor ticks are labelled
+    too when the data span less than a decade."""
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    axis.set_major_formatter(plain)
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size and v.max() / v.min() < 10:
+        axis.set_minor_formatter(plain)
+
+
+def fig5(df: Any, figdir: Path, metric: str = "latency_mean_s") -> tuple[str | None, str]:
+    """Fig. 5 as small multiples: ``metric`` vs M (at the E with most M values) and vs E (at the M with most
+    E values), one panel per solver -- its mean in colour with 95 % bootstrap error bars over instance
+    builds and seeds, every other solver in light grey for context -- on shared log axes, so ten methods
+    stay readable. A dimension with one value gets no row of panels; with neither, no figure (the note
+    says why)."""
     _, plt = report_deps()
     b = base_rows(df)
-    if not len(b) or (b["M"].nunique() < 2 and b["E"].nunique() < 2):
+    b = b.dropna(subset=[metric]) if len(b) else b
+    dims = [(vary, fixed) for vary, fixed in (("M", "E"), ("E", "M")) if len(b) and b[vary].nunique() >= 2]
+    if not dims:
         return None, "all runs are on one instance size: no curve to draw"
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    notes = []
-    for col, (vary, fixed) in enumerate((("M", "E"), ("E", "M"))):
+    solvers = solver_order(b)
+    cols = min(5, len(solvers))
+    rows_per_dim = math.ceil(len(solvers) / cols)
+    fig, axes = plt.subplots(rows_per_dim * len(dims), cols, figsize=(2.7 * cols, 2.3 * rows_per_dim * len(dims) + 0.8),
+                             squeeze=False, sharey=True)
+    varied = {vary for vary, _ in dims}
+    notes = [f"one value of {v} only: no panels for it" for v in ("M", "E") if v not in varied]
+    for block, (vary, fixed) in enumerate(dims):
         val, sub = _pick_fixed(b, vary, fixed)
-        for row, (metric, label) in enumerate((("latency_mean_s", "mean end-to-end latency (s), PSD simulator"),
-                                               ("ctrl_per_device", "P1: (I - C) per device and slot"))):
-            ax = axes[row][col]
-            d = sub.dropna(subset=[metric]) if len(sub) else sub
-            xlabel = f"number of {'devices M' if vary == 'M' else 'servers E'}" + (f" ({fixed} = {val})" if val is not None else "")
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(label)
-            if not len(d) or d[vary].nunique() < 2:
-                why = "not available" if not len(d) else f"one value of {vary} only ({vary} = {int(d[vary].iloc[0])}): no curve"
-                ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
-                if len(d):
-                    notes.append(f"only one value of {vary} at {fixed} = {val}")
-                continue
-            for k, s_name in enumerate(solver_order(d)):
-                # one value per (size, instance build, seed): the band spans builds and seeds
-                per_run = d[d["solver"] == s_name].groupby([vary, "instance", "seed"], observed=True)[metric].mean()
-                g = per_run.groupby(level=0).agg(["mean", "std", "min"]).sort_index()
-                marker, dash = _STYLES[k % len(_STYLES)]
-                x = g.index.astype(float)
-                line, = ax.plot(x, g["mean"].values, marker=marker, linestyle=dash, label=s_name, alpha=0.9)
-                if g["std"].notna().any():
-                    lo = np.maximum(g["mean"] - g["std"].fillna(0), g["min"])  # never below the data (log axes)
-                    ax.fill_between(x, lo.values, (g["mean"] + g["std"].fillna(0)).values, alpha=0.12,
-                                    color=line.get_color())
+        curves = {s_name: _size_curve(sub, vary, metric, s_name) for s_name in solvers}
+        xs = sorted(float(x) for x in sub[vary].unique())
+        for k, s_name in enumerate(solvers):
+            ax = axes[block * rows_per_dim + k // cols][k % cols]
+            for other, c in curves.items():
+                if other != s_name and len(c):
+                    ax.plot(c.index, c["mean"], color="0.82", lw=0.9, zorder=1)
+            c = curves[s_name]
+            if len(c):
+                err = np.vstack([c["mean"] - c["lo"].fillna(c["mean"]), c["hi"].fillna(c["mean"]) - c["mean"]])
+                ax.errorbar(c.index, c["mean"], yerr=np.maximum(err, 0), color=f"C{k % 10}", marker=_STYLES[k % len(_STYLES)][0],
+                            ms=3.5, lw=1.4, capsize=2, zorder=3)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            _plain_ticks(ax.xaxis, sorted(d[vary].unique()))
+            _plain_ticks(ax.xaxis, xs)
+            _plain_log_labels(ax.yaxis, b[metric])
+            ax.tick_params(labelsize=7, which="both")
             ax.grid(alpha=0.3, which="both")
-            ax.legend(fontsize=8)
-    fig.suptitle("Fig. 5: average latency vs number of devices and servers (bands: +-1 sd over builds and seeds)")
-    note = "; ".join(sorted(set(notes)))
-    return _save(fig, figdir / "fig5_latency_vs_size.png"), note
+            ax.set_title(f"{s_name}  ({vary} varies, {fixed} = {val})", fontsize=8)
+            if k % cols == 0:
+                ax.set_ylabel(_FIG5_LABEL.get(metric, metric), fontsize=7)
+            if k // cols == rows_per_dim - 1:
+                ax.set_xlabel(f"number of {'devices M' if vary == 'M' else 'servers E'}", fontsize=8)
+        for k in range(len(solvers), rows_per_dim * cols):
+            axes[block * rows_per_dim + k // cols][k % cols].set_visible(False)
+    what = "PSD end-to-end latency" if metric.startswith("latency") else "P1 objective (I - C) per device and slot"
+    fig.suptitle(f"Fig. 5: {what} vs the number of devices and servers, one panel per method "
+                 "(error bars: 95 % bootstrap interval over builds and seeds; grey: the other methods)", fontsize=9)
+    fig.tight_layout()
+    name = "fig5_latency_vs_size.png" if metric == "latency_mean_s" else f"fig5_{metric}_vs_size.png"
+    return _save(fig, figdir / name), "; ".join(notes)
+
+
+_FIG5_LABEL = {"latency_mean_s": "mean latency (s)", "ctrl_per_device": "(I - C) per device"}
 
 
 def fig6(df: Any, figdir: Path) -> tuple[str | None, str]:
@@ -174,44 +211,64 @@ def fig_runtime(df: Any, figdir: Path) -> str:
     return _save(fig, figdir / "runtime_vs_size.png")
 
 
-def fig_anytime(df: Any, root: Path, figdir: Path) -> tuple[str | None, str]:
-    """Incumbent and proven bound against time for the solvers that record a trace (exact, price, relax),
-    on the instance where most of them ran, slot 0, from the solutions stored in ``runs/``; both as
-    I - C relative to the best bound found."""
-    _, plt = report_deps()
+def _slot_traces(df: Any, root: Path) -> dict[str, list[tuple[list[dict[str, float]], float, float]]]:
+    """Per solver: (trace, C(t), best bound known for that slot) of every slot of every stored static run
+    with a trace; the best bound is the max over the table's methods' traces and the row's bound source."""
     rows = df[(df["mode"] == "static") & df["solution_file"].notna() & (df["status"] != "error")]
-    traces: dict[str, list[dict[str, float]]] = {}
-    inst_name = None
-    for name, g in rows.groupby("instance", observed=True):
-        found: dict[str, list[dict[str, float]]] = {}
-        for _, r in g.iterrows():
-            try:
-                sol = stored_solution(root / str(r["solution_file"]))
-            except UaraError:
-                continue
-            trace = (sol.get("info") or {}).get("trace")
-            if trace and trace[0] and str(r["solver"]) not in found:
-                found[str(r["solver"])] = trace[0]
-        if len(found) > len(traces):
-            traces, inst_name = found, name
+    per_slot: dict[tuple[str, int], list[tuple[str, list[dict[str, float]], float]]] = {}
+    for _, r in rows.iterrows():
+        try:
+            sol = stored_solution(root / str(r["solution_file"]))
+        except UaraError:
+            continue
+        for t, (trace, slot) in enumerate(zip((sol.get("info") or {}).get("trace") or [], sol.get("slots", []))):
+            if trace and "constant" in slot:
+                per_slot.setdefault((str(r["fingerprint"]), t), []).append((str(r["solver"]), trace, float(slot["constant"])))
+    out: dict[str, list[tuple[list[dict[str, float]], float, float]]] = {}
+    for entries in per_slot.values():
+        best = max((p["bound"] for _, tr, _ in entries for p in tr
+                    if p.get("bound") is not None and math.isfinite(p["bound"])), default=None)
+        best_inc = min(p["incumbent"] for _, tr, _ in entries for p in tr)
+        lb = best if best is not None else best_inc
+        for name, tr, const in entries:
+            out.setdefault(name, []).append((tr, const, min(lb, best_inc)))
+    return out
+
+
+def _gap_on_grid(trace: list[dict[str, float]], const: float, lb: float, grid: np.ndarray) -> np.ndarray:
+    """100 (incumbent(tau) - LB) / (incumbent(tau) - C) on ``grid`` (nan before the first incumbent)."""
+    times = np.array([max(p["time_s"], 1e-4) for p in trace])
+    inc = np.array([p["incumbent"] for p in trace], dtype=float)
+    idx = np.searchsorted(times, grid, side="right") - 1
+    at = np.where(idx >= 0, inc[np.maximum(idx, 0)], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100 * np.maximum(at - lb, 0) / np.maximum(at - const, 1e-300)
+
+
+def fig_anytime(df: Any, root: Path, figdir: Path) -> tuple[str | None, str]:
+    """Anytime behaviour over every slot of every instance: for each solver that records a trace (exact,
+    price, relax, the latency search), the median over slots of its incumbent's gap to the best bound
+    known for the slot, 100 (I(tau) - LB) / (I(tau) - C), against time, with the inter-quartile band."""
+    _, plt = report_deps()
+    traces = _slot_traces(df, root)
     if not traces:
         return None, "no solver recorded an anytime trace (exact, price and relax do)"
-    const = float(rows[rows["instance"] == inst_name]["constant"].iloc[0]) / max(int(rows[rows["instance"] == inst_name]["slots"].iloc[0]), 1)
-    best_lb = max((p["bound"] for t in traces.values() for p in t if p.get("bound") is not None and math.isfinite(p["bound"])), default=None)
+    t_max = max(max(p["time_s"] for p in tr) for v in traces.values() for tr, _, _ in v)
+    grid = np.geomspace(1e-3, max(t_max, 2e-3) * 1.05, 200)
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for k, (s_name, t) in enumerate(sorted(traces.items())):
-        color = f"C{k}"
-        ts = [max(p["time_s"], 1e-4) for p in t]
-        ax.step(ts, [p["incumbent"] for p in t], where="post", color=color, marker="o", markersize=3,
-                label=f"{s_name} incumbent")
-        bounds = [(max(p["time_s"], 1e-4), p["bound"]) for p in t if p.get("bound") is not None and math.isfinite(p["bound"])]
-        if bounds:
-            ax.step([b[0] for b in bounds], [b[1] for b in bounds], where="post", color=color, linestyle="--",
-                    marker="x", markersize=4, label=f"{s_name} bound")
-    if best_lb is not None:
-        ax.axhline(best_lb, color="grey", lw=0.6)
-    _log_axes(ax, "time since the run started (s)", "I of slot 0 (incumbent solid, proven bound dashed)",
-              f"Anytime curves, {inst_name}, slot 0 (constant C per slot ~ {const:.6g})", legend_size=7)
+    for k, name in enumerate(sorted(traces)):
+        gaps = np.vstack([_gap_on_grid(tr, c, lb, grid) for tr, c, lb in traces[name]])
+        have = np.isfinite(gaps).mean(axis=0) >= 0.5  # at least half the slots have an incumbent
+        with np.errstate(all="ignore"):
+            q = np.nanpercentile(np.where(np.isfinite(gaps), gaps, np.nan), [25, 50, 75], axis=0)
+        q = np.maximum(q, 1e-4)
+        color = f"C{k % 10}"
+        ax.plot(grid[have], q[1][have], color=color, linestyle=_STYLES[k % len(_STYLES)][1],
+                label=f"{name} ({len(traces[name])} slots)")
+        ax.fill_between(grid[have], q[0][have], q[2][have], color=color, alpha=0.12)
+    ax.set_yscale("log")
+    _log_axes(ax, "time since the run started (s)", "gap of the incumbent to the best bound (%)",
+              "Anytime: median gap over all slots (band: inter-quartile range)", legend_size=7)
     return _save(fig, figdir / "anytime.png"), ""
 
 

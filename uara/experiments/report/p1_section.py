@@ -13,8 +13,9 @@ from typing import Any
 from uara.errors import UaraError
 from uara.experiments.report.document import Doc
 from uara.experiments.report.figures import fig5, fig6, fig_anytime, fig_device_latency, fig_runtime
-from uara.experiments.report.tables import (REDUCTION_METRICS, base_rows, per_slot_table, prepare, reduction_sentences,
-                                            reductions, solver_order, stored_solutions, summary_table, sweep_rows)
+from uara.experiments.report.tables import (REDUCTION_METRICS, base_rows, bootstrap_ci, headline, per_slot_table, prepare,
+                                            reduction_sentences, reductions, solver_order, stored_solutions,
+                                            summary_table, sweep_rows)
 from uara.experiments.table import load_table
 from uara.io import read_json
 
@@ -34,34 +35,62 @@ def p1_section(doc: Doc, src: Path, out: Path, figdir: Path) -> list[Path]:
             manifest = {}
     df = prepare(df)
     figs: list[Path] = []
-    _what_was_run(doc, df, manifest)
     base = base_rows(df)
-    many = base["instance"].nunique() > 12 if len(base) else False  # a campaign: figures and claims first
-    if many:
-        _figures_5_and_6(doc, df, figdir, out, figs)
-        _reduction_tables(doc, base)
-    _summary_per_solver(doc, df)
-    if not many:
-        _figures_5_and_6(doc, df, figdir, out, figs)
+    _what_was_run(doc, df, manifest)  # then claims and figures first, long tables last (folded)
+    _headline(doc, base)
+    _figures_5_and_6(doc, df, figdir, out, figs)
     _gap_table(doc, df)
     _runtime_and_anytime(doc, df, folder, figdir, out, figs)
-    if not many:
-        _reduction_tables(doc, base)
+    _reduction_tables(doc, base)
+    _summary_per_solver(doc, df)
     _proxy_vs_latency(doc, base)
     _per_slot_and_device(doc, df, folder, figdir, out, figs)
     return figs
+
+
+#: the paper's headline (Koh & Yang, Sec. V): TMA-MASAC vs the three baselines
+PAPER_HEADLINE = "up to 28.0 % and on average 23.7 % lower latency (the paper's Fig. 5, its own simulator)"
+
+_PCT = {c: "{:.1f}" for c in ("mean_reduction_pct", "ci_low_pct", "ci_high_pct", "up_to_pct", "max_reduction_pct",
+                              "min_reduction_pct", "mean_gap_pct", "gap_ci_low_pct", "gap_ci_high_pct", "max_gap_pct")}
+
+
+def _server_models(df: Any) -> str:
+    models = sorted(str(m) for m in df["server_model"].dropna().unique()) if "server_model" in df else []
+    return ", ".join(models) if models else "the instances' own"
+
+
+def _headline(doc: Doc, base: Any) -> None:
+    doc.h("Headline: latency reduction vs the baselines")
+    metric, words = REDUCTION_METRICS[0]
+    top = headline(base, metric)
+    if not len(top):
+        doc.p("No method/baseline pair with matched scenarios (need at least one of random, max-sinr, max-compute "
+              "and another method): no reduction to state.")
+        return
+    doc.table(top, formats=_PCT, fold=False)
+    doc.p(f"Reduction of the mean {words}, server model {_server_models(base)}: mean_reduction_pct is the paper's "
+          "'on average' (the mean over the baselines of the mean over scenarios), with its 95 % bootstrap interval "
+          "(ci_low_pct, ci_high_pct: scenarios resampled, 2000 draws, seeded); up_to_pct is the largest over scenarios "
+          f"and baselines. A scenario is an instance at given parameters, mean over seeds. The paper states {PAPER_HEADLINE}; "
+          "which of our rows is the paper's method is in docs/masac.md (masac: the paper's semantics).")
 
 
 def _runtime_and_anytime(doc: Doc, df: Any, folder: Path, figdir: Path, out: Path, figs: list[Path]) -> None:
     doc.h("Runtime vs instance size")
     pr = fig_runtime(df, figdir)
     figs.append(out / pr)
-    doc.img(pr, "runtime")
+    doc.img(pr, "runtime", "One point per instance and method: the wall time of one run (mean over seeds; optional "
+            "packages imported before the clock starts), against M x E on log axes. Time limits cap the exact "
+            "back-ends, so their points show the limit, not the time to optimality.")
     doc.h("Anytime incumbent and bound")
     pa, note_a = fig_anytime(df, folder, figdir)
     if pa:
         figs.append(out / pa)
-        doc.img(pa, "anytime curves")
+        doc.img(pa, "anytime curves", "For each method that records a trace, the median over every slot of every "
+                "instance of its incumbent's gap to the best bound known for that slot, 100 (I(tau) - LB) / "
+                "(I(tau) - C), against the time since the run started; the band is the inter-quartile range. A curve "
+                "starts once half the slots have an incumbent.")
     if note_a:
         doc.p(note_a)
 
@@ -76,7 +105,9 @@ def _per_slot_and_device(doc: Doc, df: Any, folder: Path, figdir: Path, out: Pat
     pd_, note_d = fig_device_latency(str(inst_t), sols, figdir)
     if pd_:
         figs.append(out / pd_)
-        doc.img(pd_, "per-device latency")
+        doc.img(pd_, "per-device latency", f"The distribution over device-slots of each device's simulated "
+                f"end-to-end latency on {inst_t} (first stored seed of each method): a curve to the left is faster; "
+                "its right tail shows the devices a method leaves slow.")
     if note_d:
         doc.p(note_d)
 
@@ -106,10 +137,13 @@ def _summary_per_solver(doc: Doc, df: Any) -> None:
     summ = summary_table(df)
     if len(summ):
         doc.table(summ[["instance", "M", "E", "mode", "solver", "statuses", "runs", "objective", "objective_sd",
-                        "above_best_pct", "gap_pct"]], floatfmt="{:.10g}")
+                        "above_best_pct", "gap_pct"]], floatfmt="{:.10g}",
+                  formats={"above_best_pct": "{:.3f}", "gap_pct": "{:.3f}", "objective_sd": "{:.4g}"},
+                  summary=f"P1 objective per instance and solver ({len(summ)} rows)")
         doc.table(summ[["instance", "solver", "latency_mean_s", "latency_sd_s", "latency_median_s", "latency_p95_s",
                         "coverage_share", "latency_cov_mean_s", "latency_cov_p95_s", "energy_j", "energy_comm",
-                        "wall_time_s"]])
+                        "wall_time_s"]], summary=f"simulated latency, energy and wall time per instance and solver "
+                                                 f"({len(summ)} rows)")
     doc.p("Static feasible runs at the instances' own parameters (sweep runs are in the Fig. 6 and gap tables), one row per "
           "instance: instances of different sizes are never averaged together. statuses: how the runs ended "
           "(time_limit = stopped by the limit with its best solution); objective: I summed over slots, mean over seeds, "
@@ -124,50 +158,91 @@ def _summary_per_solver(doc: Doc, df: Any) -> None:
 
 
 def _figures_5_and_6(doc: Doc, df: Any, figdir: Path, out: Path, figs: list[Path]) -> None:
-    from uara.experiments.table import HIGH_BATTERY
-
     doc.h("Fig. 5: latency vs number of devices and servers")
     path, note = fig5(df, figdir)
     if path:
         figs.append(out / path)
-        doc.img(path, "Fig. 5")
+        doc.img(path, "Fig. 5", "Each panel is one method: its mean PSD end-to-end latency (server model "
+                f"{_server_models(df)}) at each size, with 95 % bootstrap error bars over instance builds and seeds; "
+                "the grey lines are the other methods, for comparison. The first block varies M at fixed E, the second "
+                "E at fixed M (each panel's title says which).")
+        path_p1, _ = fig5(df, figdir, metric="ctrl_per_device")
+        if path_p1:
+            figs.append(out / path_p1)
+            doc.img(path_p1, "Fig. 5, P1 objective", "The same panels for P1's objective, (I - C) per device and slot: "
+                    "the proxy the solvers minimise, to read beside the simulated latency above.")
     if note:
         doc.p(f"Note: {note} (ship instances that vary it for a curve).")
+    _figure_6(doc, df, figdir, out, figs)
+
+
+def _flat_lines(d: Any, column: str, rtol: float = 0.01) -> list[str]:
+    """The solvers whose mean ``column`` varies by less than ``rtol`` (relative) over the energy weights."""
+    g = d.groupby(["solver", "energy_weight"], observed=True)[column].mean().unstack("energy_weight")
+    spread = (g.max(axis=1) - g.min(axis=1)) / g.abs().max(axis=1)
+    return sorted(str(k) for k, v in spread.items() if v == v and v < rtol)
+
+
+def _figure_6(doc: Doc, df: Any, figdir: Path, out: Path, figs: list[Path]) -> None:
+    from uara.experiments.table import HIGH_BATTERY
+
     doc.h("Fig. 6: energy weight vs latency and energy by battery level")
     path6, note6 = fig6(df, figdir)
-    if path6:
-        figs.append(out / path6)
-        doc.img(path6, "Fig. 6")
-        ok6 = sweep_rows(df)
-        if (ok6["params"] != "{}").any():
-            ok6 = ok6[ok6["params"] != "{}"]  # the sweep's own runs, as in the figure
-        doc.p(f"Instance {ok6['instance'].iloc[0]}; means over seeds and slots.")
-        keys = ["energy_model", "solver", "energy_weight"] if "energy_model" in ok6 else ["solver", "energy_weight"]
-        t6 = ok6.groupby(keys, observed=True)[
-            ["latency_high_s", "latency_low_s", "uplink_mean_s", "energy_j_high", "energy_j_low"]].mean().reset_index()
-        doc.table(t6)
+    if not path6:
+        doc.p(f"No figure: {note6}.")
+        return
+    figs.append(out / path6)
+    ok6 = sweep_rows(df)
+    if (ok6["params"] != "{}").any():
+        ok6 = ok6[ok6["params"] != "{}"]  # the sweep's own runs, as in the figure
+    flat = _flat_lines(ok6, "latency_mean_s") if ok6["latency_mean_s"].notna().any() else []
+    why = (f" Flat lines (latency within 1 % over w): {', '.join(flat)}. Their decisions do not depend on w: the "
+           "association comes from SNR, compute speed or chance and the shares are uniform, while w only enters "
+           "P1 through the communication-energy term that the optimised shares trade against latency."
+           if flat else "")
+    doc.img(path6, "Fig. 6", f"Instance {ok6['instance'].iloc[0]}: mean latency (left) and energy per device and slot "
+            f"(right) against the energy weight w, high-battery devices solid and low-battery dashed (B >= "
+            f"{HIGH_BATTERY} / below, or the paper's B >= 0.8 / B <= 0.2 where the table has them); means over seeds "
+            f"and slots; one row per energy model in the sweep.{why}")
+    keys = ["energy_model", "solver", "energy_weight"] if "energy_model" in ok6 else ["solver", "energy_weight"]
+    t6 = ok6.groupby(keys, observed=True)[
+        ["latency_high_s", "latency_low_s", "uplink_mean_s", "energy_j_high", "energy_j_low"]].mean().reset_index()
+    doc.table(t6, summary=f"Fig. 6's values ({len(t6)} rows)")
     if note6:
         doc.p(f"Note: {note6}.")
-    doc.p(f"High battery: B_i >= {HIGH_BATTERY} in the slot; low: below. Energy is E^CP + E^CM per device and slot (J).")
 
 
 def _gap_table(doc: Doc, df: Any) -> None:
+    import pandas as pd
+
     doc.h("Gap to the best known lower bound")
     ok = df[df["feasible"].fillna(False).astype(bool)]
     st = ok[ok["mode"] == "static"]
     if not st["lower_bound"].notna().any():
         doc.p("No lower bound is known for any instance (uara.experiments.bounds not installed and no solver reported a proven bound): gaps are n/a.")
         return
+    per_inst = st.groupby(["instance", "energy_weight", "solver"], observed=True)["gap"].mean().mul(100)
+    rows = []
+    for solver, g in per_inst.groupby(level="solver", observed=True):
+        lo, hi = bootstrap_ci(g.to_numpy(dtype=float))
+        rows.append({"solver": solver, "instances": len(g), "mean_gap_pct": g.mean(), "gap_ci_low_pct": lo,
+                     "gap_ci_high_pct": hi, "max_gap_pct": g.max()})
+    doc.table(pd.DataFrame(rows).sort_values("mean_gap_pct"), formats={**_PCT, "mean_gap_pct": "{:.3g}",
+                                                                      "max_gap_pct": "{:.3g}"}, fold=False)
+    doc.p("Gap = 100 (I - LB) / (I - C), in % of the controllable part, per instance (mean over seeds), then its mean "
+          "over instances with a 95 % bootstrap interval and its maximum. LB is the best of uara.experiments.bounds "
+          "and every proven bound a solver reported on that instance; the per-instance table names its source. A gap "
+          "of 0 with a solver's own bound means it proved optimality.")
     g = st.groupby(["instance", "M", "E", "energy_weight", "solver"], observed=True)["gap"].mean().mul(100).unstack("solver")
     lb = st.groupby(["instance", "M", "E", "energy_weight"], observed=True).agg(
         lower_bound=("lower_bound", "first"), source=("lower_bound_source", "first"), best_objective=("objective", "min"))
-    doc.table(lb.join(g).reset_index())
-    doc.p("Gap in % of the controllable part (I - C). The bound is the best of uara.experiments.bounds (when installed) and every proven "
-          "bound a solver reported on that instance; 'source' says which. Gap 0 with a solver's own bound means it proved optimality.")
+    full = lb.join(g).reset_index()
+    doc.table(full, floatfmt="{:.4g}", formats={"lower_bound": "{:.10g}", "best_objective": "{:.10g}"},
+              summary=f"gap per instance and solver, % ({len(full)} rows)")
 
 
 def _reduction_tables(doc: Doc, base: Any) -> None:
-    doc.h("Latency reduction vs the baselines")
+    doc.h("Latency reduction vs each baseline, by metric")
     any_red = False
     for metric, words in REDUCTION_METRICS:
         red = reductions(base, metric)
@@ -177,11 +252,12 @@ def _reduction_tables(doc: Doc, base: Any) -> None:
         doc.h(words, 3)
         for s in reduction_sentences(red, words):
             doc.p(s)
-        doc.table(red)
+        doc.table(red, formats=_PCT, summary=f"per method and baseline ({len(red)} rows)")
     if not any_red:
         doc.p("No method/baseline pair with matched scenarios (need at least one of random, max-sinr, max-compute and another method).")
-    doc.p("Reduction = 1 - L_method / L_baseline per scenario (instance at given parameters; mean over seeds). 'Up to' is the largest "
-          "over scenarios and baselines, 'on average' the mean over baselines of the per-baseline mean, as the paper's 28.0 % / 23.7 %.")
+    doc.p("Reduction = 1 - L_method / L_baseline per scenario (instance at given parameters; mean over seeds), with its "
+          "mean's 95 % bootstrap interval over scenarios. 'Up to' is the largest over scenarios and baselines, 'on "
+          "average' the mean over baselines of the per-baseline mean, as the paper's 28.0 % / 23.7 %.")
 
 
 def _proxy_vs_latency(doc: Doc, base: Any) -> None:

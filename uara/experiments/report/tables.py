@@ -7,8 +7,11 @@ pandas and matplotlib are imported here only (:func:`report_deps`); a missing on
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Sequence
+
+import numpy as np
 
 from uara.errors import MissingDependencyError, UaraError
 from uara.io import read_json
@@ -41,6 +44,19 @@ def report_deps() -> tuple[Any, Any]:
 
 
 # ---------------------------------------------------------------------- analysis helpers
+def bootstrap_ci(values: Any, *, level: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (seeded, so a report is reproducible);
+    (nan, nan) for fewer than two values."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, (resamples, v.size))].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
 def prepare(df: Any) -> Any:
     """Add derived columns: ctrl_per_device = (I - C) / (M * slots)."""
     df = df.copy()
@@ -61,17 +77,26 @@ def base_rows(df: Any) -> Any:
     return ok[ok["energy_weight"] == w]
 
 
+REDUCTION_COLUMNS = ["method", "baseline", "scenarios", "mean_reduction_pct", "ci_low_pct", "ci_high_pct",
+                     "max_reduction_pct", "min_reduction_pct"]
+
+
+def _scenario_means(df: Any, metric: str) -> Any:
+    """``metric`` per scenario (effective instance, mode; rows) and solver (columns), mean over seeds."""
+    return df.dropna(subset=[metric]).groupby(["fingerprint", "mode", "solver"], observed=True)[metric].mean().unstack("solver")
+
+
 def reductions(df: Any, metric: str, baselines: Sequence[str] = BASELINES) -> Any:
     """Per (method, baseline): reduction of ``metric`` = 1 - L_method / L_baseline over matched scenarios.
 
     A scenario is an effective instance (fingerprint) in one mode; values are
-    averaged over seeds first. Returns rows: method, baseline, scenarios, mean %, max %, min %.
+    averaged over seeds first. Returns rows: method, baseline, scenarios, mean %, its 95 % bootstrap
+    interval over scenarios (ci_low_pct, ci_high_pct; seeded), max %, min %.
     """
     pd, _ = report_deps()
-    d = df.dropna(subset=[metric])
-    if not len(d):
-        return pd.DataFrame(columns=["method", "baseline", "scenarios", "mean_reduction_pct", "max_reduction_pct", "min_reduction_pct"])
-    avg = d.groupby(["fingerprint", "mode", "solver"], observed=True)[metric].mean().unstack("solver")
+    if not len(df.dropna(subset=[metric])):
+        return pd.DataFrame(columns=REDUCTION_COLUMNS)
+    avg = _scenario_means(df, metric)
     rows = []
     present = [b for b in baselines if b in avg.columns]
     for method in avg.columns:
@@ -83,9 +108,36 @@ def reductions(df: Any, metric: str, baselines: Sequence[str] = BASELINES) -> An
             if not len(pair):
                 continue
             red = 100.0 * (1.0 - pair[method] / pair[b])
+            lo, hi = bootstrap_ci(red.to_numpy(dtype=float))
             rows.append({"method": method, "baseline": b, "scenarios": len(pair), "mean_reduction_pct": red.mean(),
-                         "max_reduction_pct": red.max(), "min_reduction_pct": red.min()})
-    return pd.DataFrame(rows, columns=["method", "baseline", "scenarios", "mean_reduction_pct", "max_reduction_pct", "min_reduction_pct"])
+                         "ci_low_pct": lo, "ci_high_pct": hi, "max_reduction_pct": red.max(), "min_reduction_pct": red.min()})
+    return pd.DataFrame(rows, columns=REDUCTION_COLUMNS)
+
+
+def headline(df: Any, metric: str, baselines: Sequence[str] = BASELINES, *, resamples: int = 2000,
+             seed: int = 0) -> Any:
+    """One row per method: the paper's "on average" figure (the mean over the baselines of the mean
+    reduction over scenarios) with its 95 % bootstrap interval (scenarios resampled jointly, seeded),
+    and "up to" (the largest reduction over scenarios and baselines); methods sorted by the mean."""
+    pd, _ = report_deps()
+    avg = _scenario_means(df, metric) if len(df.dropna(subset=[metric])) else None
+    present = [b for b in baselines if avg is not None and b in avg.columns]
+    rows = []
+    for method in ([] if avg is None else [c for c in avg.columns if c not in baselines]):
+        m = avg[[method, *present]].dropna()
+        m = m[(m[present] > 0).all(axis=1)] if present else m.iloc[0:0]
+        if not len(m):
+            continue
+        red = 100.0 * (1.0 - m[[method]].to_numpy() / m[present].to_numpy())  # (scenarios, baselines)
+        rng = np.random.default_rng(seed)
+        boot = red[rng.integers(0, len(red), (resamples, len(red)))].mean(axis=1).mean(axis=1)
+        lo, hi = (np.percentile(boot, [2.5, 97.5]) if len(red) > 1 else (np.nan, np.nan))
+        rows.append({"method": method, "scenarios": len(red), "baselines": ", ".join(present),
+                     "mean_reduction_pct": float(red.mean(axis=0).mean()), "ci_low_pct": float(lo),
+                     "ci_high_pct": float(hi), "up_to_pct": float(red.max())})
+    out = pd.DataFrame(rows, columns=["method", "scenarios", "baselines", "mean_reduction_pct", "ci_low_pct",
+                                      "ci_high_pct", "up_to_pct"])
+    return out.sort_values("mean_reduction_pct", ascending=False).reset_index(drop=True)
 
 
 def reduction_sentences(red: Any, what: str) -> list[str]:
