@@ -84,3 +84,22 @@ def test_a_wrong_model_path_is_reported_before_torch_loads(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "rc 2 False" in out.stdout, out.stdout + out.stderr
     assert "--draft: model not found" in out.stderr
+
+
+def test_psd_latency_prints_a_summary_and_json_on_request(tmp_path, capsys):
+    import json
+
+    from uara.cli import main
+    from uara.scenario.random_instance import random_instance
+    from uara.solvers import get_solver
+
+    inst = random_instance(6, 2, slots=2, seed=3)
+    inst.save(tmp_path / "i.json")
+    get_solver("tma").solve(inst).save(tmp_path / "s.json")
+    assert main(["psd", "latency", str(tmp_path / "s.json"), "-i", str(tmp_path / "i.json")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) <= 8 and out[0].startswith("PSD end-to-end latency over 2 slot(s)")
+    assert any("critical path, mean per task: device" in line for line in out)
+    assert main(["psd", "latency", str(tmp_path / "s.json"), "-i", str(tmp_path / "i.json"), "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert f"mean {rec['mean_s']:.4f} s" in "\n".join(out) and len(rec["per_device_s"]) == 6

@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--check", action="store_true",
                    help="with --from-provenance: compare the rebuild with FILE and exit 1 if they differ")
     p.add_argument("--channel-cache", default=None, metavar="DIR",
-                   help="cache channel results here by their exact inputs (e.g. .uara-cache/channels): re-making "
+                   help="cache channel results here by their exact inputs (e.g. ~/.cache/uara/channels): re-making "
                         "an instance after changing tasks, hardware or parameters skips the ray tracing")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

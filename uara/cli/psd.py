@@ -108,13 +108,17 @@ def _add_profiles(psub: argparse._SubParsersAction) -> None:
 
 def _add_latency(psub: argparse._SubParsersAction) -> None:
     """``uara psd latency``."""
-    lt = psub.add_parser("latency", help="end-to-end latency of a solution file")
+    lt = psub.add_parser("latency", help="end-to-end latency of a solution file",
+                         description="Simulate every slot of SOLUTION on INSTANCE with the PSD simulator (docs/psd.md) and "
+                                     "print the mean, median and p95 end-to-end latency and where the critical path's "
+                                     "time goes; --json prints the whole record (per device, per stage).")
     lt.add_argument("solution", help=f"solution JSON ({SOLUTION_FORMAT})")
-    lt.add_argument("--instance", "-i", required=True)
-    lt.add_argument("--protocol", default=None)
-    lt.add_argument("--latency-ms", type=float, default=10.0)
+    lt.add_argument("--instance", "-i", required=True, help="the instance the solution is for")
+    lt.add_argument("--protocol", default=None, help="PSD protocol (default: the instance's tasks' own)")
+    lt.add_argument("--latency-ms", type=float, default=10.0, help="one-way link latency in ms (default 10)")
     add_server_model_argument(lt)
-    lt.add_argument("--downlink-mbps", type=float, default=100.0)
+    lt.add_argument("--downlink-mbps", type=float, default=100.0, help="downlink rate in Mbit/s (default 100)")
+    lt.add_argument("--json", action="store_true", help="print the whole latency record as JSON")
     lt.set_defaults(func=run_latency)
 
 
@@ -330,8 +334,29 @@ def run_latency(args: argparse.Namespace) -> int:
                                                   link_latency_s=args.latency_ms / 1e3,
                                                   server_model=args.server_model))
     lat.pop("per_slot", None)
-    print(dumps_json(lat), end="")
+    if args.json:
+        print(dumps_json(lat), end="")
+        return 0
+    print(latency_summary(lat, len(data.get("slots", []))))
     return 0
+
+
+def latency_summary(lat: dict, slots: int) -> str:
+    """The few lines of ``uara psd latency``: the latency statistics, coverage and the critical path."""
+    cov = lat.get("in_coverage") or {}
+    b = lat.get("breakdown_mean_s") or {}
+    lines = [f"PSD end-to-end latency over {slots} slot(s), server model {lat.get('server_model')} ({lat.get('simulator')})",
+             f"  mean {lat['mean_s']:.4f} s, median {lat['median_s']:.4f} s, p95 {lat['p95_s']:.4f} s"
+             + (f"; {len(lat['infinite'])} device-slot(s) never finish" if lat.get("infinite") else "")]
+    if cov:
+        lines.append(f"  in coverage: {100 * cov.get('share', 1.0):.1f} % of {cov.get('device_slots')} device-slots, "
+                     f"mean {cov.get('mean_s', float('nan')):.4f} s")
+    crit = {k.removeprefix("critical_").removesuffix("_s"): v for k, v in b.items() if k.startswith("critical_")}
+    if crit:
+        lines.append("  critical path, mean per task: " + ", ".join(f"{k} {v:.3f} s" for k, v in crit.items()))
+    lines += [f"  note: {n}" for n in lat.get("notes") or []]
+    lines.append("  (--json for the whole record: per device, per stage)")
+    return "\n".join(lines)
 
 
 def run_declared(args: argparse.Namespace) -> int:

@@ -252,6 +252,10 @@ def fig_anytime(df: Any, root: Path, figdir: Path) -> tuple[str | None, str]:
     _, plt = report_deps()
     traces = _slot_traces(df, root)
     if not traces:
+        files = df["solution_file"].dropna()
+        if len(files) and not any((root / str(f)).exists() for f in files):
+            return None, ("no anytime figure: the stored runs (runs/*.json) are not in this folder (a shipped "
+                          "campaign keeps only its table); rerun the campaign's command to draw it")
         return None, "no solver recorded an anytime trace (exact, price and relax do)"
     t_max = max(max(p["time_s"] for p in tr) for v in traces.values() for tr, _, _ in v)
     grid = np.geomspace(1e-3, max(t_max, 2e-3) * 1.05, 200)
