@@ -146,3 +146,13 @@ def test_dask_cluster_runs_a_relative_path_campaign_and_its_bounds(
     assert rows["gap"].notna().all() and (rows["gap"] >= -1e-9).all() and set(rows["lower_bound_source"]) == {"bounds:relax"}
     assert main(args) == 0  # a rerun reuses everything
     assert "4 already done, 0 to run" in capsys.readouterr().out
+    # an error row as the old file-path bug left them ("instance file not found" on the workers) is retried
+    run_file = sorted((client_dir / "out" / "runs").glob("*.json"))[0]
+    data = json.loads(run_file.read_text())
+    data["row"].update(status="error", error="InstanceError: instance file not found: inst/rel.json")
+    data["solution"] = None
+    run_file.write_text(json.dumps(data))
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "3 already done, 1 to run (dask), of which 1 error row(s) retried" in out and "0 error row(s)" in out
+    assert json.loads(run_file.read_text())["row"]["status"] in ("feasible", "optimal")
