@@ -424,3 +424,32 @@ def test_batches_that_do_not_fit_the_mbs_memory_are_infeasible():
         else:
             assert any("MBS memory" in v for v in sol.evaluation.violations), name
     assert get_solver("pipeline-dp").solve(inst).feasible
+
+
+def test_the_duration_table_in_blocks_equals_it_row_by_row(monkeypatch):
+    """pipeline-dp fills its K x K table of batch durations in vectorised blocks of pairs; each entry is the
+    same float as the per-j computation, and the schedule the same, whatever the block size."""
+    import numpy as np
+
+    from uara.model.pipeline.serving_latency import user_terms
+    from uara.scenario.pipeline_builder import random_pipeline_instance
+    from uara.solvers import get_solver
+    from uara.solvers.pipeline import dp
+    from uara.solvers.pipeline.ordering import OrderedTerms
+
+    inst = random_pipeline_instance(40, seed=3)
+    order = np.arange(inst.num_users)
+    lengths = [0, 2, 4, 6]
+    ot = OrderedTerms(inst, order, user_terms(inst), lengths)
+    js = range(1, inst.num_users + 1)
+    for j, (t, g, s) in zip(js, ot.best_durations_block(js, lengths, True)):
+        t1, g1, s1 = ot.best_durations(j, lengths, True)
+        np.testing.assert_array_equal(t, t1)
+        np.testing.assert_array_equal(g, g1)
+        np.testing.assert_array_equal(s, s1)
+    whole = get_solver("pipeline-dp").solve(inst)
+    monkeypatch.setattr(dp, "BLOCK_PAIRS", 7)  # many small blocks
+    assert [list(r) for r in dp._blocks(10)] == [[1, 2, 3], [4], [5], [6], [7], [8], [9], [10]]
+    small = get_solver("pipeline-dp").solve(inst)
+    assert small.decision.batches == whole.decision.batches
+    assert small.evaluation.objective_s == whole.evaluation.objective_s

@@ -88,9 +88,10 @@ def pareto_dp(ot: OrderedTerms, k: int, lengths: list[int], pipelining: bool, ba
     t_tab = np.full((k + 1, k + 1), np.inf)
     g_tab = np.zeros((k + 1, k + 1), dtype=np.int64)
     s_tab = np.ones((k + 1, k + 1), dtype=np.int64)
-    for j in range(1, k + 1):
+    for js in _blocks(k):
         _check_deadline(deadline, None)
-        t_tab[:j, j], g_tab[:j, j], s_tab[:j, j] = ot.best_durations(j, lengths, pipelining)
+        for j, (t, g, s) in zip(js, ot.best_durations_block(js, lengths, pipelining)):
+            t_tab[:j, j], g_tab[:j, j], s_tab[:j, j] = t, g, s
     rho_tab = [ot.ready(j, bandwidth) for j in range(k + 1)]
     tail, tail_next = _relaxed_tail(t_tab, k, objective)
     tail_cuts = _cuts_from_tail(tail_next, k)
@@ -117,6 +118,22 @@ def pareto_dp(ot: OrderedTerms, k: int, lengths: list[int], pipelining: bool, ba
         cuts.append((i, j, int(g_tab[i, j]), int(s_tab[i, j])))
         p = prev
     return cuts[::-1]
+
+
+#: pairs (i, j) per vectorised call when filling the duration table (about 30 MB of temporaries)
+BLOCK_PAIRS = 1 << 16
+
+
+def _blocks(k: int) -> list[range]:
+    """j = 1..k in consecutive ranges holding at most BLOCK_PAIRS pairs (i < j) each (at least one j)."""
+    out, start, pairs = [], 1, 0
+    for j in range(1, k + 1):
+        if pairs and pairs + j > BLOCK_PAIRS:
+            out.append(range(start, j))
+            start, pairs = j, 0
+        pairs += j
+    out.append(range(start, k + 1))
+    return out
 
 
 def _relaxed_tail(t_tab: np.ndarray, k: int, objective: str) -> tuple[np.ndarray, np.ndarray]:

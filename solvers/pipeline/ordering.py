@@ -59,17 +59,19 @@ class OrderedTerms:
     def durations(self, j: int, gamma: int, split: int, rounds: np.ndarray | None = None) -> np.ndarray:
         """T of the batches order[i:j], i = 0..j-1, at (gamma, split); inf where the pair is not allowed;
         ``rounds``: :meth:`rounds` (j, gamma) when the caller has it."""
-        i = np.arange(j)
-        n = j - i
-        jj = np.full(j, j)
         rounds = self.rounds(j, gamma) if rounds is None else rounds
+        return self._pair_durations(np.arange(j), np.full(j, j), gamma, split, rounds)
+
+    def _pair_durations(self, i: np.ndarray, jj: np.ndarray, gamma: int, split: int, rounds: np.ndarray) -> np.ndarray:
+        """T of the batches order[i:jj] for arrays of pairs (elementwise, so any set of pairs in one call)."""
+        n = jj - i
         if split == 1:
             micro = [self._micro(i, jj, n)]
         else:
             h = first_micro_batch_size(n)
             micro = [self._micro(i, i + h, h), self._micro(i + h, jj, h)]
-        t = batch_duration_s(self.inst, gamma, rounds, micro, self.tpf[j] - self.tpf[i],
-                             self.prompt[j] - self.prompt[i], self.output[j] - self.output[i])
+        t = batch_duration_s(self.inst, gamma, rounds, micro, self.tpf[jj] - self.tpf[i],
+                             self.prompt[jj] - self.prompt[i], self.output[jj] - self.output[i])
         if split == 2:
             t = np.where(n >= 2, t, np.inf)
         return t
@@ -86,6 +88,26 @@ class OrderedTerms:
                 best = np.where(better, t, best)
                 g_best, s_best = np.where(better, g, g_best), np.where(better, s, s_best)
         return best, g_best, s_best
+
+    def best_durations_block(self, js: range, lengths: list[int], pipelining: bool
+                             ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`best_durations` for every j of ``js`` at once: the pairs (i, j), i < j, of the whole block go
+        through the duration formula in one vectorised call per (gamma, split), which removes the per-j
+        overhead of the max-plus products (the same values: the formula is elementwise)."""
+        sizes = np.array(list(js))
+        i = np.concatenate([np.arange(j) for j in js])
+        jj = np.repeat(sizes, sizes)
+        best = np.full(i.size, np.inf)
+        g_best, s_best = np.zeros(i.size, dtype=np.int64), np.ones(i.size, dtype=np.int64)
+        for g in lengths:
+            rounds = np.concatenate([self.rounds(j, g) for j in js])
+            for s in ((1, 2) if pipelining and g > 0 else (1,)):
+                t = self._pair_durations(i, jj, g, s, rounds)
+                better = t < best
+                best = np.where(better, t, best)
+                g_best, s_best = np.where(better, g, g_best), np.where(better, s, s_best)
+        cut = np.cumsum(sizes)[:-1]
+        return list(zip(np.split(best, cut), np.split(g_best, cut), np.split(s_best, cut)))
 
     def ready(self, j: int, bandwidth: str) -> np.ndarray:
         """rho of the batch order[i:j] for i = 0..j-1: sum of d/r up to j (closed form) or max K d/r (uniform)."""

@@ -5,6 +5,7 @@ is missing), never raising for missing data."""
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -213,7 +214,8 @@ def fig_runtime(df: Any, figdir: Path) -> str:
 
 def _slot_traces(df: Any, root: Path) -> dict[str, list[tuple[list[dict[str, float]], float, float]]]:
     """Per solver: (trace, C(t), best bound known for that slot) of every slot of every stored static run
-    with a trace; the best bound is the max over the table's methods' traces and the row's bound source."""
+    with a trace of I(t) (one that ends at the slot's objective); the best bound is the max over the
+    methods' traces, capped by the best incumbent."""
     rows = df[(df["mode"] == "static") & df["solution_file"].notna() & (df["status"] != "error")]
     per_slot: dict[tuple[str, int], list[tuple[str, list[dict[str, float]], float]]] = {}
     for _, r in rows.iterrows():
@@ -221,9 +223,17 @@ def _slot_traces(df: Any, root: Path) -> dict[str, list[tuple[list[dict[str, flo
             sol = stored_solution(root / str(r["solution_file"]))
         except UaraError:
             continue
+        start = 0.0  # a run's traces count time from the run's start: each slot's from its own start
         for t, (trace, slot) in enumerate(zip((sol.get("info") or {}).get("trace") or [], sol.get("slots", []))):
-            if trace and "constant" in slot:
-                per_slot.setdefault((str(r["fingerprint"]), t), []).append((str(r["solver"]), trace, float(slot["constant"])))
+            if not trace:
+                continue
+            shift = start if trace[0]["time_s"] >= start else 0.0
+            start = trace[-1]["time_s"]
+            # a trace of I(t) ends at the slot's objective (latency-search traces seconds of latency: left out)
+            if "constant" in slot and "objective" in slot and math.isclose(
+                    trace[-1]["incumbent"], slot["objective"], rel_tol=1e-6):
+                own = [{**p, "time_s": p["time_s"] - shift} for p in trace]
+                per_slot.setdefault((str(r["fingerprint"]), t), []).append((str(r["solver"]), own, float(slot["constant"])))
     out: dict[str, list[tuple[list[dict[str, float]], float, float]]] = {}
     for entries in per_slot.values():
         best = max((p["bound"] for _, tr, _ in entries for p in tr
@@ -246,9 +256,11 @@ def _gap_on_grid(trace: list[dict[str, float]], const: float, lb: float, grid: n
 
 
 def fig_anytime(df: Any, root: Path, figdir: Path) -> tuple[str | None, str]:
-    """Anytime behaviour over every slot of every instance: for each solver that records a trace (exact,
-    price, relax, the latency search), the median over slots of its incumbent's gap to the best bound
-    known for the slot, 100 (I(tau) - LB) / (I(tau) - C), against time, with the inter-quartile band."""
+    """Anytime behaviour over every slot of every instance: for each solver that records a trace of I
+    (exact, price, relax), the median over slots of its incumbent's gap to the best bound known for the
+    slot, 100 (I(tau) - LB) / (I(tau) - C), against the time since the slot's solve started (a run's trace
+    counts from the run's start; each slot is shifted to the end of the one before), with the
+    inter-quartile band."""
     _, plt = report_deps()
     traces = _slot_traces(df, root)
     if not traces:
@@ -260,19 +272,27 @@ def fig_anytime(df: Any, root: Path, figdir: Path) -> tuple[str | None, str]:
     t_max = max(max(p["time_s"] for p in tr) for v in traces.values() for tr, _, _ in v)
     grid = np.geomspace(1e-3, max(t_max, 2e-3) * 1.05, 200)
     fig, ax = plt.subplots(figsize=(7, 4.2))
+    drawn: list[np.ndarray] = []
     for k, name in enumerate(sorted(traces)):
         gaps = np.vstack([_gap_on_grid(tr, c, lb, grid) for tr, c, lb in traces[name]])
         have = np.isfinite(gaps).mean(axis=0) >= 0.5  # at least half the slots have an incumbent
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before the first incumbent
             q = np.nanpercentile(np.where(np.isfinite(gaps), gaps, np.nan), [25, 50, 75], axis=0)
         q = np.maximum(q, 1e-4)
+        drawn.append(q[1][have])
         color = f"C{k % 10}"
         ax.plot(grid[have], q[1][have], color=color, linestyle=_STYLES[k % len(_STYLES)][1],
                 label=f"{name} ({len(traces[name])} slots)")
         ax.fill_between(grid[have], q[0][have], q[2][have], color=color, alpha=0.12)
     ax.set_yscale("log")
-    _log_axes(ax, "time since the run started (s)", "gap of the incumbent to the best bound (%)",
+    _log_axes(ax, "time since the slot's solve started (s)", "gap of the incumbent to the best bound (%)",
               "Anytime: median gap over all slots (band: inter-quartile range)", legend_size=7)
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    _plain_log_labels(ax.yaxis, np.concatenate(drawn) if drawn else [1.0])
     return _save(fig, figdir / "anytime.png"), ""
 
 

@@ -89,7 +89,7 @@ def _runtime_and_anytime(doc: Doc, df: Any, folder: Path, figdir: Path, out: Pat
         figs.append(out / pa)
         doc.img(pa, "anytime curves", "For each method that records a trace, the median over every slot of every "
                 "instance of its incumbent's gap to the best bound known for that slot, 100 (I(tau) - LB) / "
-                "(I(tau) - C), against the time since the run started; the band is the inter-quartile range. A curve "
+                "(I(tau) - C), against the time since that slot's solve started; the band is the inter-quartile range. A curve "
                 "starts once half the slots have an incumbent.")
     if note_a:
         doc.p(note_a)

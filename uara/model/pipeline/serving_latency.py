@@ -30,7 +30,9 @@ with E (end of drafting) and F (end of verification) per micro-batch a, b and ro
     F_b(r) = max(F_a(r),   E_b(r) + up) + v_b
     T_m = F_b(N_m) + dn
 
-a max-plus linear recursion x(r) = A (x) x(r-1), evaluated by repeated squaring of A. One micro-batch:
+a max-plus linear recursion x(r) = A (x) x(r-1), stepped until it settles into its periodic regime
+(x(r) = x(r-1) + c 1, after which every step adds c) and extrapolated from there, or, where it does
+not settle within a few steps, evaluated by repeated squaring of A. One micro-batch:
 T_m = max(M_0, P + s + up) + v + (N_m - 1)(dn + s + up + v) + dn. gamma = 0 is autoregressive serving on
 the MBS alone: T_m = M_0 + N_m pass(M, target, sum_k f_t(ctx_k)) + l_f + (b sum O + h) / R_f.
 
@@ -184,16 +186,66 @@ def _two_micro_batches(m0: np.ndarray, rounds: np.ndarray, ta: tuple, tb: tuple)
     fa = np.maximum(m0, ea + up) + va
     fb = np.maximum(fa, eb + up) + vb
     x = np.stack([ea, eb, fa, fb], axis=-1)                         # (n, 4)
-    neg = np.full(m0.shape, NEG)
-    row_ea = np.stack([neg, sa, dn + sa, neg], axis=-1)
-    row_eb = np.maximum(row_ea + sb[:, None], np.stack([neg, neg, neg, dn + sb], axis=-1))
-    row_fa = np.maximum(np.stack([neg, neg, neg, va], axis=-1), row_ea + (up + va)[:, None])
-    row_fb = np.maximum(row_fa + vb[:, None], row_eb + (up + vb)[:, None])
-    base = np.stack([row_ea, row_eb, row_fa, row_fb], axis=1)      # (n, 4, 4): x(r) = A (x) x(r-1)
+    base = np.full(m0.shape + (4, 4), NEG)                          # (n, 4, 4): x(r) = A (x) x(r-1)
+    base[:, 0, 1], base[:, 0, 2] = sa, dn + sa                      # E_a(r) = max(E_b(r-1), F_a(r-1) + dn) + s_a
+    base[:, 1, :3] = base[:, 0, :3] + sb[:, None]                   # E_b(r) = max(E_a(r), F_b(r-1) + dn) + s_b
+    base[:, 1, 3] = dn + sb
+    base[:, 2, :3] = base[:, 0, :3] + (up + va)[:, None]            # F_a(r) = max(F_b(r-1), E_a(r) + up) + v_a
+    base[:, 2, 3] = va
+    base[:, 3] = np.maximum(base[:, 2] + vb[:, None], base[:, 1] + (up + vb)[:, None])  # F_b(r), from F_a(r), E_b(r)
     rounds = np.maximum(np.asarray(rounds, dtype=float), 1.0)
     whole = np.floor(rounds)
-    step = base
     e = whole.astype(np.int64) - 1
+    frac = rounds - whole
+    x_n, x_next = _rounds_state(base, x, e)
+    if not np.any(frac > 0):
+        return x_n[:, 3] + dn
+    return x_n[:, 3] + frac * (x_next[:, 3] - x_n[:, 3]) + dn
+
+
+#: steps of the recursion tried before a candidate falls back to repeated squaring
+SETTLE_STEPS = 12
+
+
+def _rounds_state(base: np.ndarray, x: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A^e (x) x, A^(e+1) (x) x) per candidate. Max-plus linearity, A (x) (y + c) = A (x) y + c, means that
+    once a step adds the same c to every component (x(r) = x(r-1) + c 1: the recursion has reached its
+    periodic regime), every later step adds c again, so x(e) = x(r) + (e - r) c exactly. The recursion is
+    stepped (a matrix-vector product each) until that holds, 1e-12 relative, for each candidate, usually
+    within a few rounds; the few that do not settle within SETTLE_STEPS take repeated squaring."""
+    out, out_next = np.empty_like(x), np.empty_like(x)
+    todo = np.arange(x.shape[0])
+    a, cur, ee = base, x, e
+    for r in range(SETTLE_STEPS + 1):
+        nxt = _maxplus_vec(a, cur)
+        done_now = ee == r
+        inc = nxt - cur
+        with np.errstate(invalid="ignore"):  # inf - inf: nan, never settled
+            spread = np.maximum(np.maximum(inc[:, 0], inc[:, 1]), np.maximum(inc[:, 2], inc[:, 3])) \
+                - np.minimum(np.minimum(inc[:, 0], inc[:, 1]), np.minimum(inc[:, 2], inc[:, 3]))
+            settled = (spread <= 1e-12 * np.maximum(np.abs(nxt[:, 3]), 1.0)) & (ee > r)
+        if done_now.any():
+            out[todo[done_now]], out_next[todo[done_now]] = cur[done_now], nxt[done_now]
+        if settled.any():
+            k = (ee[settled] - r).astype(float)[:, None]
+            c = inc[settled, 3:4]
+            out[todo[settled]] = cur[settled] + k * c
+            out_next[todo[settled]] = cur[settled] + (k + 1) * c
+        keep = ~(done_now | settled)
+        if not keep.all():
+            todo, a, nxt, ee = todo[keep], a[keep], nxt[keep], ee[keep]
+        cur = nxt
+        if not todo.size:
+            return out, out_next
+    xs, xn = _power_state(a, cur, ee - (SETTLE_STEPS + 1))
+    out[todo], out_next[todo] = xs, xn
+    return out, out_next
+
+
+def _power_state(base: np.ndarray, x: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A^e (x) x, A^(e+1) (x) x) by repeated squaring of A (e >= 0 per candidate)."""
+    step = base
+    e = e.copy()
     while np.any(e > 0):
         odd = (e & 1).astype(bool)
         if odd.any():
@@ -201,11 +253,7 @@ def _two_micro_batches(m0: np.ndarray, rounds: np.ndarray, ta: tuple, tb: tuple)
         e = e >> 1
         if np.any(e > 0):
             base = _maxplus_mat(base, base)
-    frac = rounds - whole
-    if not np.any(frac > 0):
-        return x[:, 3] + dn
-    after = _maxplus_vec(step, x)                                  # one more round: x(N + 1)
-    return x[:, 3] + frac * (after[:, 3] - x[:, 3]) + dn
+    return x, _maxplus_vec(step, x)
 
 
 def _maxplus_vec(a: np.ndarray, x: np.ndarray) -> np.ndarray:
