@@ -428,7 +428,7 @@ def test_batches_that_do_not_fit_the_mbs_memory_are_infeasible():
 
 def test_the_duration_table_in_blocks_equals_it_row_by_row(monkeypatch):
     """pipeline-dp fills its K x K table of batch durations in vectorised blocks of pairs; each entry is the
-    same float as the per-j computation, and the schedule the same, whatever the block size."""
+    same float as a block of that column alone, and the schedule the same, whatever the block size."""
     import numpy as np
 
     from uara.model.pipeline.serving_latency import user_terms

@@ -56,12 +56,6 @@ class OrderedTerms:
         """N of the batches order[i:j], i = 0..j-1: the expected maximum of their users' rounds."""
         return self.laws[gamma].expected_max_suffixes(self.order, j)
 
-    def durations(self, j: int, gamma: int, split: int, rounds: np.ndarray | None = None) -> np.ndarray:
-        """T of the batches order[i:j], i = 0..j-1, at (gamma, split); inf where the pair is not allowed;
-        ``rounds``: :meth:`rounds` (j, gamma) when the caller has it."""
-        rounds = self.rounds(j, gamma) if rounds is None else rounds
-        return self._pair_durations(np.arange(j), np.full(j, j), gamma, split, rounds)
-
     def _pair_durations(self, i: np.ndarray, jj: np.ndarray, gamma: int, split: int, rounds: np.ndarray) -> np.ndarray:
         """T of the batches order[i:jj] for arrays of pairs (elementwise, so any set of pairs in one call)."""
         n = jj - i
@@ -78,16 +72,7 @@ class OrderedTerms:
 
     def best_durations(self, j: int, lengths: list[int], pipelining: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """min over (gamma, split) of T for every batch order[i:j]; with the argmin gamma and split."""
-        best = np.full(j, np.inf)
-        g_best, s_best = np.zeros(j, dtype=np.int64), np.ones(j, dtype=np.int64)
-        for g in lengths:
-            rounds = self.rounds(j, g)
-            for s in ((1, 2) if pipelining and g > 0 else (1,)):
-                t = self.durations(j, g, s, rounds)
-                better = t < best
-                best = np.where(better, t, best)
-                g_best, s_best = np.where(better, g, g_best), np.where(better, s, s_best)
-        return best, g_best, s_best
+        return self.best_durations_block(range(j, j + 1), lengths, pipelining)[0]
 
     def best_durations_block(self, js: range, lengths: list[int], pipelining: bool
                              ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -120,14 +120,14 @@ def attach_best_bound(instance, solution, *, methods=("relax",), time_limit: flo
     """Record the best known lower bound (uara.experiments.bounds) and the gap to it in ``solution.info``;
     the bounds not cached are computed with :func:`bound_budget` seconds each, and ``log`` gets the
     budget first, then one line per bound with k/N and the ETA."""
-    from uara.experiments.bounds import best_lower_bound, missing_tasks, record_bound
+    from uara.experiments.bounds import best_lower_bound, missing_pairs, record_bound
     from uara.model.solution import relative_gap
 
     base = solution.solver.partition("+")[0].partition("[")[0]
     for t, dec in enumerate(solution.slots):  # the run's own proven bounds: not recomputed below
         if dec.lower_bound is not None:
             record_bound(instance, t, base, dec.lower_bound, time_s=dec.info.get("wall_time_s"))
-    n = len(missing_tasks(instance, methods, time_limit=None))
+    n = len(missing_pairs(instance, methods))
     per_task, why = bound_budget(n, time_limit, budget_s)
     if n and log is not None:
         log(f"bounds: {n} to compute ({', '.join(methods)} x {instance.num_slots} slots, cached ones skipped), "

@@ -171,16 +171,17 @@ class BoundResult:
         return self.task
 
 
-def run_bound_task(task: BoundTask) -> BoundResult:
+def run_bound_task(task: BoundTask, instance: Instance | None = None) -> BoundResult:
     """Run ``task.method`` on one slot (``task.time_limit`` seconds) and return its proven bound; a failure
-    comes back as ``error``, never raised (one failure policy with the runs)."""
+    comes back as ``error``, never raised (one failure policy with the runs). ``instance``: the task's
+    instance when the caller holds it (in process: not parsed again from the task's JSON)."""
     import json
 
     from uara.solvers import get_solver
 
     t0 = time.perf_counter()
     try:
-        inst = Instance.from_dict(json.loads(task.instance_json))
+        inst = instance if instance is not None else Instance.from_dict(json.loads(task.instance_json))
         sol = get_solver(task.method).solve(inst, time_limit=task.time_limit, threads=task.threads, slots=[task.slot])
         bound = sol.slots[0].lower_bound
         return BoundResult(task, float(bound) if _finite(bound) else None, time.perf_counter() - t0)
@@ -188,16 +189,22 @@ def run_bound_task(task: BoundTask) -> BoundResult:
         return BoundResult(task, None, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
 
 
-def missing_tasks(instance: Instance, methods: Iterable[str], *, time_limit: float | None, threads: int = 1,
-                  slots: Iterable[int] | None = None, root: str | os.PathLike | None = None,
-                  use_cache: bool = True) -> list[BoundTask]:
-    """The (slot, method) bounds of ``instance`` not yet in the cache, as tasks, slot by slot."""
-    from uara.model.instance import dumps_instance
-
+def missing_pairs(instance: Instance, methods: Iterable[str], *, slots: Iterable[int] | None = None,
+                  root: str | os.PathLike | None = None, use_cache: bool = True) -> list[tuple[int, str]]:
+    """The (slot, method) bounds of ``instance`` not yet in the cache, slot by slot."""
     methods = check_methods(methods)
     cached = load_bounds(instance, root=root) if use_cache else [{} for _ in range(instance.num_slots)]
     todo = range(instance.num_slots) if slots is None else list(slots)
-    need = [(t, m) for t in todo for m in methods if m not in cached[t]]
+    return [(t, m) for t in todo for m in methods if m not in cached[t]]
+
+
+def missing_tasks(instance: Instance, methods: Iterable[str], *, time_limit: float | None, threads: int = 1,
+                  slots: Iterable[int] | None = None, root: str | os.PathLike | None = None,
+                  use_cache: bool = True) -> list[BoundTask]:
+    """:func:`missing_pairs` as tasks carrying the instance's JSON text."""
+    from uara.model.instance import dumps_instance
+
+    need = missing_pairs(instance, methods, slots=slots, root=root, use_cache=use_cache)
     if not need:
         return []
     text, fp = dumps_instance(instance), instance.fingerprint()
@@ -245,7 +252,7 @@ def best_lower_bound(
     fresh: list[dict[str, Any]] = [{} for _ in range(instance.num_slots)]
     progress = Progress(len(tasks), log)
     for task in tasks:
-        res = run_bound_task(task)
+        res = run_bound_task(task, instance)
         if res.error is not None:
             raise SolverError(f"{task.method} bound of {task.instance_name} slot {task.slot}: {res.error}")
         if res.bound is not None:

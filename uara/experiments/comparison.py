@@ -59,14 +59,13 @@ def compute_bounds(specs: Sequence[RunSpec], root: Path | None, time_limit: floa
     dask cluster the workers compute them. ``log`` gets the budget first, then one line per bound with
     k/N and the ETA; a failed bound is a line, not a stop."""
     from uara.experiments.bounds import BoundResult, missing_tasks, result_line, run_bound_task, store_result, total_bound
-    from uara.experiments.progress import Progress
 
     limit = time_limit if time_limit is not None else 60.0
-    insts: dict[str, Instance] = {}
+    scenarios: dict[tuple[str, Any], tuple[Instance, dict[str, Any]]] = {}  # (file, params) -> loaded once
     for spec in specs:
-        if spec.mode == "static":
-            inst = spec.instance()
-            insts.setdefault(inst.fingerprint(), inst)
+        if spec.mode == "static" and (spec.instance_file, spec.params) not in scenarios:
+            scenarios[(spec.instance_file, spec.params)] = (spec.instance(), dict(spec.params))
+    insts = {inst.fingerprint(): inst for inst, _ in scenarios.values()}
     tasks = [task for inst in insts.values()
              for task in missing_tasks(inst, ("relax",), time_limit=limit, threads=threads, root=root)]
     if tasks:
@@ -85,14 +84,10 @@ def compute_bounds(specs: Sequence[RunSpec], root: Path | None, time_limit: floa
         run_all(tasks, run_bound_task, store, died, executor=executor, workers=workers, scheduler=scheduler,
                 threads=threads)
     out: dict[str, dict[str, Any]] = {}
-    for spec in specs:
-        if spec.mode != "static":
-            continue
-        inst = spec.instance()
-        fp = inst.fingerprint()
-        if fp not in out:
+    for inst, params in scenarios.values():
+        if inst.fingerprint() not in out:
             value, source = total_bound(inst, root=root)
-            out[fp] = {"instance": inst.name, "params": dict(spec.params), "value": value, "source": source}
+            out[inst.fingerprint()] = {"instance": inst.name, "params": params, "value": value, "source": source}
     return out
 
 

@@ -98,9 +98,9 @@ def compare_pipeline(files: Sequence[Path], solvers: Sequence[str], seeds: Seque
         raise UaraError(f"solver '{bad[0]}' solves P1 instances; pipeline instances need pipeline-* solvers")
     out = Path(output)
     insts = {str(f): PipelineInstance.load(f) for f in files}  # every instance checked before a folder is made
+    texts = {f: Path(f).read_text() if executor == "dask" else None for f in insts}  # dask: the data travels
     specs = [PipelineRunSpec(str(f), inst.name, inst.fingerprint(), solver,
-                             tuple(sorted((options or {}).get(solver, {}).items())), seed, time_limit,
-                             Path(f).read_text() if executor == "dask" else None)
+                             tuple(sorted((options or {}).get(solver, {}).items())), seed, time_limit, texts[f])
              for f, inst in insts.items() for solver in solvers for seed in seeds]
     runs = out / "pipeline_runs"
     runs.mkdir(parents=True, exist_ok=True)

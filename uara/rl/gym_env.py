@@ -78,11 +78,11 @@ class UARAParallelEnv(_parallel_base()):  # type: ignore[misc]
 
     metadata = {"render_modes": [], "name": "uara_v0"}
 
-    def __init__(self, instances: Sequence[Instance | str | os.PathLike] | None = None, **kwargs: Any) -> None:
-        env_keys = ("reward", "beta_y", "beta_z", "max_moves", "final_allocation")
-        self._env = make_env(instances, **{k: v for k, v in kwargs.items() if k not in env_keys},
-                             **{k: v for k, v in kwargs.items() if k in env_keys})
-        self._env.max_devices = None  # the per-agent view needs no padding
+    def __init__(self, instances: Sequence[Instance | str | os.PathLike] | None = None, *,
+                 sizes: Sequence[tuple[int, int]] = ((30, 8),), num_instances: int = 2, slots: int = 4, seed: int = 0,
+                 **env_kwargs: Any) -> None:
+        insts = load_instances(instances, sizes=sizes, num_instances=num_instances, slots=slots, seed=seed)
+        self._env = UARAEnv(insts, seed=seed, **env_kwargs)  # unpadded: each agent sees its own row
         self.possible_agents = [f"device_{i}" for i in range(max(i.num_devices for i in self._env.instances))]
         self.agents: list[str] = []
         import gymnasium

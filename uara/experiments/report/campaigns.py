@@ -141,8 +141,8 @@ def compare_report(first: str | Path, second: str | Path, *, labels: tuple[str, 
     else:
         doc.p("No run is in both campaigns: nothing to compare run by run.")
     doc.h("Headlines side by side")
-    doc.table(_headlines(a, b, labels), formats={c: "{:.1f}" for c in _headlines(a, b, labels).columns if c != "method"},
-              fold=False)
+    both = _headlines(a, b, labels)
+    doc.table(both, formats={c: "{:.1f}" for c in both.columns if c != "method"}, fold=False)
     doc.p("Each campaign's reduction of the mean simulated latency vs the baselines (as in its own report: mean over the "
           "baselines of the mean over scenarios, with its 95 % bootstrap interval, and 'up to').")
     doc.h("Provenance")

@@ -129,9 +129,9 @@ def headline(df: Any, metric: str, baselines: Sequence[str] = BASELINES, *, resa
         if not len(m):
             continue
         red = 100.0 * (1.0 - m[[method]].to_numpy() / m[present].to_numpy())  # (scenarios, baselines)
-        rng = np.random.default_rng(seed)
-        boot = red[rng.integers(0, len(red), (resamples, len(red)))].mean(axis=1).mean(axis=1)
-        lo, hi = (np.percentile(boot, [2.5, 97.5]) if len(red) > 1 else (np.nan, np.nan))
+        # every scenario has every baseline, so the mean over baselines of the means over scenarios is the
+        # mean over scenarios of each scenario's mean over baselines: resample those
+        lo, hi = bootstrap_ci(red.mean(axis=1), resamples=resamples, seed=seed)
         rows.append({"method": method, "scenarios": len(red), "baselines": ", ".join(present),
                      "mean_reduction_pct": float(red.mean(axis=0).mean()), "ci_low_pct": float(lo),
                      "ci_high_pct": float(hi), "up_to_pct": float(red.max())})

@@ -177,7 +177,8 @@ def batch_memory_bytes(inst: PipelineInstance, prompt_tokens: Any, output_tokens
 
 
 def _two_micro_batches(m0: np.ndarray, rounds: np.ndarray, ta: tuple, tb: tuple) -> np.ndarray:
-    """F_b(N) + dn for the alternating recursion of the module docstring, by max-plus powers of A."""
+    """F_b(N) + dn for the alternating recursion of the module docstring: x(N) = A^(N-1) (x) x(1), from
+    :func:`_rounds_state` (linear interpolation between x(N) and x(N + 1) for a fractional N)."""
     pa, sa, up, va, dn = (np.broadcast_to(np.asarray(t, float), m0.shape) for t in ta)
     pb, sb, upb, vb, dnb = (np.broadcast_to(np.asarray(t, float), m0.shape) for t in tb)
     up, dn = np.maximum(up, upb), np.maximum(dn, dnb)  # padded messages: equal sizes (they are)
