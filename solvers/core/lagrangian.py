@@ -91,6 +91,10 @@ class DualBound:
     x: np.ndarray
     evaluations: int
     time_s: float
+    #: temperatures not finished when the deadline came (resume with maximise_dual(temperatures=...)),
+    #: and the objective magnitude |D(start)| / M that scaled them
+    stages_left: tuple[float, ...] = ()
+    magnitude: float = 0.0
 
 
 def t_max(pairs: Pairs, ub: float | None) -> np.ndarray:
@@ -185,12 +189,16 @@ def maximise_dual(
     temperatures: tuple[float, ...] = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7),
     max_iter: int = 400,
     deadline: float | None = None,
+    magnitude: float | None = None,
 ) -> DualBound:
     """Raise D from ``start`` by L-BFGS-B on D_tau for each relative temperature
-    (tau = temperature * |D(start)| / M), keeping the best exact D seen.
+    (tau = temperature * magnitude, by default magnitude = |D(start)| / M), keeping the best exact D seen.
 
     ``start`` also sets the variable scaling (its band prices and levels, floored),
     so give it the right orders of magnitude (e.g. :func:`start_from_association`).
+    A ``deadline`` may stop it in any stage (any multipliers certify); the stages it did not
+    finish are returned in ``stages_left`` and a later call with ``start`` = the returned
+    multipliers, ``temperatures`` = ``stages_left`` and the same ``magnitude`` resumes there.
     """
     from scipy.optimize import minimize
 
@@ -211,12 +219,14 @@ def maximise_dual(
     bounds = [(0.0, None)] * 2 * e + [(THETA_MIN, 1.0)] * e
     best_mult = fun.split(z)
     best_value, best_bound = dual_value(pairs, best_mult, ub=ub)
-    magnitude = max(abs(best_value), 1e-12) / max(pairs.num_devices, 1)
+    if magnitude is None:
+        magnitude = max(abs(best_value), 1e-12) / max(pairs.num_devices, 1)
 
     def stop_at_deadline(intermediate_result: Any) -> None:  # any multipliers certify: stopping early is safe
         if deadline is not None and time.perf_counter() >= deadline:
             raise StopIteration
 
+    left = tuple(temperatures)
     for temperature in temperatures:
         if deadline is not None and time.perf_counter() >= deadline:
             break
@@ -227,13 +237,15 @@ def maximise_dual(
             z = res.x
             if res.status != 1 or (deadline is not None and time.perf_counter() >= deadline):
                 break
+        if deadline is None or time.perf_counter() < deadline:
+            left = left[1:]  # this stage ran to its end
         mult = fun.split(z)
         value, bound = dual_value(pairs, mult, ub=ub)
         if value > best_value:
             best_value, best_bound, best_mult = value, bound, mult
     g, _ = pair_terms(pairs, best_mult, tmax)
     _, _, x = fun.weights(g)
-    return DualBound(best_bound, best_value, best_mult, x, fun.evaluations, time.perf_counter() - t0)
+    return DualBound(best_bound, best_value, best_mult, x, fun.evaluations, time.perf_counter() - t0, left, magnitude)
 
 
 def start_from_association(pairs: Pairs, association: np.ndarray, band_price: np.ndarray) -> Multipliers:

@@ -57,11 +57,16 @@ def peak_bytes(num_devices: int, num_servers: int) -> float:
 class _Tables:
     """Cached block values for the current association (see module docstring)."""
 
-    def __init__(self, sd: SlotData, assoc: np.ndarray, deadline: float | None = None):
+    def __init__(self, sd: SlotData, assoc: np.ndarray, deadline: float | None = None, *,
+                 candidates: np.ndarray | None = None, swaps: bool = True):
         self.sd = sd
         self.assoc = assoc.copy()
         m, e = sd.num_devices, sd.num_servers
+        # the servers a device may move to: usable, and in its candidate list when there is one
         self.usable = sd.usable & np.isfinite(sd.uplink_s_full)
+        if candidates is not None:
+            self.usable = self.usable & np.asarray(candidates, dtype=bool)
+        self.swaps = swaps  # without swaps the (M, M) table is never filled
         self.V = np.zeros(e)
         self.rem = np.zeros(m)
         self.add = np.full((m, e), np.inf)
@@ -76,8 +81,8 @@ class _Tables:
         """Compute every server's block, in chunks of about CHUNK_ENTRIES entries; False if the
         deadline came first (the tables are then unusable)."""
         n = np.bincount(self.assoc, minlength=self.sd.num_servers).astype(float)
-        o = self.usable.sum(axis=0) - n
-        entries = n * n + o * (n + 1) + n * o * n + 1.0  # block sizes of the module docstring
+        o = np.maximum(self.usable.sum(axis=0) - n, 0.0)
+        entries = n * n + o * (n + 1) + (n * o * n if self.swaps else 0.0) + 1.0  # block sizes of the module docstring
         chunk: list[int] = []
         size = 0.0
         for j in range(self.sd.num_servers):
@@ -105,7 +110,7 @@ class _Tables:
             O = np.flatnonzero((assoc != j) & self.usable[:, j])
             blocks.append((j, S, O, float(self.mu[j])))
         self._update_small(blocks)
-        return all(self._update_swaps(j, S, O, mu0, deadline) for j, S, O, mu0 in blocks)
+        return not self.swaps or all(self._update_swaps(j, S, O, mu0, deadline) for j, S, O, mu0 in blocks)
 
     def _update_small(self, blocks: list[tuple[int, np.ndarray, np.ndarray, float]]) -> None:
         """V(S) (group 0 of a block), V(S - i) (groups 1..n), V(S + l) (groups n+1..n+o), all blocks at once."""
@@ -170,16 +175,49 @@ def local_search(
     max_steps: int | None = None,
     swaps: bool = True,
     rtol: float = 1e-12,
+    candidates: np.ndarray | None = None,
+    moves_first: bool = False,
 ) -> LocalSearchResult:
     """Best-improvement move/swap search from ``assoc`` (M,) with the exact allocation. A deadline that
-    comes while the tables are first built returns ``assoc`` unchanged (``stopped_early``)."""
-    tab = _Tables(sd, np.asarray(assoc, dtype=np.intp), deadline)
+    comes while the tables are first built returns ``assoc`` unchanged (``stopped_early``).
+
+    ``candidates`` (M, E) bool: the servers each device may move to (its candidate list,
+    :func:`candidate_mask`); None = every usable server. ``moves_first``: descend with moves alone
+    (no (M, M) swap table: a step re-tabulates O(n + o) groups instead of O(n^2 o)), then build the
+    swap tables once from that local optimum and descend with both; it can end in another local
+    optimum than the plain best-improvement order, and a deadline during the swap build keeps the moves."""
+    start = np.asarray(assoc, dtype=np.intp)
+    n_moves = 0
+    if moves_first and swaps:
+        first = local_search(sd, start, deadline=deadline, max_steps=max_steps, swaps=False, rtol=rtol,
+                             candidates=candidates)
+        if first.stopped_early:
+            return first
+        start, n_moves = first.association, first.moves
+        max_steps = None if max_steps is None else max(0, max_steps - n_moves)
+    tab = _Tables(sd, start, deadline, candidates=candidates, swaps=swaps)
     if not tab.complete:
-        start = np.asarray(assoc, dtype=np.intp)
-        return LocalSearchResult(start.copy(), _value(sd, start), 0, 0, True)
-    n_moves, n_swaps, stopped, exact = _descend(tab, deadline, max_steps, swaps, rtol)
+        return LocalSearchResult(start.copy(), _value(sd, start), n_moves, 0, True)
+    mv, n_swaps, stopped, exact = _descend(tab, deadline, max_steps, swaps, rtol)
     value = float(tab.V.sum()) if exact else _value(sd, tab.assoc)
-    return LocalSearchResult(tab.assoc.copy(), value, n_moves, n_swaps, stopped)
+    return LocalSearchResult(tab.assoc.copy(), value, n_moves + mv, n_swaps, stopped)
+
+
+def candidate_mask(score: np.ndarray, usable: np.ndarray, k: int, association: np.ndarray | None = None) -> np.ndarray:
+    """(M, E) bool: each device's ``k`` usable servers of lowest ``score`` (M, E) (for instance the
+    Lagrangian pair terms g_ij of :mod:`uara.solvers.core.lagrangian`: a device's cost on each server at
+    the dual prices), plus its server in ``association``; every usable server where k >= E."""
+    usable = np.asarray(usable, dtype=bool)
+    m, e = usable.shape
+    if k >= e:
+        return usable.copy()
+    ranked = np.where(usable, score, np.inf)
+    keep = np.zeros((m, e), dtype=bool)
+    best = np.argpartition(ranked, k - 1, axis=1)[:, :k]
+    keep[np.arange(m)[:, None], best] = True
+    if association is not None:
+        keep[np.arange(m), np.asarray(association, dtype=np.intp)] = True
+    return keep & usable
 
 
 def _value(sd: SlotData, assoc: np.ndarray) -> float:
@@ -245,6 +283,7 @@ def iterated_local_search(
     deadline: float | None = None,
     swaps: bool = True,
     rtol: float = 1e-12,
+    candidates: np.ndarray | None = None,
 ) -> IteratedSearchResult:
     """Iterated local search: descend, then ``rounds`` times move k random devices
     (k uniform in 2..max_perturbed, seeded by ``rng``) to random usable servers,
@@ -253,9 +292,10 @@ def iterated_local_search(
     Only the servers a perturbation touches are re-tabulated. (Perturbing within two
     servers only is cheaper but found none of the improvements at 60x8.) The number of rounds, not a time
     budget, sets the work, so the same seed gives the same association on any
-    machine; ``deadline`` only stops early (then ``stopped_early``).
+    machine; ``deadline`` only stops early (then ``stopped_early``). ``candidates``: as in
+    :func:`local_search` (perturbations also stay within the lists).
     """
-    tab = _Tables(sd, np.asarray(assoc, dtype=np.intp), deadline)
+    tab = _Tables(sd, np.asarray(assoc, dtype=np.intp), deadline, candidates=candidates, swaps=swaps)
     if not tab.complete:
         start = np.asarray(assoc, dtype=np.intp)
         return IteratedSearchResult(start.copy(), _value(sd, start), 0, 0, True, 0, 0)

@@ -38,8 +38,8 @@ from uara.errors import MissingDependencyError, SolverError
 from uara.model.evaluator import evaluate
 from uara.model.formulation import SlotData
 from uara.model.solution import Status, proven_optimal
-from uara.solvers.core.lagrangian import DualBound, Multipliers, dual_value, maximise_dual, start_from_association
-from uara.solvers.core.local_search import iterated_local_search, local_search, peak_bytes
+from uara.solvers.core.lagrangian import DualBound, Multipliers, dual_value, maximise_dual, pair_terms, start_from_association, t_max
+from uara.solvers.core.local_search import candidate_mask, iterated_local_search, local_search, peak_bytes
 from uara.solvers.core.conic_model import conic_model
 from uara.solvers.core.misocp import Pairs, usable_pairs
 from uara.solvers.core.moves import masked_argmax
@@ -67,7 +67,12 @@ class RelaxOptions:
     sent to random usable servers, descend, keep if better; seeded, 0 = off);
     conic_max_pairs: above this many usable pairs the conic solve is skipped and the Lagrangian dual
     alone runs (Clarabel takes ~5e-4 s a pair, 22.6 s at 1000x50; the dual certifies the same bound
-    to 1e-6 in a quarter of the time); every shipped instance is far below it."""
+    to 1e-6 in a quarter of the time); every shipped instance is far below it;
+    candidates: servers per device the search may move it to, the k lowest Lagrangian pair terms
+    g_ij at the dual's prices (:func:`uara.solvers.core.local_search.candidate_mask`), moves before
+    swaps; 0 = automatic (every usable server up to FULL_SEARCH_ENTRIES swap-table entries, else
+    CANDIDATES_AT_SCALE); dual_share: with a time limit, the fraction of the slot's time left that
+    the dual ascent may take before rounding and the search; it resumes with whatever they leave."""
 
     solver: str = "CLARABEL"
     samples: int = 64
@@ -77,6 +82,18 @@ class RelaxOptions:
     perturbations: int = 0
     max_perturbed: int = 6
     conic_max_pairs: int = 20_000
+    candidates: int = 0
+    dual_share: float = 0.5
+
+
+#: Swap-table entries (sum_j n_j^2 o_j at the start: n_j members, o_j usable outsiders of server j)
+#: up to which the search considers every usable server (``candidates`` = 0, automatic): every
+#: shipped instance (at most 5.4e5, m180_e8) and random 180x20 (2.8e5); 500x30 (4e6) and 1000x50
+#: (2e7, 13.5 s to tabulate on 2 cores) search the CANDIDATES_AT_SCALE best servers per device.
+FULL_SEARCH_ENTRIES = 2_000_000
+#: Candidate servers per device in the automatic mode at scale (1000x50, bench/bench_relax.py: k = 3,
+#: 5, 8 end 0.023 %, 0.025 %, 0.028 % above the same bound in 1.6, 2.8, 5.0 s; all servers 48 s).
+CANDIDATES_AT_SCALE = 4
 
 
 @dataclass(frozen=True)
@@ -252,7 +269,7 @@ class RelaxSolver(Solver):
     PROVIDES_BOUND = True
     STOCHASTIC = True
     Options: ClassVar[type] = RelaxOptions
-    VERSION = 5  # 2: Lagrangian certificate, single conic solve; 3: within the slot's share of the time limit; 4: conic solve skipped when it cannot fit the share; 5: conic_max_pairs, warm-started band prices in the search
+    VERSION = 6  # 6: candidate lists and moves first at scale, the dual within a share of the slot and resumed; 2: Lagrangian certificate, single conic solve; 3: within the slot's share of the time limit; 4: conic solve skipped when it cannot fit the share; 5: conic_max_pairs, warm-started band prices in the search
     CORE = ("lagrangian", "local_search", "misocp", "moves")
 
     @classmethod
@@ -275,6 +292,10 @@ class RelaxSolver(Solver):
                 raise SolverError(f"solver 'relax': option {field} must be >= 0, got {getattr(self.options, field)}")
         if self.options.conic_max_pairs < 0:
             raise SolverError(f"solver 'relax': option conic_max_pairs must be >= 0, got {self.options.conic_max_pairs}")
+        if self.options.candidates < 0:
+            raise SolverError(f"solver 'relax': option candidates must be >= 0, got {self.options.candidates}")
+        if not 0.0 < self.options.dual_share <= 1.0:
+            raise SolverError(f"solver 'relax': option dual_share must be in (0, 1], got {self.options.dual_share}")
         if self.options.max_perturbed < 2:
             raise SolverError(f"solver 'relax': option max_perturbed must be >= 2, got {self.options.max_perturbed}")
 
@@ -286,7 +307,8 @@ class RelaxSolver(Solver):
             raise SolverError("relax: a device has no usable server (no path above the gain floor)")
         start, ub = max_sinr_start(sd)
         conic, skipped = conic_within_share(opts.solver, pairs.size, ctx.remaining_s(), opts.conic_max_pairs)
-        relax = solve_relaxation(sd, solver=conic, ub=ub, pairs=pairs, start=start, deadline=ctx.deadline)
+        dual_deadline = ctx.with_share(opts.dual_share).deadline
+        relax = solve_relaxation(sd, solver=conic, ub=ub, pairs=pairs, start=start, deadline=dual_deadline)
         lower = sd.constant + relax.bound
         t_relax = time.perf_counter() - t0
 
@@ -312,17 +334,9 @@ class RelaxSolver(Solver):
             info["conic_skipped"] = skipped
         stopped = False
         if opts.local_search:
-            t1 = time.perf_counter()
-            ls = local_search(sd, assoc, deadline=ctx.deadline, max_steps=opts.max_steps, swaps=opts.swaps)
-            assoc, stopped = ls.association, ls.stopped_early and ctx.out_of_time()
-            info.update(moves=ls.moves, swaps=ls.swaps, local_search_s=time.perf_counter() - t1)
-            if opts.perturbations > 0 and not stopped:
-                t2 = time.perf_counter()
-                ils = iterated_local_search(sd, assoc, ctx.rng, rounds=opts.perturbations, max_perturbed=opts.max_perturbed,
-                                            deadline=ctx.deadline, swaps=opts.swaps)
-                assoc, stopped = ils.association, ils.stopped_early and ctx.out_of_time()
-                info.update(perturbations=ils.perturbations, perturbation_improvements=ils.improvements,
-                            local_search_value=sd.constant + ls.value, iterated_search_s=time.perf_counter() - t2)
+            assoc, stopped = self._search(sd, assoc, pairs, relax, ub, ctx, info)
+        if relax.dual is not None and relax.dual.stages_left and not ctx.out_of_time():
+            lower = max(lower, sd.constant + self._resume_dual(pairs, relax.dual, ub, ctx, info))
         alloc = exact_allocation(sd, assoc)
         final = evaluate(sd, assoc, alloc.bandwidth_share, alloc.compute_share).objective
         ctx.record(final, lower)
@@ -332,3 +346,52 @@ class RelaxSolver(Solver):
         else:
             status = Status.TIME_LIMIT if stopped else Status.FEASIBLE
         return SlotDecision(assoc, alloc.bandwidth_share, alloc.compute_share, status=status, lower_bound=lower, info=info)
+
+    def _search(self, sd: SlotData, assoc: np.ndarray, pairs: Pairs, relax: Relaxation, ub: float,
+                ctx: SolveContext, info: dict[str, Any]) -> tuple[np.ndarray, bool]:
+        """The move/swap search (then the iterated search) from ``assoc``, within the candidate lists
+        of option ``candidates``; returns (association, stopped by the deadline)."""
+        opts = self.options
+        t1 = time.perf_counter()
+        k = search_candidates(sd, assoc, opts.candidates)
+        mask = None
+        if k is not None and relax.dual is not None:
+            g, _ = pair_terms(pairs, relax.dual.multipliers, t_max(pairs, ub))
+            mask = candidate_mask(pairs.to_matrix(g, fill=np.inf), sd.usable & np.isfinite(sd.uplink_s_full), k, assoc)
+            info["candidates"] = k
+        ls = local_search(sd, assoc, deadline=ctx.deadline, max_steps=opts.max_steps, swaps=opts.swaps,
+                          candidates=mask, moves_first=mask is not None)
+        assoc, stopped = ls.association, ls.stopped_early and ctx.out_of_time()
+        info.update(moves=ls.moves, swaps=ls.swaps, local_search_s=time.perf_counter() - t1)
+        if opts.perturbations > 0 and not stopped:
+            t2 = time.perf_counter()
+            ils = iterated_local_search(sd, assoc, ctx.rng, rounds=opts.perturbations, max_perturbed=opts.max_perturbed,
+                                        deadline=ctx.deadline, swaps=opts.swaps, candidates=mask)
+            assoc, stopped = ils.association, ils.stopped_early and ctx.out_of_time()
+            info.update(perturbations=ils.perturbations, perturbation_improvements=ils.improvements,
+                        local_search_value=sd.constant + ls.value, iterated_search_s=time.perf_counter() - t2)
+        return assoc, stopped
+
+    @staticmethod
+    def _resume_dual(pairs: Pairs, dual: DualBound, ub: float, ctx: SolveContext, info: dict[str, Any]) -> float:
+        """The dual ascent's unfinished temperature stages, in the time the search left; its bound (I - C)."""
+        more = maximise_dual(pairs, dual.multipliers, ub=ub, temperatures=dual.stages_left, deadline=ctx.deadline,
+                             magnitude=dual.magnitude)
+        info.update(dual_resumed_s=more.time_s, dual_stages_left=len(more.stages_left))
+        return max(more.bound, dual.bound)
+
+
+def search_candidates(sd: SlotData, assoc: np.ndarray, candidates: int) -> int | None:
+    """Candidate servers per device for the search from ``assoc``: None (every usable server) when
+    ``candidates`` = 0 and the swap tables have at most FULL_SEARCH_ENTRIES entries (or k >= E),
+    else ``candidates`` (or CANDIDATES_AT_SCALE when it is 0)."""
+    if candidates >= sd.num_servers:
+        return None
+    if candidates > 0:
+        return candidates
+    usable = sd.usable & np.isfinite(sd.uplink_s_full)
+    n = np.bincount(assoc, minlength=sd.num_servers).astype(float)
+    o = np.maximum(usable.sum(axis=0) - n, 0.0)
+    if float(np.sum(n * n * o)) <= FULL_SEARCH_ENTRIES or CANDIDATES_AT_SCALE >= sd.num_servers:
+        return None
+    return CANDIDATES_AT_SCALE
