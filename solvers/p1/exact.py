@@ -2,10 +2,10 @@
 Pyomo and solved to proven optimality (or a proven gap) by SCIP.
 
 Pipeline per slot:
-1. warm start: the better of (a) Max-SINR association + TMA swaps with the exact
-   allocation (:func:`uara.solvers.p1.tma.swap_search`), then the exact move/swap
-   local search of :mod:`uara.solvers.core.local_search`, and (b) ``relax``'s rounding
-   of the Lagrangian dual's fractional association + the same local search;
+1. warm start: ``relax``'s pipeline (:func:`uara.solvers.p1.relax.relax_slot`: the
+   continuous relaxation and its certified Lagrangian dual, rounding, the exact move/swap
+   local search of :mod:`uara.solvers.core.local_search`) within WARM_START_SHARE of
+   the slot, so exact's incumbent and bound are never worse than relax's in that share;
    its value UB = I_ws - C also gives
    optimality-based bounds on the continuous variables (any solution better
    than the warm start has lambda (T_p - a_i)^2 <= UB, so
@@ -39,18 +39,15 @@ from uara.errors import MissingDependencyError, SolverError
 from uara.model.evaluator import evaluate
 from uara.model.formulation import SlotData
 from uara.model.solution import PROVEN_GAP, Status, proven_optimal, relative_gap
-from uara.solvers.core.lagrangian import maximise_dual, start_from_association
-from uara.solvers.core.local_search import local_search, peak_bytes
+from uara.solvers.core.local_search import peak_bytes
 from uara.solvers.core.misocp import Pairs, Point, point_from_decision, usable_pairs
-from uara.solvers.core.moves import masked_argmax
 from uara.solvers.base import SlotDecision, SolveContext, Solver
-from uara.solvers.core.moves import swap_search
 
 
 @dataclass
 class ExactOptions:
     """gap: SCIP's relative gap limit (limits/gap) on I - C;
-    warm_start: start SCIP from TMA + exact allocation;
+    warm_start: hand SCIP the warm start (relax's decision) as a full starting solution;
     perspective: penalty cone as r x >= e^2 (True) or r >= e^2 (False);
     feastol: SCIP's numerics/feastol (default 1e-6, SCIP's own: tighter values stall the tree search,
       e.g. 30x4 seed 101 timed out at 60 s with 1e-9 and is proved optimal in 2.8 s with 1e-6; the cone
@@ -65,20 +62,9 @@ class ExactOptions:
     tee: bool = False
 
 
-#: The most of a slot's time the warm start (TMA + local search) may take, so that the bound and the
-#: search after it keep the rest (the whole share went to it on 1000 x 50: 1.4x the time limit).
+#: The most of a slot's time the warm start (relax's pipeline) may take, so that the branch-and-bound
+#: after it keeps the rest (on m180_e8 relax needs ~0.5 s of a slot; 1000x50 reaches 0.025 % in 10 s).
 WARM_START_SHARE = 0.5
-
-
-def warm_start(sd: SlotData, ctx: SolveContext | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """TMA with the exact allocation from the Max-SINR start, then the exact move/swap
-    local search (:mod:`uara.solvers.core.local_search`; TMA's seat swaps never change how
-    many devices a server holds, moves do): (association, y, z)."""
-    start = masked_argmax(sd.snr, sd.usable)
-    assoc, _, _, _, _ = swap_search(sd, start, "exact", ctx)
-    assoc = local_search(sd, assoc, deadline=None if ctx is None else ctx.deadline).association
-    alloc = exact_allocation(sd, assoc)
-    return assoc, alloc.bandwidth_share, alloc.compute_share
 
 
 def build_model(pairs: Pairs, ub: float | None = None, *, perspective: bool = True) -> Any:
@@ -227,8 +213,8 @@ class ExactSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = ExactOptions
-    VERSION = 7  # 3: every step within the slot's share of the run's time limit; 4: feastol 1e-6; 5: warm-started band prices in the search; 6: share variable u = y / b (scaled cone), physical energy model; 7: the warm start within WARM_START_SHARE of the slot
-    CORE = ("lagrangian", "local_search", "misocp", "moves")
+    VERSION = 8  # 8: relax's pipeline as the warm start (was TMA + local search + a dual rounding); 3: every step within the slot's share of the run's time limit; 4: feastol 1e-6; 5: warm-started band prices in the search; 6: share variable u = y / b (scaled cone), physical energy model; 7: the warm start within WARM_START_SHARE of the slot
+    CORE = ("lagrangian", "local_search", "misocp", "moves")  # (and relax's, whose pipeline is the warm start)
 
     @classmethod
     def import_solver(cls) -> None:
@@ -292,34 +278,19 @@ class ExactSolver(Solver):
             "build_time_s": run.build_s,
             "warm_start_objective": ws.objective, "warm_start_source": ws.source,
             "incumbent_source": "scip" if inc is not ws else "warm_start", "pairs": pairs.size,
+            "warm_start_bound": const + lagrangian,
         }
         return SlotDecision(inc.assoc, inc.y, inc.z, status=status, lower_bound=lower, info=info)
 
     def _warm_starts(self, sd: SlotData, pairs: Pairs, ctx: SolveContext) -> tuple[_Incumbent, float]:
-        """TMA + local search, then (option ``warm_start``) the rounding of the Lagrangian dual's
-        fractional association + local search; the better seeds SCIP. Returns it and the dual bound on I - C."""
-        const = sd.constant
-        ws_assoc, ws_y, ws_z = warm_start(sd, ctx.with_share(WARM_START_SHARE))
-        ws_eval = evaluate(sd, ws_assoc, ws_y, ws_z)
-        inc = _Incumbent(ws_assoc, ws_y, ws_z, ws_eval.objective, "tma+local-search")
-        ctx.record(inc.objective, None)
-        # The relaxation's Lagrangian dual (solvers/core/lagrangian.py): a certified bound in
-        # ~0.1-0.4 s, kept if SCIP's own dual bound ends below it (large instances).
-        relaxed = maximise_dual(pairs, start_from_association(pairs, ws_assoc, exact_allocation(sd, ws_assoc).band_price),
-                                ub=inc.objective - const, deadline=ctx.deadline)
-        if self.options.warm_start and not ctx.out_of_time():
-            from uara.solvers.p1.relax import association_values, round_relaxation
+        """``relax``'s pipeline (:func:`uara.solvers.p1.relax.relax_slot`: relaxation, certified dual
+        bound, rounding, move/swap search) within WARM_START_SHARE of the slot; returns its decision and
+        its bound on I - C, so exact never ends worse than relax in that share, or with a lower bound."""
+        from uara.solvers.p1.relax import relax_slot, warm_start_options
 
-            cands = round_relaxation(sd, relaxed.x, ctx.rng, 64)
-            rounded = cands[int(np.argmin(association_values(sd, cands)))]
-            alt = local_search(sd, rounded, deadline=ctx.deadline).association
-            alt_alloc = exact_allocation(sd, alt)
-            alt_eval = evaluate(sd, alt, alt_alloc.bandwidth_share, alt_alloc.compute_share)
-            if alt_eval.objective < inc.objective:
-                inc = _Incumbent(alt, alt_alloc.bandwidth_share, alt_alloc.compute_share, alt_eval.objective,
-                                 "dual-rounding+local-search")
-                ctx.record(inc.objective, const + relaxed.bound)
-        return inc, relaxed.bound
+        out = relax_slot(sd, ctx.with_share(WARM_START_SHARE), warm_start_options())
+        inc = _Incumbent(out.association, out.bandwidth_share, out.compute_share, out.objective, "relax")
+        return inc, out.lower_bound - sd.constant
 
     def _scip(self, sd: SlotData, pairs: Pairs, inc: _Incumbent, ctx: SolveContext) -> _ScipRun:
         """Build the MISOCP, start it from ``inc`` and run SCIP until the slot's deadline (less the

@@ -25,8 +25,9 @@ Branch-and-price: the LP point gives x_ij = sum_{S ni i} lam_jS; branch on the
 most fractional pair: x_ij = 1 removes i from every other server's candidate
 set K_k, x_ij = 0 removes i from K_j; columns that do not fit a node's
 candidate sets get upper bound 0 in the (single, warm-started) HiGHS master.
-Nodes are explored best-bound first. Incumbents: the heuristic start
-(:func:`uara.solvers.p1.exact.warm_start`), integral LP points, an integer
+Nodes are explored best-bound first. Incumbents: the warm start, ``relax``'s pipeline
+(:func:`uara.solvers.p1.relax.relax_slot`, whose certified bound and dual prices also start the
+root, so price never ends below relax's bound in the same share), integral LP points, an integer
 master over all generated columns at the root (HiGHS MIP), and the rounded
 LP point (argmax_j x_ij) improved by the exact move/swap local search at
 every node. The global bound is the minimum over open nodes.
@@ -232,27 +233,30 @@ class BranchAndPrice:
         self.stats["columns"] = master.size
         return CGResult(best, lp_value, converged, it, lam, art, u_lp if best_u is None else best_u, pnodes, ps, lps)
 
-    def relaxation_prices(self) -> np.ndarray | None:
+    def relaxation_prices(self, dual: Any = None) -> np.ndarray | None:
         """u_i = min_j g_ij at the maximised Lagrangian dual of the continuous relaxation
         (:mod:`uara.solvers.core.lagrangian`). Then V_j(S) - u(S) >= -mu_j - theta_j nu_j^2 for
-        every S, so LB(u) >= D: column generation starts at least at the relaxation's bound."""
+        every S, so LB(u) >= D: column generation starts at least at the relaxation's bound.
+        ``dual``: a DualBound already maximised (the warm start's, :func:`uara.solvers.p1.relax.relax_slot`);
+        without one it is maximised here."""
         from uara.solvers.core.lagrangian import maximise_dual, pair_terms, start_from_association, t_max
         from uara.solvers.core.misocp import usable_pairs
 
         t0 = time.perf_counter()
         pairs = usable_pairs(self.sd)
-        alloc = exact_allocation(self.sd, self.best_assoc)
-        deadline = None
-        if self.deadline is not None:  # at most a quarter of the time left
-            deadline = t0 + 0.25 * max(0.0, self.deadline - t0)
-        dual = maximise_dual(pairs, start_from_association(pairs, self.best_assoc, alloc.band_price),
-                             temperatures=RELAXATION_TEMPERATURES, deadline=deadline)
+        if dual is None:
+            alloc = exact_allocation(self.sd, self.best_assoc)
+            deadline = None
+            if self.deadline is not None:  # at most a quarter of the time left
+                deadline = t0 + 0.25 * max(0.0, self.deadline - t0)
+            dual = maximise_dual(pairs, start_from_association(pairs, self.best_assoc, alloc.band_price),
+                                 temperatures=RELAXATION_TEMPERATURES, deadline=deadline)
+            # the relaxation's fractional association (softmin weights), rounded and searched: as `relax` does
+            self.offer(np.where(self.usable, dual.x, -1.0).argmax(axis=1), "relaxation", search=True)
         g, _ = pair_terms(pairs, dual.multipliers, t_max(pairs, None))
         u = pairs.to_matrix(g, fill=np.inf).min(axis=1)
-        self.stats["relaxation_bound"] = dual.bound
+        self.stats["relaxation_bound"] = max(dual.bound, float(self.stats.get("relaxation_bound", -np.inf)))
         self.stats["relaxation_s"] = time.perf_counter() - t0
-        # the relaxation's fractional association (softmin weights), rounded and searched: as `relax` does
-        self.offer(np.where(self.usable, dual.x, -1.0).argmax(axis=1), "relaxation", search=True)
         return u if np.all(np.isfinite(u)) else None
 
     # ------------------------------------------------------------ branch-and-price
@@ -304,13 +308,17 @@ class BranchAndPrice:
                 counter += 1
         return counter
 
-    def run(self, start: np.ndarray) -> tuple[float, bool]:
-        """Branch-and-price from the association ``start``; returns (lower bound, proven)."""
+    def run(self, start: np.ndarray, dual: Any = None, bound: float | None = None) -> tuple[float, bool]:
+        """Branch-and-price from the association ``start``; returns (lower bound, proven). ``dual``: the
+        relaxation's maximised dual (first centre); ``bound``: a bound on I - C already certified (the
+        warm start's), never reported lower."""
+        if bound is not None:
+            self.stats["relaxation_bound"] = float(bound)
         if self.deadline is not None and time.perf_counter() >= self.deadline:  # no time for the master LP
             self.offer(start, "start")
-            return 0.0, False  # I - C >= 0: every controllable term is non-negative
+            return max(0.0, float(self.stats.get("relaxation_bound", 0.0))), False  # I - C >= 0 besides
         self._start_master(start)
-        center = self.relaxation_prices() if self.opts.relaxation_start else None
+        center = self.relaxation_prices(dual) if self.opts.relaxation_start else None
         heap: list[_Node] = [_Node(-np.inf, 0, self.usable.copy(), 0, center)]
         counter = 1
         root = True
@@ -380,7 +388,7 @@ class PriceSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = PriceOptions
-    VERSION = 4  # 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search; 4: the warm start within half the slot, no master built after the deadline
+    VERSION = 5  # 5: relax's pipeline as the warm start, its dual as the first centre; 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search; 4: the warm start within half the slot, no master built after the deadline
     CORE = ("lagrangian", "local_search", "misocp")
 
     def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
@@ -405,13 +413,15 @@ class PriceSolver(Solver):
             raise SolverError(f"solver 'price': option pricing_nodes must be >= 1, got {o.pricing_nodes}")
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
-        from uara.solvers.p1.exact import WARM_START_SHARE, warm_start
+        from uara.solvers.p1.exact import WARM_START_SHARE
+        from uara.solvers.p1.relax import relax_slot, warm_start_options
 
         t0 = time.perf_counter()
         deadline = ctx.deadline
         bp = BranchAndPrice(sd, self.options, deadline)
-        start, _, _ = warm_start(sd, ctx.with_share(WARM_START_SHARE))
-        lower, proven = bp.run(start)
+        ws = relax_slot(sd, ctx.with_share(WARM_START_SHARE), warm_start_options())
+        bp.stats["warm_start_s"] = time.perf_counter() - t0
+        lower, proven = bp.run(ws.association, ws.dual, ws.lower_bound - sd.constant)
         alloc = exact_allocation(sd, bp.best_assoc)
         status = Status.OPTIMAL if proven else (Status.TIME_LIMIT if deadline is not None and time.perf_counter() >= deadline
                                                  else Status.ITERATION_LIMIT)

@@ -26,6 +26,7 @@ The result carries LB, so every run reports a certified gap (I - LB) / (I - C).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass
@@ -91,6 +92,9 @@ class RelaxOptions:
 #: shipped instance (at most 5.4e5, m180_e8) and random 180x20 (2.8e5); 500x30 (4e6) and 1000x50
 #: (2e7, 13.5 s to tabulate on 2 cores) search the CANDIDATES_AT_SCALE best servers per device.
 FULL_SEARCH_ENTRIES = 2_000_000
+#: Evaluations of one association that follow the search (the exact allocation, the evaluator, the
+#: driver's re-scoring): their time, estimated from the roundings', is kept back from the deadline.
+FINISH_EVALUATIONS = 3
 #: Candidate servers per device in the automatic mode at scale (1000x50, bench/bench_relax.py: k = 3,
 #: 5, 8 end 0.023 %, 0.025 %, 0.028 % above the same bound in 1.6, 2.8, 5.0 s; all servers 48 s).
 CANDIDATES_AT_SCALE = 4
@@ -300,85 +304,123 @@ class RelaxSolver(Solver):
             raise SolverError(f"solver 'relax': option max_perturbed must be >= 2, got {self.options.max_perturbed}")
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
-        opts = self.options
-        t0 = time.perf_counter()
-        pairs = usable_pairs(sd)
-        if np.any(np.bincount(pairs.device, minlength=sd.num_devices) == 0):
-            raise SolverError("relax: a device has no usable server (no path above the gain floor)")
-        start, ub = max_sinr_start(sd)
-        conic, skipped = conic_within_share(opts.solver, pairs.size, ctx.remaining_s(), opts.conic_max_pairs)
-        dual_deadline = ctx.with_share(opts.dual_share).deadline
-        relax = solve_relaxation(sd, solver=conic, ub=ub, pairs=pairs, start=start, deadline=dual_deadline)
-        lower = sd.constant + relax.bound
-        t_relax = time.perf_counter() - t0
-
-        cands = np.vstack([round_relaxation(sd, relax.x, ctx.rng, opts.samples), start[None, :]])
-        vals = association_values(sd, cands)
-        best = int(np.argmin(vals))
-        assoc, rounded = cands[best], float(vals[best])
-        ctx.record(sd.constant + rounded, lower)
-        info: dict[str, Any] = {
-            "certified": True,
-            "rounded": sd.constant + rounded,
-            "relaxation": sd.constant + relax.value,
-            "relaxation_status": relax.status,
-            "relax_build_s": relax.build_time_s,
-            "relax_solve_s": relax.solve_time_s,
-            "dual_s": relax.dual_time_s,
-            "dual_bound": lower,
-            "rounded_argmax": sd.constant + float(vals[0]),
-        }
-        if relax.conic_error is not None:
-            info["relaxation_error"] = relax.conic_error
-        if skipped:
-            info["conic_skipped"] = skipped
-        stopped = False
-        if opts.local_search:
-            assoc, stopped = self._search(sd, assoc, pairs, relax, ub, ctx, info)
-        if relax.dual is not None and relax.dual.stages_left and not ctx.out_of_time():
-            lower = max(lower, sd.constant + self._resume_dual(pairs, relax.dual, ub, ctx, info))
-        alloc = exact_allocation(sd, assoc)
-        final = evaluate(sd, assoc, alloc.bandwidth_share, alloc.compute_share).objective
-        ctx.record(final, lower)
-        info["relax_total_s"] = t_relax
-        if proven_optimal(final, lower, sd.constant):
+        out = relax_slot(sd, ctx, self.options)
+        if proven_optimal(out.objective, out.lower_bound, sd.constant):
             status = Status.OPTIMAL  # the relaxation's bound proves the rounded decision (PROVEN_GAP)
         else:
-            status = Status.TIME_LIMIT if stopped else Status.FEASIBLE
-        return SlotDecision(assoc, alloc.bandwidth_share, alloc.compute_share, status=status, lower_bound=lower, info=info)
+            status = Status.TIME_LIMIT if out.stopped else Status.FEASIBLE
+        return SlotDecision(out.association, out.bandwidth_share, out.compute_share, status=status,
+                            lower_bound=out.lower_bound, info=out.info)
 
-    def _search(self, sd: SlotData, assoc: np.ndarray, pairs: Pairs, relax: Relaxation, ub: float,
-                ctx: SolveContext, info: dict[str, Any]) -> tuple[np.ndarray, bool]:
-        """The move/swap search (then the iterated search) from ``assoc``, within the candidate lists
-        of option ``candidates``; returns (association, stopped by the deadline)."""
-        opts = self.options
-        t1 = time.perf_counter()
-        k = search_candidates(sd, assoc, opts.candidates)
-        mask = None
-        if k is not None and relax.dual is not None:
-            g, _ = pair_terms(pairs, relax.dual.multipliers, t_max(pairs, ub))
-            mask = candidate_mask(pairs.to_matrix(g, fill=np.inf), sd.usable & np.isfinite(sd.uplink_s_full), k, assoc)
-            info["candidates"] = k
-        ls = local_search(sd, assoc, deadline=ctx.deadline, max_steps=opts.max_steps, swaps=opts.swaps,
-                          candidates=mask, moves_first=mask is not None)
-        assoc, stopped = ls.association, ls.stopped_early and ctx.out_of_time()
-        info.update(moves=ls.moves, swaps=ls.swaps, local_search_s=time.perf_counter() - t1)
-        if opts.perturbations > 0 and not stopped:
-            t2 = time.perf_counter()
-            ils = iterated_local_search(sd, assoc, ctx.rng, rounds=opts.perturbations, max_perturbed=opts.max_perturbed,
-                                        deadline=ctx.deadline, swaps=opts.swaps, candidates=mask)
-            assoc, stopped = ils.association, ils.stopped_early and ctx.out_of_time()
-            info.update(perturbations=ils.perturbations, perturbation_improvements=ils.improvements,
-                        local_search_value=sd.constant + ls.value, iterated_search_s=time.perf_counter() - t2)
-        return assoc, stopped
 
-    @staticmethod
-    def _resume_dual(pairs: Pairs, dual: DualBound, ub: float, ctx: SolveContext, info: dict[str, Any]) -> float:
-        """The dual ascent's unfinished temperature stages, in the time the search left; its bound (I - C)."""
-        more = maximise_dual(pairs, dual.multipliers, ub=ub, temperatures=dual.stages_left, deadline=ctx.deadline,
-                             magnitude=dual.magnitude)
-        info.update(dual_resumed_s=more.time_s, dual_stages_left=len(more.stages_left))
-        return max(more.bound, dual.bound)
+@dataclass(frozen=True)
+class RelaxOutcome:
+    """What :func:`relax_slot` found: the decision (exact allocation), its value ``objective`` (I),
+    the certified ``lower_bound`` (I), the dual's multipliers, whether the deadline cut the search."""
+
+    association: np.ndarray
+    bandwidth_share: np.ndarray
+    compute_share: np.ndarray
+    objective: float
+    lower_bound: float
+    stopped: bool
+    info: dict[str, Any]
+    dual: DualBound | None
+
+
+def relax_slot(sd: SlotData, ctx: SolveContext, opts: RelaxOptions | None = None) -> RelaxOutcome:
+    """relax's pipeline on one slot (module docstring): the relaxation and its certified dual bound
+    (within ``dual_share`` of the time left), rounding, the move/swap search, then the dual's
+    unfinished stages in whatever time is left. Also the warm start of ``exact`` and ``price``, which
+    therefore never start from a worse decision or a lower bound than ``relax`` reaches in their share."""
+    opts = RelaxOptions() if opts is None else opts
+    t0 = time.perf_counter()
+    pairs = usable_pairs(sd)
+    if np.any(np.bincount(pairs.device, minlength=sd.num_devices) == 0):
+        raise SolverError("relax: a device has no usable server (no path above the gain floor)")
+    start, ub = max_sinr_start(sd)
+    conic, skipped = conic_within_share(opts.solver, pairs.size, ctx.remaining_s(), opts.conic_max_pairs)
+    relax = solve_relaxation(sd, solver=conic, ub=ub, pairs=pairs, start=start,
+                             deadline=ctx.with_share(opts.dual_share).deadline)
+    lower = sd.constant + relax.bound
+    t_relax = time.perf_counter() - t0
+
+    t_round = time.perf_counter()
+    cands = np.vstack([round_relaxation(sd, relax.x, ctx.rng, opts.samples), start[None, :]])
+    vals = association_values(sd, cands)
+    if ctx.deadline is not None:  # keep back what the final allocation and the driver's re-scoring take
+        ctx = dataclasses.replace(ctx, deadline=ctx.deadline - FINISH_EVALUATIONS * (time.perf_counter() - t_round) / len(cands))
+    best = int(np.argmin(vals))
+    assoc, rounded = cands[best], float(vals[best])
+    ctx.record(sd.constant + rounded, lower)
+    info: dict[str, Any] = {
+        "certified": True,
+        "rounded": sd.constant + rounded,
+        "relaxation": sd.constant + relax.value,
+        "relaxation_status": relax.status,
+        "relax_build_s": relax.build_time_s,
+        "relax_solve_s": relax.solve_time_s,
+        "dual_s": relax.dual_time_s,
+        "dual_bound": lower,
+        "rounded_argmax": sd.constant + float(vals[0]),
+    }
+    if relax.conic_error is not None:
+        info["relaxation_error"] = relax.conic_error
+    if skipped:
+        info["conic_skipped"] = skipped
+    stopped = False
+    if opts.local_search:
+        assoc, stopped = _search(sd, assoc, pairs, relax, ub, ctx, opts, info)
+    dual = relax.dual
+    if dual is not None and dual.stages_left and not ctx.out_of_time():
+        dual = _resume_dual(pairs, dual, ub, ctx, info)
+        lower = max(lower, sd.constant + dual.bound)
+    alloc = exact_allocation(sd, assoc)
+    final = evaluate(sd, assoc, alloc.bandwidth_share, alloc.compute_share).objective
+    ctx.record(final, lower)
+    info["relax_total_s"] = t_relax
+    return RelaxOutcome(assoc, alloc.bandwidth_share, alloc.compute_share, final, lower, stopped, info, dual)
+
+
+def warm_start_options() -> RelaxOptions:
+    """relax's defaults for the warm start of other back-ends: the conic solve where cvxpy is
+    installed, else the Lagrangian dual alone (which certifies the same bound)."""
+    import importlib.util
+
+    return RelaxOptions() if importlib.util.find_spec("cvxpy") is not None else RelaxOptions(solver="LAGRANGIAN")
+
+
+def _search(sd: SlotData, assoc: np.ndarray, pairs: Pairs, relax: Relaxation, ub: float,
+            ctx: SolveContext, opts: RelaxOptions, info: dict[str, Any]) -> tuple[np.ndarray, bool]:
+    """The move/swap search (then the iterated search) from ``assoc``, within the candidate lists
+    of option ``candidates``; returns (association, stopped by the deadline)."""
+    t1 = time.perf_counter()
+    k = search_candidates(sd, assoc, opts.candidates)
+    mask = None
+    if k is not None and relax.dual is not None:
+        g, _ = pair_terms(pairs, relax.dual.multipliers, t_max(pairs, ub))
+        mask = candidate_mask(pairs.to_matrix(g, fill=np.inf), sd.usable & np.isfinite(sd.uplink_s_full), k, assoc)
+        info["candidates"] = k
+    ls = local_search(sd, assoc, deadline=ctx.deadline, max_steps=opts.max_steps, swaps=opts.swaps,
+                      candidates=mask, moves_first=mask is not None)
+    assoc, stopped = ls.association, ls.stopped_early and ctx.out_of_time()
+    info.update(moves=ls.moves, swaps=ls.swaps, local_search_s=time.perf_counter() - t1)
+    if opts.perturbations > 0 and not stopped:
+        t2 = time.perf_counter()
+        ils = iterated_local_search(sd, assoc, ctx.rng, rounds=opts.perturbations, max_perturbed=opts.max_perturbed,
+                                    deadline=ctx.deadline, swaps=opts.swaps, candidates=mask)
+        assoc, stopped = ils.association, ils.stopped_early and ctx.out_of_time()
+        info.update(perturbations=ils.perturbations, perturbation_improvements=ils.improvements,
+                    local_search_value=sd.constant + ls.value, iterated_search_s=time.perf_counter() - t2)
+    return assoc, stopped
+
+
+def _resume_dual(pairs: Pairs, dual: DualBound, ub: float, ctx: SolveContext, info: dict[str, Any]) -> DualBound:
+    """The dual ascent's unfinished temperature stages, in the time the search left (the better of the two)."""
+    more = maximise_dual(pairs, dual.multipliers, ub=ub, temperatures=dual.stages_left, deadline=ctx.deadline,
+                         magnitude=dual.magnitude)
+    info.update(dual_resumed_s=more.time_s, dual_stages_left=len(more.stages_left))
+    return more if more.bound >= dual.bound else dual
 
 
 def search_candidates(sd: SlotData, assoc: np.ndarray, candidates: int) -> int | None:
