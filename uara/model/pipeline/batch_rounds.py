@@ -134,14 +134,15 @@ class RoundsLaw:
         prod = np.prod(self.cdf[members, lo:hi], axis=0)
         return float(lo + (1.0 - prod).sum())
 
-    def expected_max_suffixes(self, order: np.ndarray, j: int) -> np.ndarray:
-        """E[max R_k over the users order[i:j]] for i = 0 .. j - 1 (the contiguous batches ending at j)."""
-        users = np.asarray(order[:j], dtype=np.int64)
+    def expected_max_suffixes(self, order: np.ndarray, j: int, start: int = 0) -> np.ndarray:
+        """E[max R_k over the users order[i:j]] for i = start .. j - 1 (the contiguous batches ending at j;
+        ``start`` leaves out the longer ones, which the caller does not need)."""
+        users = np.asarray(order[start:j], dtype=np.int64)
         lo = int(self.first[users[-1]])          # below it the last user is surely not done: each term is 1
         late = self.done[users] > lo             # the others are done by lo: their factors are 1 from there
         rows = users[late][::-1]                 # from j - 1 down
         if rows.size == 0:
-            return np.full(j, float(lo))
+            return np.full(users.size, float(lo))
         prod = np.cumprod(self.cdf[rows, lo:int(self.done[rows].max())], axis=0)
         tail = 1.0 - prod                        # row q: over the q + 1 last late users
         sums = np.concatenate([[0.0], tail.sum(axis=1)])

@@ -32,7 +32,7 @@ with E (end of drafting) and F (end of verification) per micro-batch a, b and ro
 
 a max-plus linear recursion x(r) = A (x) x(r-1), stepped until it settles into its periodic regime
 (x(r) = x(r-1) + c 1, after which every step adds c) and extrapolated from there, or, where it does
-not settle within a few steps, evaluated by repeated squaring of A. One micro-batch:
+not settle within a few steps, evaluated by repeated squaring of A (:mod:`.micro_batch_alternation`). One micro-batch:
 T_m = max(M_0, P + s + up) + v + (N_m - 1)(dn + s + up + v) + dn. gamma = 0 is autoregressive serving on
 the MBS alone: T_m = M_0 + N_m pass(M, target, sum_k f_t(ctx_k)) + l_f + (b sum O + h) / R_f.
 
@@ -52,10 +52,8 @@ import numpy as np
 from uara.model.shared.physics import roofline_pass_s
 
 from uara.model.pipeline.batch_rounds import RoundsLaw
+from uara.model.pipeline.micro_batch_alternation import two_micro_batches_s
 from uara.model.pipeline.serving_instance import ComputeNode, ModelCost, PipelineInstance
-
-NEG = -np.inf
-
 
 def tokens_per_round(alpha: np.ndarray, gamma: int) -> np.ndarray:
     """E = (1 - alpha^(gamma+1)) / (1 - alpha): expected tokens a round commits (gamma + 1 at alpha = 1)."""
@@ -153,7 +151,7 @@ def batch_duration_s(inst: PipelineInstance, gamma: int, rounds: np.ndarray, mic
     if len(terms) == 1:
         p, s, up, v, dn = terms[0]
         return np.where(fits, np.maximum(m0, p + s + up) + v + (rounds - 1) * (dn + s + up + v) + dn, np.inf)
-    return np.where(fits, _two_micro_batches(m0, rounds, terms[0], terms[1]), np.inf)
+    return np.where(fits, two_micro_batches_s(m0, rounds, terms[0], terms[1]), np.inf)
 
 
 def batch_kv_bytes(inst: PipelineInstance, prompt_tokens: Any, output_tokens: Any, gamma: int, users: Any) -> np.ndarray:
@@ -174,105 +172,6 @@ def batch_fits(inst: PipelineInstance, prompt_tokens: Any, output_tokens: Any, g
 def batch_memory_bytes(inst: PipelineInstance, prompt_tokens: Any, output_tokens: Any, gamma: int, users: Any) -> np.ndarray:
     """MBS memory a batch needs (B): the target's weights plus its peak KV cache (:func:`batch_kv_bytes`)."""
     return inst.target.weight_bytes + batch_kv_bytes(inst, prompt_tokens, output_tokens, gamma, users)
-
-
-def _two_micro_batches(m0: np.ndarray, rounds: np.ndarray, ta: tuple, tb: tuple) -> np.ndarray:
-    """F_b(N) + dn for the alternating recursion of the module docstring: x(N) = A^(N-1) (x) x(1), from
-    :func:`_rounds_state` (linear interpolation between x(N) and x(N + 1) for a fractional N)."""
-    pa, sa, up, va, dn = (np.broadcast_to(np.asarray(t, float), m0.shape) for t in ta)
-    pb, sb, upb, vb, dnb = (np.broadcast_to(np.asarray(t, float), m0.shape) for t in tb)
-    up, dn = np.maximum(up, upb), np.maximum(dn, dnb)  # padded messages: equal sizes (they are)
-    ea = pa + sa
-    eb = ea + pb + sb
-    fa = np.maximum(m0, ea + up) + va
-    fb = np.maximum(fa, eb + up) + vb
-    x = np.stack([ea, eb, fa, fb], axis=-1)                         # (n, 4)
-    base = np.full(m0.shape + (4, 4), NEG)                          # (n, 4, 4): x(r) = A (x) x(r-1)
-    base[:, 0, 1], base[:, 0, 2] = sa, dn + sa                      # E_a(r) = max(E_b(r-1), F_a(r-1) + dn) + s_a
-    base[:, 1, :3] = base[:, 0, :3] + sb[:, None]                   # E_b(r) = max(E_a(r), F_b(r-1) + dn) + s_b
-    base[:, 1, 3] = dn + sb
-    base[:, 2, :3] = base[:, 0, :3] + (up + va)[:, None]            # F_a(r) = max(F_b(r-1), E_a(r) + up) + v_a
-    base[:, 2, 3] = va
-    base[:, 3] = np.maximum(base[:, 2] + vb[:, None], base[:, 1] + (up + vb)[:, None])  # F_b(r), from F_a(r), E_b(r)
-    rounds = np.maximum(np.asarray(rounds, dtype=float), 1.0)
-    whole = np.floor(rounds)
-    e = whole.astype(np.int64) - 1
-    frac = rounds - whole
-    x_n, x_next = _rounds_state(base, x, e)
-    if not np.any(frac > 0):
-        return x_n[:, 3] + dn
-    return x_n[:, 3] + frac * (x_next[:, 3] - x_n[:, 3]) + dn
-
-
-#: steps of the recursion tried before a candidate falls back to repeated squaring
-SETTLE_STEPS = 12
-
-
-def _rounds_state(base: np.ndarray, x: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(A^e (x) x, A^(e+1) (x) x) per candidate. Max-plus linearity, A (x) (y + c) = A (x) y + c, means that
-    once a step adds the same c to every component (x(r) = x(r-1) + c 1: the recursion has reached its
-    periodic regime), every later step adds c again, so x(e) = x(r) + (e - r) c exactly. The recursion is
-    stepped (a matrix-vector product each) until that holds, 1e-12 relative, for each candidate, usually
-    within a few rounds; the few that do not settle within SETTLE_STEPS take repeated squaring."""
-    out, out_next = np.empty_like(x), np.empty_like(x)
-    todo = np.arange(x.shape[0])
-    a, cur, ee = base, x, e
-    for r in range(SETTLE_STEPS + 1):
-        nxt = _maxplus_vec(a, cur)
-        done_now = ee == r
-        inc = nxt - cur
-        with np.errstate(invalid="ignore"):  # inf - inf: nan, never settled
-            spread = np.maximum(np.maximum(inc[:, 0], inc[:, 1]), np.maximum(inc[:, 2], inc[:, 3])) \
-                - np.minimum(np.minimum(inc[:, 0], inc[:, 1]), np.minimum(inc[:, 2], inc[:, 3]))
-            settled = (spread <= 1e-12 * np.maximum(np.abs(nxt[:, 3]), 1.0)) & (ee > r)
-        if done_now.any():
-            out[todo[done_now]], out_next[todo[done_now]] = cur[done_now], nxt[done_now]
-        if settled.any():
-            k = (ee[settled] - r).astype(float)[:, None]
-            c = inc[settled, 3:4]
-            out[todo[settled]] = cur[settled] + k * c
-            out_next[todo[settled]] = cur[settled] + (k + 1) * c
-        keep = ~(done_now | settled)
-        if not keep.all():
-            todo, a, nxt, ee = todo[keep], a[keep], nxt[keep], ee[keep]
-        cur = nxt
-        if not todo.size:
-            return out, out_next
-    xs, xn = _power_state(a, cur, ee - (SETTLE_STEPS + 1))
-    out[todo], out_next[todo] = xs, xn
-    return out, out_next
-
-
-def _power_state(base: np.ndarray, x: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(A^e (x) x, A^(e+1) (x) x) by repeated squaring of A (e >= 0 per candidate)."""
-    step = base
-    e = e.copy()
-    while np.any(e > 0):
-        odd = (e & 1).astype(bool)
-        if odd.any():
-            x = np.where(odd[:, None], _maxplus_vec(base, x), x)
-        e = e >> 1
-        if np.any(e > 0):
-            base = _maxplus_mat(base, base)
-    return x, _maxplus_vec(step, x)
-
-
-def _maxplus_vec(a: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """(A (x) x)_i = max_j A_ij + x_j, batched over the first axis (a running maximum over j: no (n, 4, 4)
-    temporary to reduce, 5x faster than broadcasting, the same floats)."""
-    out = a[:, :, 0] + x[:, 0, None]
-    for j in range(1, a.shape[2]):
-        np.maximum(out, a[:, :, j] + x[:, j, None], out=out)
-    return out
-
-
-def _maxplus_mat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A (x) B)_ij = max_k A_ik + B_kj, batched (a running maximum over k: 4x faster than reducing the
-    (n, 4, 4, 4) broadcast, the same floats)."""
-    out = a[:, :, 0, None] + b[:, None, 0, :]
-    for k in range(1, a.shape[2]):
-        np.maximum(out, a[:, :, k, None] + b[:, None, k, :], out=out)
-    return out
 
 
 def first_micro_batch_size(n: Any) -> Any:
