@@ -79,10 +79,14 @@ def run_backend(name: str, inst: Instance, slot: int, limit: float) -> dict[str,
 
 
 def load(spec: str) -> tuple[str, Instance]:
-    if os.path.exists(spec):
-        return os.path.basename(spec).removesuffix(".json"), Instance.load(spec)
-    m, e = (int(v) for v in spec.lower().split("x"))
-    return f"random {m}x{e}", random_instance(m, e, seed=0)
+    """An instance file, a shipped name (``m90_e8``: instances/m90_e8.json) or a random size ``MxE``."""
+    for path in (spec, os.path.join("instances", f"{spec}.json")):
+        if os.path.isfile(path):
+            return os.path.basename(path).removesuffix(".json"), Instance.load(path)
+    m, sep, e = spec.lower().partition("x")
+    if not (sep and m.isdigit() and e.isdigit()):
+        raise SystemExit(f"bench_scale: {spec!r} is neither an instance file, a shipped name nor a size MxE")
+    return f"random {m}x{e}", random_instance(int(m), int(e), seed=0)
 
 
 def report_line(label: str, name: str, r: dict[str, Any]) -> str:

@@ -117,17 +117,25 @@ class PaperMASACSolver(_PolicyMixin, Solver):
         return "masac(zero-action)" if self.options.zero_action else "masac"
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
-        from uara.model.solution import Status
-        from uara.rl.environment import policy_shares
-        from uara.solvers.core.moves import masked_argmax, swap_search
-
         action, beta_y, beta_z = self.action(sd, ctx)
-        start = masked_argmax(sd.snr, sd.usable)
-        y, z = policy_shares(sd, action, start, beta_y=beta_y, beta_z=beta_z)
-        assoc, y, z, swaps, stopped = swap_search(sd, start, "uniform", ctx, max_swaps=self.options.max_swaps,
-                                                  shares=(y, z))
-        status = Status.TIME_LIMIT if stopped and ctx.out_of_time() else Status.FEASIBLE
-        return SlotDecision(assoc, y, z, status=status, info={"swaps": swaps})
+        return paper_decision(sd, action, ctx, beta_y=beta_y, beta_z=beta_z, max_swaps=self.options.max_swaps)
+
+
+def paper_decision(sd: SlotData, action: np.ndarray, ctx: SolveContext | None = None, *, beta_y: float | None = None,
+                   beta_z: float | None = None, max_swaps: int | None = None) -> SlotDecision:
+    """The paper's semantics of an action (M, 2): the policy's Y, Z (:func:`uara.rl.environment.policy_shares`)
+    on the Max-SINR association, then TMA's pairwise swaps of seats with their shares (Alg. 1); the policy's
+    shares are returned. ``ctx`` only bounds the swaps by its deadline."""
+    from uara.model.solution import Status
+    from uara.rl.environment import BETA_Y, BETA_Z, policy_shares
+    from uara.solvers.core.moves import masked_argmax, swap_search
+
+    start = masked_argmax(sd.snr, sd.usable)
+    y, z = policy_shares(sd, action, start, beta_y=BETA_Y if beta_y is None else beta_y,
+                         beta_z=BETA_Z if beta_z is None else beta_z)
+    assoc, y, z, swaps, stopped = swap_search(sd, start, "uniform", ctx, max_swaps=max_swaps, shares=(y, z))
+    status = Status.TIME_LIMIT if stopped and ctx is not None and ctx.out_of_time() else Status.FEASIBLE
+    return SlotDecision(assoc, y, z, status=status, info={"swaps": swaps})
 
 
 class MASACSolver(_PolicyMixin, Solver):
