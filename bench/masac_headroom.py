@@ -5,7 +5,7 @@
 
 For each held-out slot (the shipped policy was trained on random instances only, results/masac/README.md)
 and each semantics (paper: the policy's shares + TMA swaps; uara: moves + exact re-solve), it searches the
-action space directly (:mod:`uara.experiments.action_headroom`: coordinate sweeps, or a block evolution
+action space directly (:mod:`uara.experiments.studies.action_headroom`: coordinate sweeps, or a block evolution
 strategy where one evaluation takes seconds) and writes one row with, as I - C, the zero action, the
 shipped policy, the best searched action, the best certified lower bound of relax and price (15 s each)
 and the best decision known.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uara.experiments.action_headroom import SEMANTICS, headroom_row
+from uara.experiments.studies.action_headroom import SEMANTICS, headroom_row
 from uara.io import atomic_write_json, package_versions
 from uara.model.formulation import slot_data
 from uara.model.instance import Instance

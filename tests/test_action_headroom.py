@@ -1,9 +1,9 @@
-"""The action-space search behind results/masac/headroom.json (uara.experiments.action_headroom)."""
+"""The action-space search behind results/masac/headroom.json (uara.experiments.studies.action_headroom)."""
 
 import numpy as np
 import pytest
 
-from uara.experiments.action_headroom import (COORDINATE_GRID, action_objective, block_search, coordinate_search,
+from uara.experiments.studies.action_headroom import (COORDINATE_GRID, action_objective, block_search, coordinate_search,
                                               headroom_row)
 from uara.model.evaluator import evaluate
 from uara.model.formulation import slot_data
