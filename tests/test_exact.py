@@ -107,3 +107,30 @@ def test_a_proven_optimum_that_re_scores_a_hair_above_scip_is_still_optimal():
     assert ex.status == Status.OPTIMAL and 0 <= ex.gap <= PROVEN_GAP
     info = ex.slots[0].info
     assert 0 < info["build_time_s"] < info["warm_start_time_s"] + info["build_time_s"] <= ex.wall_time_s
+
+
+def test_when_the_model_cannot_be_built_in_time_exact_is_relax_over_the_whole_slot(monkeypatch):
+    """SCIP is skipped when building and translating the MISOCP alone would pass the deadline; relax's
+    pipeline then gets the whole slot, so exact returns relax's decision and its bound, the same floats.
+    Without a deadline SCIP runs whatever the estimate."""
+    from uara.scenario.random_instance import random_instance
+    from uara.solvers import get_solver
+    from uara.solvers.p1 import exact
+
+    inst = random_instance(16, 4, seed=21)
+    relax = get_solver("relax").solve(inst, time_limit=60)
+    monkeypatch.setattr(exact, "MODEL_S_REFERENCE", 1e9)
+    sol = get_solver("exact").solve(inst, time_limit=60)
+    assert sol.slots[0].info["scip_status"] == "skipped"
+    assert sol.objective == relax.objective
+    assert sol.slots[0].lower_bound == relax.slots[0].lower_bound
+    untimed = get_solver("exact").solve(inst)
+    assert untimed.slots[0].info["scip_status"] != "skipped"
+    assert untimed.objective <= relax.objective + 1e-9
+
+
+def test_the_model_time_estimate_grows_faster_than_the_pairs():
+    from uara.solvers.p1.exact import MODEL_PAIRS_REFERENCE, MODEL_S_REFERENCE, model_seconds_estimate
+
+    assert model_seconds_estimate(MODEL_PAIRS_REFERENCE) == pytest.approx(MODEL_S_REFERENCE)
+    assert model_seconds_estimate(2 * MODEL_PAIRS_REFERENCE) > 2 * MODEL_S_REFERENCE

@@ -5,7 +5,9 @@ Pipeline per slot:
 1. warm start: ``relax``'s pipeline (:func:`uara.solvers.p1.relax.relax_slot`: the
    continuous relaxation and its certified Lagrangian dual, rounding, the exact move/swap
    local search of :mod:`uara.solvers.core.local_search`) within WARM_START_SHARE of
-   the slot, so exact's incumbent and bound are never worse than relax's in that share;
+   the slot (all of it when the MISOCP could not be built and translated in the rest,
+   :func:`model_seconds_estimate`; SCIP is then skipped), so exact's incumbent and bound
+   are never worse than relax's in that share;
    its value UB = I_ws - C also gives
    optimality-based bounds on the continuous variables (any solution better
    than the warm start has lambda (T_p - a_i)^2 <= UB, so
@@ -159,6 +161,19 @@ def _scip_solver() -> Any:
                     sol[scip_var] = pyomo_var.value
             self._solver_model.addSol(sol)
 
+        # Pyomo reads config.time_limit only after translating the model for SCIP, which at scale takes
+        # longer than building it (e.g. 500x30), so the limit is set here, from the slot's deadline.
+        deadline: float | None = None
+        translate_s: float = 0.0
+
+        def _create_solver_model(self, model: Any, config: Any) -> Any:
+            t0 = time.perf_counter()
+            out = super()._create_solver_model(model, config)
+            self.translate_s = time.perf_counter() - t0
+            if self.deadline is not None:
+                config.time_limit = max(0.0, self.deadline - time.perf_counter() - _MARGIN_S)
+            return out
+
     return _ScipDirectFullStart()
 
 
@@ -177,6 +192,16 @@ SCIP_STATUS = {
 
 #: Seconds of a slot's share kept back for reading SCIP's answer and re-scoring.
 _MARGIN_S = 0.05
+#: Building the Pyomo model and translating it for SCIP takes about MODEL_S_REFERENCE seconds at
+#: MODEL_PAIRS_REFERENCE usable pairs and grows as pairs^MODEL_GROWTH (measured 2026-12-03 on the
+#: project's 2-core x86_64 machine: 1.85 s at 180x20 = 3600 pairs, 18.3 s at 500x30 = 15000 pairs,
+#: of which 16.8 s translation); SCIP is skipped when that alone would pass the slot's deadline.
+MODEL_S_REFERENCE, MODEL_PAIRS_REFERENCE, MODEL_GROWTH = 1.85, 3600, 1.6
+
+
+def model_seconds_estimate(num_pairs: int) -> float:
+    """Seconds to build and translate the MISOCP of ``num_pairs`` usable pairs (the constants above)."""
+    return MODEL_S_REFERENCE * (num_pairs / MODEL_PAIRS_REFERENCE) ** MODEL_GROWTH
 
 
 @dataclass
@@ -203,6 +228,7 @@ class _ScipRun:
     x: np.ndarray | None = None  # x_p of SCIP's best solution, if any
     time_s: float = 0.0
     build_s: float = 0.0  # building the Pyomo model and its warm start point
+    translate_s: float = 0.0  # Pyomo translating it into SCIP's model
 
 
 class ExactSolver(Solver):
@@ -213,7 +239,7 @@ class ExactSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = ExactOptions
-    VERSION = 8  # 8: relax's pipeline as the warm start (was TMA + local search + a dual rounding); 3: every step within the slot's share of the run's time limit; 4: feastol 1e-6; 5: warm-started band prices in the search; 6: share variable u = y / b (scaled cone), physical energy model; 7: the warm start within WARM_START_SHARE of the slot
+    VERSION = 9  # 9: SCIP's time limit set after Pyomo's translation, the whole slot to relax when the model cannot be built in time, relax's bound as its float; 8: relax's pipeline as the warm start (was TMA + local search + a dual rounding); 3: every step within the slot's share of the run's time limit; 4: feastol 1e-6; 5: warm-started band prices in the search; 6: share variable u = y / b (scaled cone), physical energy model; 7: the warm start within WARM_START_SHARE of the slot
     CORE = ("lagrangian", "local_search", "misocp", "moves")  # (and relax's, whose pipeline is the warm start)
 
     @classmethod
@@ -244,10 +270,12 @@ class ExactSolver(Solver):
         if np.any(np.bincount(pairs.device, minlength=sd.num_devices) == 0):
             raise SolverError("exact: a device has no usable server (no path above the gain floor)")
         const = sd.constant
-        inc, lagrangian = self._warm_starts(sd, pairs, ctx)
+        left = ctx.remaining_s()
+        scip_fits = left is None or model_seconds_estimate(pairs.size) <= (1.0 - WARM_START_SHARE) * left
+        inc, ws_bound = self._warm_starts(sd, pairs, ctx, WARM_START_SHARE if scip_fits else 1.0)
         ws = inc
         warm_s = time.perf_counter() - t_start
-        proven = relative_gap(inc.objective, const + lagrangian, const)
+        proven = relative_gap(inc.objective, ws_bound, const)
         if proven is not None and proven <= self.options.gap:
             run = _ScipRun(SCIP_NOT_RUN)  # the Lagrangian certificate already proves the warm start
         else:
@@ -258,7 +286,7 @@ class ExactSolver(Solver):
             cand_eval = evaluate(sd, cand, alloc.bandwidth_share, alloc.compute_share)
             if cand_eval.feasible and cand_eval.objective <= inc.objective:
                 inc = _Incumbent(cand, alloc.bandwidth_share, alloc.compute_share, cand_eval.objective, "scip")
-        lower = const + lagrangian
+        lower = ws_bound  # relax's certified bound, as relax reports it (no re-rounding through I - C)
         if run.dual is not None and math.isfinite(run.dual) and const + run.dual > lower:
             lower = const + run.dual
             if inc.objective < lower <= inc.objective + 1e-6 * max(inc.objective - const, 1e-12):
@@ -274,23 +302,25 @@ class ExactSolver(Solver):
             "scip_status": run.status, "nodes": run.nodes,
             "scip_primal": None if run.primal is None else const + run.primal,
             "scip_dual": None if run.dual is None or not math.isfinite(run.dual) else const + run.dual,
-            "lagrangian_bound": const + lagrangian, "scip_time_s": run.time_s, "warm_start_time_s": warm_s,
-            "build_time_s": run.build_s,
+            "lagrangian_bound": ws_bound, "scip_time_s": run.time_s, "warm_start_time_s": warm_s,
+            "build_time_s": run.build_s, "translate_time_s": run.translate_s,
             "warm_start_objective": ws.objective, "warm_start_source": ws.source,
             "incumbent_source": "scip" if inc is not ws else "warm_start", "pairs": pairs.size,
-            "warm_start_bound": const + lagrangian,
+            "warm_start_bound": ws_bound,
         }
         return SlotDecision(inc.assoc, inc.y, inc.z, status=status, lower_bound=lower, info=info)
 
-    def _warm_starts(self, sd: SlotData, pairs: Pairs, ctx: SolveContext) -> tuple[_Incumbent, float]:
+    def _warm_starts(self, sd: SlotData, pairs: Pairs, ctx: SolveContext, share: float) -> tuple[_Incumbent, float]:
         """``relax``'s pipeline (:func:`uara.solvers.p1.relax.relax_slot`: relaxation, certified dual
-        bound, rounding, move/swap search) within WARM_START_SHARE of the slot; returns its decision and
-        its bound on I - C, so exact never ends worse than relax in that share, or with a lower bound."""
+        bound, rounding, move/swap search) within ``share`` of the slot (WARM_START_SHARE, or all of it
+        when the MISOCP could not even be built in the rest: then SCIP is skipped); returns its decision and
+        its certified bound on I (the same float relax reports), so exact never ends worse than relax in
+        that share, or with a lower bound."""
         from uara.solvers.p1.relax import relax_slot, warm_start_options
 
-        out = relax_slot(sd, ctx.with_share(WARM_START_SHARE), warm_start_options())
+        out = relax_slot(sd, ctx.with_share(share), warm_start_options())
         inc = _Incumbent(out.association, out.bandwidth_share, out.compute_share, out.objective, "relax")
-        return inc, out.lower_bound - sd.constant
+        return inc, float(out.lower_bound)
 
     def _scip(self, sd: SlotData, pairs: Pairs, inc: _Incumbent, ctx: SolveContext) -> _ScipRun:
         """Build the MISOCP, start it from ``inc`` and run SCIP until the slot's deadline (less the
@@ -300,22 +330,22 @@ class ExactSolver(Solver):
         left = ctx.remaining_s()
         if left is not None and left <= 2 * _MARGIN_S:
             return _ScipRun("skipped")
+        if left is not None and model_seconds_estimate(pairs.size) > left:
+            return _ScipRun("skipped")  # building and translating the model alone would pass the deadline
         model = build_model(pairs, inc.objective - sd.constant, perspective=opts.perspective)
         if opts.warm_start:
             set_point(model, point_from_decision(pairs, inc.assoc, inc.y))
         build_s = time.perf_counter() - t0
         config = self._scip_config(ctx)
-        left = ctx.remaining_s()
-        if left is not None:
-            limit = left - (time.perf_counter() - t0) - _MARGIN_S
-            if limit <= _MARGIN_S:
-                return _ScipRun("skipped")
-            config["time_limit"] = float(limit)
         solver = _scip_solver()
+        if ctx.deadline is not None:
+            if ctx.remaining_s() <= 2 * _MARGIN_S:
+                return _ScipRun("skipped", build_s=build_s)
+            solver.deadline = ctx.deadline  # limits/time: what is left once the model is translated
         res = solver.solve(model, **config)
         scip = solver._solver_model
         run = _ScipRun(str(scip.getStatus()), int(scip.getNNodes()), res.objective_bound, res.incumbent_objective,
-                       time_s=float(scip.getSolvingTime()), build_s=build_s)
+                       time_s=float(scip.getSolvingTime()), build_s=build_s, translate_s=solver.translate_s)
         if run.dual is not None:
             run.dual = float(run.dual)
         if run.primal is not None:
