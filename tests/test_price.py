@@ -183,3 +183,19 @@ def test_price_stopped_before_pricing_still_reports_a_valid_bound():
     sol = get_solver("price").solve(inst, time_limit=1e-4)
     assert sol.feasible and sol.lower_bound is not None
     assert const <= sol.lower_bound <= opt * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_the_box_step_and_wentges_smoothing_reach_the_same_root_bound(seed):
+    """The Dantzig-Wolfe bound does not depend on how the duals are stabilised: the box step (default) and
+    Wentges smoothing (box = 0) converge at the root to the same bound, between the relaxation's and the
+    optimum."""
+    inst = random_instance(12, 3, seed=seed)
+    opt, const = _brute(inst)
+    box, wentges = _root(inst), _root(inst, box=0.0)
+    assert box.stats["root_converged"] or box.stats["root_bound"] >= (opt - const) * (1 - 1e-7)
+    assert wentges.stats["root_converged"] or wentges.stats["root_bound"] >= (opt - const) * (1 - 1e-7)
+    assert box.stats["root_bound"] == pytest.approx(wentges.stats["root_bound"], rel=1e-7)
+    assert box.stats["root_bound"] <= (opt - const) * (1 + 1e-9)
+    with pytest.raises(Exception, match="box"):
+        get_solver("price", box=-1.0)

@@ -55,6 +55,11 @@ ROUNDING_CUSHION = (1e-11, 1e-12)
 #: Softmin temperatures of the relaxation's dual (maximise_dual) behind the first centre: two
 #: rounds reach its bound to ~1e-6 relative at half the cost of the default five.
 RELAXATION_TEMPERATURES = (1e-3, 1e-5)
+#: The box step's half-width is multiplied by BOX_SHRINK after a step that does not raise the bound and by
+#: BOX_GROW when no column prices out at the box's duals (the box, not the columns, held the duals back).
+BOX_SHRINK, BOX_GROW = 0.7, 3.0
+#: ... up to BOX_MAX times its initial half-width.
+BOX_MAX = 1e3
 
 
 @dataclass
@@ -66,7 +71,9 @@ class PriceOptions:
     max_cg_iterations: cap on column-generation iterations per node;
     root_mip_s: seconds for the integer master over the root's columns (0 = skip);
     local_search: improve rounded LP points by the exact move/swap search;
-    smoothing: Wentges weight alpha of the stability centre (0 = price at the LP duals);
+    smoothing: Wentges weight alpha of the stability centre (0 = price at the LP duals), used when box = 0;
+    box: box-step stabilisation, the initial half-width of the box around the centre's prices relative to
+    their mean magnitude (0 = Wentges smoothing instead);
     relaxation_start: first centre = the device prices of the continuous relaxation's
     Lagrangian dual (solvers/core/lagrangian.py), so the root bound is never below it."""
 
@@ -78,6 +85,7 @@ class PriceOptions:
     root_mip_s: float = 5.0
     local_search: bool = True
     smoothing: float = 0.5
+    box: float = 0.0125
     relaxation_start: bool = True
 
 
@@ -163,75 +171,113 @@ class BranchAndPrice:
     def column_generation(self, cand: np.ndarray, bound_in: float, cutoff: float,
                           center: np.ndarray | None = None) -> CGResult:
         """Generate columns at a node with candidate sets ``cand`` (M, E) until no column prices
-        out, the Lagrangian bound reaches ``cutoff``, or time runs out.
+        out, the Lagrangian bound reaches ``cutoff`` or the restricted master's value, or time runs out.
 
-        Wentges smoothing: prices are u_sep = alpha u_center + (1 - alpha) u_LP, with u_center the
-        prices of the best LB so far (``center``, e.g. the relaxation's, or the LP duals at
-        the first iteration); a column enters if its reduced cost at the LP duals is negative.
-        When none does (a mispricing), alpha is halved (0 below 0.05), so the last rounds
-        price at the LP duals and CG ends with LB = LP value.
+        Each iteration prices every server at a separation point u and keeps the best LB(u) with its
+        u as the stability centre (the first iteration prices the given ``center`` itself, so LB(centre)
+        is a floor). The point is the box step's (option ``box`` > 0, the default): the duals of the
+        master with u confined to a box around the centre (:meth:`Master.stabilise`), whose half-width
+        shrinks by BOX_SHRINK after a step that does not raise LB and grows by BOX_GROW (to at most BOX_MAX
+        times its start) when no column prices out there, and the plain master's duals are then priced too:
+        nothing pricing out at those ends column generation as usual. The plain master's value, solved each
+        iteration, is also a convergence test (LB reaching it). With
+        ``box`` = 0, Wentges smoothing: u = alpha u_center + (1 - alpha) u_LP, alpha halved (0 below
+        0.05) after a mispricing, so the last rounds price at the LP duals and CG ends with LB = LP value.
         """
         master = self.master
         master.restrict(cand)
         items = [server_items(self.sd, j, cand[:, j]) for j in range(self.e)]
         best = bound_in
         best_u = None if center is None else np.asarray(center, dtype=float)
-        alpha = self.opts.smoothing if best_u is not None else 0.0
-        it = 0
-        converged = False
-        pnodes, ps, lps = 0, 0.0, 0.0
-        lp_value = -np.inf
-        lam = art = u_lp = None
+        box = self.opts.box > 0
+        alpha = self.opts.smoothing if best_u is not None and not box else 0.0
+        width = None
+        it, converged = 0, False
+        self._cg_times = [0, 0.0, 0.0]  # pricing nodes, pricing s, LP s
+        lp_value, lam, art, u_lp = -np.inf, None, None, None
         for it in range(1, self.opts.max_cg_iterations + 1):
-            t0 = time.perf_counter()
-            lp_value, lam, art, u_lp, sigma = master.solve()
-            lps += time.perf_counter() - t0
+            lp_value, lam, art, u_lp, sigma_lp = self._timed_lp()
+            sigma = sigma_lp
             if best >= lp_value - 1e-12 * max(1.0, abs(lp_value)):
                 converged = True  # the bound meets the restricted master's value: DW bound reached
                 break
             if it == 1 and best_u is not None:
                 u = best_u  # evaluate the centre itself first: LB(centre) is kept as a floor
+            elif box:
+                if best_u is None:
+                    best_u = u_lp.copy()
+                if width is None:
+                    width = width0 = np.full(self.m, self.opts.box * max(float(np.abs(best_u).mean()), 1e-12))
+                master.stabilise(best_u, width)
+                _, _, _, u, sigma = self._timed_lp()
+                master.unstabilise()
             else:
                 u = u_lp if best_u is None or alpha <= 0 else alpha * best_u + (1.0 - alpha) * u_lp
-            t0 = time.perf_counter()
-            terms = np.zeros(self.e)
-            new_masks, new_srv, new_val = [], [], []
-            eps = 1e-9 * max(1.0, abs(lp_value))
-            for j in range(self.e):
-                res = price_server(self.sd, items[j], u, target=float(sigma[j]) - eps,
-                                   max_nodes=self.opts.pricing_nodes, deadline=self.deadline,
-                                   max_columns=self.opts.columns_per_server)
-                pnodes += res.nodes
-                terms[j] = min(0.0, res.lower_bound)
-                if res.columns.shape[0]:
-                    full = np.zeros((res.columns.shape[0], self.m), dtype=bool)
-                    full[:, items[j].devices] = res.columns
-                    rc = res.column_values - full @ u_lp - sigma[j]
-                    keep = rc < -eps
-                    if keep.any():
-                        new_masks.append(full[keep])
-                        new_srv.append(np.full(int(keep.sum()), j))
-                        new_val.append(res.column_values[keep])
-            ps += time.perf_counter() - t0
-            lb = float(u.sum() + terms.sum())
-            scale = float(np.abs(u).sum() + np.abs(terms).sum())
-            lb -= ROUNDING_CUSHION[0] * scale + ROUNDING_CUSHION[1]
+            lb, added = self._price_and_add(items, u, sigma, lp_value)
             if lb > best:
                 best, best_u = lb, u.copy()
-            added = master.add(np.vstack(new_masks), np.concatenate(new_srv), np.concatenate(new_val)) if new_masks else 0
+            elif width is not None:
+                width = width * BOX_SHRINK
             if added == 0:
-                if alpha <= 0 or best_u is None:
+                if box and u is not u_lp:
+                    # nothing prices out at the box's duals: widen the box, and price at the plain LP
+                    # duals, where nothing pricing out is the usual end of column generation
+                    if width is not None:
+                        width = np.minimum(width * BOX_GROW, BOX_MAX * width0)
+                    lb, added = self._price_and_add(items, u_lp, sigma_lp, lp_value)
+                    if lb > best:
+                        best, best_u = lb, u_lp.copy()
+                    if added == 0:
+                        converged = True
+                        break
+                elif box or alpha <= 0 or best_u is None:
                     converged = True
                     break
-                alpha = alpha * 0.5 if alpha >= 0.1 else 0.0
+                else:
+                    alpha = alpha * 0.5 if alpha >= 0.1 else 0.0
             if best >= cutoff or (self.deadline is not None and time.perf_counter() >= self.deadline):
                 break
+        pnodes, ps, lps = self._cg_times
         self.stats["cg_iterations"] += it
         self.stats["pricing_nodes"] += pnodes
         self.stats["pricing_s"] += ps
         self.stats["lp_s"] += lps
         self.stats["columns"] = master.size
         return CGResult(best, lp_value, converged, it, lam, art, u_lp if best_u is None else best_u, pnodes, ps, lps)
+
+    def _timed_lp(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        t0 = time.perf_counter()
+        out = self.master.solve()
+        self._cg_times[2] += time.perf_counter() - t0
+        return out
+
+    def _price_and_add(self, items: list, u: np.ndarray, sigma: np.ndarray, lp_value: float) -> tuple[float, int]:
+        """Price every server at ``u`` (convexity duals ``sigma``): LB(u) (module docstring, less the
+        rounding cushion) and the number of columns added whose reduced cost at (u, sigma) is negative."""
+        t0 = time.perf_counter()
+        terms = np.zeros(self.e)
+        new_masks, new_srv, new_val = [], [], []
+        eps = 1e-9 * max(1.0, abs(lp_value))
+        for j in range(self.e):
+            res = price_server(self.sd, items[j], u, target=float(sigma[j]) - eps,
+                               max_nodes=self.opts.pricing_nodes, deadline=self.deadline,
+                               max_columns=self.opts.columns_per_server)
+            self._cg_times[0] += res.nodes
+            terms[j] = min(0.0, res.lower_bound)
+            if res.columns.shape[0]:
+                full = np.zeros((res.columns.shape[0], self.m), dtype=bool)
+                full[:, items[j].devices] = res.columns
+                keep = res.column_values - full @ u - sigma[j] < -eps
+                if keep.any():
+                    new_masks.append(full[keep])
+                    new_srv.append(np.full(int(keep.sum()), j))
+                    new_val.append(res.column_values[keep])
+        self._cg_times[1] += time.perf_counter() - t0
+        lb = float(u.sum() + terms.sum())
+        lb -= ROUNDING_CUSHION[0] * float(np.abs(u).sum() + np.abs(terms).sum()) + ROUNDING_CUSHION[1]
+        if not new_masks:
+            return lb, 0
+        return lb, self.master.add(np.vstack(new_masks), np.concatenate(new_srv), np.concatenate(new_val))
 
     def relaxation_prices(self, dual: Any = None) -> np.ndarray | None:
         """u_i = min_j g_ij at the maximised Lagrangian dual of the continuous relaxation
@@ -388,7 +434,7 @@ class PriceSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = PriceOptions
-    VERSION = 5  # 5: relax's pipeline as the warm start, its dual as the first centre; 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search; 4: the warm start within half the slot, no master built after the deadline
+    VERSION = 6  # 6: box-step stabilisation of the column generation; 5: relax's pipeline as the warm start, its dual as the first centre; 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search; 4: the warm start within half the slot, no master built after the deadline
     CORE = ("lagrangian", "local_search", "misocp")
 
     def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
@@ -403,6 +449,8 @@ class PriceSolver(Solver):
             raise SolverError(f"solver 'price': option max_nodes must be >= 1, got {o.max_nodes}")
         if not o.root_mip_s >= 0:
             raise SolverError(f"solver 'price': option root_mip_s must be >= 0, got {o.root_mip_s}")
+        if not o.box >= 0:
+            raise SolverError(f"solver 'price': option box must be >= 0, got {o.box}")
         if not 0 <= o.smoothing < 1:
             raise SolverError(f"solver 'price': option smoothing must be in [0, 1), got {o.smoothing}")
         if not o.gap >= 0:

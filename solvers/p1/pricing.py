@@ -76,7 +76,8 @@ def _fd1_silenced() -> Any:
 
 class Master:
     """The restricted master LP in HiGHS: M covering rows (= 1), E server rows (<= 1),
-    M artificial columns first, then the generated columns (masks (K, M), server, value)."""
+    M artificial columns first, M surplus columns (off but in the box step), then the generated
+    columns (masks (K, M), server, value)."""
 
     def __init__(self, m: int, e: int, big: float):
         import highspy
@@ -90,6 +91,10 @@ class Master:
                   np.zeros(m + e, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
         h.addCols(m, np.full(m, big), np.zeros(m), np.full(m, inf), m,
                   np.arange(m, dtype=np.int32), np.arange(m, dtype=np.int32), np.ones(m))
+        # surplus columns (-1 on row i), off (upper bound 0) unless the box step is on (:meth:`stabilise`)
+        h.addCols(m, np.zeros(m), np.zeros(m), np.zeros(m), m,
+                  np.arange(m, dtype=np.int32), np.arange(m, dtype=np.int32), -np.ones(m))
+        self.first = 2 * m  # index of the first generated column
         self.h, self.inf, self.big = h, inf, float(big)
         self.masks = np.zeros((0, m), dtype=bool)
         self.server = np.zeros(0, dtype=np.intp)
@@ -105,6 +110,21 @@ class Master:
         """Multiply the artificial columns' cost by ``factor``."""
         self.big *= factor
         self.h.changeColsCost(self.m, np.arange(self.m, dtype=np.int32), np.full(self.m, self.big))
+
+    def stabilise(self, center: np.ndarray, half_width: np.ndarray) -> None:
+        """Box step (Marsten et al. 1975): confine the covering duals to u in [center - w, center + w] by
+        pricing the artificial column of row i at center_i + w_i (dual constraint u_i <= center_i + w_i)
+        and opening its surplus column at -(center_i - w_i) (u_i >= center_i - w_i)."""
+        rows = np.arange(self.m, dtype=np.int32)
+        self.h.changeColsCost(self.m, rows, np.asarray(center + half_width, dtype=float))
+        self.h.changeColsCost(self.m, rows + self.m, np.asarray(-(center - half_width), dtype=float))
+        self.h.changeColsBounds(self.m, rows + self.m, np.zeros(self.m), np.full(self.m, self.inf))
+
+    def unstabilise(self) -> None:
+        """The plain restricted master again: artificials at ``big``, surplus columns off."""
+        rows = np.arange(self.m, dtype=np.int32)
+        self.h.changeColsCost(self.m, rows, np.full(self.m, self.big))
+        self.h.changeColsBounds(self.m, rows + self.m, np.zeros(self.m), np.zeros(self.m))
 
     def add(self, masks: np.ndarray, server: np.ndarray, value: np.ndarray, allowed: np.ndarray | None = None) -> int:
         """Add new columns (duplicates skipped); returns how many were added."""
@@ -146,7 +166,7 @@ class Master:
         ok = self.compatible(cand)
         change = np.flatnonzero(ok != self.allowed)
         if change.size:
-            self.h.changeColsBounds(int(change.size), (self.m + change).astype(np.int32), np.zeros(change.size),
+            self.h.changeColsBounds(int(change.size), (self.first + change).astype(np.int32), np.zeros(change.size),
                                     np.where(ok[change], self.inf, 0.0))
             self.allowed = ok
 
@@ -160,7 +180,8 @@ class Master:
         sol = self.h.getSolution()
         x = np.asarray(sol.col_value)
         y = np.asarray(sol.row_dual)
-        return float(self.h.getInfo().objective_function_value), x[self.m:], x[: self.m], y[: self.m], np.minimum(y[self.m:], 0.0)
+        return (float(self.h.getInfo().objective_function_value), x[self.first:], x[: self.m], y[: self.m],
+                np.minimum(y[self.m:], 0.0))
 
     def integer_solution(self, time_limit: float) -> tuple[float, np.ndarray] | None:
         """Best partition among the allowed columns (HiGHS MIP, no artificials): (value, lam) or None."""
