@@ -228,10 +228,24 @@ class ServerItems:
     q: float
     lam: float
     mu_scale: float
+    #: beta_i(mu) (n,) per band price mu already evaluated (:meth:`band_columns`)
+    band_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def size(self) -> int:
         return int(self.devices.size)
+
+    def band_columns(self, grid: np.ndarray) -> np.ndarray:
+        """beta (n, K) of :func:`band_terms` at the band prices ``grid`` (K,), each price evaluated once per
+        items object: sibling nodes of the pricing search start from the same price and repeat its grids,
+        and the terms do not depend on the device prices u, so later column-generation rounds reuse them."""
+        missing = [mu for mu in dict.fromkeys(grid.tolist()) if mu not in self.band_cache]
+        if missing:
+            beta, _ = band_terms(self.a[:, None], self.b[:, None], self.c[:, None], self.lam, np.array(missing),
+                                 self.p[:, None])
+            for k, mu in enumerate(missing):
+                self.band_cache[mu] = beta[:, k]
+        return np.stack([self.band_cache[mu] for mu in grid.tolist()], axis=1)
 
 
 def server_items(sd: SlotData, server: int, candidates: np.ndarray | None = None) -> ServerItems:
@@ -329,10 +343,8 @@ def node_bound(items: ServerItems, hq: np.ndarray, fin: np.ndarray, free: np.nda
     ref = mu_start if mu_start > 0 else items.mu_scale
     grid = np.concatenate([[0.0], ref * 4.0 ** np.arange(-4, 5)])
     best = NodeBound(float(val0[0]), 0.0, float(nu0[0]), h0)
-    a, b, c, p = items.a[:, None], items.b[:, None], items.c[:, None], items.p[:, None]
     for stage in range(refine + 3):
-        beta, _ = band_terms(a, b, c, items.lam, grid[None, :], p)
-        hp = hq[:, None] + beta
+        hp = hq[:, None] + items.band_columns(grid)
         val, nu = _bound_over_nu(hp, r, fin, free)
         val = val - grid
         k = int(np.argmax(val))
