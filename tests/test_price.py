@@ -199,3 +199,27 @@ def test_the_box_step_and_wentges_smoothing_reach_the_same_root_bound(seed):
     assert box.stats["root_bound"] <= (opt - const) * (1 + 1e-9)
     with pytest.raises(Exception, match="box"):
         get_solver("price", box=-1.0)
+
+
+def test_above_the_pair_threshold_relax_s_pipeline_gets_the_whole_slot(monkeypatch):
+    """With more usable pairs than WARM_START_ALONE_PAIRS relax's pipeline is given the whole slot (share 1),
+    below it WARM_START_SHARE; either way price ends no worse than relax, with a bound no lower."""
+    from uara.solvers.base import SolveContext
+    from uara.solvers.p1 import price
+    from uara.solvers.p1.exact import WARM_START_SHARE
+
+    shares = []
+    original = SolveContext.with_share
+    monkeypatch.setattr(SolveContext, "with_share", lambda self, f: shares.append(f) or original(self, f))
+    inst = random_instance(16, 4, seed=21)
+    relax = get_solver("relax").solve(inst, time_limit=30)
+    shares.clear()
+    below = get_solver("price").solve(inst, time_limit=30)
+    assert shares[0] == WARM_START_SHARE  # (relax itself may take shares of it)
+    monkeypatch.setattr(price, "WARM_START_ALONE_PAIRS", 0)
+    shares.clear()
+    above = get_solver("price").solve(inst, time_limit=30)
+    assert shares[0] == 1.0
+    for sol in (below, above):
+        assert sol.objective <= relax.objective
+        assert sol.slots[0].lower_bound >= relax.slots[0].lower_bound
