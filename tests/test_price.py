@@ -223,3 +223,17 @@ def test_above_the_pair_threshold_relax_s_pipeline_gets_the_whole_slot(monkeypat
     for sol in (below, above):
         assert sol.objective <= relax.objective
         assert sol.slots[0].lower_bound >= relax.slots[0].lower_bound
+
+
+@pytest.mark.parametrize("m,e,seed", [(9, 3, 2), (9, 3, 3), (12, 4, 4), (12, 4, 10)])
+def test_capped_pricing_never_claims_a_bound_above_a_feasible_value(m, e, seed):
+    """Pricing cut at one search node finds columns but proves little: whatever branch-and-price then does,
+    its reported bound stays at or below the value of a feasible decision (brute force's optimum at 9x3,
+    uncapped price's incumbent at 12x4). Until VERSION 7 an integral LP point of such a column generation
+    closed its node, and all four reported bounds above those values."""
+    inst = random_instance(m, e, seed=seed)
+    ref = get_solver("brute-force" if m <= 9 else "price").solve(inst)
+    value, const = ref.evaluations[0].objective, ref.evaluations[0].constant
+    sol = get_solver("price", pricing_nodes=1, root_mip_s=0.0, local_search=False).solve(inst)
+    lb = sol.slots[0].lower_bound
+    assert lb is not None and lb <= value + 1e-9 * (value - const)

@@ -107,6 +107,7 @@ class CGResult:
     pricing_nodes: int
     pricing_s: float
     lp_s: float
+    exact: bool = True  # every pricing search that ended it finished (else an integral LP point proves nothing)
 
 
 @dataclass(order=True)
@@ -196,7 +197,7 @@ class BranchAndPrice:
         box = self.opts.box > 0
         alpha = self.opts.smoothing if best_u is not None and not box else 0.0
         width = None
-        it, converged = 0, False
+        it, converged, exact = 0, False, True
         self._cg_times = [0, 0.0, 0.0]  # pricing nodes, pricing s, LP s
         lp_value, lam, art, u_lp = -np.inf, None, None, None
         for it in range(1, self.opts.max_cg_iterations + 1):
@@ -217,7 +218,7 @@ class BranchAndPrice:
                 master.unstabilise()
             else:
                 u = u_lp if best_u is None or alpha <= 0 else alpha * best_u + (1.0 - alpha) * u_lp
-            lb, added = self._price_and_add(items, u, sigma, lp_value)
+            lb, added, complete = self._price_and_add(items, u, sigma, lp_value)
             if lb > best:
                 best, best_u = lb, u.copy()
             elif width is not None:
@@ -228,14 +229,14 @@ class BranchAndPrice:
                     # duals, where nothing pricing out is the usual end of column generation
                     if width is not None:
                         width = np.minimum(width * BOX_GROW, BOX_MAX * width0)
-                    lb, added = self._price_and_add(items, u_lp, sigma_lp, lp_value)
+                    lb, added, complete = self._price_and_add(items, u_lp, sigma_lp, lp_value)
                     if lb > best:
                         best, best_u = lb, u_lp.copy()
                     if added == 0:
-                        converged = True
+                        converged, exact = self._nothing_priced_out(complete)
                         break
                 elif box or alpha <= 0 or best_u is None:
-                    converged = True
+                    converged, exact = self._nothing_priced_out(complete)
                     break
                 else:
                     alpha = alpha * 0.5 if alpha >= 0.1 else 0.0
@@ -247,7 +248,16 @@ class BranchAndPrice:
         self.stats["pricing_s"] += ps
         self.stats["lp_s"] += lps
         self.stats["columns"] = master.size
-        return CGResult(best, lp_value, converged, it, lam, art, u_lp if best_u is None else best_u, pnodes, ps, lps)
+        return CGResult(best, lp_value, converged, it, lam, art, u_lp if best_u is None else best_u, pnodes, ps, lps,
+                        exact)
+
+    def _nothing_priced_out(self, complete: bool) -> tuple[bool, bool]:
+        """(converged, exact) when no column priced out: a pricing cut short by the deadline proves nothing
+        (not converged: the node stays open); one cut by its node cap ends the node's column generation
+        without proving its LP solved (converged, not exact: an integral LP point then does not close it)."""
+        if not complete and self.deadline is not None and time.perf_counter() >= self.deadline:
+            return False, False
+        return True, complete
 
     def _timed_lp(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         t0 = time.perf_counter()
@@ -255,11 +265,14 @@ class BranchAndPrice:
         self._cg_times[2] += time.perf_counter() - t0
         return out
 
-    def _price_and_add(self, items: list, u: np.ndarray, sigma: np.ndarray, lp_value: float) -> tuple[float, int]:
+    def _price_and_add(self, items: list, u: np.ndarray, sigma: np.ndarray, lp_value: float
+                       ) -> tuple[float, int, bool]:
         """Price every server at ``u`` (convexity duals ``sigma``): LB(u) (module docstring, less the
-        rounding cushion) and the number of columns added whose reduced cost at (u, sigma) is negative."""
+        rounding cushion), the number of columns added whose reduced cost at (u, sigma) is negative, and
+        whether every server's search finished (else its bound is valid but a column may be missing)."""
         t0 = time.perf_counter()
         terms = np.zeros(self.e)
+        complete = True
         new_masks, new_srv, new_val = [], [], []
         eps = 1e-9 * max(1.0, abs(lp_value))
         for j in range(self.e):
@@ -267,6 +280,7 @@ class BranchAndPrice:
                                max_nodes=self.opts.pricing_nodes, deadline=self.deadline,
                                max_columns=self.opts.columns_per_server)
             self._cg_times[0] += res.nodes
+            complete = complete and res.finished
             terms[j] = min(0.0, res.lower_bound)
             if res.columns.shape[0]:
                 full = np.zeros((res.columns.shape[0], self.m), dtype=bool)
@@ -280,8 +294,8 @@ class BranchAndPrice:
         lb = float(u.sum() + terms.sum())
         lb -= ROUNDING_CUSHION[0] * float(np.abs(u).sum() + np.abs(terms).sum()) + ROUNDING_CUSHION[1]
         if not new_masks:
-            return lb, 0
-        return lb, self.master.add(np.vstack(new_masks), np.concatenate(new_srv), np.concatenate(new_val))
+            return lb, 0, complete
+        return lb, self.master.add(np.vstack(new_masks), np.concatenate(new_srv), np.concatenate(new_val)), complete
 
     def relaxation_prices(self, dual: Any = None) -> np.ndarray | None:
         """u_i = min_j g_ij at the maximised Lagrangian dual of the continuous relaxation
@@ -412,7 +426,9 @@ class BranchAndPrice:
             rounded = masked.argmax(axis=1)
             if cg.artificial.max(initial=0.0) <= 1e-9 and frac.max() <= 1e-9:
                 self.offer(rounded, "lp", search=False)
-                continue  # integral LP point: the node is solved
+                if not cg.exact:  # the pricing hit its node cap: only the node's bound is known
+                    closed = min(closed, bound)
+                continue  # integral LP point: the node is solved (or closed at its bound)
             self.offer(rounded, "rounding", search=True)
             if bound >= self.best_value - self.opts.gap * self.best_value:
                 closed = min(closed, bound)
@@ -438,7 +454,7 @@ class PriceSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = PriceOptions
-    VERSION = 7  # 7: relax alone above WARM_START_ALONE_PAIRS; the pricing search evaluates each band price once per server and node (1.6x faster, the same bounds); 6: box-step stabilisation of the column generation; 5: relax's pipeline as the warm start, its dual as the first centre; 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search; 4: the warm start within half the slot, no master built after the deadline
+    VERSION = 7  # 7: relax alone above WARM_START_ALONE_PAIRS; no convergence claimed from a pricing cut short; the pricing search evaluates each band price once per server and node (1.6x faster, the same bounds); 6: box-step stabilisation of the column generation; 5: relax's pipeline as the warm start, its dual as the first centre; 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search; 4: the warm start within half the slot, no master built after the deadline
     CORE = ("lagrangian", "local_search", "misocp")
 
     def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
