@@ -175,20 +175,16 @@ class BranchAndPrice:
     # ------------------------------------------------------------ column generation
     def column_generation(self, cand: np.ndarray, bound_in: float, cutoff: float,
                           center: np.ndarray | None = None) -> CGResult:
-        """Generate columns at a node with candidate sets ``cand`` (M, E) until no column prices
-        out, the Lagrangian bound reaches ``cutoff`` or the restricted master's value, or time runs out.
+        """Generate columns at a node with candidate sets ``cand`` (M, E) until no column prices out, the
+        Lagrangian bound reaches ``cutoff`` or the restricted master's value, or time runs out.
 
-        Each iteration prices every server at a separation point u and keeps the best LB(u) with its
-        u as the stability centre (the first iteration prices the given ``center`` itself, so LB(centre)
-        is a floor). The point is the box step's (option ``box`` > 0, the default): the duals of the
-        master with u confined to a box around the centre (:meth:`Master.stabilise`), whose half-width
-        shrinks by BOX_SHRINK after a step that does not raise LB and grows by BOX_GROW (to at most BOX_MAX
-        times its start) when no column prices out there, and the plain master's duals are then priced too:
-        nothing pricing out at those ends column generation as usual. The plain master's value, solved each
-        iteration, is also a convergence test (LB reaching it). With
-        ``box`` = 0, Wentges smoothing: u = alpha u_center + (1 - alpha) u_LP, alpha halved (0 below
-        0.05) after a mispricing, so the last rounds price at the LP duals and CG ends with LB = LP value.
-        """
+        Each iteration prices every server at a point u and keeps the best LB(u), its u the stability
+        centre (the given ``center`` is priced first: LB(centre) is a floor). With ``box`` > 0 (default)
+        u is the master's dual with u boxed around the centre (:meth:`Master.stabilise`); the box shrinks
+        by BOX_SHRINK after a step that does not raise LB and grows by BOX_GROW (up to BOX_MAX times its
+        start) when nothing prices out there, the plain duals then priced too (nothing there ends CG).
+        With ``box`` = 0, Wentges smoothing: u = alpha u_center + (1 - alpha) u_LP, alpha halved (0 below
+        0.05) after a mispricing, so CG ends pricing at the LP duals with LB = LP value."""
         master = self.master
         master.restrict(cand)
         items = [server_items(self.sd, j, cand[:, j]) for j in range(self.e)]
