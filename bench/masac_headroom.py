@@ -88,19 +88,13 @@ def main() -> None:
         summarise(doc["rows"])
         return
     done = {(r["instance"], r["slot"], r["semantics"]) for r in doc["rows"]}
-    jobs = [(n, Path("instances") / f"{n}.json", int(s)) for n in filter(None, args.shipped.split(","))
-            for s in args.slots.split(",")]
-    jobs += [(f"random_{size}_seed{RANDOM[size]}", size, 0) for size in filter(None, args.random.split(","))]
+    jobs = [(n, int(s)) for n in filter(None, args.shipped.split(",")) for s in args.slots.split(",")]
+    jobs += [(f"random_{size}_seed{RANDOM[size]}", 0) for size in filter(None, args.random.split(","))]
     t_start = time.perf_counter()
-    for name, src, slot in jobs:
+    for name, slot in jobs:
         if all((name, slot, sem) in done for sem in SEMANTICS):
             continue
-        if isinstance(src, Path):
-            inst = Instance.load(src)
-        else:
-            m, e = (int(v) for v in src.split("x"))
-            inst = random_instance(m, e, seed=RANDOM[src])
-        sd = slot_data(inst, slot)
+        inst, sd = load_slot(name, slot)
         bound, known = certified_bound(inst, sd, slot, args.bound_limit)
         action = policy_action(sd)
         for sem in SEMANTICS:
@@ -120,7 +114,7 @@ def main() -> None:
 
 
 def load_slot(name: str, slot: int):
-    """(instance, slot data) of a row's instance name."""
+    """(instance, slot data) of a row's instance name: a shipped name, or random_<M>x<E>_seed<S>."""
     if name.startswith("random_"):
         size, seed = name.removeprefix("random_").split("_seed")
         m, e = (int(v) for v in size.split("x"))

@@ -220,9 +220,9 @@ class BranchAndPrice:
             elif width is not None:
                 width = width * BOX_SHRINK
             if added == 0:
-                if box and u is not u_lp:
-                    # nothing prices out at the box's duals: widen the box, and price at the plain LP
-                    # duals, where nothing pricing out is the usual end of column generation
+                if box:
+                    # nothing prices out at the box's (or the centre's) duals: widen the box, and price at
+                    # the plain LP duals, where nothing pricing out is the usual end of column generation
                     if width is not None:
                         width = np.minimum(width * BOX_GROW, BOX_MAX * width0)
                     lb, added, complete = self._price_and_add(items, u_lp, sigma_lp, lp_value)
@@ -231,7 +231,7 @@ class BranchAndPrice:
                     if added == 0:
                         converged, exact = self._nothing_priced_out(complete)
                         break
-                elif box or alpha <= 0 or best_u is None:
+                elif alpha <= 0 or best_u is None:
                     converged, exact = self._nothing_priced_out(complete)
                     break
                 else:
