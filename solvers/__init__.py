@@ -40,6 +40,7 @@ _REGISTRY: dict[str, Any] = {
     "price": "uara.solvers.p1.price:PriceSolver",
     "masac": "uara.solvers.p1.masac:PaperMASACSolver",
     "masac-uara": "uara.solvers.p1.masac:MASACSolver",
+    "learned-pref": "uara.solvers.p1.masac:PrefSolver",
     # latency-aware UARA (docs/latency_aware.md): P1's instances and decisions plus a draft length per device
     "latency-search": "uara.solvers.latency.search:LatencySearchSolver",
     "latency-brute-force": "uara.solvers.latency.enumeration:LatencyBruteForceSolver",

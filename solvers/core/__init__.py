@@ -13,4 +13,4 @@ change alters results (1 is left out of keys, as for ``Solver.VERSION``).
 
 #: helper module -> version of its code; 2 for lagrangian: stages cut by the iteration limit continue,
 #: 50 L-BFGS pairs (the maximised dual reaches the relaxation whatever the machine's rounding).
-CORE_VERSIONS: dict[str, int] = {"lagrangian": 2, "local_search": 1, "misocp": 1, "moves": 1}
+CORE_VERSIONS: dict[str, int] = {"insertion": 1, "lagrangian": 2, "local_search": 1, "misocp": 1, "moves": 1}

@@ -165,3 +165,96 @@ class MASACSolver(_PolicyMixin, Solver):
                      final_allocation=self.options.final_allocation)
         dec.info.pop("band_price", None)  # the policy's internal band prices are not part of the record
         return dec
+
+
+def default_preference_path() -> Path:
+    """``uara/rl/policies/pref.pt`` of the installed package."""
+    return default_policy_path().with_name("pref.pt")
+
+
+@dataclass
+class PrefOptions:
+    """policy: checkpoint path (default: the shipped uara/rl/policies/pref.pt);
+    zero_action: ignore the network and prefer by SNR (Max-SINR start, candidates by SNR: the ablation);
+    candidates: servers per device the search may move it to (its most preferred ones);
+    swaps: also pairwise swaps once no move improves (the search's second stage);
+    max_steps: cap on the search's moves and swaps (None: until none improves or the deadline)."""
+
+    policy: str | None = None
+    zero_action: bool = False
+    candidates: int = 3
+    swaps: bool = True
+    max_steps: int | None = None
+
+
+class PrefSolver(Solver):
+    name = "learned-pref"
+    VERSION = 1
+    CORE = ("local_search", "insertion")
+    description = ("uara's extended learned action (not the paper's method): learned per-pair server preferences "
+                   "(imitation of relax) set each device's candidate servers; priced insertion and the exact move/swap search "
+                   "within them")
+    Options: ClassVar[type] = PrefOptions
+    requires = ("torch",)
+    extra = "rl"
+
+    def check_options(self) -> None:
+        if self.options.candidates < 1:
+            raise SolverError(f"solver 'learned-pref': option candidates must be >= 1, got {self.options.candidates}")
+        if self.options.max_steps is not None and self.options.max_steps < 0:
+            raise SolverError(f"solver 'learned-pref': option max_steps must be >= 0, got {self.options.max_steps}")
+        self._policy = None
+
+    @property
+    def display_name(self) -> str:
+        return "learned-pref(zero-action)" if self.options.zero_action else "learned-pref"
+
+    def preferences(self, sd: SlotData, ctx: SolveContext) -> np.ndarray:
+        """r (M, E): the network's preferences, or log SNR with ``zero_action``; -inf where unusable."""
+        from uara.rl.pair_features import zero_preferences
+
+        if self.options.zero_action:
+            return zero_preferences(sd)
+        import torch
+        from uara.rl.preference import load_preference_policy
+
+        if self._policy is None:
+            path = Path(self.options.policy) if self.options.policy else default_preference_path()
+            if not path.is_file():
+                raise SolverError(f"solver 'learned-pref': no preference checkpoint at {path} "
+                                  f"(train one with `uara train pref`)")
+            self._policy = load_preference_policy(path)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, ctx.threads))
+        try:
+            return self._policy.preferences(sd)
+        finally:
+            torch.set_num_threads(threads)
+
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
+        return preference_decision(sd, self.preferences(sd, ctx), ctx, candidates=self.options.candidates,
+                                   swaps=self.options.swaps, max_steps=self.options.max_steps)
+
+
+def preference_decision(sd: SlotData, prefs: np.ndarray, ctx: SolveContext | None = None, *, candidates: int = 3,
+                        swaps: bool = True, max_steps: int | None = None) -> SlotDecision:
+    """What the extended action means: each device's ``candidates`` most preferred usable servers K_i; priced
+    insertion within them (:func:`uara.solvers.core.insertion.priced_insertion`); the exact move search, then
+    swaps, within the same lists (:func:`uara.solvers.core.local_search.local_search`); the exact allocation on
+    the result. ``ctx`` only bounds the search by its deadline."""
+    from uara.model.allocation import exact_allocation
+    from uara.model.solution import Status
+    from uara.solvers.core.insertion import priced_insertion
+    from uara.solvers.core.local_search import candidate_mask, local_search
+
+    usable = sd.usable & np.isfinite(sd.uplink_s_full) & np.isfinite(prefs)
+    if not usable.any(axis=1).all():
+        raise SolverError("solver 'learned-pref': a device has no usable server")
+    mask = candidate_mask(-np.where(usable, prefs, -np.inf), usable, candidates)
+    start = priced_insertion(sd, mask)
+    ls = local_search(sd, start, deadline=None if ctx is None else ctx.deadline, max_steps=max_steps, swaps=swaps,
+                      candidates=mask, moves_first=swaps)
+    alloc = exact_allocation(sd, ls.association)
+    status = Status.TIME_LIMIT if ls.stopped_early and ctx is not None and ctx.out_of_time() else Status.FEASIBLE
+    info = {"moves": ls.moves, "swaps": ls.swaps, "kept_from_insertion": float(np.mean(start == ls.association))}
+    return SlotDecision(ls.association, alloc.bandwidth_share, alloc.compute_share, status=status, info=info)

@@ -26,6 +26,8 @@ EPISODE_FORMAT = "uara-episode/1"
 # the learned solver
 MASAC_CHECKPOINT_FORMAT = "uara-masac/1"
 MASAC_RESUME_FORMAT = "uara-masac-resume/1"
+PREF_CHECKPOINT_FORMAT = "uara-pref/1"  # learned-pref's network (uara.rl.preference)
+TEACHER_FORMAT = "uara-teacher-associations/1"  # its imitation data (uara.experiments.studies.teacher_associations)
 
 # speculative decoding
 PSD_PROFILE_FORMAT = "uara-psd-profile/1"
