@@ -107,6 +107,7 @@ def provenance(args: argparse.Namespace, wall_s: float) -> dict:
     return {"command": "python bench/bench_pref.py " + " ".join(f"--{k.replace('_', '-')} '{v}'" for k, v in vars(args).items()),
             "wall_s_this_run": round(wall_s, 1), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "python": platform.python_version(), "versions": package_versions(),
+            "solver_versions": {n: type(get_solver(n)).VERSION for n in ("learned-pref", "tma", "relax")},
             "values": "I - C of one slot (controllable cost); time_s: wall seconds of solve_slot, one thread; "
                       "best_bound / best_known: from results/masac/headroom.json (relax and price, 15 s each), "
                       "best_known also over this file's runs"}
@@ -119,16 +120,19 @@ def summarise(rows: list[dict], fast: float) -> None:
     def rel(a: str, b: str) -> np.ndarray:
         return np.array([r[a]["value"] / r[b]["value"] - 1.0 for r in rows])
     head = np.array([(r["zero"]["value"] - r["best_known"]) / r["zero"]["value"] for r in rows])
-    share = np.array([(r["zero"]["value"] - r["pref"]["value"]) / max(r["zero"]["value"] - r["best_known"], 1e-12)
-                      for r in rows])
+    big = head >= 0.005  # the share of a headroom below 0.5 % is noise
+    share = np.array([(r["zero"]["value"] - r["pref"]["value"]) / (r["zero"]["value"] - r["best_known"])
+                      for r, b in zip(rows, big) if b])
     print(f"{len(rows)} slots. learned-pref above relax: median {100 * np.median(rel('pref', 'relax')):.2f} %, "
           f"max {100 * rel('pref', 'relax').max():.2f} %; at {fast:g} s: median {100 * np.median(rel('pref_fast', 'relax')):.2f} %, "
           f"max {100 * rel('pref_fast', 'relax').max():.2f} %")
     print(f"  vs tma: learned-pref better on {int(np.sum(rel('pref', 'tma') < 0))}/{len(rows)} (free), "
           f"{int(np.sum(rel('pref_fast', 'tma') < 0))}/{len(rows)} (at {fast:g} s); worst {100 * rel('pref_fast', 'tma').max():.2f} %")
-    print(f"  headroom of the extended action (zero - best known) / zero: median {100 * np.median(head):.2f} %; "
-          f"share the policy takes: median {100 * np.median(share):.0f} %, min {100 * share.min():.0f} %; "
-          f"learned better than zero on {int(np.sum(rel('pref', 'zero') < 0))}/{len(rows)}")
+    print(f"  headroom of the extended action (zero - best known) / zero: median {100 * np.median(head):.2f} %, "
+          f">= 0.5 % on {int(big.sum())} slots" + (f", where the policy takes a median {100 * np.median(share):.0f} % "
+          f"(min {100 * share.min():.0f} %)" if big.any() else "") +
+          f"; learned better than zero on {int(np.sum(rel('pref', 'zero') < -1e-12))}/{len(rows)}, "
+          f"worse on {int(np.sum(rel('pref', 'zero') > 1e-12))}")
     times = {k: np.median([r[k]["time_s"] for r in rows]) for k in ("pref_fast", "pref", "tma", "relax")}
     print("  median time per slot: " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
 

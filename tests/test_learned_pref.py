@@ -178,3 +178,40 @@ def test_uara_train_pref_refuses_bad_flags_in_one_line(tmp_path, capsys, flags, 
     err = capsys.readouterr().err.strip()
     assert code != 0 and message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "p.pt").exists() and not (tmp_path / "t.json").exists()
+
+
+def _insertion_repricing_everything(sd, candidates, chunk):
+    """Reference: priced insertion that re-prices every server after each chunk."""
+    from uara.solvers.core.insertion import insertion_order
+
+    m, e = sd.num_devices, sd.num_servers
+    order = insertion_order(sd)
+    root = np.sqrt(sd.server_work_s)
+    total, mu, assoc = np.zeros(e), np.zeros(e), np.full(m, -1)
+    for start in range(0, m, chunk):
+        ids = order[start:start + chunk]
+        best = np.where(candidates[ids], insertion_costs(sd, ids, total, mu), np.inf).argmin(axis=1)
+        assoc[ids] = best
+        np.add.at(total, best, root[ids, best])
+        placed = order[:start + len(ids)]
+        _, mu = group_values(sd, placed, assoc[placed], assoc[placed], e, return_prices=True)
+    return assoc
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_priced_insertion_reprices_only_what_changed_and_gets_the_same_association(chunk):
+    from uara.solvers.core.local_search import candidate_mask
+
+    _, sd = _slot(40, 6, seed=21)
+    r = zero_preferences(sd)
+    cand = candidate_mask(-r, np.isfinite(r), 3)
+    np.testing.assert_array_equal(priced_insertion(sd, cand, chunk=chunk), _insertion_repricing_everything(sd, cand, chunk))
+
+
+def test_learned_pref_refuses_bad_options_in_one_line():
+    from uara.errors import SolverError
+
+    for opts, word in (({"search": "everywhere"}, "option search"), ({"candidates": 0}, "option candidates"),
+                       ({"max_steps": -1}, "option max_steps")):
+        with pytest.raises(SolverError, match=word):
+            get_solver("learned-pref", **opts)

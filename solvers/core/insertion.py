@@ -10,8 +10,8 @@ with R_j = sum of sqrt(s_kj) over j's members (the compute term's exact incremen
 j's compute term is R_j^2), mu_j the band price of j's members under the exact allocation
 (:func:`uara.model.allocation.group_values`), t_ij = t(mu_j) the uplink time at that price (the cubic of
 :mod:`uara.model.allocation`) and y_ij = b_ij / t_ij: the device's band term plus the bandwidth it takes at its
-shadow price. The prices are recomputed after each chunk (one exact allocation of the devices placed so far),
-so a chunk's devices see each other only through R_j. O(M E / chunk) work per chunk, no (M, M) table.
+shadow price. After each chunk the prices of the servers it joined are recomputed (the exact allocation of
+their members), so a chunk's devices see each other only through R_j. O(M E / chunk) work per chunk, no (M, M) table.
 """
 
 from __future__ import annotations
@@ -66,7 +66,12 @@ def priced_insertion(sd: SlotData, candidates: np.ndarray, *, chunk: int | None 
         best = join.argmin(axis=1)
         assoc[ids] = best
         np.add.at(total_root, best, root[ids, best])
-        placed = order[:start + len(ids)]
-        if start + chunk < m:
-            _, mu = group_values(sd, placed, assoc[placed], assoc[placed], e, return_prices=True)
+        if start + chunk < m:  # re-price the servers the chunk joined (the others' members did not change)
+            touched = np.unique(best)
+            placed = order[:start + len(ids)]
+            members = placed[np.isin(assoc[placed], touched)]
+            local = np.searchsorted(touched, assoc[members])
+            _, mu_touched = group_values(sd, members, assoc[members], local, len(touched), mu_start=mu[touched],
+                                         return_prices=True)
+            mu[touched] = mu_touched
     return assoc

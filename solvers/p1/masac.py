@@ -167,6 +167,18 @@ class MASACSolver(_PolicyMixin, Solver):
         return dec
 
 
+#: Values of PrefOptions.search.
+SEARCH_SCOPES = ("auto", "candidates", "all")
+
+
+def search_tables_are_small(sd: SlotData, assoc: np.ndarray) -> bool:
+    """relax's rule (:func:`uara.solvers.p1.relax.search_candidates` with candidates = 0): the search may
+    consider every usable server when its swap tables hold at most FULL_SEARCH_ENTRIES entries."""
+    from uara.solvers.p1.relax import search_candidates
+
+    return search_candidates(sd, assoc, 0) is None
+
+
 def default_preference_path() -> Path:
     """``uara/rl/policies/pref.pt`` of the installed package."""
     return default_policy_path().with_name("pref.pt")
@@ -176,20 +188,23 @@ def default_preference_path() -> Path:
 class PrefOptions:
     """policy: checkpoint path (default: the shipped uara/rl/policies/pref.pt);
     zero_action: ignore the network and prefer by SNR (Max-SINR start, candidates by SNR: the ablation);
-    candidates: servers per device the search may move it to (its most preferred ones);
+    candidates: each device's most preferred servers, where the insertion may place it;
+    search: where the move/swap search may move a device: 'auto' (default: every usable server while the
+    search's tables are small, relax's rule FULL_SEARCH_ENTRIES, else the candidates), 'candidates' or 'all';
     swaps: also pairwise swaps once no move improves (the search's second stage);
     max_steps: cap on the search's moves and swaps (None: until none improves or the deadline)."""
 
     policy: str | None = None
     zero_action: bool = False
     candidates: int = 3
+    search: str = "auto"
     swaps: bool = True
     max_steps: int | None = None
 
 
 class PrefSolver(Solver):
     name = "learned-pref"
-    VERSION = 1
+    VERSION = 2  # 1 searched within the candidate lists only (search='candidates')
     CORE = ("local_search", "insertion")
     description = ("uara's extended learned action (not the paper's method): learned per-pair server preferences "
                    "(imitation of relax) set each device's candidate servers; priced insertion and the exact move/swap search "
@@ -201,6 +216,9 @@ class PrefSolver(Solver):
     def check_options(self) -> None:
         if self.options.candidates < 1:
             raise SolverError(f"solver 'learned-pref': option candidates must be >= 1, got {self.options.candidates}")
+        if self.options.search not in SEARCH_SCOPES:
+            raise SolverError(f"solver 'learned-pref': option search must be one of {', '.join(SEARCH_SCOPES)}, "
+                              f"got {self.options.search!r}")
         if self.options.max_steps is not None and self.options.max_steps < 0:
             raise SolverError(f"solver 'learned-pref': option max_steps must be >= 0, got {self.options.max_steps}")
         self._policy = None
@@ -233,15 +251,17 @@ class PrefSolver(Solver):
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         return preference_decision(sd, self.preferences(sd, ctx), ctx, candidates=self.options.candidates,
+                                   search=self.options.search,
                                    swaps=self.options.swaps, max_steps=self.options.max_steps)
 
 
 def preference_decision(sd: SlotData, prefs: np.ndarray, ctx: SolveContext | None = None, *, candidates: int = 3,
-                        swaps: bool = True, max_steps: int | None = None) -> SlotDecision:
+                        swaps: bool = True, max_steps: int | None = None, search: str = "auto") -> SlotDecision:
     """What the extended action means: each device's ``candidates`` most preferred usable servers K_i; priced
     insertion within them (:func:`uara.solvers.core.insertion.priced_insertion`); the exact move search, then
-    swaps, within the same lists (:func:`uara.solvers.core.local_search.local_search`); the exact allocation on
-    the result. ``ctx`` only bounds the search by its deadline."""
+    swaps (:func:`uara.solvers.core.local_search.local_search`) within the same lists, or over every usable
+    server (``search``: 'all', or 'auto' while the tables are small); the exact allocation on the result.
+    ``ctx`` only bounds the search by its deadline."""
     from uara.model.allocation import exact_allocation
     from uara.model.solution import Status
     from uara.solvers.core.insertion import priced_insertion
@@ -252,9 +272,11 @@ def preference_decision(sd: SlotData, prefs: np.ndarray, ctx: SolveContext | Non
         raise SolverError("solver 'learned-pref': a device has no usable server")
     mask = candidate_mask(-np.where(usable, prefs, -np.inf), usable, candidates)
     start = priced_insertion(sd, mask)
+    everywhere = search == "all" or (search == "auto" and search_tables_are_small(sd, start))
     ls = local_search(sd, start, deadline=None if ctx is None else ctx.deadline, max_steps=max_steps, swaps=swaps,
-                      candidates=mask, moves_first=swaps)
+                      candidates=None if everywhere else mask, moves_first=swaps)
     alloc = exact_allocation(sd, ls.association)
     status = Status.TIME_LIMIT if ls.stopped_early and ctx is not None and ctx.out_of_time() else Status.FEASIBLE
-    info = {"moves": ls.moves, "swaps": ls.swaps, "kept_from_insertion": float(np.mean(start == ls.association))}
+    info = {"moves": ls.moves, "swaps": ls.swaps, "kept_from_insertion": float(np.mean(start == ls.association)),
+            "searched_everywhere": everywhere}
     return SlotDecision(ls.association, alloc.bandwidth_share, alloc.compute_share, status=status, info=info)
