@@ -240,7 +240,7 @@ class ExactSolver(Solver):
     PROVIDES_BOUND = True
     Options: ClassVar[type] = ExactOptions
     VERSION = 9  # 9: SCIP's time limit set after Pyomo's translation, the whole slot to relax when the model cannot be built in time, relax's bound as its float; 8: relax's pipeline as the warm start (was TMA + local search + a dual rounding); 3: every step within the slot's share of the run's time limit; 4: feastol 1e-6; 5: warm-started band prices in the search; 6: share variable u = y / b (scaled cone), physical energy model; 7: the warm start within WARM_START_SHARE of the slot
-    CORE = ("lagrangian", "local_search", "misocp", "moves")  # (and relax's, whose pipeline is the warm start)
+    CORE = ("lagrangian", "local_search", "misocp")  # (and relax's, whose pipeline is the warm start)
 
     @classmethod
     def import_solver(cls) -> None:
