@@ -123,7 +123,7 @@ def test_checkpoint_round_trip_and_one_line_errors(tmp_path):
     blob = torch.load(path, weights_only=True)
     blob["features"] = ["other"]
     torch.save(blob, tmp_path / "q.pt")
-    with pytest.raises(UaraError, match="other pair features"):
+    with pytest.raises(UaraError, match="other features"):
         load_preference_policy(tmp_path / "q.pt")
     (tmp_path / "r.pt").write_text("not a checkpoint")
     with pytest.raises(UaraError, match="cannot read preference checkpoint"):

@@ -207,8 +207,8 @@ class PrefSolver(Solver):
     VERSION = 2  # 1 searched within the candidate lists only (search='candidates')
     CORE = ("local_search", "insertion")
     description = ("uara's extended learned action (not the paper's method): learned per-pair server preferences "
-                   "(imitation of relax) set each device's candidate servers; priced insertion and the exact move/swap search "
-                   "within them")
+                   "(imitation of relax) set each device's candidate servers; priced insertion within them, then the exact "
+                   "move/swap search")
     Options: ClassVar[type] = PrefOptions
     requires = ("torch",)
     extra = "rl"

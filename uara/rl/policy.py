@@ -100,8 +100,6 @@ def resolve_device(name: str) -> torch.device:
 
 def save_policy(path: str | Path, actor: Actor, args: MASACArgs, extra: dict[str, Any] | None = None) -> Path:
     """Write the small inference checkpoint (actor weights + metadata), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in actor.state_dict().items()}
     blob = {
         "format": CHECKPOINT_FORMAT,
@@ -115,20 +113,34 @@ def save_policy(path: str | Path, actor: Actor, args: MASACArgs, extra: dict[str
         "args": _jsonable(dataclasses.asdict(args)),
         **(extra or {}),
     }
+    return save_checkpoint_atomically(path, blob)
+
+
+def save_checkpoint_atomically(path: str | Path, blob: dict[str, Any]) -> Path:
+    """torch.save ``blob`` to ``path`` through a temporary file beside it (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(blob, tmp)
     tmp.replace(path)
     return path
 
 
+def load_checked_checkpoint(path: str | Path, what: str, fmt: str, features: Sequence[str]) -> dict[str, Any]:
+    """:func:`load_checkpoint_data`, then a one-line error unless its format is ``fmt`` and it was trained on
+    ``features``."""
+    blob = load_checkpoint_data(path, what)
+    if blob.get("format") != fmt:
+        raise UaraError(f"{path} is not a {fmt} checkpoint")
+    if list(blob.get("features", [])) != list(features):
+        raise UaraError(f"{path} was trained on other features ({blob.get('features')}); retrain it")
+    return blob
+
+
 def load_policy(path: str | Path) -> Policy:
     """Load a checkpoint written by :func:`save_policy` (or a resume file); one-line errors."""
     path = Path(path)
-    blob = load_checkpoint_data(path, "policy checkpoint")
-    if blob.get("format") != CHECKPOINT_FORMAT:
-        raise UaraError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
-    if list(blob.get("features", [])) != list(FEATURES):
-        raise UaraError(f"{path} was trained on other features ({blob.get('features')}); retrain it")
+    blob = load_checked_checkpoint(path, "policy checkpoint", CHECKPOINT_FORMAT, FEATURES)
     try:
         actor = Actor(int(blob["obs_dim"]), int(blob["act_dim"]), int(blob["hidden"]), init_scale=0.0)
         actor.load_state_dict(blob["actor"])

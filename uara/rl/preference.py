@@ -86,26 +86,19 @@ class PreferencePolicy:
 
 def save_preference_policy(path: str | Path, net: PreferenceNet, meta: dict[str, Any]) -> Path:
     """Write the inference checkpoint (weights and metadata: plain containers only), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from uara.rl.policy import save_checkpoint_atomically
+
     blob = {"format": CHECKPOINT_FORMAT, "features": list(PAIR_FEATURES), "hidden": list(net.hidden),
             "weights": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, **meta}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
-    return path
+    return save_checkpoint_atomically(path, blob)
 
 
 def load_preference_policy(path: str | Path) -> PreferencePolicy:
     """Load a checkpoint of :func:`save_preference_policy` as data only; one-line errors."""
-    from uara.rl.policy import load_checkpoint_data
+    from uara.rl.policy import load_checked_checkpoint
 
     path = Path(path)
-    blob = load_checkpoint_data(path, "preference checkpoint")
-    if blob.get("format") != CHECKPOINT_FORMAT:
-        raise UaraError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
-    if list(blob.get("features", [])) != list(PAIR_FEATURES):
-        raise UaraError(f"{path} was trained on other pair features ({blob.get('features')}); retrain it")
+    blob = load_checked_checkpoint(path, "preference checkpoint", CHECKPOINT_FORMAT, PAIR_FEATURES)
     try:
         net = PreferenceNet(PAIR_DIM, tuple(int(h) for h in blob["hidden"]))
         net.load_state_dict(blob["weights"])
