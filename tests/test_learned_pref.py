@@ -160,6 +160,10 @@ def test_uara_train_pref_resumes_its_teacher_file_and_its_policy_solves(tmp_path
     capsys.readouterr()
     assert main(argv) == 0  # every row is there: nothing is solved again
     assert "[1/" not in capsys.readouterr().out
+    other = [v if v != "3" else "4" for v in argv]  # --teacher-limit 4: another teacher run, refused
+    assert main(other) != 0
+    err = capsys.readouterr().err.strip()
+    assert "pass the same --teacher and --teacher-limit" in err and len(err.splitlines()) == 1
     inst = random_instance(12, 3, slots=1, seed=9)
     inst.save(tmp_path / "i.json")
     assert main(["solve", str(tmp_path / "i.json"), "--solver", "learned-pref", "-o", f"policy={out}",
