@@ -185,3 +185,28 @@ def test_relax_reports_optimal_exactly_when_its_bound_proves_it():
             seen += 1
             assert sol.objective - sol.constant == pytest.approx(bf.objective - bf.constant, rel=2 * PROVEN_GAP)
     assert 1 <= seen < 6
+
+
+@pytest.mark.parametrize("m,e,seed", TINY[:3])
+def test_tighten_raises_the_bound_toward_the_brute_force_optimum_and_never_past_it(m, e, seed):
+    """tighten: the Dantzig-Wolfe root bound is valid (<= the optimum), never below relax's own bound, and
+    the decision is never worse than relax's."""
+    import time
+
+    from uara.solvers.base import SolveContext
+
+    inst = random_instance(m, e, seed=seed)
+    sd = slot_data(inst)
+    opt = get_solver("brute-force").solve(inst).objective
+    outs = {}
+    for tighten in (False, True):
+        ctx = SolveContext(seed=0, slot=0, rng=np.random.default_rng(0), deadline=time.perf_counter() + 30,
+                           threads=1, instance=inst)
+        dec = get_solver("relax", tighten=tighten).solve_slot(sd, ctx)
+        outs[tighten] = (evaluate(sd, dec.association, dec.bandwidth_share, dec.compute_share).objective,
+                         dec.lower_bound, dec.info)
+    (v0, lb0, _), (v1, lb1, info) = outs[False], outs[True]
+    assert lb0 - 1e-9 * abs(lb0) <= lb1 <= opt * (1 + 1e-9)
+    assert opt * (1 - 1e-12) <= v1 <= v0 * (1 + 1e-12)
+    assert "dw_bound" in info  # relax alone does not prove these three, so the tightening ran
+    assert info["dw_bound"] <= opt * (1 + 1e-9) and lb1 > lb0  # and it raised the bound
