@@ -37,6 +37,7 @@ _REGISTRY: dict[str, Any] = {
     "brute-force": "uara.solvers.p1.brute_force:BruteForceSolver",
     "exact": "uara.solvers.p1.exact:ExactSolver",
     "relax": "uara.solvers.p1.relax:RelaxSolver",
+    "relax-dw": "uara.solvers.p1.relax_dw:RelaxDWSolver",
     "price": "uara.solvers.p1.price:PriceSolver",
     "masac": "uara.solvers.p1.masac:PaperMASACSolver",
     "masac-uara": "uara.solvers.p1.masac:MASACSolver",

@@ -189,7 +189,7 @@ def test_relax_reports_optimal_exactly_when_its_bound_proves_it():
 
 @pytest.mark.parametrize("m,e,seed", TINY[:3])
 def test_tighten_raises_the_bound_toward_the_brute_force_optimum_and_never_past_it(m, e, seed):
-    """tighten: the Dantzig-Wolfe root bound is valid (<= the optimum), never below relax's own bound, and
+    """relax-dw: the Dantzig-Wolfe root bound is valid (<= the optimum), never below relax's own bound, and
     the decision is never worse than relax's."""
     import time
 
@@ -202,7 +202,7 @@ def test_tighten_raises_the_bound_toward_the_brute_force_optimum_and_never_past_
     for tighten in (False, True):
         ctx = SolveContext(seed=0, slot=0, rng=np.random.default_rng(0), deadline=time.perf_counter() + 30,
                            threads=1, instance=inst)
-        dec = get_solver("relax", tighten=tighten).solve_slot(sd, ctx)
+        dec = get_solver("relax-dw" if tighten else "relax").solve_slot(sd, ctx)
         outs[tighten] = (evaluate(sd, dec.association, dec.bandwidth_share, dec.compute_share).objective,
                          dec.lower_bound, dec.info)
     (v0, lb0, _), (v1, lb1, info) = outs[False], outs[True]

@@ -1,4 +1,5 @@
-"""The paper's benchmark associations: Random, Max-SINR, Max-Compute.
+"""Association-only methods (pick servers, then an allocation method fills the shares) and the paper's
+benchmark associations: Random, Max-SINR, Max-Compute.
 
 Each picks servers only among those with a propagation path (gain above the
 instance floor). Allocation is the paper's uniform split by default;
@@ -7,12 +8,48 @@ instance floor). Allocation is the paper's uniform split by default;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 
+from uara.errors import SolverError
+from uara.model.allocation import ALLOCATORS, allocate
 from uara.model.formulation import SlotData
+from uara.solvers.base import SlotDecision, SolveContext, Solver
 from uara.solvers.core.moves import masked_argmax
-from uara.solvers.p1.association import AssociationSolver
-from uara.solvers.base import SolveContext
+
+
+@dataclass
+class AllocationOptions:
+    """allocation: 'uniform' (the paper's benchmarks: y = z = 1/n_j) or 'exact'."""
+
+    allocation: str = "uniform"
+
+
+class AssociationSolver(Solver):
+    """Base of methods that choose the association; shares come from ``allocation``."""
+
+    Options: ClassVar[type] = AllocationOptions
+
+    def check_options(self) -> None:
+        if self.options.allocation not in ALLOCATORS:
+            raise SolverError(
+                f"solver '{self.name}': unknown allocation {self.options.allocation!r}; choose one of: {', '.join(ALLOCATORS)}"
+            )
+
+    @property
+    def display_name(self) -> str:
+        default = type(self).Options().allocation
+        return self.name if self.options.allocation == default else f"{self.name}+{self.options.allocation}"
+
+    def associate(self, sd: SlotData, ctx: SolveContext) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
+        assoc = np.asarray(self.associate(sd, ctx), dtype=np.intp)
+        alloc = allocate(sd, assoc, self.options.allocation)
+        return SlotDecision(assoc, alloc.bandwidth_share, alloc.compute_share)
 
 
 class RandomSolver(AssociationSolver):

@@ -73,10 +73,7 @@ class RelaxOptions:
     g_ij at the dual's prices (:func:`uara.solvers.core.local_search.candidate_mask`), moves before
     swaps; 0 = automatic (every usable server up to FULL_SEARCH_ENTRIES swap-table entries, else
     CANDIDATES_AT_SCALE); dual_share: with a time limit, the fraction of the slot's time left that
-    the dual ascent may take before rounding and the search; it resumes with whatever they leave;
-    tighten: with a time limit, spend what the pipeline leaves of the slot on the Dantzig-Wolfe bound, the
-    root column generation of ``price`` (``max_nodes=1``; :func:`dantzig_wolfe_tightening`), and keep the
-    higher bound and the better decision (off by default: relax then takes the whole slot)."""
+    the dual ascent may take before rounding and the search; it resumes with whatever they leave."""
 
     solver: str = "CLARABEL"
     samples: int = 64
@@ -88,7 +85,6 @@ class RelaxOptions:
     conic_max_pairs: int = 20_000
     candidates: int = 0
     dual_share: float = 0.5
-    tighten: bool = False
 
 
 #: Swap-table entries (sum_j n_j^2 o_j at the start: n_j members, o_j usable outsiders of server j)
@@ -308,16 +304,17 @@ class RelaxSolver(Solver):
             raise SolverError(f"solver 'relax': option max_perturbed must be >= 2, got {self.options.max_perturbed}")
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
-        out = relax_slot(sd, ctx, self.options)
-        if self.options.tighten and ctx.deadline is not None and not ctx.out_of_time() and not proven_optimal(
-                out.objective, out.lower_bound, sd.constant):
-            out = dantzig_wolfe_tightening(sd, ctx, out)
-        if proven_optimal(out.objective, out.lower_bound, sd.constant):
-            status = Status.OPTIMAL  # the relaxation's bound proves the rounded decision (PROVEN_GAP)
-        else:
-            status = Status.TIME_LIMIT if out.stopped else Status.FEASIBLE
-        return SlotDecision(out.association, out.bandwidth_share, out.compute_share, status=status,
-                            lower_bound=out.lower_bound, info=out.info)
+        return relax_decision(sd, relax_slot(sd, ctx, self.options))
+
+
+def relax_decision(sd: SlotData, out: RelaxOutcome) -> SlotDecision:
+    """The slot decision of a :class:`RelaxOutcome`, "optimal" when its bound proves it (PROVEN_GAP)."""
+    if proven_optimal(out.objective, out.lower_bound, sd.constant):
+        status = Status.OPTIMAL  # the relaxation's bound proves the rounded decision (PROVEN_GAP)
+    else:
+        status = Status.TIME_LIMIT if out.stopped else Status.FEASIBLE
+    return SlotDecision(out.association, out.bandwidth_share, out.compute_share, status=status,
+                        lower_bound=out.lower_bound, info=out.info)
 
 
 @dataclass(frozen=True)
@@ -387,24 +384,6 @@ def relax_slot(sd: SlotData, ctx: SolveContext, opts: RelaxOptions | None = None
     ctx.record(final, lower)
     info["relax_total_s"] = t_relax
     return RelaxOutcome(assoc, alloc.bandwidth_share, alloc.compute_share, final, lower, stopped, info, dual)
-
-
-def dantzig_wolfe_tightening(sd: SlotData, ctx: SolveContext, out: RelaxOutcome) -> RelaxOutcome:
-    """``out`` with the bound of the Dantzig-Wolfe (set-partitioning) relaxation where it is higher: the root
-    column generation of ``price`` in the time left (through the registry; it starts from relax's pipeline
-    again, so its bound is never below ``out``'s), and its decision where it is better."""
-    from uara.solvers import get_solver
-
-    t0 = time.perf_counter()
-    dec = get_solver("price", max_nodes=1).solve_slot(sd, ctx)
-    info = dict(out.info, dw_bound=dec.lower_bound, dw_s=time.perf_counter() - t0,
-                dw_root_converged=dec.info.get("root_converged"))
-    lower = max(out.lower_bound, dec.lower_bound if dec.lower_bound is not None else -np.inf)
-    value = evaluate(sd, dec.association, dec.bandwidth_share, dec.compute_share).objective
-    if value < out.objective:
-        return RelaxOutcome(dec.association, dec.bandwidth_share, dec.compute_share, value, lower,
-                            ctx.out_of_time(), info, out.dual)
-    return dataclasses.replace(out, lower_bound=lower, info=info, stopped=ctx.out_of_time())
 
 
 def warm_start_options() -> RelaxOptions:

@@ -27,7 +27,7 @@ from uara.model.formulation import SlotData
 from uara.model.solution import Status
 from uara.errors import SolverError
 from uara.solvers.core.moves import masked_argmax, swap_search
-from uara.solvers.p1.association import AssociationSolver
+from uara.solvers.p1.heuristics import AssociationSolver
 from uara.solvers.base import SlotDecision, SolveContext
 
 
