@@ -7,19 +7,20 @@ the current partial association,
     join_ij = [(R_j + sqrt(s_ij))^2 - R_j^2] + lambda (a_i - t_ij)^2 + c_ij y_ij + p_i t_ij + mu_j y_ij + q_j,
 
 with R_j = sum of sqrt(s_kj) over j's members (the compute term's exact increment: under the exact allocation
-j's compute term is R_j^2), mu_j the band price of j's members under the exact allocation
-(:func:`uara.model.allocation.group_values`), t_ij = t(mu_j) the uplink time at that price (the cubic of
-:mod:`uara.model.allocation`) and y_ij = b_ij / t_ij: the device's band term plus the bandwidth it takes at its
-shadow price. After each chunk the prices of the servers it joined are recomputed (the exact allocation of
-their members), so a chunk's devices see each other only through R_j. O(M E / chunk) work per chunk, no (M, M) table.
+j's compute term is R_j^2) and the band term at price mu_j (:func:`uara.model.allocation.band_terms`): mu_j
+the band price of j's members under the exact allocation (:func:`uara.model.allocation.group_values`),
+t_ij = t(mu_j) the uplink time at that price and y_ij = b_ij / t_ij, the device's band term plus the bandwidth
+it takes at its shadow price. After each chunk the prices of the servers it joined are recomputed (the exact
+allocation of their members), so a chunk's devices see each other only through R_j. O(M E / chunk) work per
+chunk, no (M, M) table.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from uara.model.allocation import band_cost, group_values, uplink_time
-from uara.model.formulation import SlotData, sync_target
+from uara.model.allocation import band_terms, group_values
+from uara.model.formulation import SlotData
 
 #: Devices placed between two price updates, as a share of the servers (at least one device).
 CHUNK_PER_SERVER = 0.2
@@ -36,12 +37,9 @@ def insertion_costs(sd: SlotData, ids: np.ndarray, total_root: np.ndarray, mu: n
     device i alone on server j (:func:`uara.model.allocation.group_values` of the singleton)."""
     ids = np.asarray(ids, dtype=np.intp)
     root = np.sqrt(sd.server_work_s[ids])
-    target = sync_target(sd.device_s[ids], sd.uplink_energy_price[ids], sd.lam)
-    b, c = sd.uplink_s_full[ids], sd.energy_cost[ids]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        t = np.maximum(uplink_time(target[:, None], b, c, sd.lam, np.broadcast_to(mu, b.shape)), b)
-        y = b / t
-        band = band_cost(sd.device_s[ids, None], b, c, sd.lam, y, sd.uplink_energy_price[ids, None]) + mu * y
+        band, _ = band_terms(sd.device_s[ids, None], sd.uplink_s_full[ids], sd.energy_cost[ids], sd.lam,
+                             np.broadcast_to(mu, root.shape), sd.uplink_energy_price[ids, None])
         join = (total_root + root) ** 2 - total_root**2 + band + sd.queue_s
     return np.where(sd.usable[ids] & np.isfinite(join), join, np.inf)
 

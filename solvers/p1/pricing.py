@@ -55,8 +55,8 @@ from typing import Any
 import numpy as np
 
 from uara.errors import SolverError
-from uara.model.allocation import group_values, uplink_time
-from uara.model.formulation import SlotData, sync_target
+from uara.model.allocation import band_terms, group_values
+from uara.model.formulation import SlotData
 
 
 @contextlib.contextmanager
@@ -265,18 +265,6 @@ def server_items(sd: SlotData, server: int, candidates: np.ndarray | None = None
         band0=band0[:, 0], y0=y0[:, 0], q=float(sd.queue_s[server]), lam=float(sd.lam),
         mu_scale=scale if scale > 0 else 1.0,
     )
-
-
-def band_terms(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, mu: np.ndarray,
-               p: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(beta, y) with beta = min_{t >= b} [(c + mu) b / t + lambda (t - a)^2 + p t] and y = b / t at the
-    minimiser (broadcast over ``mu``): the per-device band term of the node bound. The minimiser is the
-    cubic's root for the sync target a' = a - p / (2 lambda) (with p = 0, t >= a and the penalty is the
-    one-sided lambda max(0, t - a)^2), clipped to t >= b (y <= 1; the function is convex in t)."""
-    t = np.maximum(uplink_time(sync_target(a, p, lam), b, c, lam, mu), b)
-    y = b / t
-    gap = t - a if np.any(np.asarray(p) > 0) else np.maximum(t - a, 0.0)
-    return (c + mu) * y + lam * gap**2 + p * t, y
 
 
 def _bound_over_nu(hp: np.ndarray, r: np.ndarray, fin: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -216,6 +216,20 @@ def band_cost(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, y: np.nda
     return lam * (a - t) ** 2 + c * y + p * t
 
 
+def band_terms(a: np.ndarray, b: np.ndarray, c: np.ndarray, lam: float, mu: np.ndarray,
+               p: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(beta, y) with beta = min_{t >= b} [(c + mu) b / t + lambda (t - a)^2 + p t] and y = b / t at the
+    minimiser (broadcast over ``mu``): a device's band term at band price mu, the bandwidth
+    it takes priced at mu included (the node bound of ``price``'s pricing, priced insertion, the pair features
+    of ``learned-pref``). The minimiser is the
+    cubic's root for the sync target a' = a - p / (2 lambda) (with p = 0, t >= a and the penalty is the
+    one-sided lambda max(0, t - a)^2), clipped to t >= b (y <= 1; the function is convex in t)."""
+    t = np.maximum(uplink_time(sync_target(a, p, lam), b, c, lam, mu), b)
+    y = b / t
+    gap = t - a if np.any(np.asarray(p) > 0) else np.maximum(t - a, 0.0)
+    return (c + mu) * y + lam * gap**2 + p * t, y
+
+
 def group_values(
     sd: SlotData, devices: np.ndarray, servers: np.ndarray, groups: np.ndarray, num_groups: int,
     mu_start: np.ndarray | None = None,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from uara.model.allocation import band_cost, uplink_time
-from uara.model.formulation import SlotData, sync_target
+from uara.model.allocation import band_terms
+from uara.model.formulation import SlotData
 
 #: Per-pair features x_ij (see :func:`pair_features`); logs are base 10.
 PAIR_FEATURES = (
@@ -23,7 +23,7 @@ PAIR_DIM = len(PAIR_FEATURES)
 
 def join_costs(sd: SlotData) -> tuple[np.ndarray, np.ndarray]:
     """(join, phi), both (M, E) in objective units, inf where unusable: phi_ij = lambda (a_i - t_ij)^2 + c_ij y_ij
-    + p_i t_ij the band term at band price 0 (the exact allocation's cubic, :mod:`uara.model.allocation`), and
+    + p_i t_ij the band term at band price 0 (:func:`uara.model.allocation.band_terms`), and
 
         join_ij = (W_j + w_i)(G_j + s_ij / w_i) - W_j G_j + phi_ij + q_j,
 
@@ -32,12 +32,9 @@ def join_costs(sd: SlotData) -> tuple[np.ndarray, np.ndarray]:
     at the zero action (:func:`uara.rl.environment.decide`) without the term for leaving its own server."""
     m, e = sd.num_devices, sd.num_servers
     rows = np.arange(m)
-    a, b, lam = sd.device_s, sd.uplink_s_full, sd.lam
-    target = sync_target(a, sd.uplink_energy_price, lam)[:, None]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        t0 = uplink_time(target, b, sd.energy_cost, lam, np.zeros((m, e)))
-        y0 = np.minimum(b / t0, 1.0)
-        phi = band_cost(a[:, None], b, sd.energy_cost, lam, y0, sd.uplink_energy_price[:, None])
+        phi, _ = band_terms(sd.device_s[:, None], sd.uplink_s_full, sd.energy_cost, sd.lam, np.zeros((m, e)),
+                            sd.uplink_energy_price[:, None])
     ok = sd.usable & np.isfinite(phi)
     phi = np.where(ok, phi, np.inf)
     w = np.sqrt(sd.server_work_s[:, 0])
