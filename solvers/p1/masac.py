@@ -20,9 +20,10 @@ The shipped policy (``uara/rl/policies/masac.pt``) is loaded by default; ``--pol
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
@@ -65,6 +66,30 @@ class PaperMASACOptions:
     max_swaps: int | None = None
 
 
+def checkpoint_once(solver: Solver, loader: Callable[[Path], Any], default: Path, what: str, train: str) -> Any:
+    """``solver._policy``, loaded from ``solver.options.policy`` (else ``default``) by ``loader`` on first use;
+    a one-line error naming the path and the command ``train`` when there is no file."""
+    if solver._policy is None:
+        path = Path(solver.options.policy) if solver.options.policy else default
+        if not path.is_file():
+            raise SolverError(f"solver '{solver.name}': no {what} checkpoint at {path} (train one with `{train}`)")
+        solver._policy = loader(path)
+    return solver._policy
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to max(1, ``n``) (the run's thread budget) for the block, restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class _PolicyMixin:
     """Loads the checkpoint once per solver object and maps a slot to the actor's action."""
 
@@ -73,14 +98,9 @@ class _PolicyMixin:
 
     def policy(self):
         """The loaded :class:`uara.rl.policy.Policy` (loaded once per solver object)."""
-        if self._policy is None:
-            from uara.rl.policy import load_policy
+        from uara.rl.policy import load_policy
 
-            path = Path(self.options.policy) if self.options.policy else default_policy_path()
-            if not path.is_file():
-                raise SolverError(f"solver '{self.name}': no policy checkpoint at {path} (train one with `uara train masac`)")
-            self._policy = load_policy(path)
-        return self._policy
+        return checkpoint_once(self, load_policy, default_policy_path(), "policy", "uara train masac")
 
     def action(self, sd: SlotData, ctx: SolveContext) -> tuple[np.ndarray, float, float]:
         """(action (M, 2), beta_y, beta_z): the actor's deterministic action, or zeros with ``zero_action``."""
@@ -88,15 +108,9 @@ class _PolicyMixin:
 
         if self.options.zero_action:
             return np.zeros((sd.num_devices, ACT_DIM)), BETA_Y, BETA_Z
-        import torch
-
         pol = self.policy()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, ctx.threads))
-        try:
+        with torch_threads(ctx.threads):
             return pol.act(device_features(sd)), pol.beta_y, pol.beta_z
-        finally:
-            torch.set_num_threads(threads)
 
 
 class PaperMASACSolver(_PolicyMixin, Solver):
@@ -233,21 +247,11 @@ class PrefSolver(Solver):
 
         if self.options.zero_action:
             return zero_preferences(sd)
-        import torch
         from uara.rl.preference import load_preference_policy
 
-        if self._policy is None:
-            path = Path(self.options.policy) if self.options.policy else default_preference_path()
-            if not path.is_file():
-                raise SolverError(f"solver 'learned-pref': no preference checkpoint at {path} "
-                                  f"(train one with `uara train pref`)")
-            self._policy = load_preference_policy(path)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, ctx.threads))
-        try:
-            return self._policy.preferences(sd)
-        finally:
-            torch.set_num_threads(threads)
+        policy = checkpoint_once(self, load_preference_policy, default_preference_path(), "preference", "uara train pref")
+        with torch_threads(ctx.threads):
+            return policy.preferences(sd)
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         return preference_decision(sd, self.preferences(sd, ctx), ctx, candidates=self.options.candidates,
