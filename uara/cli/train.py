@@ -24,23 +24,26 @@ _CHOICES = {"final_allocation": list(FINAL_ALLOCATIONS), "device": ["auto", "cpu
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train a learned solver (masac, pref)",
+        help="train a learned solver (masac, masac-es, pref)",
         description=(
             "Train TMA-MASAC on random instances of varied size (plus the --instances files); "
             "writes the policy to --output, the full training state next to it (*.resume) and "
             "the learning curve (CSV + PNG) to --curve-dir. Every hyperparameter of MASACArgs is a flag. "
-            "`uara train pref` instead imitates a teacher's associations (uara.cli.train_pref)."
+            "`uara train masac-es` trains the same actor by evolution strategies on the slot objective "
+            "(uara.cli.train_es); `uara train pref` imitates a teacher's associations (uara.cli.train_pref)."
         ),
     )
-    p.add_argument("algorithm", choices=["masac", "pref"], help="what to train")
+    p.add_argument("algorithm", choices=["masac", "masac-es", "pref"], help="what to train")
     p.add_argument("--instances", default=None, metavar="PATH", help="instance file or folder of *.json added to the training pool")
     p.add_argument("--output", "-O", default="policies/masac.pt", metavar="FILE", help="policy checkpoint to write (the best by held-out evaluation; the last goes to FILE.last)")
     p.add_argument("--resume", action="store_true", help="continue from the *.resume next to --output")
     p.add_argument("--curve-dir", default=None, metavar="DIR", help="where to write learning_curve.csv/png (default: next to --output)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_hyperparameters(p.add_argument_group("hyperparameters (uara.rl.train_args.MASACArgs)"))
+    from uara.cli.train_es import add_es_flags
     from uara.cli.train_pref import add_pref_flags
 
+    add_es_flags(p)
     add_pref_flags(p)
     p.set_defaults(func=run)
 
@@ -112,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
         from uara.cli.train_pref import run_pref
 
         return run_pref(args)
+    if args.algorithm == "masac-es":
+        from uara.cli.train_es import run_es
+
+        return run_es(args)
     try:
         from uara.rl.trainer import train
     except ImportError as exc:  # pragma: no cover - the module raises MissingDependencyError itself

@@ -1,0 +1,135 @@
+"""masac's actor trained by evolution strategies (uara.experiments.studies.policy_evolution, `uara train masac-es`):
+the flat parameters and the checkpoint, the zero-action start, the rank-based gradient, determinism, resume,
+and one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from uara.cli import main  # noqa: E402
+from uara.errors import UaraError  # noqa: E402
+from uara.experiments.studies.action_headroom import action_objective  # noqa: E402
+from uara.experiments.studies.policy_evolution import (  # noqa: E402
+    AdamState, ESArgs, ScoredSlot, actor_action, centred_ranks, es_gradient, initial_parameters, parameter_shapes,
+    relative_gains, save_es_policy, scored_slot, train_es)
+from uara.model.formulation import slot_data  # noqa: E402
+from uara.rl.environment import ACT_DIM, OBS_DIM, device_features  # noqa: E402
+from uara.rl.policy import load_policy  # noqa: E402
+from uara.scenario.random_instance import random_instance  # noqa: E402
+from uara.solvers.p1.masac import paper_decision  # noqa: E402
+
+TINY = dict(sizes=((12, 3), (16, 4)), iterations=4, pairs=2, batch_slots=2, eval_every=1, hidden=4)
+
+
+def _size(hidden):
+    return sum(int(np.prod(s)) for s in parameter_shapes(hidden))
+
+
+def test_the_initial_actor_is_the_zero_action_and_gains_nothing():
+    rng = np.random.default_rng(0)
+    theta = initial_parameters(8, rng)
+    obs = rng.normal(size=(30, OBS_DIM))
+    assert theta.size == _size(8) and np.all(actor_action(theta, obs, 8) == 0.0)
+    sd = slot_data(random_instance(14, 3, seed=2), 0)
+    slot = scored_slot("s", sd, "paper")
+    assert slot.zero_value == pytest.approx(action_objective(sd, "paper")(np.zeros((14, ACT_DIM))))
+    assert relative_gains(theta, [slot], 8) == pytest.approx([0.0], abs=0.0)
+
+
+def test_a_saved_es_policy_loads_as_a_masac_checkpoint_and_acts_like_the_parameters(tmp_path):
+    """The flat vector -> Actor state dict mapping: load_policy's action equals actor_action's (float32)."""
+    from uara.experiments.studies.policy_evolution import ESRun
+
+    rng = np.random.default_rng(1)
+    theta = rng.normal(scale=0.7, size=_size(6))
+    run = ESRun(theta, 3, np.array([0.01, 0.02]), [{"iteration": 3}], 1.0, 4, 2)
+    path = save_es_policy(tmp_path / "p.pt", run, ESArgs(hidden=6))
+    pol = load_policy(path)
+    inst = random_instance(20, 4, seed=5)
+    sd = slot_data(inst, 0)
+    obs = device_features(sd)
+    np.testing.assert_allclose(pol.act(obs), actor_action(theta, obs.astype(float), 6), atol=2e-6)
+    assert pol.trained_final_allocation == "policy" and pol.meta["args"]["algorithm"] == "es"
+    # and masac runs it: the decision is paper_decision of that action
+    from uara.solvers import get_solver
+    from uara.solvers.base import SolveContext
+
+    import time
+
+    ctx = SolveContext(seed=0, slot=0, rng=np.random.default_rng(0), deadline=time.perf_counter() + 60, threads=1,
+                       instance=inst)
+    dec = get_solver("masac", policy=str(path)).solve_slot(sd, ctx)
+    ref = paper_decision(sd, pol.act(obs))
+    assert np.array_equal(dec.association, ref.association)
+
+
+def test_centred_ranks_span_minus_half_to_half_in_score_order():
+    r = centred_ranks(np.array([3.0, -1.0, 2.0, 10.0]))
+    assert r.tolist() == pytest.approx([1 / 6, -0.5, -1 / 6, 0.5])
+
+
+def test_the_es_gradient_points_uphill_on_a_quadratic():
+    """A synthetic slot whose cost is 1 + ||A - A*||^2 (A* reachable through the mean head's bias): the
+    estimate correlates with the true gradient and one Adam ascent step raises J."""
+    hidden = 3
+    target = np.array([0.4, -0.3])
+    obs = np.ones((5, OBS_DIM))
+    slot = ScoredSlot("toy", obs, lambda a: 1.0 + float(((a - target) ** 2).sum()), 1.0 + 5 * float((target ** 2).sum()))
+    args = ESArgs(pairs=40, sigma=0.05, hidden=hidden)
+    theta = initial_parameters(hidden, np.random.default_rng(0))
+    grad, _ = es_gradient(theta, [slot], args, np.random.default_rng(1))
+    b3 = slice(theta.size - ACT_DIM, theta.size)
+    assert np.dot(grad[b3], target) > 0  # raising b3 along A* lowers the cost
+    adam = AdamState(np.zeros(theta.size), np.zeros(theta.size))
+    after = theta + adam.ascent_step(grad, 0.05)
+    assert relative_gains(after, [slot], hidden)[0] > relative_gains(theta, [slot], hidden)[0]
+
+
+def test_training_is_seeded_never_keeps_worse_than_the_zero_action_and_resumes_to_the_same_weights(tmp_path):
+    straight = train_es(ESArgs(**TINY))
+    again = train_es(ESArgs(**TINY))
+    assert np.array_equal(straight.theta, again.theta) and straight.best_iteration == again.best_iteration
+    assert straight.val_gains.mean() >= 0.0  # the zero-action start is kept unless validation improves on it
+    assert [c["iteration"] for c in straight.curve] == [1, 2, 3, 4]
+    resume = tmp_path / "r.resume"
+    half = train_es(ESArgs(**{**TINY, "iterations": 2}), resume=resume)
+    assert len(half.curve) == 2 and resume.is_file()
+    with pytest.raises(UaraError, match="other arguments"):
+        train_es(ESArgs(**{**TINY, "sigma": 0.1}), resume=resume)
+    # a run of 4 iterations started from the 2-iteration file: the arguments differ in iterations only
+    blob = torch.load(resume, weights_only=True)
+    blob["args"]["iterations"] = 4
+    torch.save(blob, resume)
+    rest = train_es(ESArgs(**TINY), resume=resume)
+    assert np.array_equal(rest.theta, straight.theta) and rest.best_iteration == straight.best_iteration
+    assert [c["val_mean_gain"] for c in rest.curve] == [c["val_mean_gain"] for c in straight.curve]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("semantics", "both", "--es-semantics must be one of paper, uara"),
+    ("batch_slots", 0, "--es-batch-slots must be an integer >= 1"),
+    ("sigma", float("nan"), "--es-sigma must be a positive number"),
+    ("sizes", ((0, 3),), "--es-sizes needs M >= 1"),
+])
+def test_bad_es_arguments_get_one_line_errors_naming_the_flag(field, value, message):
+    with pytest.raises(UaraError, match=message) as err:
+        ESArgs(**{field: value}).check()
+    assert "\n" not in str(err.value)
+
+
+def test_uara_train_masac_es_writes_a_policy_and_curve_and_refuses_a_stale_resume_file(tmp_path, capsys):
+    out = tmp_path / "p.pt"
+    flags = ["train", "masac-es", "--es-sizes", "12x3,16x4", "--es-iterations", "2", "--es-pairs", "1",
+             "--es-batch-slots", "2", "--es-eval-every", "1", "--es-hidden", "4", "--output", str(out), "--no-progress"]
+    assert main(flags) == 0
+    assert out.is_file() and (tmp_path / "p_learning_curve.csv").read_text().startswith("iteration,")
+    assert not (tmp_path / "p.pt.resume").exists()
+    assert "trained masac-es (paper semantics)" in capsys.readouterr().out
+    (tmp_path / "p.pt.resume").write_bytes(b"x")
+    assert main(flags) != 0
+    assert "pass --resume" in capsys.readouterr().err
+    assert main(flags[:2] + ["--es-semantics", "none", "--output", str(tmp_path / "q.pt")]) != 0
+    assert "--es-semantics must be one of" in capsys.readouterr().err
