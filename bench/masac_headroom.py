@@ -37,12 +37,14 @@ RANDOM = {"500x30": 900001, "1000x50": 900002}
 
 
 def policy_action(sd) -> np.ndarray:
-    """The shipped policy's deterministic action on the slot."""
+    """The SAC policy's deterministic action on the slot: the policy shipped when the headroom was measured
+    (for both semantics), now masac-uara's ``masac_uara.pt``, so a rerun gives the same rows; the policy
+    ``masac`` ships now is scored against the headroom by ``bench/masac_policy_heldout.py``."""
     from uara.rl.environment import device_features
     from uara.rl.policy import load_policy
-    from uara.solvers.p1.masac import default_policy_path
+    from uara.solvers.p1.masac import default_uara_policy_path
 
-    return load_policy(default_policy_path()).act(device_features(sd))
+    return load_policy(default_uara_policy_path()).act(device_features(sd))
 
 
 def certified_bound(inst: Instance, sd, slot: int, limit_s: float) -> tuple[float, float]:

@@ -204,6 +204,19 @@ def test_shipped_policy_loads_by_default():
     assert sol.feasible
 
 
+def test_each_masac_back_end_loads_its_own_shipped_policy():
+    """masac (the paper's semantics) loads policies/masac.pt, masac-uara policies/masac_uara.pt; each was trained
+    under its own semantics, and the checkpoint says which (results/masac/README.md)."""
+    from uara.solvers.p1.masac import default_policy_path, default_uara_policy_path
+
+    if not (default_policy_path().is_file() and default_uara_policy_path().is_file()):
+        pytest.skip("no shipped policies in this checkout")
+    paper, uara_ = get_solver("masac"), get_solver("masac-uara")
+    assert paper.policy().meta["args"]["final_allocation"] == "policy"
+    assert uara_.policy().meta["args"]["final_allocation"] == "exact"
+    assert default_uara_policy_path().name == "masac_uara.pt" and default_policy_path().name == "masac.pt"
+
+
 def test_missing_policy_is_one_line_error(tmp_path):
     from uara.errors import SolverError
 

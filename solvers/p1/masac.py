@@ -15,7 +15,9 @@ They differ in what happens next:
   :func:`uara.rl.environment.decide`).
 
 The decisions are feasible by construction and re-scored by the evaluator like every other back-end.
-The shipped policy (``uara/rl/policies/masac.pt``) is loaded by default; ``--policy PATH`` for another.
+Each back-end loads its own shipped policy by default, trained under its own semantics:
+``uara/rl/policies/masac.pt`` for ``masac`` and ``masac_uara.pt`` for ``masac-uara``
+(results/masac/README.md says how each was trained); ``-o policy=PATH`` loads another.
 """
 
 from __future__ import annotations
@@ -33,16 +35,22 @@ from uara.solvers.base import SlotDecision, SolveContext, Solver
 
 
 
-def default_policy_path() -> Path:
-    """``uara/rl/policies/masac.pt`` of the installed package (works for editable and wheel installs)."""
+def default_policy_path(file: str = "masac.pt") -> Path:
+    """``uara/rl/policies/<file>`` of the installed package (works for editable and wheel installs); the
+    default is ``masac``'s policy."""
     import uara
 
-    return Path(uara.__file__).resolve().parent / "rl" / "policies" / "masac.pt"
+    return Path(uara.__file__).resolve().parent / "rl" / "policies" / file
+
+
+def default_uara_policy_path() -> Path:
+    """``masac-uara``'s shipped policy, ``uara/rl/policies/masac_uara.pt``."""
+    return default_policy_path("masac_uara.pt")
 
 
 @dataclass
 class MASACOptions:
-    """policy: checkpoint path (default: the shipped uara/rl/policies/masac.pt);
+    """policy: checkpoint path (default: the shipped uara/rl/policies/masac_uara.pt);
     zero_action: ignore the policy and use the zero correction (the exact-allocation prior; an ablation);
     max_moves: cap on TMA phase-2 moves (None = 2 M + 10);
     final_allocation: 'exact' (default: once TMA has fixed the association under the policy's shares,
@@ -95,12 +103,14 @@ class _PolicyMixin:
 
     requires = ("torch",)
     extra = "rl"
+    #: the shipped policy this back-end loads without ``policy`` (uara/rl/policies/<file>)
+    POLICY_FILE: ClassVar[str] = "masac.pt"
 
     def policy(self):
         """The loaded :class:`uara.rl.policy.Policy` (loaded once per solver object)."""
         from uara.rl.policy import load_policy
 
-        return checkpoint_once(self, load_policy, default_policy_path(), "policy", "uara train masac")
+        return checkpoint_once(self, load_policy, default_policy_path(self.POLICY_FILE), "policy", "uara train masac")
 
     def action(self, sd: SlotData, ctx: SolveContext) -> tuple[np.ndarray, float, float]:
         """(action (M, 2), beta_y, beta_z): the actor's deterministic action, or zeros with ``zero_action``."""
@@ -154,6 +164,7 @@ def paper_decision(sd: SlotData, action: np.ndarray, ctx: SolveContext | None = 
 
 class MASACSolver(_PolicyMixin, Solver):
     name = "masac-uara"
+    POLICY_FILE: ClassVar[str] = "masac_uara.pt"
     description = ("uara's variant of TMA-MASAC: the policy's shares steer single-device moves from Max-SINR, then the "
                    "allocation is re-solved exactly (not the paper's semantics: see masac)")
     Options: ClassVar[type] = MASACOptions
