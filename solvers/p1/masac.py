@@ -125,7 +125,7 @@ class _PolicyMixin:
 
 class PaperMASACSolver(_PolicyMixin, Solver):
     name = "masac"
-    VERSION = 2  # 1 was uara's variant, now ``masac-uara``
+    VERSION = 3  # 1 was uara's variant, now ``masac-uara``; 3: the shipped policy is the ES one (2 loaded the SAC policy)
     CORE = ("moves",)
     description = ("TMA-MASAC as the paper runs it (Sec. IV): the trained policy sets Y, Z; TMA (Alg. 1) fixes the "
                    "association by pairwise swaps")
