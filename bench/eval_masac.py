@@ -1,4 +1,4 @@
-"""Honest evaluation of the shipped TMA-MASAC policy on the shipped instances and on held-out random ones.
+"""Honest evaluation of masac-uara's shipped SAC policy (masac_uara.pt) on the shipped and held-out instances.
 
     python bench/eval_masac.py [--instances instances/] [--policy PATH] [--output results/masac/evaluation.md]
                                [--relax-limit 20] [--heldout 6]
@@ -30,9 +30,9 @@ METHODS = [
     ("max-sinr", "max-sinr", {}),
     ("max-compute", "max-compute", {}),
     ("tma+exact", "tma", {"allocation": "exact"}),
-    ("zero-action", "masac", {"zero_action": True}),
-    ("masac[policy]", "masac", {"final_allocation": "policy"}),
-    ("masac[exact]", "masac", {"final_allocation": "exact"}),
+    ("zero-action", "masac-uara", {"zero_action": True}),
+    ("masac[policy]", "masac-uara", {"final_allocation": "policy"}),
+    ("masac[exact]", "masac-uara", {"final_allocation": "exact"}),
 ]
 HELDOUT_SIZES = [(30, 4), (60, 8), (90, 12), (120, 16), (150, 20), (180, 20), (60, 4), (120, 8)]
 
@@ -58,10 +58,10 @@ def run_instance(inst, policy: str | None, seeds: int, limit: float | None) -> d
     res: dict[str, tuple[float, float]] = {}
     consts = None
     for label, name, opts in METHODS:
-        if name == "masac" and policy:
+        if name == "masac-uara" and policy:
             opts = {**opts, "policy": policy}
         solver = get_solver(name, **opts)
-        if name == "masac" and not opts.get("zero_action"):
+        if name == "masac-uara" and not opts.get("zero_action"):
             solver.policy()  # load once, outside the timing
         ctrls, secs = [], []
         for s in range(seeds) if name == "random" else [0]:
@@ -148,7 +148,7 @@ def main() -> int:
 
     wins = [all(np.mean(r["res"][SHIPPED][0]) < np.mean(r["res"][b][0]) for b in ("random", "max-sinr", "max-compute"))
             for _, _, r in shipped]
-    pol = args.policy or "uara/rl/policies/masac.pt (shipped)"
+    pol = args.policy or "uara/rl/policies/masac_uara.pt (masac-uara's shipped SAC policy)"
     lines = [
         "# TMA-MASAC evaluation",
         "",
