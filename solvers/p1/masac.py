@@ -45,7 +45,7 @@ def default_policy_path(file: str = "masac.pt") -> Path:
 
 def default_uara_policy_path() -> Path:
     """``masac-uara``'s shipped policy, ``uara/rl/policies/masac_uara.pt``."""
-    return default_policy_path("masac_uara.pt")
+    return default_policy_path(MASACSolver.POLICY_FILE)
 
 
 @dataclass
@@ -206,7 +206,7 @@ def search_tables_are_small(sd: SlotData, assoc: np.ndarray) -> bool:
 
 def default_preference_path() -> Path:
     """``uara/rl/policies/pref.pt`` of the installed package."""
-    return default_policy_path().with_name("pref.pt")
+    return default_policy_path("pref.pt")
 
 
 @dataclass

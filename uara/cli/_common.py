@@ -3,9 +3,74 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import MISSING, fields
 from typing import Any
 
 from uara.model.instance import Instance
+
+
+def add_dataclass_flags(group: Any, cls: type, *, prefix: str = "", dest: str = "hp_",
+                        aliases: dict[str, str] | None = None, choices: dict[str, list] | None = None,
+                        default_text: dict[str, str] | None = None) -> None:
+    """One flag per field of the dataclass ``cls``: ``--<prefix><name-with-dashes>`` (plus its alias) stored
+    as ``<dest><name>`` with default None (unset), typed from the annotation (bool: --x/--no-x; sizes
+    tuple[tuple[int, int], ...]: 30x4,60x8; tuple[str, ...]: comma-separated; other tuples: integers),
+    its attribute docstring as help followed by the default (``default_text`` overrides how it reads)."""
+    from uara.rl.train_args import field_docs
+
+    docs, aliases, choices, default_text = field_docs(cls), aliases or {}, choices or {}, default_text or {}
+    for f in fields(cls):
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        flags = [f"--{prefix}{f.name.replace('_', '-')}"] + ([aliases[f.name]] if f.name in aliases else [])
+        shown = default_text.get(f.name, _show(default))
+        kw: dict[str, Any] = {"dest": f"{dest}{f.name}", "default": None,
+                              "help": f"{docs.get(f.name, f.name)} (default {shown})"}
+        typ = str(f.type)
+        if typ == "bool":
+            kw["action"] = argparse.BooleanOptionalAction
+        elif typ.startswith("tuple[tuple"):
+            kw.update(type=size_pairs, metavar="AxB,...")
+        elif typ.startswith("tuple[str"):
+            kw.update(type=_strings, metavar="FILE,...")
+        elif typ.startswith("tuple"):
+            kw.update(type=_ints, metavar="N,...")
+        else:
+            kw["type"] = {"int": int, "float": float}.get(typ, str)
+            if f.name in choices:
+                kw["choices"] = choices[f.name]
+            else:
+                kw["metavar"] = f.name.upper()
+        group.add_argument(*flags, **kw)
+
+
+def dataclass_values(args: argparse.Namespace, cls: type, dest: str = "hp_") -> dict[str, Any]:
+    """The fields of ``cls`` whose flags (:func:`add_dataclass_flags`) were given, by field name."""
+    return {f.name: getattr(args, f"{dest}{f.name}") for f in fields(cls) if getattr(args, f"{dest}{f.name}", None) is not None}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join("x".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in value)
+    return str(value)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _strings(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def size_pairs(text: str) -> tuple[tuple[int, int], ...]:
+    """An argparse type: ``30x4,60x8`` -> ((30, 4), (60, 8))."""
+    try:
+        return tuple((int(a), int(b)) for a, b in (t.split("x") for t in text.split(",") if t.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 30x4,60x8, got {text!r}") from None
 
 
 def load_instance(path: str) -> Instance:

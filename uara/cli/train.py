@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from uara.cli._common import add_dataclass_flags, dataclass_values
 from uara.errors import MissingDependencyError, UaraError
 from uara.io import check_output_path
 from uara.rl.environment import FINAL_ALLOCATIONS
-from uara.rl.train_args import FLAG_ALIASES, MASACArgs, field_docs
+from uara.rl.train_args import FLAG_ALIASES, MASACArgs
 
 #: Fields whose flags keep their earlier (narrower) choices.
 _CHOICES = {"final_allocation": list(FINAL_ALLOCATIONS), "device": ["auto", "cpu", "cuda"]}
@@ -50,52 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_hyperparameters(group: Any) -> None:
     """One flag per MASACArgs field: ``--name-with-dashes`` (plus its alias), typed from the annotation."""
-    docs = field_docs(MASACArgs)
-    for f in fields(MASACArgs):
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        flags = [f"--{f.name.replace('_', '-')}"] + ([FLAG_ALIASES[f.name]] if f.name in FLAG_ALIASES else [])
-        kw: dict[str, Any] = {"dest": f"hp_{f.name}", "default": None,
-                              "help": f"{docs.get(f.name, f.name)} (default {_show(default)})"}
-        typ = str(f.type)
-        if typ == "bool":
-            kw["action"] = argparse.BooleanOptionalAction
-        elif typ.startswith("tuple[tuple"):
-            kw.update(type=_pairs, metavar="AxB,...")
-        elif typ.startswith("tuple"):
-            kw.update(type=_ints, metavar="N,...")
-        else:
-            kw["type"] = {"int": int, "float": float}.get(typ, str)
-            if f.name in _CHOICES:
-                kw["choices"] = _CHOICES[f.name]
-            else:
-                kw["metavar"] = f.name.upper()
-        group.add_argument(*flags, **kw)
+    add_dataclass_flags(group, MASACArgs, aliases=FLAG_ALIASES, choices=_CHOICES)
 
 
 def hyperparameters(args: argparse.Namespace) -> MASACArgs:
     """MASACArgs from the flags (unset flags keep the dataclass defaults), range-checked."""
-    values = {f.name: getattr(args, f"hp_{f.name}") for f in fields(MASACArgs) if getattr(args, f"hp_{f.name}", None) is not None}
-    return MASACArgs(**values).check()
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, tuple):
-        return ",".join("x".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in value)
-    return str(value)
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
-def _pairs(text: str) -> tuple[tuple[int, int], ...]:
-    try:
-        return tuple((int(a), int(b)) for a, b in (t.split("x") for t in text.split(",") if t.strip()))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 30x4,60x8, got {text!r}") from None
+    return MASACArgs(**dataclass_values(args, MASACArgs)).check()
 
 
 def _instance_files(path: str) -> list[Path]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from uara.cli._common import add_dataclass_flags, dataclass_values
 from uara.errors import UaraError
 from uara.io import atomic_write_text, check_output_path
 
@@ -23,40 +23,17 @@ from uara.io import atomic_write_text, check_output_path
 def add_es_flags(p: argparse.ArgumentParser) -> None:
     """One ``--es-<name>`` flag per ESArgs field (defaults shown; sizes as 30x4,60x8,...)."""
     from uara.experiments.studies.policy_evolution import ESArgs
-    from uara.rl.train_args import field_docs
 
     g = p.add_argument_group("masac-es (evolution strategies on masac's actor; the SAC hyperparameters are ignored)")
-    docs = field_docs(ESArgs)
-    for f in fields(ESArgs):
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        kw: dict[str, Any] = {"dest": f"es_{f.name}", "default": None}
-        if f.name == "sizes":
-            kw.update(type=_sizes, metavar="MxE,...", help=f"{docs[f.name]} (default M 30..180 x E 4..20)")
-        elif f.name.endswith("_files"):
-            kw.update(type=_files, metavar="FILE,...", help=f"{docs[f.name]} (default none)")
-        else:
-            kw.update(type={"int": int, "float": float}.get(str(f.type), str), metavar=f.name.upper(),
-                      help=f"{docs.get(f.name, f.name)} (default {default})")
-        g.add_argument(f"--es-{f.name.replace('_', '-')}", **kw)
-
-
-def _sizes(text: str) -> tuple[tuple[int, int], ...]:
-    try:
-        return tuple((int(a), int(b)) for a, b in (t.split("x") for t in text.split(",") if t.strip()))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 30x4,60x8, got {text!r}") from None
-
-
-def _files(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
+    add_dataclass_flags(g, ESArgs, prefix="es-", dest="es_",
+                        default_text={"sizes": "M 30..180 x E 4..20", "train_files": "none", "val_files": "none"})
 
 
 def es_arguments(args: argparse.Namespace) -> Any:
     """ESArgs from the ``--es-*`` flags (unset flags keep the defaults), range-checked."""
     from uara.experiments.studies.policy_evolution import ESArgs
 
-    values = {f.name: getattr(args, f"es_{f.name}") for f in fields(ESArgs) if getattr(args, f"es_{f.name}", None) is not None}
-    return ESArgs(**values).check()
+    return ESArgs(**dataclass_values(args, ESArgs, "es_")).check()
 
 
 def run_es(args: argparse.Namespace) -> int:

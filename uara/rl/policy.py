@@ -101,16 +101,24 @@ def resolve_device(name: str) -> torch.device:
 def save_policy(path: str | Path, actor: Actor, args: MASACArgs, extra: dict[str, Any] | None = None) -> Path:
     """Write the small inference checkpoint (actor weights + metadata), atomically."""
     state = {k: v.detach().cpu().clone() for k, v in actor.state_dict().items()}
+    return save_actor_checkpoint(path, state, args.hidden, _jsonable(dataclasses.asdict(args)),
+                                 beta_y=args.beta_y, beta_z=args.beta_z, extra=extra)
+
+
+def save_actor_checkpoint(path: str | Path, state: dict[str, Any], hidden: int, args: dict[str, Any], *,
+                          beta_y: float = BETA_Y, beta_z: float = BETA_Z, extra: dict[str, Any] | None = None) -> Path:
+    """The inference checkpoint :func:`load_policy` reads: an :class:`Actor` state dict of width ``hidden``,
+    the features and correction ranges it acts with, and ``args`` (the training run's record), atomically."""
     blob = {
         "format": CHECKPOINT_FORMAT,
         "features": list(FEATURES),
         "obs_dim": OBS_DIM,
         "act_dim": ACT_DIM,
-        "hidden": args.hidden,
-        "beta_y": args.beta_y,
-        "beta_z": args.beta_z,
+        "hidden": hidden,
+        "beta_y": beta_y,
+        "beta_z": beta_z,
         "actor": state,
-        "args": _jsonable(dataclasses.asdict(args)),
+        "args": args,
         **(extra or {}),
     }
     return save_checkpoint_atomically(path, blob)

@@ -37,7 +37,7 @@ import numpy as np
 from uara.errors import UaraError
 from uara.experiments.studies.action_headroom import SEMANTICS, action_objective
 from uara.model.formulation import SlotData, slot_data
-from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z, OBS_DIM, device_features
+from uara.rl.environment import ACT_DIM, OBS_DIM, device_features
 
 #: Training sizes (M x E) of the default pool: M 30..180, E 4..20 (issue 27 item 4).
 DEFAULT_SIZES = tuple((m, e) for m in (30, 60, 90, 120, 150, 180) for e in (4, 8, 12, 16, 20))
@@ -256,9 +256,9 @@ def train_es(args: ESArgs, resume: str | Path | None = None, log: Callable[[str]
         rng = np.random.default_rng(args.seed)
         theta = initial_parameters(args.hidden, rng)
         state = {"theta": theta, "adam": AdamState(np.zeros(theta.size), np.zeros(theta.size)), "rng": rng,
-                 "iteration": 0, "curve": [], "best": (0.0, 0, theta.copy()), "wall_s": 0.0}
+                 "iteration": 0, "curve": [], "best": (np.zeros(len(val)), 0, theta.copy()), "wall_s": 0.0}
     theta, adam, rng = state["theta"], state["adam"], state["rng"]
-    best_val, best_it, best_theta = state["best"]
+    best_gains, best_it, best_theta = state["best"]  # the zero-action start gains exactly 0 on every slot
     batch = min(args.batch_slots, len(train))
     for it in range(state["iteration"], args.iterations):
         idx = rng.choice(len(train), batch, replace=False)
@@ -266,8 +266,8 @@ def train_es(args: ESArgs, resume: str | Path | None = None, log: Callable[[str]
         theta = theta + adam.ascent_step(grad, args.lr)
         if (it + 1) % args.eval_every == 0 or it + 1 == args.iterations:
             gv = relative_gains(theta, val, args.hidden)
-            if gv.mean() > best_val:
-                best_val, best_it, best_theta = float(gv.mean()), it + 1, theta.copy()
+            if gv.mean() > best_gains.mean():
+                best_gains, best_it, best_theta = gv, it + 1, theta.copy()
             wall = state["wall_s"] + time.perf_counter() - t0
             state["curve"].append({"iteration": it + 1, "train_gain": train_mean, "val_mean_gain": float(gv.mean()),
                                    "val_median_gain": float(np.median(gv)), "val_worse": int((gv < 0).sum()),
@@ -277,14 +277,13 @@ def train_es(args: ESArgs, resume: str | Path | None = None, log: Callable[[str]
                 log(f"iteration {it + 1}: train {100 * train_mean:.3f} %, validation mean {100 * c['val_mean_gain']:.3f} %"
                     f" median {100 * c['val_median_gain']:.3f} %, worse on {c['val_worse']}/{len(val)}, {wall:.0f} s")
             if resume is not None:
-                _save_resume(resume, args, theta, adam, rng, it + 1, state["curve"], (best_val, best_it, best_theta), wall)
-    final_gains = relative_gains(best_theta, val, args.hidden)
+                _save_resume(resume, args, theta, adam, rng, it + 1, state["curve"], (best_gains, best_it, best_theta), wall)
     wall = state["wall_s"] + time.perf_counter() - t0
-    return ESRun(best_theta, best_it, final_gains, state["curve"], wall, len(train), len(val))
+    return ESRun(best_theta, best_it, best_gains, state["curve"], wall, len(train), len(val))
 
 
 def _save_resume(path: str | Path, args: ESArgs, theta: np.ndarray, adam: AdamState, rng: np.random.Generator,
-                 iteration: int, curve: list[dict], best: tuple[float, int, np.ndarray], wall_s: float) -> None:
+                 iteration: int, curve: list[dict], best: tuple[np.ndarray, int, np.ndarray], wall_s: float) -> None:
     import torch
 
     from uara.rl.policy import save_checkpoint_atomically
@@ -293,7 +292,7 @@ def _save_resume(path: str | Path, args: ESArgs, theta: np.ndarray, adam: AdamSt
     save_checkpoint_atomically(path, {
         "args": args_record(args), "theta": t(theta), "adam_m": t(adam.m), "adam_v": t(adam.v), "adam_t": adam.t,
         "rng": rng.bit_generator.state, "iteration": iteration, "curve": curve,
-        "best_val": best[0], "best_iteration": best[1], "best_theta": t(best[2]), "wall_s": wall_s})
+        "best_val_gains": t(best[0]), "best_iteration": best[1], "best_theta": t(best[2]), "wall_s": wall_s})
 
 
 def _load_resume(path: str | Path, args: ESArgs) -> dict | None:
@@ -309,7 +308,7 @@ def _load_resume(path: str | Path, args: ESArgs) -> dict | None:
     arr = lambda k: blob[k].numpy().astype(float)  # noqa: E731
     return {"theta": arr("theta"), "adam": AdamState(arr("adam_m"), arr("adam_v"), int(blob["adam_t"])), "rng": rng,
             "iteration": int(blob["iteration"]), "curve": list(blob["curve"]),
-            "best": (float(blob["best_val"]), int(blob["best_iteration"]), arr("best_theta")),
+            "best": (arr("best_val_gains"), int(blob["best_iteration"]), arr("best_theta")),
             "wall_s": float(blob["wall_s"])}
 
 
@@ -321,18 +320,14 @@ def args_record(args: ESArgs) -> dict:
 
 
 def save_es_policy(path: str | Path, run: ESRun, args: ESArgs, extra: dict | None = None) -> Path:
-    """The kept parameters as a masac checkpoint (:func:`uara.rl.policy.save_policy`'s format) that the
+    """The kept parameters as a masac checkpoint (:func:`uara.rl.policy.save_actor_checkpoint`) that the
     ``masac`` and ``masac-uara`` back-ends load; ``args`` and the run's record go into its metadata."""
-    from uara.rl.policy import CHECKPOINT_FORMAT, save_checkpoint_atomically
-    from uara.rl.environment import FEATURES
+    from uara.rl.policy import save_actor_checkpoint
 
     final = "policy" if args.semantics == "paper" else "exact"
-    return save_checkpoint_atomically(path, {
-        "format": CHECKPOINT_FORMAT, "features": list(FEATURES), "obs_dim": OBS_DIM, "act_dim": ACT_DIM,
-        "hidden": args.hidden, "beta_y": BETA_Y, "beta_z": BETA_Z,
-        "actor": actor_state_dict(run.theta, args.hidden),
-        "args": {**args_record(args), "algorithm": "es", "final_allocation": final},
-        "es": {"best_iteration": run.best_iteration, "val_mean_gain": float(run.val_gains.mean()),
-               "val_median_gain": float(np.median(run.val_gains)), "wall_s": round(run.wall_s, 1),
-               "train_slots": run.train_slots, "val_slots": run.val_slots, "curve": run.curve},
-        **(extra or {})})
+    record = {"es": {"best_iteration": run.best_iteration, "val_mean_gain": float(run.val_gains.mean()),
+                     "val_median_gain": float(np.median(run.val_gains)), "wall_s": round(run.wall_s, 1),
+                     "train_slots": run.train_slots, "val_slots": run.val_slots, "curve": run.curve}}
+    return save_actor_checkpoint(path, actor_state_dict(run.theta, args.hidden), args.hidden,
+                                 {**args_record(args), "algorithm": "es", "final_allocation": final},
+                                 extra={**record, **(extra or {})})
