@@ -108,8 +108,48 @@ def test_training_is_seeded_never_keeps_worse_than_the_zero_action_and_resumes_t
     assert [c["val_mean_gain"] for c in rest.curve] == [c["val_mean_gain"] for c in straight.curve]
 
 
+def test_the_latency_objective_is_the_simulated_latency_of_the_decision():
+    """objective='latency': f(A) is the event simulation's summed latency of masac's decision at A, with the
+    tasks' own draft lengths (the same number score_configs gives server by server), positive and finite; a
+    slot scored by it starts at gain 0 like the cost one."""
+    from uara.experiments.studies.action_headroom import decision_latency_s
+    from uara.experiments.studies.policy_evolution import instance_slot
+    from uara.psd.server_configs import Config, score_configs, slot_tasks
+
+    inst = random_instance(14, 3, seed=2)
+    sd = slot_data(inst, 0)
+    tasks = slot_tasks(inst, 0)
+    action = np.random.default_rng(3).uniform(-1, 1, (14, ACT_DIM))
+    dec = paper_decision(sd, action)
+    by_server = 0.0
+    for j in range(sd.num_servers):
+        idx = np.flatnonzero(dec.association == j)
+        lat = score_configs(tasks, [Config(j, idx, tasks.own_draft_length[idx], dec.bandwidth_share[idx],
+                                           dec.compute_share[idx])])[0]
+        by_server += float(lat.sum())
+    value = action_objective(sd, "paper", tasks)(action)
+    assert value == pytest.approx(by_server, rel=1e-12) and 0 < value < float("inf")
+    assert value == decision_latency_s(tasks, dec.association, dec.bandwidth_share, dec.compute_share)
+    # the latency differs from the cost: it is not I - C in disguise
+    assert value != pytest.approx(action_objective(sd, "paper")(action), rel=1e-3)
+    slot = instance_slot("s", inst, 0, "paper", "latency")
+    assert slot.zero_value == pytest.approx(action_objective(sd, "paper", tasks)(np.zeros((14, ACT_DIM))))
+    theta = initial_parameters(4, np.random.default_rng(0))
+    assert relative_gains(theta, [slot], 4) == pytest.approx([0.0], abs=0.0)
+
+
+def test_a_latency_run_is_seeded_and_records_its_objective(tmp_path):
+    a = train_es(ESArgs(objective="latency", **{**TINY, "iterations": 2}))
+    b = train_es(ESArgs(objective="latency", **{**TINY, "iterations": 2}))
+    assert np.array_equal(a.theta, b.theta) and a.best_iteration == b.best_iteration
+    assert a.val_gains.mean() >= 0.0
+    pol = load_policy(save_es_policy(tmp_path / "lat.pt", a, ESArgs(objective="latency", **{**TINY, "iterations": 2})))
+    assert pol.meta["args"]["objective"] == "latency"
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("semantics", "both", "--es-semantics must be one of paper, uara"),
+    ("objective", "energy", "--es-objective must be one of cost, latency"),
     ("batch_slots", 0, "--es-batch-slots must be an integer >= 1"),
     ("sigma", float("nan"), "--es-sigma must be a positive number"),
     ("sizes", ((0, 3),), "--es-sizes needs M >= 1"),

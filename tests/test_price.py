@@ -19,7 +19,7 @@ from uara.model.solution import Status
 from uara.solvers import get_solver
 from uara.solvers.core.lagrangian import maximise_dual, start_from_association
 from uara.solvers.core.misocp import usable_pairs
-from uara.solvers.p1.pricing import price_server, server_items, set_values
+from uara.solvers.p1.pricing import node_bound, price_server, server_items, set_values
 from uara.solvers.p1.brute_force import BruteForceSolver
 from uara.solvers.base import SolveContext
 from uara.solvers.p1.price import BranchAndPrice, Master, PriceOptions
@@ -67,6 +67,37 @@ def test_pricing_equals_enumeration(seed):
             # a node-limited search still gives a valid bound
             cut = price_server(sd, items, u, max_nodes=1)
             assert cut.lower_bound <= best + tol
+            # a search with tolerance atol closes nodes within atol: its bound is valid and at most atol low
+            for atol in (1e-3, 0.05 * max(1.0, abs(best))):
+                loose = price_server(sd, items, u, atol=atol)
+                assert loose.finished
+                assert best - atol - tol <= loose.lower_bound <= best + tol
+                assert loose.best_value <= best + atol + tol
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_node_bound_stopped_at_a_threshold_is_reached_and_still_valid(seed):
+    """node_bound(stop_at=s) stops at the first stage at or above s: its value is then >= s and never above the
+    full search's maximum, which bounds every subset of the node from below."""
+    sd = slot_data(random_instance(16, 2, seed=seed))
+    rng = np.random.default_rng(seed)
+    for j in range(sd.num_servers):
+        items = server_items(sd, j)
+        items = server_items(sd, j, np.isin(np.arange(sd.num_devices), items.devices[:10]))
+        n = items.size
+        masks = _all_subsets(n)
+        u = np.zeros(sd.num_devices)
+        u[items.devices] = set_values(sd, items, np.eye(n, dtype=bool)) * rng.uniform(0.5, 3.0, n)
+        reduced = set_values(sd, items, masks) - masks @ u[items.devices]
+        hq = items.q - u[items.devices]
+        fin, free = np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
+        full = node_bound(items, hq, fin, free)
+        assert full.value <= reduced.min() + 1e-9 * max(1.0, abs(reduced.min()))
+        for stop in (full.value - 1.0, full.value - 1e-3, full.value + 1.0):
+            early = node_bound(items, hq, fin, free, stop_at=stop)
+            assert min(stop, full.value) <= early.value <= full.value
+            if stop > full.value:  # never reached: the whole search ran
+                assert early.value == full.value
 
 
 def _brute(inst: Instance) -> tuple[float, float]:

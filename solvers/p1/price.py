@@ -55,14 +55,17 @@ ROUNDING_CUSHION = (1e-11, 1e-12)
 #: Softmin temperatures of the relaxation's dual (maximise_dual) behind the first centre: two
 #: rounds reach its bound to ~1e-6 relative at half the cost of the default five.
 RELAXATION_TEMPERATURES = (1e-3, 1e-5)
-#: The box step's half-width is multiplied by BOX_SHRINK after a step that does not raise the bound and by
-#: BOX_GROW when no column prices out at the box's duals (the box, not the columns, held the duals back).
-BOX_SHRINK, BOX_GROW = 0.7, 3.0
-#: ... up to BOX_MAX times its initial half-width.
-BOX_MAX = 1e3
-#: Above this many usable pairs relax's pipeline gets the whole slot, not WARM_START_SHARE: at random
-#: 1000x50 (50 000 pairs) and 6 s per slot the master did not finish one column-generation round in the
-#: other half and price ended 0.011 % above relax with a lower bound (results/scale/README.md).
+#: The box step's half-width is multiplied by BOX_SHRINK after a step that does not raise the bound, by
+#: BOX_SERIOUS after one that does (the centre moves) and by BOX_GROW when no column prices out at the box's
+#: duals (the box held them back), up to BOX_MAX times its initial half-width.
+BOX_SHRINK, BOX_SERIOUS, BOX_GROW, BOX_MAX = 0.7, 2.0, 3.0, 1e3
+#: Share of the column-generation gap (or pruning gap) the pricing may leave open (:meth:`~BranchAndPrice._pricing_tolerance`).
+PRICING_TOLERANCE = 0.25
+#: Column generation at a node also ends when LB is within LP_CONVERGED of the pruning gap below the master's LP
+#: value (LB <= LP, so more rounds cannot close a node whose LP is above the cutoff: docs/solvers.md, VERSION 8).
+LP_CONVERGED = 0.1
+#: Above this many usable pairs relax's pipeline gets the whole slot, not WARM_START_SHARE (at 1000x50 and 6 s
+#: the master did not finish one round in the other half: results/scale/README.md).
 WARM_START_ALONE_PAIRS = 20_000
 
 
@@ -164,14 +167,6 @@ class BranchAndPrice:
             out[rows] = set_values(self.sd, items, sub)
         return out
 
-    def lam_to_assoc(self, lam: np.ndarray) -> np.ndarray:
-        """x_ij = sum_{S ni i} lam_jS as (M, E)."""
-        x = np.zeros((self.m, self.e))
-        on = np.flatnonzero(lam > 1e-12)
-        for k in on:
-            x[self.master.masks[k], self.master.server[k]] += lam[k]
-        return x
-
     # ------------------------------------------------------------ column generation
     def column_generation(self, cand: np.ndarray, bound_in: float, cutoff: float,
                           center: np.ndarray | None = None) -> CGResult:
@@ -193,7 +188,7 @@ class BranchAndPrice:
         box = self.opts.box > 0
         alpha = self.opts.smoothing if best_u is not None and not box else 0.0
         width = None
-        it, converged, exact = 0, False, True
+        it, converged, exact, tight = 0, False, True, False
         self._cg_times = [0, 0.0, 0.0]  # pricing nodes, pricing s, LP s
         lp_value, lam, art, u_lp = -np.inf, None, None, None
         for it in range(1, self.opts.max_cg_iterations + 1):
@@ -201,6 +196,9 @@ class BranchAndPrice:
             sigma = sigma_lp
             if best >= lp_value - 1e-12 * max(1.0, abs(lp_value)):
                 converged = True  # the bound meets the restricted master's value: DW bound reached
+                break
+            if best >= lp_value - LP_CONVERGED * self._gap_abs():
+                converged, exact = True, False  # within a tenth of the gap: only branching or incumbents can close it
                 break
             if it == 1 and best_u is not None:
                 u = best_u  # evaluate the centre itself first: LB(centre) is kept as a floor
@@ -214,9 +212,12 @@ class BranchAndPrice:
                 master.unstabilise()
             else:
                 u = u_lp if best_u is None or alpha <= 0 else alpha * best_u + (1.0 - alpha) * u_lp
-            lb, added, complete = self._price_and_add(items, u, sigma, lp_value)
+            atol = self._pricing_tolerance(best, lp_value, tight)
+            lb, added, complete = self._price_and_add(items, u, sigma, lp_value, atol)
             if lb > best:
                 best, best_u = lb, u.copy()
+                if width is not None:
+                    width = np.minimum(width * BOX_SERIOUS, BOX_MAX * width0)
             elif width is not None:
                 width = width * BOX_SHRINK
             if added == 0:
@@ -225,27 +226,27 @@ class BranchAndPrice:
                     # the plain LP duals, where nothing pricing out is the usual end of column generation
                     if width is not None:
                         width = np.minimum(width * BOX_GROW, BOX_MAX * width0)
-                    lb, added, complete = self._price_and_add(items, u_lp, sigma_lp, lp_value)
+                    lb, added, complete = self._price_and_add(items, u_lp, sigma_lp, lp_value, atol)
                     if lb > best:
                         best, best_u = lb, u_lp.copy()
-                    if added == 0:
-                        converged, exact = self._nothing_priced_out(complete)
-                        break
-                elif alpha <= 0 or best_u is None:
+                elif alpha > 0 and best_u is not None:
+                    alpha, added = (alpha * 0.5 if alpha >= 0.1 else 0.0), -1  # a mispricing: smooth less
+                if added == 0 and atol > self._pricing_tolerance(best, lp_value, tight=True):
+                    tight = True  # a loose search found nothing: certify at the tight tolerance
+                elif added == 0:
                     converged, exact = self._nothing_priced_out(complete)
                     break
-                else:
-                    alpha = alpha * 0.5 if alpha >= 0.1 else 0.0
             if best >= cutoff or (self.deadline is not None and time.perf_counter() >= self.deadline):
                 break
-        pnodes, ps, lps = self._cg_times
-        self.stats["cg_iterations"] += it
-        self.stats["pricing_nodes"] += pnodes
-        self.stats["pricing_s"] += ps
-        self.stats["lp_s"] += lps
-        self.stats["columns"] = master.size
-        return CGResult(best, lp_value, converged, it, lam, art, u_lp if best_u is None else best_u, pnodes, ps, lps,
+        self._record_cg(it)
+        return CGResult(best, lp_value, converged, it, lam, art, u_lp if best_u is None else best_u, *self._cg_times,
                         exact)
+
+    def _record_cg(self, iterations: int) -> None:
+        pnodes, ps, lps = self._cg_times
+        for key, v in (("cg_iterations", iterations), ("pricing_nodes", pnodes), ("pricing_s", ps), ("lp_s", lps)):
+            self.stats[key] += v
+        self.stats["columns"] = self.master.size
 
     def _nothing_priced_out(self, complete: bool) -> tuple[bool, bool]:
         """(converged, exact) when no column priced out: a pricing cut short by the deadline proves nothing
@@ -261,11 +262,28 @@ class BranchAndPrice:
         self._cg_times[2] += time.perf_counter() - t0
         return out
 
-    def _price_and_add(self, items: list, u: np.ndarray, sigma: np.ndarray, lp_value: float
+    def _gap_abs(self) -> float:
+        """The pruning gap in values: ``gap`` (I - C) of the incumbent (0 before there is one)."""
+        return self.opts.gap * max(abs(self.best_value), 1e-12) if np.isfinite(self.best_value) else 0.0
+
+    def _pricing_tolerance(self, bound: float, lp_value: float, tight: bool = False) -> float:
+        """Per-server tolerance of the pricing searches: PRICING_TOLERANCE of the larger of the node's
+        column-generation gap (LP value - best LB) and the pruning gap (only the latter when ``tight``),
+        shared over the E servers. A search closes a node whose bound is within it of the threshold, so
+        LB(u) loses at most E times it: early rounds (large gap) prove little and end fast; column
+        generation ends only after a round at the tight tolerance found nothing, which leaves room for
+        the node to close at ``gap`` (the loss is at most PRICING_TOLERANCE of it)."""
+        gap_abs = self._gap_abs()
+        bound = max(bound, float(self.stats.get("relaxation_bound", -np.inf)))  # before the first LB
+        slack = lp_value - bound if np.isfinite(bound) and np.isfinite(lp_value) and not tight else gap_abs
+        return PRICING_TOLERANCE * max(slack, gap_abs) / self.e
+
+    def _price_and_add(self, items: list, u: np.ndarray, sigma: np.ndarray, lp_value: float, atol: float = 0.0
                        ) -> tuple[float, int, bool]:
-        """Price every server at ``u`` (convexity duals ``sigma``): LB(u) (module docstring, less the
-        rounding cushion), the number of columns added whose reduced cost at (u, sigma) is negative, and
-        whether every server's search finished (else its bound is valid but a column may be missing)."""
+        """Price every server at ``u`` (convexity duals ``sigma``) with tolerance ``atol``: LB(u) (module
+        docstring, less the rounding cushion), the number of columns added whose reduced cost at (u, sigma)
+        is negative, and whether every server's search finished exactly (else its bound is valid but a
+        column may be missing: cut short, or closed within ``atol``)."""
         t0 = time.perf_counter()
         terms = np.zeros(self.e)
         complete = True
@@ -274,9 +292,9 @@ class BranchAndPrice:
         for j in range(self.e):
             res = price_server(self.sd, items[j], u, target=float(sigma[j]) - eps,
                                max_nodes=self.opts.pricing_nodes, deadline=self.deadline,
-                               max_columns=self.opts.columns_per_server)
+                               max_columns=self.opts.columns_per_server, atol=atol)
             self._cg_times[0] += res.nodes
-            complete = complete and res.finished
+            complete = complete and res.finished and atol <= 0
             terms[j] = min(0.0, res.lower_bound)
             if res.columns.shape[0]:
                 full = np.zeros((res.columns.shape[0], self.m), dtype=bool)
@@ -306,9 +324,8 @@ class BranchAndPrice:
         pairs = usable_pairs(self.sd)
         if dual is None:
             alloc = exact_allocation(self.sd, self.best_assoc)
-            deadline = None
-            if self.deadline is not None:  # at most a quarter of the time left
-                deadline = t0 + 0.25 * max(0.0, self.deadline - t0)
+            # at most a quarter of the time left
+            deadline = None if self.deadline is None else t0 + 0.25 * max(0.0, self.deadline - t0)
             dual = maximise_dual(pairs, start_from_association(pairs, self.best_assoc, alloc.band_price),
                                  temperatures=RELAXATION_TEMPERATURES, deadline=deadline)
             # the relaxation's fractional association (softmin weights), rounded and searched: as `relax` does
@@ -333,20 +350,17 @@ class BranchAndPrice:
     def _root_incumbents(self, node: _Node, cg: CGResult) -> None:
         """At the root: record its statistics, solve the integer master over its columns (``root_mip_s``)
         and, when its column generation did not finish, round and search its LP point."""
-        self.stats["root_bound"] = cg.bound
-        self.stats["root_lp"] = cg.lp_value
-        self.stats["root_converged"] = cg.converged
-        self.stats["root_time_s"] = time.perf_counter() - self.t0
-        self.stats["root_cg_iterations"] = cg.iterations
+        self.stats.update(root_bound=cg.bound, root_lp=cg.lp_value, root_converged=cg.converged,
+                          root_time_s=time.perf_counter() - self.t0, root_cg_iterations=cg.iterations)
         if self.opts.root_mip_s > 0:
             limit = self.opts.root_mip_s
             if self.deadline is not None:
                 limit = min(limit, self.deadline - time.perf_counter())
             sol = self.master.integer_solution(limit)
             if sol is not None:
-                self.offer(self.lam_to_assoc(sol[1]).argmax(axis=1), "root-mip", search=True)
+                self.offer(self.master.cover(sol[1]).argmax(axis=1), "root-mip", search=True)
         if not cg.converged:
-            x = self.lam_to_assoc(cg.lam)
+            x = self.master.cover(cg.lam)
             self.offer(np.where(node.cand, x, -1.0).argmax(axis=1), "rounding", search=True)
 
     def _branch(self, heap: list[_Node], counter: int, node: _Node, bound: float, center: Any, score: np.ndarray) -> int:
@@ -380,15 +394,11 @@ class BranchAndPrice:
         self._start_master(start)
         center = self.relaxation_prices(dual) if self.opts.relaxation_start else None
         heap: list[_Node] = [_Node(-np.inf, 0, self.usable.copy(), 0, center)]
-        counter = 1
-        root = True
-        proven = True
+        counter, root, proven = 1, True, True
         closed = np.inf  # min bound over nodes closed by the gap test (their true minimum is above it)
         while heap:
-            if self.deadline is not None and time.perf_counter() >= self.deadline:
-                proven = False
-                break
-            if self.opts.max_nodes is not None and self.stats["nodes"] >= self.opts.max_nodes:
+            if ((self.deadline is not None and time.perf_counter() >= self.deadline)
+                    or (self.opts.max_nodes is not None and self.stats["nodes"] >= self.opts.max_nodes)):
                 proven = False
                 break
             node = heapq.heappop(heap)
@@ -416,10 +426,9 @@ class BranchAndPrice:
                     proven = False
                     break
                 continue
-            x = self.lam_to_assoc(cg.lam)
+            x = self.master.cover(cg.lam)
             frac = np.minimum(x, 1.0 - x)
-            masked = np.where(node.cand, x, -1.0)
-            rounded = masked.argmax(axis=1)
+            rounded = np.where(node.cand, x, -1.0).argmax(axis=1)
             if cg.artificial.max(initial=0.0) <= 1e-9 and frac.max() <= 1e-9:
                 self.offer(rounded, "lp", search=False)
                 if not cg.exact:  # the pricing hit its node cap: only the node's bound is known
@@ -433,10 +442,9 @@ class BranchAndPrice:
         tol = self.opts.gap * max(self.best_value, 1e-12)
         open_bound = min((n.bound for n in heap), default=np.inf)
         lower = min(self.best_value, open_bound, closed)
-        # the relaxation's Lagrangian bound holds for the whole problem: a run stopped
-        # before the root's column generation still reports it
-        lower = max(lower, float(self.stats.get("relaxation_bound", -np.inf)))
-        lower = max(lower, 0.0)  # I - C >= 0: every controllable term of I is non-negative
+        # the relaxation's Lagrangian bound holds for the whole problem (a run stopped before the root's column
+        # generation still reports it), and I - C >= 0 (every controllable term of I is non-negative)
+        lower = max(lower, float(self.stats.get("relaxation_bound", -np.inf)), 0.0)
         proven = proven and not heap or lower >= self.best_value - tol
         self.stats["open_nodes"] = len(heap)
         return lower, proven
@@ -450,31 +458,25 @@ class PriceSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = PriceOptions
-    VERSION = 7  # 7: relax alone above WARM_START_ALONE_PAIRS; no convergence claimed from a pricing cut short; the pricing search evaluates each band price once per server and node (1.6x faster, the same bounds); 6: box-step stabilisation of the column generation; 5: relax's pipeline as the warm start, its dual as the first centre; 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search; 4: the warm start within half the slot, no master built after the deadline
+    VERSION = 8  # 8: pricing searches close nodes within a tolerance tied to the column-generation gap (tight before convergence is claimed), the node bound refines its band price in four linear grids and stops at the incumbent, the set values start at the node's band price, the box grows after a serious step; 7: relax alone above WARM_START_ALONE_PAIRS; no convergence claimed from a pricing cut short; the pricing search evaluates each band price once per server and node (1.6x faster, the same bounds); 6: box-step stabilisation of the column generation; 5: relax's pipeline as the warm start, its dual as the first centre; 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search; 4: the warm start within half the slot, no master built after the deadline
     CORE = ("lagrangian", "local_search", "misocp")
 
     def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
         """The move/swap search's peak (:func:`uara.solvers.core.local_search.peak_bytes`)."""
         return peak_bytes(num_devices, num_servers)
 
+    #: (option, test, what it must be) checked by :meth:`check_options`
+    CHECKS: ClassVar[tuple] = (
+        ("max_cg_iterations", lambda v: v >= 1, ">= 1"), ("max_nodes", lambda v: v is None or v >= 1, ">= 1"),
+        ("root_mip_s", lambda v: v >= 0, ">= 0"), ("box", lambda v: v >= 0, ">= 0"),
+        ("smoothing", lambda v: 0 <= v < 1, "in [0, 1)"), ("gap", lambda v: v >= 0, ">= 0"),
+        ("columns_per_server", lambda v: v >= 1, ">= 1"), ("pricing_nodes", lambda v: v is None or v >= 1, ">= 1"))
+
     def check_options(self) -> None:
-        o = self.options
-        if o.max_cg_iterations < 1:
-            raise SolverError(f"solver 'price': option max_cg_iterations must be >= 1, got {o.max_cg_iterations}")
-        if o.max_nodes is not None and o.max_nodes < 1:
-            raise SolverError(f"solver 'price': option max_nodes must be >= 1, got {o.max_nodes}")
-        if not o.root_mip_s >= 0:
-            raise SolverError(f"solver 'price': option root_mip_s must be >= 0, got {o.root_mip_s}")
-        if not o.box >= 0:
-            raise SolverError(f"solver 'price': option box must be >= 0, got {o.box}")
-        if not 0 <= o.smoothing < 1:
-            raise SolverError(f"solver 'price': option smoothing must be in [0, 1), got {o.smoothing}")
-        if not o.gap >= 0:
-            raise SolverError(f"solver 'price': option gap must be >= 0, got {o.gap}")
-        if o.columns_per_server < 1:
-            raise SolverError(f"solver 'price': option columns_per_server must be >= 1, got {o.columns_per_server}")
-        if o.pricing_nodes is not None and o.pricing_nodes < 1:
-            raise SolverError(f"solver 'price': option pricing_nodes must be >= 1, got {o.pricing_nodes}")
+        for name, ok, what in self.CHECKS:
+            v = getattr(self.options, name)
+            if not ok(v):
+                raise SolverError(f"solver 'price': option {name} must be {what}, got {v}")
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         from uara.solvers.p1.exact import WARM_START_SHARE

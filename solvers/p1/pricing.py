@@ -155,6 +155,13 @@ class Master:
         self.allowed = np.r_[self.allowed, ok]
         return len(keep)
 
+    def cover(self, lam: np.ndarray) -> np.ndarray:
+        """x_ij = sum_{S ni i} lam_jS as (M, E): how much of device i the point ``lam`` (K,) puts on server j."""
+        x = np.zeros((self.m, self.e))
+        for k in np.flatnonzero(lam > 1e-12):
+            x[self.masks[k], self.server[k]] += lam[k]
+        return x
+
     def compatible(self, cand: np.ndarray) -> np.ndarray:
         """(K,) bool: column (j, S) fits candidate sets ``cand`` (M, E): S subset of K_j."""
         if self.size == 0:
@@ -280,25 +287,37 @@ def _bound_over_nu(hp: np.ndarray, r: np.ndarray, fin: np.ndarray, free: np.ndar
     h_in = hp[fin].sum(axis=0)
     r_in = float(r[fin].sum())
     hf = hp[free]  # (nF, K)
-    rf = np.broadcast_to(r[free][:, None], hf.shape)
-    if hf.shape[0] == 0:
+    r_free = r[free]
+    n_free = hf.shape[0]
+    if n_free == 0:
         nu = np.full(k_cols, r_in)
         return h_in + nu * nu, nu
-    with np.errstate(divide="ignore", invalid="ignore"):
-        brk = np.where(rf > 0, -hf / (2.0 * rf), np.where(hf < 0, np.inf, -np.inf))
+    if np.all(r_free > 0):
+        brk = hf / (-2.0 * r_free[:, None])
+    else:
+        rf = np.broadcast_to(r_free[:, None], hf.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            brk = np.where(rf > 0, -hf / (2.0 * rf), np.where(hf < 0, np.inf, -np.inf))
     order = np.argsort(-brk, axis=0, kind="stable")
-    brk = np.take_along_axis(brk, order, axis=0)
-    hs = np.vstack([np.zeros((1, k_cols)), np.cumsum(np.take_along_axis(hf, order, axis=0), axis=0)])
-    rs = np.vstack([np.zeros((1, k_cols)), np.cumsum(np.take_along_axis(rf, order, axis=0), axis=0)])
-    hi = np.vstack([np.full((1, k_cols), np.inf), brk])  # piece p: nu in [brk_(p+1), brk_(p)]
-    lo = np.maximum(np.vstack([brk, np.full((1, k_cols), -np.inf)]), 0.0)
+    cols = np.arange(k_cols)
+    # piece p (0..nF): the p free items with the largest breakpoints in, nu in [brk_(p+1), brk_(p)]
+    hs = np.zeros((n_free + 1, k_cols))
+    np.cumsum(hf[order, cols], axis=0, out=hs[1:])
+    rs = np.zeros((n_free + 1, k_cols))
+    np.cumsum(r_free[order], axis=0, out=rs[1:])
+    hi = np.empty((n_free + 1, k_cols))
+    hi[0] = np.inf
+    hi[1:] = brk[order, cols]
+    lo = np.empty((n_free + 1, k_cols))
+    lo[:-1] = hi[1:]
+    lo[-1] = -np.inf
+    np.maximum(lo, 0.0, out=lo)
     valid = (lo <= hi) & np.isfinite(lo)
-    peak = r_in + rs
+    peak = rs + r_in
     with np.errstate(invalid="ignore"):
-        nu = np.clip(peak, lo, hi)
+        nu = np.minimum(np.maximum(peak, lo), hi)
         val = np.where(valid, h_in[None, :] + hs + 2.0 * nu * peak - nu * nu, -np.inf)
     p = np.argmax(val, axis=0)
-    cols = np.arange(k_cols)
     return val[p, cols], nu[p, cols]
 
 
@@ -313,13 +332,15 @@ class NodeBound:
 
 
 def node_bound(items: ServerItems, hq: np.ndarray, fin: np.ndarray, free: np.ndarray, mu_start: float = 0.0,
-               *, refine: int = 2) -> NodeBound:
+               *, refine: int = 4, stop_at: float = np.inf) -> NodeBound:
     """max over (mu, nu) of L (module docstring) for the node (In = ``fin``, F = ``free``).
 
     ``hq`` (n,) = q_j - u_i. mu = 0 first: if the devices the bound selects fit in
     the band there (sum y <= 1), mu = 0 is optimal (L is concave in mu and this is
     its right derivative). Otherwise a geometric grid around ``mu_start`` (or the
     server's typical price) brackets the maximiser and ``refine`` linear grids narrow it.
+    The search stops at the first stage whose bound reaches ``stop_at`` (the pricing search's incumbent:
+    a node bound above it prunes the node and changes no reported bound, so more stages would only cost).
     """
     r = items.root_work
     hp0 = (hq + items.band0)[:, None]
@@ -332,6 +353,8 @@ def node_bound(items: ServerItems, hq: np.ndarray, fin: np.ndarray, free: np.nda
     grid = np.concatenate([[0.0], ref * 4.0 ** np.arange(-4, 5)])
     best = NodeBound(float(val0[0]), 0.0, float(nu0[0]), h0)
     for stage in range(refine + 3):
+        if best.value >= stop_at:
+            break
         hp = hq[:, None] + items.band_columns(grid)
         val, nu = _bound_over_nu(hp, r, fin, free)
         val = val - grid
@@ -349,11 +372,13 @@ def node_bound(items: ServerItems, hq: np.ndarray, fin: np.ndarray, free: np.nda
     return best
 
 
-def set_values(sd: SlotData, items: ServerItems, masks: np.ndarray) -> np.ndarray:
+def set_values(sd: SlotData, items: ServerItems, masks: np.ndarray, mu_start: float | None = None) -> np.ndarray:
     """V_j(S) for each row of ``masks`` (K, n) over ``items`` (exact allocation; empty set 0).
 
     A set whose unconstrained shares fit the band (sum y0 <= 1) has the closed form
-    sum_S (q + band0_i) + (sum_S r_i)^2; the others go to :func:`uara.model.allocation.group_values`.
+    sum_S (q + band0_i) + (sum_S r_i)^2; the others go to :func:`uara.model.allocation.group_values`,
+    whose band-price iteration starts at ``mu_start`` when given (the pricing node's band price: the
+    same value to rounding in fewer Newton steps).
     """
     masks = np.atleast_2d(np.asarray(masks, dtype=bool))
     out = masks.astype(float) @ (items.q + items.band0) + (masks.astype(float) @ items.root_work) ** 2
@@ -361,7 +386,8 @@ def set_values(sd: SlotData, items: ServerItems, masks: np.ndarray) -> np.ndarra
     if np.any(bind):
         rows, cols = np.nonzero(masks[bind])
         devices = items.devices[cols]
-        out[bind] = group_values(sd, devices, np.full(devices.size, items.server), rows, int(bind.sum()))
+        start = None if mu_start is None or not mu_start > 0 else np.full(int(bind.sum()), float(mu_start))
+        out[bind] = group_values(sd, devices, np.full(devices.size, items.server), rows, int(bind.sum()), mu_start=start)
     return out
 
 
@@ -387,30 +413,24 @@ class PricingResult:
     info: dict = field(default_factory=dict)
 
 
-def price_server(
-    sd: SlotData,
-    items: ServerItems,
-    u: np.ndarray,
-    *,
-    target: float = 0.0,
-    max_nodes: int | None = None,
-    deadline: float | None = None,
-    max_columns: int = 8,
-    rtol: float = 1e-10,
-) -> PricingResult:
+def price_server(sd: SlotData, items: ServerItems, u: np.ndarray, *, target: float = 0.0,
+                 max_nodes: int | None = None, deadline: float | None = None, max_columns: int = 8,
+                 rtol: float = 1e-10, atol: float = 0.0) -> PricingResult:
     """min_{S subset of items} V_j(S) - u(S) by depth-first branch-and-bound (module docstring).
 
     ``u`` (M,): device prices. Nodes whose bound is at least min(best, ``target``) are
     closed (``target`` = the server's convexity dual in column generation: only sets
     below it are wanted), so with ``target`` < 0 the returned ``lower_bound`` is at least
-    min(minimum, ~target), a valid bound either way.
+    min(minimum, ~target), a valid bound either way. ``atol``: nodes whose bound is within it of
+    that threshold are closed too, so the bound may be up to ``atol`` below the minimum (still valid).
     """
     t0 = time.perf_counter()
     n = items.size
     u_items = np.asarray(u, dtype=float)[items.devices]
     hq = items.q - u_items
     scale = float(np.abs(hq).sum() + items.band0.sum() + items.root_work.sum() ** 2) + 1.0
-    eps = rtol * scale
+    eps = rtol * scale  # rounding: a column must price out by more than this
+    tol = max(eps, atol)  # a node whose bound is within tol of the threshold is closed
     best_value, best_mask = 0.0, np.zeros(n, dtype=bool)
     closed_min = np.inf  # min bound over closed nodes (and subtrees cut by fixing)
     found: dict[bytes, tuple[np.ndarray, float]] = {}
@@ -426,13 +446,13 @@ def price_server(
         nodes += 1
         thr = min(best_value, target)
         free = ~(fin | fout)
-        nb = node_bound(items, hq, fin, free, mu_start)
-        if nb.value >= thr - eps:
+        nb = node_bound(items, hq, fin, free, mu_start, stop_at=best_value - tol)
+        if nb.value >= thr - tol:
             closed_min = min(closed_min, nb.value)
             continue
         # Reduced-cost fixing: flipping a free device against the sign of h_i costs |h_i|.
         gap = thr - nb.value
-        fix = free & (np.abs(nb.h) >= gap - eps)
+        fix = free & (np.abs(nb.h) >= gap - tol)
         if np.any(fix):
             closed_min = min(closed_min, nb.value + float(np.abs(nb.h[fix]).min()))
             fin = fin | (fix & (nb.h < 0))
@@ -443,13 +463,13 @@ def price_server(
         if key in seen:
             value = seen[key]
         else:
-            value = float(set_values(sd, items, cand[None, :])[0] - u_items[cand].sum()) if cand.any() else 0.0
+            value = float(set_values(sd, items, cand[None, :], nb.mu)[0] - u_items[cand].sum()) if cand.any() else 0.0
             seen[key] = value
             if value < target - eps and cand.any():
                 found[key] = (cand.copy(), value)
         if value < best_value:
             best_value, best_mask = value, cand.copy()
-        if not free.any() or value <= nb.value + eps:
+        if not free.any() or value <= nb.value + tol:
             closed_min = min(closed_min, nb.value if free.any() else value)
             continue
         i = int(np.flatnonzero(free)[np.argmin(np.abs(nb.h[free]))])
