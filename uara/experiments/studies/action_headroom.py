@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from uara.model.formulation import SlotData
 
 #: The two meanings of an action (module docstring).
 SEMANTICS = ("paper", "uara")
+#: What f measures: P1's controllable cost I - C, or the decision's summed PSD latency (s) on the batched
+#: server's event simulation (:func:`decision_latency_s`).
+OBJECTIVES = ("cost", "latency")
 #: Values a coordinate takes in :func:`coordinate_search` (the action range is [-1, 1]).
 COORDINATE_GRID = (-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0)
 #: An improvement counts when it lowers f by more than this, relative to |f|.
@@ -56,8 +59,28 @@ class SearchResult:
     method: str
 
 
-def action_objective(sd: SlotData, semantics: str) -> Callable[[np.ndarray], float]:
-    """f(A) = I - C of the decision ``semantics`` makes from action A (M, 2), re-scored by the evaluator."""
+def decision_latency_s(tasks: Any, association: np.ndarray, bandwidth_share: np.ndarray,
+                       compute_share: np.ndarray) -> float:
+    """sum_i L_i (s): every device's PSD latency under the decision on its server's configuration, by the
+    batched server's event simulation with the tasks' own draft lengths
+    (:func:`uara.psd.server_configs.score_configs`; ``tasks`` from :func:`uara.psd.server_configs.slot_tasks`):
+    latency-aware UARA's objective at energy weight 0. inf when a device gets no share or no rate."""
+    from uara.psd.server_configs import Config, score_configs
+
+    x = np.asarray(association, dtype=np.int64)
+    configs = []
+    for j in range(tasks.rate_bps.shape[1]):
+        idx = np.flatnonzero(x == j)
+        configs.append(Config(j, idx, tasks.own_draft_length[idx], np.asarray(bandwidth_share)[idx],
+                              np.asarray(compute_share)[idx]))
+    total = float(sum(float(np.sum(v)) for v in score_configs(tasks, configs)))
+    return total if np.isfinite(total) else float("inf")
+
+
+def action_objective(sd: SlotData, semantics: str, tasks: Any = None) -> Callable[[np.ndarray], float]:
+    """f(A) = I - C of the decision ``semantics`` makes from action A (M, 2), re-scored by the evaluator; with
+    ``tasks`` (the slot's :class:`uara.psd.server_configs.SlotTasks`) the decision's summed latency instead
+    (:func:`decision_latency_s`)."""
     if semantics == "paper":
         from uara.solvers.p1.masac import paper_decision
 
@@ -73,6 +96,8 @@ def action_objective(sd: SlotData, semantics: str) -> Callable[[np.ndarray], flo
 
     def f(action: np.ndarray) -> float:
         dec = decide_action(action)
+        if tasks is not None:
+            return decision_latency_s(tasks, dec.association, dec.bandwidth_share, dec.compute_share)
         ev = evaluate(sd, dec.association, dec.bandwidth_share, dec.compute_share)
         if ev.violations:
             return float("inf")

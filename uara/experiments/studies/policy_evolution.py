@@ -16,6 +16,11 @@ on the same B (common random numbers), replaces the scores by centred ranks R an
 
     grad J ~ 1 / (2 n sigma) sum_k (R(theta + sigma eps_k) - R(theta - sigma eps_k)) eps_k.
 
+With ``objective='latency'`` (issue 27 item 3) f_s(A) is instead the decision's summed PSD latency sum_i L_i
+(s) on the batched, work-conserving server's event simulation with the tasks' own draft lengths
+(:func:`uara.experiments.studies.action_headroom.decision_latency_s`): latency-aware UARA's objective at energy
+weight 0, which has no closed form, so the policy learns what the simulator rewards.
+
 The mean head starts at zero, so pi_theta0 is the zero action and J(theta0) = 0 exactly; the checkpoint kept
 is the one with the best mean gain on a validation set of other seeds (the zero-action policy if nothing
 beats it). Single-device slots only: the objective is the slot's, battery dynamics across slots are not in
@@ -30,12 +35,12 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from uara.errors import UaraError
-from uara.experiments.studies.action_headroom import SEMANTICS, action_objective
+from uara.experiments.studies.action_headroom import OBJECTIVES, SEMANTICS, action_objective
 from uara.model.formulation import SlotData, slot_data
 from uara.rl.environment import ACT_DIM, OBS_DIM, device_features
 
@@ -49,6 +54,8 @@ class ESArgs:
 
     semantics: str = "paper"
     """meaning of an action: 'paper' (masac) or 'uara' (masac-uara)"""
+    objective: str = "cost"
+    """what f measures: 'cost' (I - C, P1's objective) or 'latency' (the decision's summed PSD latency on the batched server's event simulation, the tasks' own draft lengths)"""
     iterations: int = 60
     """ES iterations (one Adam step each)"""
     pairs: int = 10
@@ -82,6 +89,8 @@ class ESArgs:
         """A one-line :class:`UaraError` naming the first value out of range; returns self."""
         if self.semantics not in SEMANTICS:
             raise UaraError(f"--es-semantics must be one of {', '.join(SEMANTICS)}, got {self.semantics!r}")
+        if self.objective not in OBJECTIVES:
+            raise UaraError(f"--es-objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         for name in ("iterations", "pairs", "batch_slots", "hidden", "train_slots", "eval_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -157,7 +166,8 @@ class ScoredSlot:
     zero_value: float
 
 
-def slot_pool(sizes: Sequence[tuple[int, int]], seed: int, slots: int, semantics: str) -> list[ScoredSlot]:
+def slot_pool(sizes: Sequence[tuple[int, int]], seed: int, slots: int, semantics: str,
+              objective: str = "cost") -> list[ScoredSlot]:
     """Every slot of ``random_instance(M, E, slots=slots, seed=seed + 1000 k)`` for the k-th size."""
     from uara.scenario.random_instance import random_instance
 
@@ -165,11 +175,11 @@ def slot_pool(sizes: Sequence[tuple[int, int]], seed: int, slots: int, semantics
     for k, (m, e) in enumerate(sizes):
         inst = random_instance(int(m), int(e), slots=slots, seed=seed + 1000 * k)
         for t in range(slots):
-            out.append(scored_slot(f"random_{m}x{e}_seed{seed + 1000 * k}/slot{t}", slot_data(inst, t), semantics))
+            out.append(instance_slot(f"random_{m}x{e}_seed{seed + 1000 * k}/slot{t}", inst, t, semantics, objective))
     return out
 
 
-def file_pool(paths: Sequence[str], semantics: str) -> list[ScoredSlot]:
+def file_pool(paths: Sequence[str], semantics: str, objective: str = "cost") -> list[ScoredSlot]:
     """Every slot of every instance file in ``paths``."""
     from uara.model.instance import Instance
 
@@ -178,13 +188,24 @@ def file_pool(paths: Sequence[str], semantics: str) -> list[ScoredSlot]:
         if not Path(path).is_file():
             raise UaraError(f"--es-train-files/--es-val-files: no such instance file: {path}")
         inst = Instance.load(path)
-        out += [scored_slot(f"{Path(path).stem}/slot{t}", slot_data(inst, t), semantics) for t in range(inst.num_slots)]
+        out += [instance_slot(f"{Path(path).stem}/slot{t}", inst, t, semantics, objective)
+                for t in range(inst.num_slots)]
     return out
 
 
-def scored_slot(key: str, sd: SlotData, semantics: str) -> ScoredSlot:
-    """A slot ready for :func:`relative_gains`."""
-    f = action_objective(sd, semantics)
+def instance_slot(key: str, inst: Any, t: int, semantics: str, objective: str) -> ScoredSlot:
+    """Slot ``t`` of ``inst`` scored by ``objective`` (the latency one simulates the slot's own tasks)."""
+    tasks = None
+    if objective == "latency":
+        from uara.psd.server_configs import slot_tasks
+
+        tasks = slot_tasks(inst, t)
+    return scored_slot(key, slot_data(inst, t), semantics, tasks)
+
+
+def scored_slot(key: str, sd: SlotData, semantics: str, tasks: Any = None) -> ScoredSlot:
+    """A slot ready for :func:`relative_gains` (``tasks``: score the decision's latency, not its I - C)."""
+    f = action_objective(sd, semantics, tasks)
     return ScoredSlot(key, device_features(sd).astype(float), f, f(np.zeros((sd.num_devices, ACT_DIM))))
 
 
@@ -248,9 +269,10 @@ def train_es(args: ESArgs, resume: str | Path | None = None, log: Callable[[str]
     rewrite it after every validation pass."""
     args.check()
     t0 = time.perf_counter()
-    train = slot_pool(args.sizes, args.train_seed, args.train_slots, args.semantics)
-    train += file_pool(args.train_files, args.semantics)
-    val = slot_pool(args.sizes, args.val_seed, 1, args.semantics) + file_pool(args.val_files, args.semantics)
+    train = slot_pool(args.sizes, args.train_seed, args.train_slots, args.semantics, args.objective)
+    train += file_pool(args.train_files, args.semantics, args.objective)
+    val = (slot_pool(args.sizes, args.val_seed, 1, args.semantics, args.objective)
+           + file_pool(args.val_files, args.semantics, args.objective))
     state = _load_resume(resume, args) if resume is not None else None
     if state is None:
         rng = np.random.default_rng(args.seed)
