@@ -128,10 +128,12 @@ def test_cg_bound_between_relaxation_and_optimum(m, e, seed):
 
 
 @pytest.mark.parametrize("m,e,seed", TINY)
-def test_price_equals_brute_force(m, e, seed):
+@pytest.mark.parametrize("tolerance", [0.25, 0.0])
+def test_price_equals_brute_force(m, e, seed, tolerance):
+    """Proven optimal with tolerant pricing (the default) and with every pricing search exact."""
     inst = random_instance(m, e, seed=seed)
     opt, const = _brute(inst)
-    sol = get_solver("price").solve(inst)
+    sol = get_solver("price", pricing_tolerance=tolerance).solve(inst)
     ev = sol.evaluations[0]
     assert not ev.violations
     assert sol.status == Status.OPTIMAL
@@ -194,6 +196,8 @@ def test_options_are_checked():
         get_solver("price", gap=-1)
     with pytest.raises(SolverError, match="columns_per_server"):
         get_solver("price", columns_per_server=0)
+    with pytest.raises(SolverError, match=r"option pricing_tolerance must be in \[0, 1\), got 1.5"):
+        get_solver("price", pricing_tolerance=1.5)
 
 
 def test_bounds_cache_method_price(tmp_path):

@@ -59,8 +59,6 @@ RELAXATION_TEMPERATURES = (1e-3, 1e-5)
 #: BOX_SERIOUS after one that does (the centre moves) and by BOX_GROW when no column prices out at the box's
 #: duals (the box held them back), up to BOX_MAX times its initial half-width.
 BOX_SHRINK, BOX_SERIOUS, BOX_GROW, BOX_MAX = 0.7, 2.0, 3.0, 1e3
-#: Share of the column-generation gap (or pruning gap) the pricing may leave open (:meth:`~BranchAndPrice._pricing_tolerance`).
-PRICING_TOLERANCE = 0.25
 #: Column generation at a node also ends when LB is within LP_CONVERGED of the pruning gap below the master's LP
 #: value (LB <= LP, so more rounds cannot close a node whose LP is above the cutoff: docs/solvers.md, VERSION 8).
 LP_CONVERGED = 0.1
@@ -82,7 +80,9 @@ class PriceOptions:
     box: box-step stabilisation, the initial half-width of the box around the centre's prices relative to
     their mean magnitude (0 = Wentges smoothing instead);
     relaxation_start: first centre = the device prices of the continuous relaxation's
-    Lagrangian dual (solvers/core/lagrangian.py), so the root bound is never below it."""
+    Lagrangian dual (solvers/core/lagrangian.py), so the root bound is never below it;
+    pricing_tolerance: share of the column-generation gap the pricing searches may leave open
+    (:meth:`BranchAndPrice._pricing_tolerance`; 0 = every search exact)."""
 
     gap: float = 1e-7
     max_nodes: int | None = None
@@ -94,6 +94,7 @@ class PriceOptions:
     smoothing: float = 0.5
     box: float = 0.0125
     relaxation_start: bool = True
+    pricing_tolerance: float = 0.25
 
 
 @dataclass
@@ -267,16 +268,16 @@ class BranchAndPrice:
         return self.opts.gap * max(abs(self.best_value), 1e-12) if np.isfinite(self.best_value) else 0.0
 
     def _pricing_tolerance(self, bound: float, lp_value: float, tight: bool = False) -> float:
-        """Per-server tolerance of the pricing searches: PRICING_TOLERANCE of the larger of the node's
+        """Per-server tolerance of the pricing searches: ``pricing_tolerance`` of the larger of the node's
         column-generation gap (LP value - best LB) and the pruning gap (only the latter when ``tight``),
         shared over the E servers. A search closes a node whose bound is within it of the threshold, so
         LB(u) loses at most E times it: early rounds (large gap) prove little and end fast; column
         generation ends only after a round at the tight tolerance found nothing, which leaves room for
-        the node to close at ``gap`` (the loss is at most PRICING_TOLERANCE of it)."""
+        the node to close at ``gap`` (the loss is at most ``pricing_tolerance`` of it)."""
         gap_abs = self._gap_abs()
         bound = max(bound, float(self.stats.get("relaxation_bound", -np.inf)))  # before the first LB
         slack = lp_value - bound if np.isfinite(bound) and np.isfinite(lp_value) and not tight else gap_abs
-        return PRICING_TOLERANCE * max(slack, gap_abs) / self.e
+        return self.opts.pricing_tolerance * max(slack, gap_abs) / self.e
 
     def _price_and_add(self, items: list, u: np.ndarray, sigma: np.ndarray, lp_value: float, atol: float = 0.0
                        ) -> tuple[float, int, bool]:
@@ -465,18 +466,17 @@ class PriceSolver(Solver):
         """The move/swap search's peak (:func:`uara.solvers.core.local_search.peak_bytes`)."""
         return peak_bytes(num_devices, num_servers)
 
-    #: (option, test, what it must be) checked by :meth:`check_options`
-    CHECKS: ClassVar[tuple] = (
-        ("max_cg_iterations", lambda v: v >= 1, ">= 1"), ("max_nodes", lambda v: v is None or v >= 1, ">= 1"),
-        ("root_mip_s", lambda v: v >= 0, ">= 0"), ("box", lambda v: v >= 0, ">= 0"),
-        ("smoothing", lambda v: 0 <= v < 1, "in [0, 1)"), ("gap", lambda v: v >= 0, ">= 0"),
-        ("columns_per_server", lambda v: v >= 1, ">= 1"), ("pricing_nodes", lambda v: v is None or v >= 1, ">= 1"))
+    #: (options, test, what they must be) checked by :meth:`check_options`
+    CHECKS: ClassVar[tuple] = ((("max_cg_iterations", "columns_per_server"), lambda v: v >= 1, ">= 1"),
+                               (("max_nodes", "pricing_nodes"), lambda v: v is None or v >= 1, ">= 1"),
+                               (("root_mip_s", "box", "gap"), lambda v: v >= 0, ">= 0"),
+                               (("smoothing", "pricing_tolerance"), lambda v: 0 <= v < 1, "in [0, 1)"))
 
     def check_options(self) -> None:
-        for name, ok, what in self.CHECKS:
-            v = getattr(self.options, name)
-            if not ok(v):
-                raise SolverError(f"solver 'price': option {name} must be {what}, got {v}")
+        for names, ok, what in self.CHECKS:
+            for name in names:
+                if not ok(v := getattr(self.options, name)):
+                    raise SolverError(f"solver 'price': option {name} must be {what}, got {v}")
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         from uara.solvers.p1.exact import WARM_START_SHARE
