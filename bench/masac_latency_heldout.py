@@ -70,7 +70,6 @@ def score_slot(inst: Instance, name: str, t: int, policies: dict, search_s: floa
     row["latency_search_start"] = float(info["start_objective_s"]) * sd.num_devices
     row["latency_search_start_name"] = info["start"]
     row["latency_search_s"] = round(time.perf_counter() - t0, 2)
-    zero = row["zero_action"]
     print(f"{name:>8} {t} zero {zero:9.3f} s  cost policy {100 * (zero - row['cost_policy']) / zero:+6.2f} %  "
           f"latency policy {100 * (zero - row['latency_policy']) / zero:+6.2f} %  searched action "
           f"{100 * (zero - row.get('best_searched', zero)) / zero:+6.2f} %  latency search "

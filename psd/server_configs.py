@@ -146,6 +146,19 @@ class Config:
     compute_share: np.ndarray
 
 
+def decision_configs(association: np.ndarray, draft_length: np.ndarray, bandwidth_share: np.ndarray,
+                     compute_share: np.ndarray, num_servers: int) -> list[Config]:
+    """The configuration of every server j = 0 .. E-1 under one decision (x, g, y, z), each (M,): the devices
+    with x_i = j and their lengths and shares (empty where no device is on j)."""
+    x = np.asarray(association, dtype=np.int64)
+    g, y, z = (np.asarray(v) for v in (draft_length, bandwidth_share, compute_share))
+    configs = []
+    for j in range(num_servers):
+        idx = np.flatnonzero(x == j)
+        configs.append(Config(j, idx, g[idx], y[idx], z[idx]))
+    return configs
+
+
 def score_configs(st: SlotTasks, configs: Sequence[Config]) -> list[np.ndarray]:
     """Per configuration, (|S|,) seconds: each device's latency on its server's configuration (inf where a
     share or a rate is zero). One event simulation for all of them (module docstring)."""

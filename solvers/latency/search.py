@@ -35,7 +35,7 @@ import numpy as np
 from uara.errors import SolverError
 from uara.model.formulation import SlotData
 from uara.model.solution import SlotDecision, Status
-from uara.psd.server_configs import SHARE_RULES, Config, slot_tasks
+from uara.psd.server_configs import SHARE_RULES, Config, decision_configs, slot_tasks
 from uara.solvers.base import SolveContext, Solver
 from uara.solvers.latency.search_state import (ExactCosts, Move, SlotState, exchange_moves, length_moves, relocation_moves,
                                         rule_moves, swap_moves)
@@ -136,8 +136,7 @@ class LatencySearchSolver(Solver):
             dec = get_solver(name).solve_slot(sd, ctx)
             x = np.asarray(dec.association, dtype=np.int64)
             g = st.own_draft_length.copy()
-            own = [Config(j, np.flatnonzero(x == j), g[x == j], dec.bandwidth_share[x == j], dec.compute_share[x == j])
-                   for j in range(e)]
+            own = decision_configs(x, g, dec.bandwidth_share, dec.compute_share, e)
             cands.append((name, x, None, own, [-1] * e))
             for r in range(len(SHARE_RULES)):
                 probe = SlotState(st, x.copy(), g.copy(), np.full(e, r), np.zeros(e))

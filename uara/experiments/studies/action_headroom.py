@@ -65,14 +65,10 @@ def decision_latency_s(tasks: Any, association: np.ndarray, bandwidth_share: np.
     batched server's event simulation with the tasks' own draft lengths
     (:func:`uara.psd.server_configs.score_configs`; ``tasks`` from :func:`uara.psd.server_configs.slot_tasks`):
     latency-aware UARA's objective at energy weight 0. inf when a device gets no share or no rate."""
-    from uara.psd.server_configs import Config, score_configs
+    from uara.psd.server_configs import decision_configs, score_configs
 
-    x = np.asarray(association, dtype=np.int64)
-    configs = []
-    for j in range(tasks.rate_bps.shape[1]):
-        idx = np.flatnonzero(x == j)
-        configs.append(Config(j, idx, tasks.own_draft_length[idx], np.asarray(bandwidth_share)[idx],
-                              np.asarray(compute_share)[idx]))
+    configs = decision_configs(association, tasks.own_draft_length, bandwidth_share, compute_share,
+                               tasks.num_servers)
     total = float(sum(float(np.sum(v)) for v in score_configs(tasks, configs)))
     return total if np.isfinite(total) else float("inf")
 
