@@ -272,3 +272,59 @@ def test_capped_pricing_never_claims_a_bound_above_a_feasible_value(m, e, seed):
     sol = get_solver("price", pricing_nodes=1, root_mip_s=0.0, local_search=False).solve(inst)
     lb = sol.slots[0].lower_bound
     assert lb is not None and lb <= value + 1e-9 * (value - const)
+
+
+def test_node_end_rules():
+    """The three ends of a node's column generation (solvers/core/column_generation.py), the fractionality test
+    asked only when early branching is the one rule left to decide."""
+    from uara.solvers.core.column_generation import EARLY_BRANCH, LP_CONVERGED, node_end
+
+    asked = []
+
+    def fractional(answer):
+        return lambda: asked.append(answer) or answer
+
+    gap = 1e-3
+    assert node_end(10.0, 10.0, 11.0, gap, fractional(True)) == (True, True)  # LB = LP: the DW bound
+    assert node_end(10.0 - 0.5 * LP_CONVERGED * gap, 10.0, 11.0, gap, fractional(True)) == (True, False)
+    assert not asked
+    # LP above the cutoff: only the two convergence rules can end the node
+    assert node_end(9.0, 10.0, 9.5, gap, fractional(True)) is None
+    # LP below the cutoff by 1: early branching once LP - LB <= EARLY_BRANCH, on a fractional LP point only
+    near = 10.0 - 0.5 * EARLY_BRANCH
+    assert node_end(near, 10.0, 11.0, gap, fractional(True)) == (True, False)
+    assert node_end(near, 10.0, 11.0, gap, fractional(False)) is None
+    assert node_end(near, 10.0, 11.0, gap, None) is None  # the node may not branch (max_nodes reached)
+    assert node_end(10.0 - 2.0 * EARLY_BRANCH, 10.0, 11.0, gap, fractional(True)) is None
+    assert asked == [True, False]
+
+
+def test_early_branching_still_proves_the_brute_force_optimum(monkeypatch):
+    """Instances whose root LP lies below the cutoff with a fractional point (a weak start: no root integer
+    master, no local search) branch early and still end proven at brute force's optimum; the same run with
+    early branching off agrees."""
+    import uara.solvers.core.column_generation as cg
+    import uara.solvers.p1.price as price_module
+
+    fired = []
+
+    def spy(bound, lp_value, cutoff, gap_abs, fractional):
+        out = cg.node_end(bound, lp_value, cutoff, gap_abs, fractional)
+        fired.append(out == (True, False) and bound < lp_value - cg.LP_CONVERGED * gap_abs)
+        return out
+
+    monkeypatch.setattr(price_module, "node_end", spy)
+    for m, e, seed in ((9, 4, 6), (12, 3, 38)):
+        inst = random_instance(m, e, seed=seed)
+        opt, const = _brute(inst)
+        fired.clear()
+        sol = get_solver("price", root_mip_s=0.0, local_search=False).solve(inst)
+        assert any(fired), (m, e, seed)
+        assert sol.status == Status.OPTIMAL
+        assert abs(sol.evaluations[0].objective - opt) <= 1e-6 * (opt - const)
+        assert opt - sol.slots[0].lower_bound <= 1e-6 * (opt - const)
+        monkeypatch.setattr(cg, "EARLY_BRANCH", 0.0)
+        off = get_solver("price", root_mip_s=0.0, local_search=False).solve(inst)
+        monkeypatch.setattr(cg, "EARLY_BRANCH", 1.0)
+        assert off.status == Status.OPTIMAL
+        assert abs(off.evaluations[0].objective - opt) <= 1e-6 * (opt - const)

@@ -46,6 +46,8 @@ from uara.model.allocation import exact_allocation
 from uara.errors import SolverError
 from uara.model.formulation import SlotData
 from uara.model.solution import Status
+from uara.solvers.core.column_generation import (BOX_GROW, BOX_SERIOUS, BOX_SHRINK, BoxStep, CGResult, node_end,
+                                                 pricing_tolerance)
 from uara.solvers.core.local_search import local_search, peak_bytes
 from uara.solvers.p1.pricing import Master, price_server, server_items, set_values
 from uara.solvers.base import SlotDecision, SolveContext, Solver
@@ -55,13 +57,6 @@ ROUNDING_CUSHION = (1e-11, 1e-12)
 #: Softmin temperatures of the relaxation's dual (maximise_dual) behind the first centre: two
 #: rounds reach its bound to ~1e-6 relative at half the cost of the default five.
 RELAXATION_TEMPERATURES = (1e-3, 1e-5)
-#: The box step's half-width is multiplied by BOX_SHRINK after a step that does not raise the bound, by
-#: BOX_SERIOUS after one that does (the centre moves) and by BOX_GROW when no column prices out at the box's
-#: duals (the box held them back), up to BOX_MAX times its initial half-width.
-BOX_SHRINK, BOX_SERIOUS, BOX_GROW, BOX_MAX = 0.7, 2.0, 3.0, 1e3
-#: Column generation at a node also ends when LB is within LP_CONVERGED of the pruning gap below the master's LP
-#: value (LB <= LP, so more rounds cannot close a node whose LP is above the cutoff: docs/solvers.md, VERSION 8).
-LP_CONVERGED = 0.1
 #: Above this many usable pairs relax's pipeline gets the whole slot, not WARM_START_SHARE (at 1000x50 and 6 s
 #: the master did not finish one round in the other half: results/scale/README.md).
 WARM_START_ALONE_PAIRS = 20_000
@@ -95,23 +90,6 @@ class PriceOptions:
     box: float = 0.0125
     relaxation_start: bool = True
     pricing_tolerance: float = 0.25
-
-
-@dataclass
-class CGResult:
-    """Column generation at one node: best Lagrangian bound, the last LP point."""
-
-    bound: float
-    lp_value: float
-    converged: bool
-    iterations: int
-    lam: np.ndarray
-    artificial: np.ndarray
-    u: np.ndarray
-    pricing_nodes: int
-    pricing_s: float
-    lp_s: float
-    exact: bool = True  # every pricing search that ended it finished (else an integral LP point proves nothing)
 
 
 @dataclass(order=True)
@@ -172,7 +150,9 @@ class BranchAndPrice:
     def column_generation(self, cand: np.ndarray, bound_in: float, cutoff: float,
                           center: np.ndarray | None = None) -> CGResult:
         """Generate columns at a node with candidate sets ``cand`` (M, E) until no column prices out, the
-        Lagrangian bound reaches ``cutoff`` or the restricted master's value, or time runs out.
+        Lagrangian bound reaches ``cutoff`` or the restricted master's value (:func:`node_end`: within a tenth of
+        the gap, or, early branching, within the distance of the LP below ``cutoff``; ``cutoff`` = inf: neither
+        pruning nor early branching), or time runs out.
 
         Each iteration prices every server at a point u and keeps the best LB(u), its u the stability
         centre (the given ``center`` is priced first: LB(centre) is a floor). With ``box`` > 0 (default)
@@ -188,45 +168,42 @@ class BranchAndPrice:
         best_u = None if center is None else np.asarray(center, dtype=float)
         box = self.opts.box > 0
         alpha = self.opts.smoothing if best_u is not None and not box else 0.0
-        width = None
+        step: BoxStep | None = None
         it, converged, exact, tight = 0, False, True, False
         self._cg_times = [0, 0.0, 0.0]  # pricing nodes, pricing s, LP s
         lp_value, lam, art, u_lp = -np.inf, None, None, None
         for it in range(1, self.opts.max_cg_iterations + 1):
             lp_value, lam, art, u_lp, sigma_lp = self._timed_lp()
             sigma = sigma_lp
-            if best >= lp_value - 1e-12 * max(1.0, abs(lp_value)):
-                converged = True  # the bound meets the restricted master's value: DW bound reached
-                break
-            if best >= lp_value - LP_CONVERGED * self._gap_abs():
-                converged, exact = True, False  # within a tenth of the gap: only branching or incumbents can close it
+            if lp_value < cutoff and self._integral_lp_point_offered(lam, art) and cutoff < np.inf:
+                cutoff = self.best_value - self._gap_abs()  # the node now closes within the gap of its LP value
+            end = node_end(best, lp_value, cutoff, self._gap_abs(), self._fractional(lam))
+            if end is not None:
+                converged, exact = end
                 break
             if it == 1 and best_u is not None:
                 u = best_u  # evaluate the centre itself first: LB(centre) is kept as a floor
             elif box:
                 if best_u is None:
                     best_u = u_lp.copy()
-                if width is None:
-                    width = width0 = np.full(self.m, self.opts.box * max(float(np.abs(best_u).mean()), 1e-12))
-                master.stabilise(best_u, width)
+                step = step or BoxStep.around(best_u, self.opts.box)
+                master.stabilise(best_u, step.width)
                 _, _, _, u, sigma = self._timed_lp()
                 master.unstabilise()
             else:
                 u = u_lp if best_u is None or alpha <= 0 else alpha * best_u + (1.0 - alpha) * u_lp
             atol = self._pricing_tolerance(best, lp_value, tight)
             lb, added, complete = self._price_and_add(items, u, sigma, lp_value, atol)
+            if step is not None:
+                step.scale(BOX_SERIOUS if lb > best else BOX_SHRINK)
             if lb > best:
                 best, best_u = lb, u.copy()
-                if width is not None:
-                    width = np.minimum(width * BOX_SERIOUS, BOX_MAX * width0)
-            elif width is not None:
-                width = width * BOX_SHRINK
             if added == 0:
                 if box:
                     # nothing prices out at the box's (or the centre's) duals: widen the box, and price at
                     # the plain LP duals, where nothing pricing out is the usual end of column generation
-                    if width is not None:
-                        width = np.minimum(width * BOX_GROW, BOX_MAX * width0)
+                    if step is not None:
+                        step.scale(BOX_GROW)
                     lb, added, complete = self._price_and_add(items, u_lp, sigma_lp, lp_value, atol)
                     if lb > best:
                         best, best_u = lb, u_lp.copy()
@@ -242,6 +219,26 @@ class BranchAndPrice:
         self._record_cg(it)
         return CGResult(best, lp_value, converged, it, lam, art, u_lp if best_u is None else best_u, *self._cg_times,
                         exact)
+
+    def _integral_lp_point_offered(self, lam: np.ndarray, art: np.ndarray) -> bool:
+        """Offer the master's LP point as the incumbent when it is integral (a partition of value LP value; until
+        VERSION 9 only at the node's end, so a root whose LP point was the optimum ran to its deadline)."""
+        x = self.master.cover(lam)
+        if art.max(initial=0.0) > 1e-9 or np.minimum(x, 1.0 - x).max() > 1e-9:
+            return False
+        self.offer(x.argmax(axis=1), "lp")
+        return True
+
+    def _fractional(self, lam: np.ndarray) -> Any:
+        """For :func:`node_end`'s early branching: a test that the LP point ``lam`` has a fractional pair, or None
+        where the node may not branch (``max_nodes`` reached)."""
+        if self.opts.max_nodes is not None and self.stats["nodes"] >= self.opts.max_nodes:
+            return None
+        def fractional() -> bool:
+            x = self.master.cover(lam)
+            return float(np.minimum(x, 1.0 - x).max()) > 1e-9
+
+        return fractional
 
     def _record_cg(self, iterations: int) -> None:
         pnodes, ps, lps = self._cg_times
@@ -268,16 +265,10 @@ class BranchAndPrice:
         return self.opts.gap * max(abs(self.best_value), 1e-12) if np.isfinite(self.best_value) else 0.0
 
     def _pricing_tolerance(self, bound: float, lp_value: float, tight: bool = False) -> float:
-        """Per-server tolerance of the pricing searches: ``pricing_tolerance`` of the larger of the node's
-        column-generation gap (LP value - best LB) and the pruning gap (only the latter when ``tight``),
-        shared over the E servers. A search closes a node whose bound is within it of the threshold, so
-        LB(u) loses at most E times it: early rounds (large gap) prove little and end fast; column
-        generation ends only after a round at the tight tolerance found nothing, which leaves room for
-        the node to close at ``gap`` (the loss is at most ``pricing_tolerance`` of it)."""
-        gap_abs = self._gap_abs()
+        """:func:`uara.solvers.core.column_generation.pricing_tolerance` at the node's gaps (the relaxation's
+        bound standing in for LB before the first pricing round)."""
         bound = max(bound, float(self.stats.get("relaxation_bound", -np.inf)))  # before the first LB
-        slack = lp_value - bound if np.isfinite(bound) and np.isfinite(lp_value) and not tight else gap_abs
-        return self.opts.pricing_tolerance * max(slack, gap_abs) / self.e
+        return pricing_tolerance(self.opts.pricing_tolerance, bound, lp_value, self._gap_abs(), self.e, tight)
 
     def _price_and_add(self, items: list, u: np.ndarray, sigma: np.ndarray, lp_value: float, atol: float = 0.0
                        ) -> tuple[float, int, bool]:
@@ -459,8 +450,8 @@ class PriceSolver(Solver):
     EXACT = True
     PROVIDES_BOUND = True
     Options: ClassVar[type] = PriceOptions
-    VERSION = 8  # 8: pricing searches close nodes within a tolerance tied to the column-generation gap (tight before convergence is claimed), the node bound refines its band price in four linear grids and stops at the incumbent, the set values start at the node's band price, the box grows after a serious step; 7: relax alone above WARM_START_ALONE_PAIRS; no convergence claimed from a pricing cut short; the pricing search evaluates each band price once per server and node (1.6x faster, the same bounds); 6: box-step stabilisation of the column generation; 5: relax's pipeline as the warm start, its dual as the first centre; 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search; 4: the warm start within half the slot, no master built after the deadline
-    CORE = ("lagrangian", "local_search", "misocp")
+    VERSION = 9  # 9: early branching (a node whose LP lies below the cutoff ends its column generation once LP - LB <= cutoff - LP); 8: pricing searches close nodes within a tolerance tied to the column-generation gap (tight before convergence is claimed), the node bound refines its band price in four linear grids and stops at the incumbent, the set values start at the node's band price, the box grows after a serious step; 7: relax alone above WARM_START_ALONE_PAIRS; no convergence claimed from a pricing cut short; the pricing search evaluates each band price once per server and node (1.6x faster, the same bounds); 6: box-step stabilisation of the column generation; 5: relax's pipeline as the warm start, its dual as the first centre; 2: every step within the slot's share of the run's time limit; 3: warm-started band prices in the search; 4: the warm start within half the slot, no master built after the deadline
+    CORE = ("column_generation", "lagrangian", "local_search", "misocp")
 
     def memory_estimate_bytes(self, num_devices: int, num_servers: int) -> float:
         """The move/swap search's peak (:func:`uara.solvers.core.local_search.peak_bytes`)."""

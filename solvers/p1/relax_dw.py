@@ -33,7 +33,7 @@ class RelaxDWSolver(RelaxSolver):
     requires: ClassVar[tuple[str, ...]] = ("cvxpy", "highspy", "scipy")  # relax's and price's
     description = ("relax, then the Dantzig-Wolfe bound (price's root column generation, no branching) in what the "
                    "pipeline leaves of the slot: the higher bound and the better decision")
-    VERSION = 7  # 7: price VERSION 8's column generation (tolerant pricing, convergence within a tenth of the gap); 6: relax's
+    VERSION = 8  # 8: price VERSION 9 (an integral LP point of the root is the incumbent at once; early branching is off at its one node); 7: price VERSION 8's column generation (tolerant pricing, convergence within a tenth of the gap); 6: relax's
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         out = relax_slot(sd, ctx, self.options)
