@@ -328,3 +328,35 @@ def test_early_branching_still_proves_the_brute_force_optimum(monkeypatch):
         monkeypatch.setattr(cg, "EARLY_BRANCH", 1.0)
         assert off.status == Status.OPTIMAL
         assert abs(off.evaluations[0].objective - opt) <= 1e-6 * (opt - const)
+
+
+def test_the_master_lp_is_solved_again_from_a_cleared_basis_when_highs_stops_unknown():
+    """HiGHS's warm-started simplex once stopped with status Unknown on m60_e4 (relax-dw, 60 s per run), which
+    ended the run; the master now clears the basis and solves again, and only then gives up."""
+    import highspy
+
+    inst = random_instance(9, 3, seed=4)
+    bp = BranchAndPrice(slot_data(inst), PriceOptions(), None)
+    bp._start_master(get_solver("max-sinr").solve(inst).slots[0].association)
+    real = bp.master.h
+    value = bp.master.solve()[0]
+
+    class Flaky:
+        def __init__(self, fails):
+            self.fails, self.cleared = fails, 0
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def getModelStatus(self):
+            return highspy.HighsModelStatus.kUnknown if self.cleared < self.fails else real.getModelStatus()
+
+        def clearSolver(self):
+            self.cleared += 1
+            return real.clearSolver()
+
+    bp.master.h = Flaky(1)
+    assert bp.master.solve()[0] == pytest.approx(value, rel=1e-12) and bp.master.h.cleared == 1
+    bp.master.h = Flaky(2)
+    with pytest.raises(Exception, match="master LP ended with status Unknown"):
+        bp.master.solve()

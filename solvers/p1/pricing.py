@@ -183,6 +183,11 @@ class Master:
 
         self.h.run()
         if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            # the warm-started simplex can stop with status Unknown (seen on m60_e4 under relax-dw after 4
+            # iterations); from a cleared basis the same LP solves
+            self.h.clearSolver()
+            self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise SolverError(f"price: master LP ended with status {self.h.modelStatusToString(self.h.getModelStatus())}")
         sol = self.h.getSolution()
         x = np.asarray(sol.col_value)
