@@ -37,10 +37,10 @@ from uara.io import atomic_write_json, package_versions
 from uara.model.formulation import slot_data
 from uara.model.instance import Instance
 from uara.psd.server_configs import slot_tasks
-from uara.rl.environment import ACT_DIM, device_features
+from uara.rl.environment import ACT_DIM
 from uara.rl.policy import load_policy
 from uara.solvers import get_solver
-from uara.solvers.p1.masac import default_policy_path
+from uara.solvers.p1.masac import default_policy_path, policy_observation
 
 SHIPPED = ("m30_e8", "m60_e4", "m60_e8", "m60_e12", "m60_e16", "m60_e20", "m90_e8", "m120_e8", "m150_e8", "m180_e8")
 
@@ -49,17 +49,19 @@ def score_slot(inst: Instance, name: str, t: int, policies: dict, search_s: floa
     """One row: the three masac decisions' latency, the action search's and the latency search's, with seconds."""
     sd = slot_data(inst, t)
     f = action_objective(sd, "paper", slot_tasks(inst, t))
-    obs = device_features(sd)
     row: dict = {"instance": name, "slot": t, "devices": sd.num_devices, "servers": sd.num_servers}
     for key, policy in (("zero_action", None), ("cost_policy", policies["cost"]), ("latency_policy", policies["latency"])):
         t0 = time.perf_counter()
-        action = np.zeros((sd.num_devices, ACT_DIM)) if policy is None else policy.act(obs)
+        action = (np.zeros((sd.num_devices, ACT_DIM)) if policy is None
+                  else policy.act(policy_observation(sd, policy.feature_set)))
         row[key] = f(action)
         row[f"{key}_s"] = round(time.perf_counter() - t0, 3)
     zero = row["zero_action"]
     if headroom_evals > 0:
         t0 = time.perf_counter()
-        start = policies["latency"].act(obs) if row["latency_policy"] < zero else np.zeros((sd.num_devices, ACT_DIM))
+        pol = policies["latency"]
+        start = (pol.act(policy_observation(sd, pol.feature_set)) if row["latency_policy"] < zero
+                 else np.zeros((sd.num_devices, ACT_DIM)))
         found = block_search(f, start, np.random.default_rng(t), max_evaluations=headroom_evals)
         row["best_searched"] = min(found.value, row["latency_policy"], zero)
         row["best_searched_s"] = round(time.perf_counter() - t0, 1)

@@ -29,9 +29,8 @@ from masac_headroom import load_slot  # noqa: E402
 
 from uara.experiments.studies.action_headroom import SEMANTICS, action_objective  # noqa: E402
 from uara.io import atomic_write_json, package_versions  # noqa: E402
-from uara.rl.environment import device_features  # noqa: E402
 from uara.rl.policy import load_policy  # noqa: E402
-from uara.solvers.p1.masac import default_policy_path, default_uara_policy_path  # noqa: E402
+from uara.solvers.p1.masac import default_policy_path, default_uara_policy_path, policy_observation  # noqa: E402
 
 
 def score_rows(rows: list[dict], policies: dict, semantics: list[str]) -> list[dict]:
@@ -42,7 +41,8 @@ def score_rows(rows: list[dict], policies: dict, semantics: list[str]) -> list[d
             continue
         _, sd = load_slot(r["instance"], r["slot"])
         t0 = time.perf_counter()
-        value = action_objective(sd, r["semantics"])(policies[r["semantics"]].act(device_features(sd)))
+        pol = policies[r["semantics"]]
+        value = action_objective(sd, r["semantics"])(pol.act(policy_observation(sd, pol.feature_set)))
         zero, searched = r["zero_action"], r["best_searched"]
         head = zero - searched
         row = {"instance": r["instance"], "slot": r["slot"], "semantics": r["semantics"], "devices": r["devices"],

@@ -153,11 +153,86 @@ def test_a_latency_run_is_seeded_and_records_its_objective(tmp_path):
     ("batch_slots", 0, "--es-batch-slots must be an integer >= 1"),
     ("sigma", float("nan"), "--es-sigma must be a positive number"),
     ("sizes", ((0, 3),), "--es-sizes needs M >= 1"),
+    ("features", "all", "--es-features must be one of base, lookahead"),
 ])
 def test_bad_es_arguments_get_one_line_errors_naming_the_flag(field, value, message):
     with pytest.raises(UaraError, match=message) as err:
         ESArgs(**{field: value}).check()
     assert "\n" not in str(err.value)
+
+
+def test_lookahead_needs_the_paper_semantics():
+    with pytest.raises(UaraError, match="--es-features lookahead .* needs --es-semantics paper"):
+        ESArgs(features="lookahead", semantics="uara").check()
+
+
+def test_swap_search_tracks_which_starting_seat_each_device_holds():
+    """seats[i] = the device whose starting seat (server and shares) device i holds after Alg. 1's swaps."""
+    from uara.rl.environment import policy_shares
+    from uara.solvers.core.moves import masked_argmax, swap_search
+
+    for seed in (0, 3):
+        sd = slot_data(random_instance(40, 6, seed=seed), 0)
+        start = masked_argmax(sd.snr, sd.usable)
+        y0, z0 = policy_shares(sd, np.zeros((40, ACT_DIM)), start)
+        seats = np.arange(40)
+        assoc, y, z, swaps, _ = swap_search(sd, start, "uniform", None, shares=(y0, z0), seats=seats)
+        assert swaps > 0 and sorted(seats) == list(range(40))
+        assert np.array_equal(assoc, start[seats]) and np.array_equal(y, y0[seats]) and np.array_equal(z, z0[seats])
+
+
+def test_lookahead_features_give_the_shares_the_final_occupant_of_each_seat_needs():
+    """Seat s's shares scaled by 10^(first two look-ahead columns) are the exact allocation of the zero action's
+    final association for the device that ends in seat s (where not clipped); the third column flags the seats
+    that change hands."""
+    from uara.model.allocation import exact_allocation
+    from uara.rl.environment import LOOKAHEAD_FEATURES, policy_shares
+    from uara.solvers.core.moves import masked_argmax
+    from uara.solvers.p1.masac import lookahead_features, policy_observation
+
+    sd = slot_data(random_instance(40, 6, seed=3), 0)
+    look = lookahead_features(sd)
+    assert look.shape == (40, len(LOOKAHEAD_FEATURES)) and np.isfinite(look).all()
+    final = paper_decision(sd, np.zeros((40, ACT_DIM)))
+    start = masked_argmax(sd.snr, sd.usable)
+    y0, z0 = policy_shares(sd, np.zeros((40, ACT_DIM)), start)
+    moved = look[:, 2] == 1.0
+    assert moved.any() and not moved.all()
+    seat_of = {(a, b): s for s, (a, b) in enumerate(zip(y0.tolist(), z0.tolist()))}
+    occupant = np.empty(40, dtype=int)
+    for i, key in enumerate(zip(final.bandwidth_share.tolist(), final.compute_share.tolist())):
+        occupant[seat_of[key]] = i
+    assert np.array_equal(moved, occupant != np.arange(40))
+    ex = exact_allocation(sd, final.association)
+    free = np.abs(look[:, :2]).max(axis=1) < 3.0
+    np.testing.assert_allclose((y0 * 10 ** look[:, 0])[free], ex.bandwidth_share[occupant][free], rtol=1e-9)
+    np.testing.assert_allclose((z0 * 10 ** look[:, 1])[free], ex.compute_share[occupant][free], rtol=1e-9)
+    obs = policy_observation(sd, "lookahead")
+    assert obs.shape == (40, OBS_DIM + 3) and np.array_equal(obs[:, :OBS_DIM], device_features(sd))
+
+
+def test_a_lookahead_policy_saves_loads_and_runs_in_masac(tmp_path):
+    """Trained on the look-ahead observation: the checkpoint records its 15 features, load_policy knows its set,
+    and masac feeds it that observation (its decision is paper_decision of the parameters' action)."""
+    import time
+
+    from uara.solvers import get_solver
+    from uara.solvers.base import SolveContext
+    from uara.solvers.p1.masac import policy_observation
+
+    args = ESArgs(features="lookahead", **{**TINY, "iterations": 2})
+    run = train_es(args)
+    assert run.theta.size == sum(int(np.prod(s)) for s in parameter_shapes(4, OBS_DIM + 3))
+    pol = load_policy(save_es_policy(tmp_path / "look.pt", run, args))
+    assert pol.feature_set == "lookahead" and pol.meta["obs_dim"] == OBS_DIM + 3
+    inst = random_instance(20, 4, seed=5)
+    sd = slot_data(inst, 0)
+    obs = policy_observation(sd, "lookahead")
+    np.testing.assert_allclose(pol.act(obs), actor_action(run.theta, obs.astype(float), 4), atol=2e-6)
+    ctx = SolveContext(seed=0, slot=0, rng=np.random.default_rng(0), deadline=time.perf_counter() + 60, threads=1,
+                       instance=inst)
+    dec = get_solver("masac", policy=str(tmp_path / "look.pt")).solve_slot(sd, ctx)
+    assert np.array_equal(dec.association, paper_decision(sd, pol.act(obs)).association)
 
 
 def test_uara_train_masac_es_writes_a_policy_and_curve_and_refuses_a_stale_resume_file(tmp_path, capsys):

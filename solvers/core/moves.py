@@ -48,8 +48,12 @@ def swap_search(
     max_swaps: int | None = None,
     rtol: float = 1e-12,
     shares: tuple[np.ndarray, np.ndarray] | None = None,
+    seats: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
     """Phase 2 of TMA from ``assoc``. Returns (assoc, y, z, swaps, stopped_early).
+
+    ``seats``: an (M,) int array, permuted in place with the swaps (start with arange(M): at the end
+    seats[i] is the device whose starting seat device i holds).
 
     ``shares`` = (y, z) starts from those shares instead of ``allocation``'s and keeps them with their seats
     (a swap exchanges two devices' servers and shares; nothing is re-allocated): TMA-MASAC's phase 2 on the
@@ -86,6 +90,8 @@ def swap_search(
         assoc[i], assoc[k] = assoc[k], assoc[i]
         y[i], y[k] = y[k], y[i]
         z[i], z[k] = z[k], z[i]
+        if seats is not None:
+            seats[i], seats[k] = seats[k], seats[i]
         if allocation != "uniform":
             alloc = allocate(sd, assoc, allocation)
             y, z = alloc.bandwidth_share.copy(), alloc.compute_share.copy()

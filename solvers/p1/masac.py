@@ -1,6 +1,7 @@
 """TMA-MASAC (paper Section IV) and uara's variant of it.
 
-Both map per-device features (:func:`uara.rl.environment.device_features`) through the trained actor's
+Both map per-device features (:func:`uara.rl.environment.device_features`, and for a policy trained on the
+``lookahead`` set also :func:`lookahead_features`: :func:`policy_observation`) through the trained actor's
 deterministic action tanh(mean) (M, 2) to shares: band shares from the KKT rule with action-corrected
 energy prices, compute shares from action-weighted weights (:func:`uara.rl.environment.policy_shares`).
 They differ in what happens next:
@@ -114,13 +115,51 @@ class _PolicyMixin:
 
     def action(self, sd: SlotData, ctx: SolveContext) -> tuple[np.ndarray, float, float]:
         """(action (M, 2), beta_y, beta_z): the actor's deterministic action, or zeros with ``zero_action``."""
-        from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z, device_features
+        from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z
 
         if self.options.zero_action:
             return np.zeros((sd.num_devices, ACT_DIM)), BETA_Y, BETA_Z
         pol = self.policy()
         with torch_threads(ctx.threads):
-            return pol.act(device_features(sd)), pol.beta_y, pol.beta_z
+            return pol.act(policy_observation(sd, pol.feature_set)), pol.beta_y, pol.beta_z
+
+
+def policy_observation(sd: SlotData, feature_set: str = "base") -> np.ndarray:
+    """The per-device observation (M, n) of a policy trained on ``feature_set`` (a key of
+    :data:`uara.rl.environment.FEATURE_SETS`): :func:`uara.rl.environment.device_features`, then for
+    ``lookahead`` the columns of :func:`lookahead_features`."""
+    from uara.rl.environment import FEATURE_SETS, device_features
+
+    if feature_set not in FEATURE_SETS:
+        raise SolverError(f"feature set must be one of {', '.join(FEATURE_SETS)}, got {feature_set!r}")
+    obs = device_features(sd)
+    return obs if feature_set == "base" else np.concatenate([obs, lookahead_features(sd).astype(np.float32)], axis=1)
+
+
+def lookahead_features(sd: SlotData) -> np.ndarray:
+    """(M, 3) look-ahead of the paper's pipeline at the zero action (:data:`uara.rl.environment.LOOKAHEAD_FEATURES`).
+
+    Run :func:`paper_decision` at A = 0 (KKT shares y0, z0 on the Max-SINR association, then Alg. 1's swaps of
+    seats with their shares) and let o(i) be the device that ends in device i's starting seat and (y*, z*) the
+    exact allocation of the association it ends with. Device i's action sets that seat's shares, so it sees
+    log10(y*_o(i) / y0_i), log10(z*_o(i) / z0_i) (clipped to [-3, 3]: the shares the seat's final occupant
+    would need, relative to what the seat holds) and whether o(i) != i. At the zero action the returned
+    shares are the seat's, so a policy that reads these can correct them for the occupant."""
+    from uara.model.allocation import exact_allocation
+    from uara.rl.environment import policy_shares
+    from uara.solvers.core.moves import masked_argmax, swap_search
+
+    m = sd.num_devices
+    start = masked_argmax(sd.snr, sd.usable)
+    y0, z0 = policy_shares(sd, np.zeros((m, 2)), start)
+    seats = np.arange(m)
+    assoc, _, _, _, _ = swap_search(sd, start, "uniform", None, shares=(y0, z0), seats=seats)
+    occupant = np.empty(m, dtype=np.intp)
+    occupant[seats] = np.arange(m)  # occupant[s]: the device that holds seat s at the end
+    ex = exact_allocation(sd, assoc)
+    lg = lambda x: np.log10(np.maximum(x, 1e-12))  # noqa: E731
+    return np.clip(np.stack([lg(ex.bandwidth_share[occupant]) - lg(y0), lg(ex.compute_share[occupant]) - lg(z0),
+                             (occupant != np.arange(m)).astype(float)], axis=1), -3.0, 3.0)
 
 
 class PaperMASACSolver(_PolicyMixin, Solver):

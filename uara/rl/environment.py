@@ -79,6 +79,12 @@ FEATURES = (
     "battery", "queue_best", "queue_mean", "log_y_best", "log_load", "frac_usable",
 )
 OBS_DIM = len(FEATURES)
+#: Look-ahead features (issue 27; computed by :func:`uara.solvers.p1.masac.lookahead_features`): the paper's
+#: pipeline at the zero action (KKT shares on Max-SINR, then Alg. 1's seat swaps) is run first, and device i,
+#: whose action sets the shares of the seat it starts in, sees which device ends in that seat.
+LOOKAHEAD_FEATURES = ("log_band_share_needed", "log_compute_share_needed", "seat_changes_hands")
+#: The observations a policy may be trained on: name -> feature names (a checkpoint records its list).
+FEATURE_SETS = {"base": FEATURES, "lookahead": FEATURES + LOOKAHEAD_FEATURES}
 ACT_DIM = 2
 #: What the returned shares are once TMA has fixed the association (see :func:`decide`).
 FINAL_ALLOCATIONS = ("policy", "exact")

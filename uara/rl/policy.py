@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from uara.errors import MissingDependencyError, UaraError
-from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z, FEATURES, OBS_DIM
+from uara.rl.environment import ACT_DIM, BETA_Y, BETA_Z, FEATURE_SETS, FEATURES, OBS_DIM
 from uara.rl.train_args import MASACArgs
 
 try:
@@ -81,6 +81,9 @@ class Policy:
         self.meta = meta
         self.beta_y = float(meta.get("beta_y", BETA_Y))
         self.beta_z = float(meta.get("beta_z", BETA_Z))
+        #: the observation it acts on, a key of FEATURE_SETS (checkpoints record the feature names)
+        names = list(meta.get("features", FEATURES))
+        self.feature_set = next((k for k, v in FEATURE_SETS.items() if list(v) == names), "base")
         #: the final_allocation the policy was trained under (checkpoints before it existed: 'policy')
         self.trained_final_allocation = str(meta.get("args", {}).get("final_allocation", "policy"))
 
@@ -106,13 +109,15 @@ def save_policy(path: str | Path, actor: Actor, args: MASACArgs, extra: dict[str
 
 
 def save_actor_checkpoint(path: str | Path, state: dict[str, Any], hidden: int, args: dict[str, Any], *,
-                          beta_y: float = BETA_Y, beta_z: float = BETA_Z, extra: dict[str, Any] | None = None) -> Path:
+                          beta_y: float = BETA_Y, beta_z: float = BETA_Z, extra: dict[str, Any] | None = None,
+                          features: Sequence[str] = FEATURES) -> Path:
     """The inference checkpoint :func:`load_policy` reads: an :class:`Actor` state dict of width ``hidden``,
-    the features and correction ranges it acts with, and ``args`` (the training run's record), atomically."""
+    the features (one of FEATURE_SETS) and correction ranges it acts with, and ``args`` (the training run's
+    record), atomically."""
     blob = {
         "format": CHECKPOINT_FORMAT,
-        "features": list(FEATURES),
-        "obs_dim": OBS_DIM,
+        "features": list(features),
+        "obs_dim": len(features),
         "act_dim": ACT_DIM,
         "hidden": hidden,
         "beta_y": beta_y,
@@ -134,13 +139,13 @@ def save_checkpoint_atomically(path: str | Path, blob: dict[str, Any]) -> Path:
     return path
 
 
-def load_checked_checkpoint(path: str | Path, what: str, fmt: str, features: Sequence[str]) -> dict[str, Any]:
+def load_checked_checkpoint(path: str | Path, what: str, fmt: str, *features: Sequence[str]) -> dict[str, Any]:
     """:func:`load_checkpoint_data`, then a one-line error unless its format is ``fmt`` and it was trained on
-    ``features``."""
+    one of the feature lists ``features``."""
     blob = load_checkpoint_data(path, what)
     if blob.get("format") != fmt:
         raise UaraError(f"{path} is not a {fmt} checkpoint")
-    if list(blob.get("features", [])) != list(features):
+    if all(list(blob.get("features", [])) != list(f) for f in features):
         raise UaraError(f"{path} was trained on other features ({blob.get('features')}); retrain it")
     return blob
 
@@ -148,7 +153,7 @@ def load_checked_checkpoint(path: str | Path, what: str, fmt: str, features: Seq
 def load_policy(path: str | Path) -> Policy:
     """Load a checkpoint written by :func:`save_policy` (or a resume file); one-line errors."""
     path = Path(path)
-    blob = load_checked_checkpoint(path, "policy checkpoint", CHECKPOINT_FORMAT, FEATURES)
+    blob = load_checked_checkpoint(path, "policy checkpoint", CHECKPOINT_FORMAT, *FEATURE_SETS.values())
     try:
         actor = Actor(int(blob["obs_dim"]), int(blob["act_dim"]), int(blob["hidden"]), init_scale=0.0)
         actor.load_state_dict(blob["actor"])

@@ -42,7 +42,7 @@ import numpy as np
 from uara.errors import UaraError
 from uara.experiments.studies.action_headroom import OBJECTIVES, SEMANTICS, action_objective
 from uara.model.formulation import SlotData, slot_data
-from uara.rl.environment import ACT_DIM, OBS_DIM, device_features
+from uara.rl.environment import ACT_DIM, FEATURE_SETS, OBS_DIM
 
 #: Training sizes (M x E) of the default pool: M 30..180, E 4..20 (issue 27 item 4).
 DEFAULT_SIZES = tuple((m, e) for m in (30, 60, 90, 120, 150, 180) for e in (4, 8, 12, 16, 20))
@@ -56,6 +56,8 @@ class ESArgs:
     """meaning of an action: 'paper' (masac) or 'uara' (masac-uara)"""
     objective: str = "cost"
     """what f measures: 'cost' (I - C, P1's objective) or 'latency' (the decision's summed PSD latency on the batched server's event simulation, the tasks' own draft lengths)"""
+    features: str = "base"
+    """the actor's observation: 'base' (the 12 device features) or 'lookahead' (plus the paper's zero-action seat look-ahead, solvers/p1/masac.py lookahead_features; paper semantics only)"""
     iterations: int = 60
     """ES iterations (one Adam step each)"""
     pairs: int = 10
@@ -91,6 +93,10 @@ class ESArgs:
             raise UaraError(f"--es-semantics must be one of {', '.join(SEMANTICS)}, got {self.semantics!r}")
         if self.objective not in OBJECTIVES:
             raise UaraError(f"--es-objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.features not in FEATURE_SETS:
+            raise UaraError(f"--es-features must be one of {', '.join(FEATURE_SETS)}, got {self.features!r}")
+        if self.features == "lookahead" and self.semantics != "paper":
+            raise UaraError("--es-features lookahead looks ahead along the paper's pipeline: it needs --es-semantics paper")
         for name in ("iterations", "pairs", "batch_slots", "hidden", "train_slots", "eval_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -106,15 +112,20 @@ class ESArgs:
 
 # -- the actor as a flat parameter vector -------------------------------------------------------------------
 
-def parameter_shapes(hidden: int) -> list[tuple[int, ...]]:
+def parameter_shapes(hidden: int, obs_dim: int = OBS_DIM) -> list[tuple[int, ...]]:
     """Shapes of (W1, b1, W2, b2, W3, b3) of h1 = relu(o W1 + b1), h2 = relu(h1 W2 + b2), mean = h2 W3 + b3."""
-    return [(OBS_DIM, hidden), (hidden,), (hidden, hidden), (hidden,), (hidden, ACT_DIM), (ACT_DIM,)]
+    return [(obs_dim, hidden), (hidden,), (hidden, hidden), (hidden,), (hidden, ACT_DIM), (ACT_DIM,)]
+
+
+def observation_size(theta: np.ndarray, hidden: int) -> int:
+    """The observation width n of a parameter vector: theta.size = n h + h + h^2 + h + 2 h + 2."""
+    return (theta.size - (hidden * hidden + 4 * hidden + ACT_DIM)) // hidden
 
 
 def unpack(theta: np.ndarray, hidden: int) -> list[np.ndarray]:
     """The six arrays of :func:`parameter_shapes` as views of ``theta``."""
     out, k = [], 0
-    for shape in parameter_shapes(hidden):
+    for shape in parameter_shapes(hidden, observation_size(theta, hidden)):
         n = int(np.prod(shape))
         out.append(theta[k:k + n].reshape(shape))
         k += n
@@ -123,11 +134,11 @@ def unpack(theta: np.ndarray, hidden: int) -> list[np.ndarray]:
     return out
 
 
-def initial_parameters(hidden: int, rng: np.random.Generator) -> np.ndarray:
+def initial_parameters(hidden: int, rng: np.random.Generator, obs_dim: int = OBS_DIM) -> np.ndarray:
     """Hidden layers uniform in +-1/sqrt(fan-in) (torch's default), biases and the mean head zero: the
     zero action."""
     parts = []
-    for shape in parameter_shapes(hidden):
+    for shape in parameter_shapes(hidden, obs_dim):
         if len(shape) == 2 and shape[1] != ACT_DIM:
             parts.append(rng.uniform(-1.0, 1.0, shape).ravel() / math.sqrt(shape[0]))
         else:
@@ -167,7 +178,7 @@ class ScoredSlot:
 
 
 def slot_pool(sizes: Sequence[tuple[int, int]], seed: int, slots: int, semantics: str,
-              objective: str = "cost") -> list[ScoredSlot]:
+              objective: str = "cost", features: str = "base") -> list[ScoredSlot]:
     """Every slot of ``random_instance(M, E, slots=slots, seed=seed + 1000 k)`` for the k-th size."""
     from uara.scenario.random_instance import random_instance
 
@@ -175,11 +186,12 @@ def slot_pool(sizes: Sequence[tuple[int, int]], seed: int, slots: int, semantics
     for k, (m, e) in enumerate(sizes):
         inst = random_instance(int(m), int(e), slots=slots, seed=seed + 1000 * k)
         for t in range(slots):
-            out.append(instance_slot(f"random_{m}x{e}_seed{seed + 1000 * k}/slot{t}", inst, t, semantics, objective))
+            out.append(instance_slot(f"random_{m}x{e}_seed{seed + 1000 * k}/slot{t}", inst, t, semantics, objective,
+                                     features))
     return out
 
 
-def file_pool(paths: Sequence[str], semantics: str, objective: str = "cost") -> list[ScoredSlot]:
+def file_pool(paths: Sequence[str], semantics: str, objective: str = "cost", features: str = "base") -> list[ScoredSlot]:
     """Every slot of every instance file in ``paths``."""
     from uara.model.instance import Instance
 
@@ -188,25 +200,29 @@ def file_pool(paths: Sequence[str], semantics: str, objective: str = "cost") -> 
         if not Path(path).is_file():
             raise UaraError(f"--es-train-files/--es-val-files: no such instance file: {path}")
         inst = Instance.load(path)
-        out += [instance_slot(f"{Path(path).stem}/slot{t}", inst, t, semantics, objective)
+        out += [instance_slot(f"{Path(path).stem}/slot{t}", inst, t, semantics, objective, features)
                 for t in range(inst.num_slots)]
     return out
 
 
-def instance_slot(key: str, inst: Any, t: int, semantics: str, objective: str) -> ScoredSlot:
+def instance_slot(key: str, inst: Any, t: int, semantics: str, objective: str, features: str = "base") -> ScoredSlot:
     """Slot ``t`` of ``inst`` scored by ``objective`` (the latency one simulates the slot's own tasks)."""
     tasks = None
     if objective == "latency":
         from uara.psd.server_configs import slot_tasks
 
         tasks = slot_tasks(inst, t)
-    return scored_slot(key, slot_data(inst, t), semantics, tasks)
+    return scored_slot(key, slot_data(inst, t), semantics, tasks, features)
 
 
-def scored_slot(key: str, sd: SlotData, semantics: str, tasks: Any = None) -> ScoredSlot:
-    """A slot ready for :func:`relative_gains` (``tasks``: score the decision's latency, not its I - C)."""
+def scored_slot(key: str, sd: SlotData, semantics: str, tasks: Any = None, features: str = "base") -> ScoredSlot:
+    """A slot ready for :func:`relative_gains` (``tasks``: score the decision's latency, not its I - C; ``features``:
+    the observation, :func:`uara.solvers.p1.masac.policy_observation`)."""
+    from uara.solvers.p1.masac import policy_observation
+
     f = action_objective(sd, semantics, tasks)
-    return ScoredSlot(key, device_features(sd).astype(float), f, f(np.zeros((sd.num_devices, ACT_DIM))))
+    obs = policy_observation(sd, features).astype(float)
+    return ScoredSlot(key, obs, f, f(np.zeros((sd.num_devices, ACT_DIM))))
 
 
 def relative_gains(theta: np.ndarray, pool: Sequence[ScoredSlot], hidden: int) -> np.ndarray:
@@ -269,14 +285,13 @@ def train_es(args: ESArgs, resume: str | Path | None = None, log: Callable[[str]
     rewrite it after every validation pass."""
     args.check()
     t0 = time.perf_counter()
-    train = slot_pool(args.sizes, args.train_seed, args.train_slots, args.semantics, args.objective)
-    train += file_pool(args.train_files, args.semantics, args.objective)
-    val = (slot_pool(args.sizes, args.val_seed, 1, args.semantics, args.objective)
-           + file_pool(args.val_files, args.semantics, args.objective))
+    pool = (args.semantics, args.objective, args.features)
+    train = slot_pool(args.sizes, args.train_seed, args.train_slots, *pool) + file_pool(args.train_files, *pool)
+    val = slot_pool(args.sizes, args.val_seed, 1, *pool) + file_pool(args.val_files, *pool)
     state = _load_resume(resume, args) if resume is not None else None
     if state is None:
         rng = np.random.default_rng(args.seed)
-        theta = initial_parameters(args.hidden, rng)
+        theta = initial_parameters(args.hidden, rng, len(FEATURE_SETS[args.features]))
         state = {"theta": theta, "adam": AdamState(np.zeros(theta.size), np.zeros(theta.size)), "rng": rng,
                  "iteration": 0, "curve": [], "best": (np.zeros(len(val)), 0, theta.copy()), "wall_s": 0.0}
     theta, adam, rng = state["theta"], state["adam"], state["rng"]
@@ -352,4 +367,4 @@ def save_es_policy(path: str | Path, run: ESRun, args: ESArgs, extra: dict | Non
                      "train_slots": run.train_slots, "val_slots": run.val_slots, "curve": run.curve}}
     return save_actor_checkpoint(path, actor_state_dict(run.theta, args.hidden), args.hidden,
                                  {**args_record(args), "algorithm": "es", "final_allocation": final},
-                                 extra={**record, **(extra or {})})
+                                 extra={**record, **(extra or {})}, features=FEATURE_SETS[args.features])
