@@ -164,7 +164,7 @@ def lookahead_features(sd: SlotData) -> np.ndarray:
 
 class PaperMASACSolver(_PolicyMixin, Solver):
     name = "masac"
-    VERSION = 3  # 1 was uara's variant, now ``masac-uara``; 3: the shipped policy is the ES one (2 loaded the SAC policy)
+    VERSION = 4  # 4: the shipped policy is the ES one on the look-ahead observation; 1 was uara's variant, now ``masac-uara``; 3: the shipped policy is the ES one (2 loaded the SAC policy)
     CORE = ("moves",)
     description = ("TMA-MASAC as the paper runs it (Sec. IV): the trained policy sets Y, Z; TMA (Alg. 1) fixes the "
                    "association by pairwise swaps")
