@@ -68,12 +68,15 @@ def swap_search(
     m = sd.num_devices
     swaps = 0
     idx = np.arange(m)
+    held = np.arange(m)  # held[i]: the starting seat device i holds
+    # seats that keep their shares keep their costs: C[i, s] for the starting seats, gathered as seats move
+    start_costs = seat_costs(sd, assoc, y, z) if allocation == "uniform" else None
     stopped = False
     while max_swaps is None or swaps < max_swaps:
         if ctx is not None and ctx.out_of_time():
             stopped = True
             break
-        cost = seat_costs(sd, assoc, y, z)
+        cost = seat_costs(sd, assoc, y, z) if start_costs is None else start_costs[:, held]
         own = cost[idx, idx]
         delta = cost + cost.T - own[:, None] - own[None, :]
         delta[assoc[:, None] == assoc[None, :]] = np.inf  # same server: no change
@@ -90,6 +93,7 @@ def swap_search(
         assoc[i], assoc[k] = assoc[k], assoc[i]
         y[i], y[k] = y[k], y[i]
         z[i], z[k] = z[k], z[i]
+        held[i], held[k] = held[k], held[i]
         if seats is not None:
             seats[i], seats[k] = seats[k], seats[i]
         if allocation != "uniform":
