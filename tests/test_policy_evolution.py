@@ -248,3 +248,37 @@ def test_uara_train_masac_es_writes_a_policy_and_curve_and_refuses_a_stale_resum
     assert "pass --resume" in capsys.readouterr().err
     assert main(flags[:2] + ["--es-semantics", "none", "--output", str(tmp_path / "q.pt")]) != 0
     assert "--es-semantics must be one of" in capsys.readouterr().err
+
+
+def test_swap_search_with_seats_keeping_their_shares_equals_recomputing_every_seat_cost():
+    """The swap search gathers the starting seats' costs instead of recomputing them after every swap: the
+    same swaps as a plain loop that recomputes seat_costs each time (bit for bit)."""
+    from uara.rl.environment import policy_shares
+    from uara.solvers.core.moves import masked_argmax, seat_costs, swap_search
+
+    def reference(sd, assoc, y, z):
+        assoc, y, z = assoc.copy(), y.copy(), z.copy()
+        m, idx = sd.num_devices, np.arange(sd.num_devices)
+        while True:
+            cost = seat_costs(sd, assoc, y, z)
+            own = cost[idx, idx]
+            delta = cost + cost.T - own[:, None] - own[None, :]
+            delta[assoc[:, None] == assoc[None, :]] = np.inf
+            ok = sd.usable[:, assoc]
+            delta[~(ok & ok.T)] = np.inf
+            delta[~np.isfinite(delta)] = np.inf
+            flat = int(np.argmin(delta))
+            if not delta.flat[flat] < -1e-12 * max(1.0, float(np.abs(own).sum())):
+                return assoc, y, z
+            i, k = divmod(flat, m)
+            for v in (assoc, y, z):
+                v[i], v[k] = v[k], v[i]
+
+    for seed in (1, 4):
+        sd = slot_data(random_instance(50, 6, seed=seed), 0)
+        start = masked_argmax(sd.snr, sd.usable)
+        action = np.random.default_rng(seed).uniform(-1.0, 1.0, (50, ACT_DIM))
+        y0, z0 = policy_shares(sd, action, start)
+        got = swap_search(sd, start, "uniform", None, shares=(y0, z0))[:3]
+        for a, b in zip(got, reference(sd, start, y0, z0)):
+            assert np.array_equal(a, b)
