@@ -474,10 +474,18 @@ class PriceSolver(Solver):
         from uara.solvers.p1.relax import relax_slot, warm_start_options
 
         t0 = time.perf_counter()
-        deadline = ctx.deadline
-        bp = BranchAndPrice(sd, self.options, deadline)
+        bp = BranchAndPrice(sd, self.options, ctx.deadline)
         share = WARM_START_SHARE if int(bp.usable.sum()) <= WARM_START_ALONE_PAIRS else 1.0
         ws = relax_slot(sd, ctx.with_share(share), warm_start_options())
+        return self.solve_from(sd, ctx, ws, bp, t0)
+
+    def solve_from(self, sd: SlotData, ctx: SolveContext, ws: Any, bp: BranchAndPrice | None = None,
+                   t0: float | None = None) -> SlotDecision:
+        """Branch-and-price in what is left of the slot, from relax's outcome ``ws`` (:class:`RelaxOutcome`: its
+        association, maximised dual and certified bound; ``relax-dw`` passes the one it already has)."""
+        t0 = time.perf_counter() if t0 is None else t0
+        deadline = ctx.deadline
+        bp = BranchAndPrice(sd, self.options, deadline) if bp is None else bp
         bp.stats["warm_start_s"] = time.perf_counter() - t0
         lower, proven = bp.run(ws.association, ws.dual, ws.lower_bound - sd.constant)
         alloc = exact_allocation(sd, bp.best_assoc)

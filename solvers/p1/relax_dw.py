@@ -33,7 +33,7 @@ class RelaxDWSolver(RelaxSolver):
     requires: ClassVar[tuple[str, ...]] = ("cvxpy", "highspy", "scipy")  # relax's and price's
     description = ("relax, then the Dantzig-Wolfe bound (price's root column generation, no branching) in what the "
                    "pipeline leaves of the slot: the higher bound and the better decision")
-    VERSION = 8  # 8: price VERSION 9 (an integral LP point of the root is the incumbent at once; early branching is off at its one node); 7: price VERSION 8's column generation (tolerant pricing, convergence within a tenth of the gap); 6: relax's
+    VERSION = 9  # 9: price's root starts from relax's outcome instead of running relax's pipeline again; 8: price VERSION 9 (an integral LP point of the root is the incumbent at once; early branching is off at its one node); 7: price VERSION 8's column generation (tolerant pricing, convergence within a tenth of the gap); 6: relax's
 
     def solve_slot(self, sd: SlotData, ctx: SolveContext) -> SlotDecision:
         out = relax_slot(sd, ctx, self.options)
@@ -44,12 +44,12 @@ class RelaxDWSolver(RelaxSolver):
 
 def dantzig_wolfe_tightening(sd: SlotData, ctx: SolveContext, out: RelaxOutcome) -> RelaxOutcome:
     """``out`` with the bound of the Dantzig-Wolfe (set-partitioning) relaxation where it is higher: the root
-    column generation of ``price`` in the time left (it starts from relax's pipeline
-    again, so its bound is never below ``out``'s), and its decision where it is better."""
+    column generation of ``price`` in the time left, started from ``out`` itself (its association, dual and
+    bound: until VERSION 9 price ran relax's pipeline a second time), and its decision where it is better."""
     from uara.solvers.p1.price import PriceSolver
 
     t0 = time.perf_counter()
-    dec = PriceSolver(max_nodes=1).solve_slot(sd, ctx)
+    dec = PriceSolver(max_nodes=1).solve_from(sd, ctx, out)
     info = dict(out.info, dw_bound=dec.lower_bound, dw_s=time.perf_counter() - t0,
                 dw_root_converged=dec.info.get("root_converged"))
     lower = max(out.lower_bound, dec.lower_bound if dec.lower_bound is not None else -np.inf)
