@@ -50,18 +50,17 @@ def score_slot(inst: Instance, name: str, t: int, policies: dict, search_s: floa
     sd = slot_data(inst, t)
     f = action_objective(sd, "paper", slot_tasks(inst, t))
     row: dict = {"instance": name, "slot": t, "devices": sd.num_devices, "servers": sd.num_servers}
+    actions = {}
     for key, policy in (("zero_action", None), ("cost_policy", policies["cost"]), ("latency_policy", policies["latency"])):
         t0 = time.perf_counter()
-        action = (np.zeros((sd.num_devices, ACT_DIM)) if policy is None
-                  else policy.act(policy_observation(sd, policy.feature_set)))
-        row[key] = f(action)
+        actions[key] = (np.zeros((sd.num_devices, ACT_DIM)) if policy is None
+                        else policy.act(policy_observation(sd, policy.feature_set)))
+        row[key] = f(actions[key])
         row[f"{key}_s"] = round(time.perf_counter() - t0, 3)
     zero = row["zero_action"]
     if headroom_evals > 0:
         t0 = time.perf_counter()
-        pol = policies["latency"]
-        start = (pol.act(policy_observation(sd, pol.feature_set)) if row["latency_policy"] < zero
-                 else np.zeros((sd.num_devices, ACT_DIM)))
+        start = actions["latency_policy"] if row["latency_policy"] < zero else actions["zero_action"]
         found = block_search(f, start, np.random.default_rng(t), max_evaluations=headroom_evals)
         row["best_searched"] = min(found.value, row["latency_policy"], zero)
         row["best_searched_s"] = round(time.perf_counter() - t0, 1)

@@ -52,8 +52,8 @@ def swap_search(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
     """Phase 2 of TMA from ``assoc``. Returns (assoc, y, z, swaps, stopped_early).
 
-    ``seats``: an (M,) int array, permuted in place with the swaps (start with arange(M): at the end
-    seats[i] is the device whose starting seat device i holds).
+    ``seats``: an (M,) int array that receives, at the end, which starting seat each device holds (seats[i] =
+    the device whose starting seat device i holds).
 
     ``shares`` = (y, z) starts from those shares instead of ``allocation``'s and keeps them with their seats
     (a swap exchanges two devices' servers and shares; nothing is re-allocated): TMA-MASAC's phase 2 on the
@@ -94,12 +94,12 @@ def swap_search(
         y[i], y[k] = y[k], y[i]
         z[i], z[k] = z[k], z[i]
         held[i], held[k] = held[k], held[i]
-        if seats is not None:
-            seats[i], seats[k] = seats[k], seats[i]
         if allocation != "uniform":
             alloc = allocate(sd, assoc, allocation)
             y, z = alloc.bandwidth_share.copy(), alloc.compute_share.copy()
         swaps += 1
     else:
         stopped = True
+    if seats is not None:
+        seats[:] = held
     return assoc, y, z, swaps, stopped

@@ -146,17 +146,14 @@ def lookahead_features(sd: SlotData) -> np.ndarray:
     would need, relative to what the seat holds) and whether o(i) != i. At the zero action the returned
     shares are the seat's, so a policy that reads these can correct them for the occupant."""
     from uara.model.allocation import exact_allocation
-    from uara.rl.environment import policy_shares
-    from uara.solvers.core.moves import masked_argmax, swap_search
 
     m = sd.num_devices
-    start = masked_argmax(sd.snr, sd.usable)
-    y0, z0 = policy_shares(sd, np.zeros((m, 2)), start)
-    seats = np.arange(m)
-    assoc, _, _, _, _ = swap_search(sd, start, "uniform", None, shares=(y0, z0), seats=seats)
+    seats = np.empty(m, dtype=np.intp)
+    dec = paper_decision(sd, np.zeros((m, 2)), seats=seats)
     occupant = np.empty(m, dtype=np.intp)
     occupant[seats] = np.arange(m)  # occupant[s]: the device that holds seat s at the end
-    ex = exact_allocation(sd, assoc)
+    y0, z0 = dec.bandwidth_share[occupant], dec.compute_share[occupant]  # each seat's shares (they move with it)
+    ex = exact_allocation(sd, dec.association)
     lg = lambda x: np.log10(np.maximum(x, 1e-12))  # noqa: E731
     return np.clip(np.stack([lg(ex.bandwidth_share[occupant]) - lg(y0), lg(ex.compute_share[occupant]) - lg(z0),
                              (occupant != np.arange(m)).astype(float)], axis=1), -3.0, 3.0)
@@ -185,10 +182,12 @@ class PaperMASACSolver(_PolicyMixin, Solver):
 
 
 def paper_decision(sd: SlotData, action: np.ndarray, ctx: SolveContext | None = None, *, beta_y: float | None = None,
-                   beta_z: float | None = None, max_swaps: int | None = None) -> SlotDecision:
+                   beta_z: float | None = None, max_swaps: int | None = None,
+                   seats: np.ndarray | None = None) -> SlotDecision:
     """The paper's semantics of an action (M, 2): the policy's Y, Z (:func:`uara.rl.environment.policy_shares`)
     on the Max-SINR association, then TMA's pairwise swaps of seats with their shares (Alg. 1); the policy's
-    shares are returned. ``ctx`` only bounds the swaps by its deadline."""
+    shares are returned. ``ctx`` only bounds the swaps by its deadline; ``seats`` (M,) receives which starting
+    seat each device ends in (:func:`uara.solvers.core.moves.swap_search`)."""
     from uara.model.solution import Status
     from uara.rl.environment import BETA_Y, BETA_Z, policy_shares
     from uara.solvers.core.moves import masked_argmax, swap_search
@@ -196,7 +195,8 @@ def paper_decision(sd: SlotData, action: np.ndarray, ctx: SolveContext | None = 
     start = masked_argmax(sd.snr, sd.usable)
     y, z = policy_shares(sd, action, start, beta_y=BETA_Y if beta_y is None else beta_y,
                          beta_z=BETA_Z if beta_z is None else beta_z)
-    assoc, y, z, swaps, stopped = swap_search(sd, start, "uniform", ctx, max_swaps=max_swaps, shares=(y, z))
+    assoc, y, z, swaps, stopped = swap_search(sd, start, "uniform", ctx, max_swaps=max_swaps, shares=(y, z),
+                                              seats=seats)
     status = Status.TIME_LIMIT if stopped and ctx is not None and ctx.out_of_time() else Status.FEASIBLE
     return SlotDecision(assoc, y, z, status=status, info={"swaps": swaps})
 

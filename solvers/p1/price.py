@@ -175,9 +175,15 @@ class BranchAndPrice:
         for it in range(1, self.opts.max_cg_iterations + 1):
             lp_value, lam, art, u_lp, sigma_lp = self._timed_lp()
             sigma = sigma_lp
-            if lp_value < cutoff and self._integral_lp_point_offered(lam, art) and cutoff < np.inf:
-                cutoff = self.best_value - self._gap_abs()  # the node now closes within the gap of its LP value
-            end = node_end(best, lp_value, cutoff, self._gap_abs(), self._fractional(lam))
+            x = self.master.cover(lam) if lp_value < cutoff else None  # only an LP below the cutoff needs it
+            fractional = x is not None and float(np.minimum(x, 1.0 - x).max()) > 1e-9
+            if x is not None and not fractional and art.max(initial=0.0) <= 1e-9:
+                # an integral LP point is a partition of value LP: the incumbent at once (until VERSION 9 only at
+                # the node's end, so a root whose LP point was the optimum ran to its deadline)
+                self.offer(x.argmax(axis=1), "lp")
+                if cutoff < np.inf:
+                    cutoff = self.best_value - self._gap_abs()  # the node now closes within the gap of its LP value
+            end = node_end(best, lp_value, cutoff, self._gap_abs(), self._may_branch(fractional))
             if end is not None:
                 converged, exact = end
                 break
@@ -220,25 +226,12 @@ class BranchAndPrice:
         return CGResult(best, lp_value, converged, it, lam, art, u_lp if best_u is None else best_u, *self._cg_times,
                         exact)
 
-    def _integral_lp_point_offered(self, lam: np.ndarray, art: np.ndarray) -> bool:
-        """Offer the master's LP point as the incumbent when it is integral (a partition of value LP value; until
-        VERSION 9 only at the node's end, so a root whose LP point was the optimum ran to its deadline)."""
-        x = self.master.cover(lam)
-        if art.max(initial=0.0) > 1e-9 or np.minimum(x, 1.0 - x).max() > 1e-9:
-            return False
-        self.offer(x.argmax(axis=1), "lp")
-        return True
-
-    def _fractional(self, lam: np.ndarray) -> Any:
-        """For :func:`node_end`'s early branching: a test that the LP point ``lam`` has a fractional pair, or None
-        where the node may not branch (``max_nodes`` reached)."""
+    def _may_branch(self, fractional: bool) -> Any:
+        """For :func:`node_end`'s early branching: whether the LP point has a fractional pair, or None where the
+        node may not branch (``max_nodes`` reached)."""
         if self.opts.max_nodes is not None and self.stats["nodes"] >= self.opts.max_nodes:
             return None
-        def fractional() -> bool:
-            x = self.master.cover(lam)
-            return float(np.minimum(x, 1.0 - x).max()) > 1e-9
-
-        return fractional
+        return lambda: fractional
 
     def _record_cg(self, iterations: int) -> None:
         pnodes, ps, lps = self._cg_times
